@@ -1,0 +1,73 @@
+"""Object remediation handler.
+
+Accepts CloudTrail S3 data events and S3 "Object Created" events from EventBridge, SQS batches of them, and the
+manual payload {"bucket", "key", "versionId"?, "dryRun"?}. Answers {"results": [one per object]} (SQS batches:
+{"batchItemFailures": [...]}); a malformed payload answers {"error": {...}, "results": []} and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from dsse_remediation import service
+from dsse_remediation.model import ObjectResult, Outcome
+from dsse_remediation.remediation import InvalidRequest
+from dsse_remediation.triggers import InvalidEvent, correlation_id, parse_object_event
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+processor = BatchProcessor(event_type=EventType.SQS)
+remediator = service.object_remediator(
+    on_alert_error=lambda _exc: metrics.add_metric(name="AlertPublishFailed", unit=MetricUnit.Count, value=1)
+)
+METRIC_NAMES = {outcome: outcome.value.title().replace("-", "") for outcome in Outcome}  # e.g. WouldRemediate
+
+
+class RemediationFailed(Exception):
+    """Raised for an SQS record whose object failed, so the record is retried and ends in the DLQ."""
+
+
+def remediate(event: Any) -> dict[str, Any]:
+    parsed = parse_object_event(event)
+    results: list[ObjectResult] = []
+    for request in parsed.requests:
+        logger.append_keys(bucket=request.bucket, key=request.key)
+        result = remediator.handle(request)
+        metrics.add_metric(name=METRIC_NAMES[result.outcome], unit=MetricUnit.Count, value=1)
+        logger.info("object evaluated", outcome=result.outcome.value, reason=result.reason, action=result.action)
+        results.append(result)
+    answer: dict[str, Any] = {"results": [r.to_dict() for r in results]}
+    if parsed.ignored:
+        logger.info("event ignored", reason=parsed.ignored)
+        answer["ignored"] = parsed.ignored
+    return answer
+
+
+def record_handler(record: SQSRecord) -> None:
+    event = record.json_body
+    logger.set_correlation_id(correlation_id(event) or record.message_id)
+    failed = [r for r in remediate(event)["results"] if r["outcome"] == Outcome.FAILED.value]
+    if failed:
+        raise RemediationFailed(f"{len(failed)} object(s) failed: {failed[0]['reason']}")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if isinstance(event, dict) and event.get("Records", [{}])[0].get("eventSource") == "aws:sqs":
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    logger.set_correlation_id(correlation_id(event))
+    try:
+        return remediate(event)
+    except (InvalidEvent, InvalidRequest) as exc:
+        logger.warning("invalid payload, nothing changed", error=str(exc))
+        metrics.add_metric(name="InvalidEvent", unit=MetricUnit.Count, value=1)
+        return {"error": {"type": type(exc).__name__, "message": str(exc)}, "results": []}

@@ -1,0 +1,1 @@
+"""One adapter module per AWS service; the only modules that call boto3."""

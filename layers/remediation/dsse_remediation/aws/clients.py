@@ -1,0 +1,41 @@
+"""boto3 clients, created once per process (cold start) and reused by every invocation."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+from .. import USER_AGENT
+
+if TYPE_CHECKING:
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sns import SNSClient
+
+# "standard" retries: exponential backoff with jitter on throttling and transient errors, 3 attempts.
+# https://boto3.amazonaws.com/v1/documentation/api/latest/guide/retries.html
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},
+    user_agent_extra=USER_AGENT,
+    max_pool_connections=64,
+)
+
+
+@functools.cache
+def client(service: str, region: str | None = None) -> Any:
+    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]
+
+
+def s3(region: str | None = None) -> S3Client:
+    return client("s3", region)  # type: ignore[no-any-return]
+
+
+def kms(region: str | None = None) -> KMSClient:
+    return client("kms", region)  # type: ignore[no-any-return]
+
+
+def sns(region: str | None = None) -> SNSClient:
+    return client("sns", region)  # type: ignore[no-any-return]

@@ -1,0 +1,292 @@
+"""S3 adapter: read an object's state, copy it onto itself under DSSE-KMS, and the bucket facts that needs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from botocore.exceptions import ClientError
+from s3transfer.utils import ChunksizeAdjuster
+
+from ..model import Encryption
+from . import errors
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+DSSE = "aws:kms:dsse"
+# Content headers that MetadataDirective=COPY carries and that a multipart copy must set again.
+CONTENT_HEADERS = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage", "Expires")
+_CHECKSUM_FIELDS = {
+    "ChecksumCRC32": "CRC32",
+    "ChecksumCRC32C": "CRC32C",
+    "ChecksumCRC64NVME": "CRC64NVME",
+    "ChecksumSHA1": "SHA1",
+    "ChecksumSHA256": "SHA256",
+}
+_GRANT_PARAMS = {
+    "FULL_CONTROL": "GrantFullControl",
+    "READ": "GrantRead",
+    "READ_ACP": "GrantReadACP",
+    "WRITE_ACP": "GrantWriteACP",
+}
+
+
+@dataclass(frozen=True)
+class ObjectState:
+    """What one HeadObject says about an object."""
+
+    bucket: str
+    key: str
+    etag: str
+    size: int
+    version_id: str | None
+    encryption: Encryption
+    storage_class: str
+    archive_status: str | None = None
+    restore: str | None = None
+    website_redirect: str | None = None
+    content: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    tag_count: int = 0
+    checksum_algorithm: str | None = None
+    lock_mode: str | None = None
+    lock_until: datetime | None = None
+    legal_hold: str | None = None
+
+    @classmethod
+    def from_head(cls, bucket: str, key: str, head: Mapping[str, Any]) -> ObjectState:
+        if head.get("SSECustomerAlgorithm"):
+            encryption = Encryption("SSE-C")
+        else:
+            # Since January 2023 S3 encrypts every object; a missing header means the SSE-S3 default.
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/default-encryption-faq.html
+            encryption = Encryption(head.get("ServerSideEncryption") or "AES256", head.get("SSEKMSKeyId"))
+        return cls(
+            bucket=bucket,
+            key=key,
+            etag=head["ETag"],
+            size=int(head.get("ContentLength", 0)),
+            version_id=head.get("VersionId"),
+            encryption=encryption,
+            storage_class=head.get("StorageClass") or "STANDARD",
+            archive_status=head.get("ArchiveStatus"),
+            restore=head.get("Restore"),
+            website_redirect=head.get("WebsiteRedirectLocation"),
+            content={name: head[name] for name in CONTENT_HEADERS if head.get(name) is not None},
+            metadata=dict(head.get("Metadata") or {}),
+            tag_count=int(head.get("TagCount") or 0),
+            checksum_algorithm=next((alg for f, alg in _CHECKSUM_FIELDS.items() if head.get(f)), None),
+            lock_mode=head.get("ObjectLockMode"),
+            lock_until=head.get("ObjectLockRetainUntilDate"),
+            legal_hold=head.get("ObjectLockLegalHoldStatus"),
+        )
+
+    @property
+    def versioned(self) -> bool:
+        return self.version_id not in (None, "null")
+
+    @property
+    def locked(self) -> bool:
+        """Retention still running, or a legal hold: S3 refuses to delete this version."""
+        retained = self.lock_until is not None and self.lock_until > datetime.now(timezone.utc)
+        return retained or self.legal_hold == "ON"
+
+
+@dataclass(frozen=True)
+class Written:
+    """What S3 reported for the in-place write."""
+
+    version_id: str | None
+    encryption: Encryption
+
+    @classmethod
+    def from_response(cls, response: Mapping[str, Any]) -> Written:
+        return cls(
+            version_id=response.get("VersionId"),
+            encryption=Encryption(response.get("ServerSideEncryption") or "AES256", response.get("SSEKMSKeyId")),
+        )
+
+
+@dataclass(frozen=True)
+class DsseTarget:
+    key_arn: str
+    encryption_context: str | None = None  # base64 JSON, as SSEKMSEncryptionContext wants it
+
+
+class S3Gateway:
+    """All S3 calls of the object path. Bucket-level facts are cached for the life of the container."""
+
+    def __init__(self, client: S3Client) -> None:
+        self._client = client
+        self._acls_enabled: dict[str, bool] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> S3Client:
+        return self._client
+
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectState:
+        # GET/HEAD must not carry encryption headers. ChecksumMode reveals the checksum algorithm to keep.
+        args: dict[str, Any] = {"Bucket": bucket, "Key": key, "ChecksumMode": "ENABLED"}
+        if version_id:
+            args["VersionId"] = version_id
+        return ObjectState.from_head(bucket, key, self._client.head_object(**args))
+
+    def acls_enabled(self, bucket: str) -> bool:
+        """False under Object Ownership `BucketOwnerEnforced` (ACLs disabled; the default for new buckets)."""
+        with self._lock:
+            if bucket in self._acls_enabled:
+                return self._acls_enabled[bucket]
+        try:
+            rules = self._client.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+            enabled = not any(r.get("ObjectOwnership") == "BucketOwnerEnforced" for r in rules)
+        except ClientError as exc:
+            if errors.code(exc) != "OwnershipControlsNotFoundError":
+                raise
+            enabled = True  # no ownership controls: a bucket from before April 2023, ACLs in force
+        with self._lock:
+            self._acls_enabled[bucket] = enabled
+        return enabled
+
+    def grants(self, state: ObjectState) -> dict[str, str]:
+        """The object's ACL as CopyObject Grant* parameters, so the copy is never private in between."""
+        args: dict[str, Any] = {"Bucket": state.bucket, "Key": state.key}
+        if state.version_id:
+            args["VersionId"] = state.version_id
+        acl = self._client.get_object_acl(**args)
+        by_permission: dict[str, list[str]] = {}
+        for grant in acl.get("Grants", []):
+            param = _GRANT_PARAMS.get(grant.get("Permission", ""))
+            grantee = _grantee(grant.get("Grantee", {}))
+            if param and grantee:
+                by_permission.setdefault(param, []).append(grantee)
+        return {param: ", ".join(grantees) for param, grantees in by_permission.items()}
+
+    def tagging(self, state: ObjectState) -> str | None:
+        if not state.tag_count:
+            return None
+        args: dict[str, Any] = {"Bucket": state.bucket, "Key": state.key}
+        if state.version_id:
+            args["VersionId"] = state.version_id
+        tags = self._client.get_object_tagging(**args)["TagSet"]
+        return urlencode([(t["Key"], t["Value"]) for t in tags])
+
+    def copy_in_place(self, state: ObjectState, target: DsseTarget, grants: Mapping[str, str]) -> Written:
+        """One CopyObject onto itself."""
+        response = self._client.copy_object(
+            Bucket=state.bucket,
+            Key=state.key,
+            CopySource=_source(state),
+            CopySourceIfMatch=state.etag,  # the bytes we judged, or 412
+            IfMatch=state.etag,  # and nobody replaced the object while we copied, or 412/409
+            MetadataDirective="COPY",
+            TaggingDirective="COPY",
+            **_write_args(state, target, grants),
+        )
+        return Written.from_response(response)
+
+    def multipart_copy_in_place(
+        self,
+        state: ObjectState,
+        target: DsseTarget,
+        grants: Mapping[str, str],
+        part_size: int,
+        concurrency: int,
+    ) -> Written:
+        """CreateMultipartUpload + parallel UploadPartCopy + CompleteMultipartUpload, aborted on any failure.
+
+        Every content header, the user metadata and the tags are set explicitly on CreateMultipartUpload
+        (metadata directives do not exist on this path). Parts are pinned to the judged ETag and the
+        completion is conditional on the destination still having it.
+        """
+        create_args: dict[str, Any] = {
+            "Bucket": state.bucket,
+            "Key": state.key,
+            "Metadata": dict(state.metadata),
+            **state.content,
+            **_write_args(state, target, grants),
+        }
+        tagging = self.tagging(state)
+        if tagging:
+            create_args["Tagging"] = tagging
+        upload_id = self._client.create_multipart_upload(**create_args)["UploadId"]
+        try:
+            part_size = ChunksizeAdjuster().adjust_chunksize(part_size, state.size)
+            ranges = [(start, min(start + part_size, state.size) - 1) for start in range(0, state.size, part_size)]
+
+            def copy_part(numbered: tuple[int, tuple[int, int]]) -> dict[str, Any]:
+                number, (first, last) = numbered
+                result = self._client.upload_part_copy(
+                    Bucket=state.bucket,
+                    Key=state.key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource=_source(state),
+                    CopySourceIfMatch=state.etag,
+                    CopySourceRange=f"bytes={first}-{last}",
+                )["CopyPartResult"]
+                part: dict[str, Any] = {"PartNumber": number, "ETag": result["ETag"]}
+                part.update({f: result[f] for f in _CHECKSUM_FIELDS if f in result})  # type: ignore[literal-required]
+                return part
+
+            with ThreadPoolExecutor(max_workers=min(concurrency, len(ranges)) or 1) as pool:
+                parts = list(pool.map(copy_part, enumerate(ranges, start=1)))
+            response = self._client.complete_multipart_upload(
+                Bucket=state.bucket,
+                Key=state.key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+                IfMatch=state.etag,
+            )
+        except BaseException:  # includes KeyboardInterrupt: never leave a half-done upload behind
+            self._client.abort_multipart_upload(Bucket=state.bucket, Key=state.key, UploadId=upload_id)
+            raise
+        return Written.from_response(response)
+
+    def delete_version(self, bucket: str, key: str, version_id: str) -> None:
+        self._client.delete_object(Bucket=bucket, Key=key, VersionId=version_id)
+
+
+def _source(state: ObjectState) -> dict[str, str]:
+    source = {"Bucket": state.bucket, "Key": state.key}
+    if state.version_id:
+        source["VersionId"] = state.version_id
+    return source
+
+
+def _write_args(state: ObjectState, target: DsseTarget, grants: Mapping[str, str]) -> dict[str, Any]:
+    """What every in-place write sets: DSSE under the key, and what S3 would otherwise not carry over."""
+    args: dict[str, Any] = {
+        "ServerSideEncryption": DSSE,
+        "SSEKMSKeyId": target.key_arn,  # never BucketKeyEnabled: Bucket Keys are not supported with DSSE
+        "StorageClass": state.storage_class,  # CopyObject defaults to STANDARD otherwise
+        **grants,
+    }
+    if target.encryption_context:
+        args["SSEKMSEncryptionContext"] = target.encryption_context
+    if state.website_redirect:
+        args["WebsiteRedirectLocation"] = state.website_redirect  # never copied by S3
+    if state.checksum_algorithm:
+        args["ChecksumAlgorithm"] = state.checksum_algorithm
+    if state.lock_mode and state.lock_until and state.lock_until > datetime.now(timezone.utc):
+        args["ObjectLockMode"] = state.lock_mode
+        args["ObjectLockRetainUntilDate"] = state.lock_until
+    if state.legal_hold == "ON":
+        args["ObjectLockLegalHoldStatus"] = "ON"
+    return args
+
+
+def _grantee(grantee: Mapping[str, Any]) -> str | None:
+    if grantee.get("Type") == "CanonicalUser" and grantee.get("ID"):
+        return f'id="{grantee["ID"]}"'
+    if grantee.get("Type") == "Group" and grantee.get("URI"):
+        return f'uri="{grantee["URI"]}"'
+    if grantee.get("Type") == "AmazonCustomerByEmail" and grantee.get("EmailAddress"):
+        return f'emailAddress="{grantee["EmailAddress"]}"'
+    return None

@@ -1,0 +1,31 @@
+"""SNS adapter: publish one alert."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+
+    from ..alerts import Alert
+
+
+class SnsPublisher:
+    def __init__(self, client: SNSClient, topic_arn: str) -> None:
+        self._client = client
+        self._topic_arn = topic_arn
+
+    def publish(self, alert: Alert) -> str:
+        # MessageStructure=json: e-mail subscribers read the text, every other protocol gets the JSON body.
+        # https://docs.aws.amazon.com/sns/latest/dg/sns-send-custom-platform-specific-payloads-mobile-devices.html
+        response = self._client.publish(
+            TopicArn=self._topic_arn,
+            Subject=alert.subject,
+            MessageStructure="json",
+            Message=json.dumps({"default": alert.json_body, "email": alert.text_body}),
+            MessageAttributes={
+                name: {"DataType": "String", "StringValue": value} for name, value in alert.attributes.items()
+            },
+        )
+        return response["MessageId"]

@@ -1,0 +1,182 @@
+"""Settings read once, at cold start, from the environment variables that template.yaml sets.
+
+A bad value raises `ConfigError` naming the variable, what it holds and what was expected, so a broken
+deployment fails on its first invocation with a message that says how to fix it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .scope import Scope
+
+GIB = 1024**3
+MIB = 1024**2
+# CopyObject copies at most 5 GB in one request; larger objects need a multipart copy.
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
+MAX_SINGLE_COPY_BYTES = 5 * GIB
+# UploadPartCopy parts are 5 MiB to 5 GiB; https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
+MIN_PART_BYTES = 5 * MIB
+
+_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+_ALIAS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:alias/[A-Za-z0-9/_-]+$")
+_ALIAS = re.compile(r"^alias/[A-Za-z0-9/_-]+$")
+_KEY_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+
+
+class ConfigError(ValueError):
+    """The deployment's configuration is unusable; the message names the variable and the fix."""
+
+
+class Mode(str, Enum):
+    REMEDIATE = "remediate"
+    ALERT_ONLY = "alert-only"
+
+
+def is_key_arn(value: str) -> bool:
+    return bool(_KEY_ARN.match(value))
+
+
+def _check_key_reference(variable: str, value: str) -> str:
+    value = value.strip()
+    if _KEY_ARN.match(value) or _ALIAS_ARN.match(value) or _ALIAS.match(value) or _KEY_ID.match(value):
+        return value
+    raise ConfigError(
+        f"{variable}={value!r} is not a KMS key reference: expected a key ARN "
+        "(arn:aws:kms:<region>:<account>:key/<id>), an alias (alias/<name>), an alias ARN or a key id"
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    key: str  # default DSSE key: key ARN, alias, alias ARN or key id (resolved to an ARN by KeyRing)
+    scope: Scope = field(default_factory=Scope)
+    bucket_keys: tuple[tuple[str, str], ...] = ()  # (bucket pattern, key reference), first match wins
+    mode: Mode = Mode.REMEDIATE
+    multipart_threshold: int = MAX_SINGLE_COPY_BYTES
+    part_size: int = 512 * MIB
+    copy_concurrency: int = 8
+    purge_noncurrent: bool = False
+    alert_topic_arn: str | None = None
+    encryption_context: Mapping[str, str] | None = None
+    account_id: str | None = None
+    region: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_key_reference("DSSE_KMS_KEY", self.key)
+        for pattern, key in self.bucket_keys:
+            _check_key_reference(f"BUCKET_KEY_MAP[{pattern!r}]", key)
+        if not MIN_PART_BYTES <= self.part_size <= MAX_SINGLE_COPY_BYTES:
+            raise ConfigError(
+                f"MULTIPART_PART_SIZE_BYTES={self.part_size} is outside S3's part size limits "
+                f"({MIN_PART_BYTES}..{MAX_SINGLE_COPY_BYTES})"
+            )
+        if not 1 <= self.multipart_threshold <= MAX_SINGLE_COPY_BYTES:
+            raise ConfigError(
+                f"MULTIPART_THRESHOLD_BYTES={self.multipart_threshold} must be between 1 and "
+                f"{MAX_SINGLE_COPY_BYTES} (CopyObject's 5 GiB limit)"
+            )
+        if not 1 <= self.copy_concurrency <= 64:
+            raise ConfigError(f"COPY_CONCURRENCY={self.copy_concurrency} must be between 1 and 64")
+        if self.alert_topic_arn is not None and not _TOPIC_ARN.match(self.alert_topic_arn):
+            raise ConfigError(f"ALERT_TOPIC_ARN={self.alert_topic_arn!r} is not an SNS topic ARN")
+
+    def key_for(self, bucket: str) -> str:
+        """The key reference configured for this bucket: the first matching BUCKET_KEY_MAP entry, else the default."""
+        for pattern, key in self.bucket_keys:
+            if Scope.matches(pattern, bucket):
+                return key
+        return self.key
+
+    @property
+    def key_references(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([self.key, *(key for _, key in self.bucket_keys)]))
+
+    @property
+    def encryption_context_header(self) -> str | None:
+        """`SSEKMSEncryptionContext` is a base64-encoded UTF-8 JSON object."""
+        if not self.encryption_context:
+            return None
+        raw = json.dumps(dict(self.encryption_context), separators=(",", ":"), sort_keys=True)
+        return base64.b64encode(raw.encode()).decode()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        key = env.get("DSSE_KMS_KEY", "").strip()
+        if not key:
+            raise ConfigError("DSSE_KMS_KEY is not set: give the DSSE KMS key ARN (or alias) to enforce")
+        topic = env.get("ALERT_TOPIC_ARN", "").strip() or None
+        return cls(
+            key=key,
+            scope=Scope.parse(env.get("PROTECTED_BUCKETS", "*"), env.get("EXCLUDED_BUCKETS", "")),
+            bucket_keys=_parse_bucket_keys(env.get("BUCKET_KEY_MAP", "")),
+            mode=_parse_enum("MODE", env.get("MODE", Mode.REMEDIATE.value), Mode),
+            multipart_threshold=_parse_int("MULTIPART_THRESHOLD_BYTES", env, MAX_SINGLE_COPY_BYTES),
+            part_size=_parse_int("MULTIPART_PART_SIZE_BYTES", env, 512 * MIB),
+            copy_concurrency=_parse_int("COPY_CONCURRENCY", env, 8),
+            purge_noncurrent=_parse_bool("PURGE_NONCURRENT_VERSIONS", env.get("PURGE_NONCURRENT_VERSIONS", "false")),
+            alert_topic_arn=topic,
+            encryption_context=_parse_context(env.get("ENCRYPTION_CONTEXT", "")),
+            account_id=env.get("ACCOUNT_ID") or None,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+        )
+
+
+def _parse_enum(variable: str, raw: str, enum: type[Mode]) -> Mode:
+    try:
+        return enum(raw.strip())
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise ConfigError(f"{variable}={raw!r} is not one of: {allowed}") from None
+
+
+def _parse_int(variable: str, env: Mapping[str, str], default: int) -> int:
+    raw = env.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{variable}={raw!r} is not a whole number") from None
+
+
+def _parse_bool(variable: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no", ""):
+        return False
+    raise ConfigError(f"{variable}={raw!r} is not a boolean (true or false)")
+
+
+def _parse_bucket_keys(raw: str) -> tuple[tuple[str, str], ...]:
+    """`BUCKET_KEY_MAP` is a JSON object {"bucket-pattern": "key ARN or alias", ...}; order is kept."""
+    if not raw.strip():
+        return ()
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"BUCKET_KEY_MAP is not valid JSON ({exc.msg}): expected {{\"pattern\": \"key ARN\"}}") from None
+    if not isinstance(parsed, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()):
+        raise ConfigError('BUCKET_KEY_MAP must be a JSON object of strings: {"bucket-pattern": "key ARN"}')
+    return tuple(parsed.items())
+
+
+def _parse_context(raw: str) -> dict[str, str] | None:
+    if not raw.strip():
+        return None
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"ENCRYPTION_CONTEXT is not valid JSON ({exc.msg})") from None
+    if not isinstance(parsed, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()):
+        raise ConfigError('ENCRYPTION_CONTEXT must be a JSON object of strings: {"purpose": "archive"}')
+    return parsed

@@ -1,0 +1,62 @@
+"""Which buckets are protected: include and exclude patterns over bucket names."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+# General purpose bucket names: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+# Directory bucket names end in --<zone-id>--x-s3.
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_DIRECTORY_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]*--[a-z0-9-]+--x-s3$")
+_PATTERN = re.compile(r"^[a-z0-9.*?\[\]!-]{1,63}$")
+
+
+def is_valid_bucket_name(name: str) -> bool:
+    return bool(_BUCKET_NAME.match(name) or _DIRECTORY_BUCKET.match(name))
+
+
+def is_directory_bucket(name: str) -> bool:
+    """S3 Express One Zone directory buckets support SSE-S3 and SSE-KMS only, never DSSE-KMS."""
+    return bool(_DIRECTORY_BUCKET.match(name))
+
+
+@dataclass(frozen=True)
+class Scope:
+    include: tuple[str, ...] = ("*",)
+    exclude: tuple[str, ...] = ()
+
+    @staticmethod
+    def matches(pattern: str, bucket: str) -> bool:
+        return fnmatchcase(bucket, pattern)
+
+    def contains(self, bucket: str) -> bool:
+        return any(self.matches(p, bucket) for p in self.include) and not any(
+            self.matches(p, bucket) for p in self.exclude
+        )
+
+    def describe(self) -> str:
+        text = "include " + ", ".join(self.include)
+        return text + (" exclude " + ", ".join(self.exclude) if self.exclude else "")
+
+    @classmethod
+    def parse(cls, include: str, exclude: str) -> Scope:
+        from .config import ConfigError
+
+        inc = _split(include)
+        exc = _split(exclude)
+        for variable, patterns in (("PROTECTED_BUCKETS", inc), ("EXCLUDED_BUCKETS", exc)):
+            bad = [p for p in patterns if not _PATTERN.match(p)]
+            if bad:
+                raise ConfigError(
+                    f"{variable} has invalid bucket patterns {bad}: use bucket names or shell patterns "
+                    "(lowercase letters, digits, '.', '-', '*', '?'), comma-separated"
+                )
+        if not inc:
+            raise ConfigError("PROTECTED_BUCKETS is empty: give bucket names or patterns, or * for every bucket")
+        return cls(include=tuple(inc), exclude=tuple(exc))
+
+
+def _split(raw: str) -> list[str]:
+    return [p.strip() for p in raw.split(",") if p.strip()]

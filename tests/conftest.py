@@ -1,0 +1,248 @@
+"""Shared fixtures: fake AWS (moto + the S3 fidelity patches), a DSSE key, an alert inbox, and object snapshots."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from dsse_remediation.aws.kms import KeyRing
+from dsse_remediation.aws.s3 import S3Gateway
+from dsse_remediation.aws.sns import SnsPublisher
+from dsse_remediation.config import Settings
+from dsse_remediation.remediation import ObjectRemediator
+from tests import s3_fidelity
+
+REGION = "us-east-1"
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+PLACEHOLDER_KEY = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111111111"
+PLACEHOLDER_OTHER_KEY = "arn:aws:kms:us-east-1:123456789012:key/2222bbbb-22bb-22bb-22bb-222222222222"
+
+
+@pytest.fixture(autouse=True)
+def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_METRICS_NAMESPACE": "DsseRemediationTests",
+        "POWERTOOLS_SERVICE_NAME": "dsse-remediation",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws(), s3_fidelity.applied():
+        yield
+
+
+@pytest.fixture
+def s3(aws: None) -> Any:
+    return boto3.client("s3", region_name=REGION)
+
+
+@pytest.fixture
+def kms(aws: None) -> Any:
+    return boto3.client("kms", region_name=REGION)
+
+
+@pytest.fixture
+def dsse_key(kms: Any) -> str:
+    arn: str = kms.create_key(Description="DSSE key under test")["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName="alias/dsse-test", TargetKeyId=arn)
+    return arn
+
+
+@pytest.fixture
+def other_key(kms: Any) -> str:
+    arn: str = kms.create_key(Description="some team's SSE-KMS key")["KeyMetadata"]["Arn"]
+    return arn
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    s3.create_bucket(Bucket="example-protected-bucket")
+    return "example-protected-bucket"
+
+
+@dataclass
+class Inbox:
+    """An SQS queue subscribed to the alert topic: what a security channel would receive."""
+
+    sqs: Any
+    queue_url: str
+    topic_arn: str
+
+    def messages(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return found
+            for message in batch:
+                envelope = json.loads(message["Body"])
+                found.append(
+                    {
+                        "subject": envelope.get("Subject"),
+                        "body": json.loads(envelope["Message"]),
+                        "attributes": {k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()},
+                    }
+                )
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def inbox(aws: None) -> Inbox:
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    topic = sns.create_topic(Name="dsse-alerts")["TopicArn"]
+    url = sqs.create_queue(QueueName="security-channel")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    return Inbox(sqs, url, topic)
+
+
+class CallLog:
+    """Records the S3 API calls a client makes (botocore `before-parameter-build` events, one per call)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        self.calls.append(model.name)
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(self.calls)
+
+    def clear(self) -> None:
+        self.calls.clear()
+
+
+@pytest.fixture
+def calls() -> CallLog:
+    return CallLog()
+
+
+@pytest.fixture
+def make_remediator(
+    s3: Any, dsse_key: str, inbox: Inbox, calls: CallLog
+) -> Callable[..., ObjectRemediator]:
+    """An ObjectRemediator on a fresh S3 client whose calls are counted; settings overridable per test."""
+
+    def build(**overrides: Any) -> ObjectRemediator:
+        settings = Settings(
+            **{"key": dsse_key, "alert_topic_arn": inbox.topic_arn, "account_id": "123456789012", "region": REGION}
+            | overrides
+        )
+        client = boto3.client("s3", region_name=REGION)
+        client.meta.events.register("before-parameter-build.s3", calls)
+        keys = KeyRing(settings.key_references, lambda: boto3.client("kms", region_name=REGION))
+        publisher = SnsPublisher(boto3.client("sns", region_name=REGION), inbox.topic_arn)
+        return ObjectRemediator(settings, keys, S3Gateway(client), publisher)
+
+    return build
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything of an object that remediation must keep, plus its encryption."""
+
+    sha256: str
+    metadata: dict[str, str]
+    content: dict[str, Any]
+    tags: dict[str, str]
+    storage_class: str
+    website_redirect: str | None
+    grants: tuple[tuple[str, str], ...]
+    encryption: str | None
+    kms_key_id: str | None
+    version_id: str | None
+
+    def kept(self) -> dict[str, Any]:
+        """The fields that must survive remediation unchanged."""
+        return {
+            "sha256": self.sha256,
+            "metadata": self.metadata,
+            "content": self.content,
+            "tags": self.tags,
+            "storage_class": self.storage_class,
+            "website_redirect": self.website_redirect,
+        }
+
+
+CONTENT_FIELDS = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage", "Expires")
+
+
+def snapshot(s3: Any, bucket: str, key: str, version_id: str | None = None) -> Snapshot:
+    extra = {"VersionId": version_id} if version_id else {}
+    obj = s3.get_object(Bucket=bucket, Key=key, **extra)
+    body = obj["Body"].read()
+    tags = s3.get_object_tagging(Bucket=bucket, Key=key, **extra)["TagSet"]
+    acl = s3.get_object_acl(Bucket=bucket, Key=key, **extra)
+    grants = tuple(
+        sorted(
+            (g["Permission"], g["Grantee"].get("ID") or g["Grantee"].get("URI") or "")
+            for g in acl.get("Grants", [])
+        )
+    )
+    return Snapshot(
+        sha256=hashlib.sha256(body).hexdigest(),
+        metadata=dict(obj.get("Metadata", {})),
+        content={f: obj[f] for f in CONTENT_FIELDS if obj.get(f) is not None},
+        tags={t["Key"]: t["Value"] for t in tags},
+        storage_class=obj.get("StorageClass", "STANDARD"),
+        website_redirect=obj.get("WebsiteRedirectLocation"),
+        grants=grants,
+        encryption=obj.get("ServerSideEncryption"),
+        kms_key_id=obj.get("SSEKMSKeyId"),
+        version_id=obj.get("VersionId"),
+    )
+
+
+def load_event(name: str, **replacements: str) -> Any:
+    """An events/ sample, with placeholder values (key ARNs, bucket names) swapped for the test's own."""
+    text = (EVENTS / name).read_text(encoding="utf-8")
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    return json.loads(text)
+
+
+class _ErrorResponse:
+    def __init__(self, status: int) -> None:
+        self.status_code = status
+        self.headers: dict[str, str] = {}
+        self.content = b""
+        self.text = ""
+
+
+def inject_error(client: Any, operation: str, code: str, status: int, times: int = 1) -> None:
+    """Make `client`'s next `times` `operation` calls fail as S3 would, for errors moto cannot produce.
+
+    A `before-call` handler that answers short-circuits the request; `CallLog` counts at
+    `before-parameter-build`, so the call is still counted.
+    """
+    remaining = [times]
+
+    def handler(**_: Any) -> Any:
+        if remaining[0] <= 0:
+            return None
+        remaining[0] -= 1
+        error = {"Code": code, "Message": f"injected {code}"}
+        return _ErrorResponse(status), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": status}}
+
+    client.meta.events.register(f"before-call.s3.{operation}", handler)

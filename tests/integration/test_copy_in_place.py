@@ -1,0 +1,228 @@
+"""Remediating an object keeps everything of it but its encryption (the preservation matrix)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from dsse_remediation.model import ObjectRequest, Outcome
+from tests.conftest import Snapshot, snapshot
+
+FULL_OBJECT: dict[str, Any] = {
+    "Body": b"quarterly numbers\n" * 1000,
+    "Metadata": {"owner": "finance", "classification": "internal"},
+    "ContentType": "text/csv",
+    "CacheControl": "max-age=3600",
+    "ContentDisposition": 'attachment; filename="q3.csv"',
+    "ContentEncoding": "identity",
+    "ContentLanguage": "en-GB",
+    "Expires": datetime(2030, 1, 1, tzinfo=timezone.utc),
+    "Tagging": "team=finance&retention=7y",
+    "StorageClass": "STANDARD_IA",
+    "WebsiteRedirectLocation": "/reports/latest.html",
+}
+
+
+def put(s3: Any, bucket: str, key: str, **extra: Any) -> None:
+    s3.put_object(Bucket=bucket, Key=key, **(FULL_OBJECT | extra))
+
+
+def assert_remediated(before: Snapshot, after: Snapshot, key_arn: str) -> None:
+    assert after.kept() == before.kept()
+    assert (after.encryption, after.kms_key_id) == ("aws:kms:dsse", key_arn)
+
+
+@pytest.mark.parametrize(
+    ("source", "encryption"),
+    [
+        pytest.param("sse-s3 default (no header)", {}, id="sse-s3-default"),
+        pytest.param("sse-s3 explicit", {"ServerSideEncryption": "AES256"}, id="sse-s3-explicit"),
+        pytest.param("sse-kms other key", {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "OTHER"}, id="sse-kms"),
+        pytest.param("dsse other key", {"ServerSideEncryption": "aws:kms:dsse", "SSEKMSKeyId": "OTHER"}, id="dsse-other"),
+    ],
+)
+def test_remediates_and_keeps_bytes_metadata_headers_tags_class_redirect(
+    s3: Any, bucket: str, dsse_key: str, other_key: str, make_remediator: Any, source: str, encryption: dict[str, str]
+) -> None:
+    encryption = {k: (other_key if v == "OTHER" else v) for k, v in encryption.items()}
+    put(s3, bucket, "reports/q3.csv", **encryption)
+    before = snapshot(s3, bucket, "reports/q3.csv")
+
+    result = make_remediator().handle(ObjectRequest(bucket, ("reports/q3.csv",)))
+
+    assert result.outcome is Outcome.REMEDIATED, result.reason
+    assert result.action == "copy-in-place"
+    assert (result.after and result.after.algorithm) == "aws:kms:dsse"
+    assert_remediated(before, snapshot(s3, bucket, "reports/q3.csv"), dsse_key)
+
+
+def test_keeps_the_checksum_algorithm(s3: Any, bucket: str, dsse_key: str, make_remediator: Any) -> None:
+    put(s3, bucket, "signed.bin", ChecksumAlgorithm="SHA256")
+    before = snapshot(s3, bucket, "signed.bin")
+
+    result = make_remediator().handle(ObjectRequest(bucket, ("signed.bin",)))
+
+    assert result.outcome is Outcome.REMEDIATED
+    assert_remediated(before, snapshot(s3, bucket, "signed.bin"), dsse_key)
+    head = s3.head_object(Bucket=bucket, Key="signed.bin", ChecksumMode="ENABLED")
+    assert head.get("ChecksumSHA256")
+
+
+def test_compliant_object_is_left_alone(s3: Any, bucket: str, dsse_key: str, make_remediator: Any, calls: Any) -> None:
+    put(s3, bucket, "ok.csv", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=dsse_key)
+    before = snapshot(s3, bucket, "ok.csv")
+
+    result = make_remediator().handle(ObjectRequest(bucket, ("ok.csv",)))
+
+    assert result.outcome is Outcome.COMPLIANT
+    assert calls.calls == ["HeadObject"]
+    assert snapshot(s3, bucket, "ok.csv") == before
+
+
+def test_alias_configuration_is_compared_as_the_key_arn(s3: Any, bucket: str, dsse_key: str, make_remediator: Any) -> None:
+    put(s3, bucket, "ok.csv", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=dsse_key)
+
+    result = make_remediator(key="alias/dsse-test").handle(ObjectRequest(bucket, ("ok.csv",)))
+
+    assert result.outcome is Outcome.COMPLIANT
+
+
+def test_per_bucket_key_map_chooses_the_bucket_category_key(
+    s3: Any, bucket: str, dsse_key: str, other_key: str, make_remediator: Any
+) -> None:
+    s3.create_bucket(Bucket="secrets-payments")
+    put(s3, "secrets-payments", "api-keys.json")
+    before = snapshot(s3, "secrets-payments", "api-keys.json")
+
+    remediator = make_remediator(bucket_keys=(("secrets-*", other_key),))
+    result = remediator.handle(ObjectRequest("secrets-payments", ("api-keys.json",)))
+
+    assert result.outcome is Outcome.REMEDIATED
+    assert_remediated(before, snapshot(s3, "secrets-payments", "api-keys.json"), other_key)
+
+
+def test_encryption_context_is_sent_with_the_copy(s3: Any, bucket: str, make_remediator: Any, calls: Any) -> None:
+    put(s3, bucket, "ctx.csv")
+    sent: list[dict[str, Any]] = []
+    remediator = make_remediator(encryption_context={"purpose": "archive"})
+    remediator.s3.client.meta.events.register("provide-client-params.s3.CopyObject", lambda params, **_: sent.append(params))
+
+    assert remediator.handle(ObjectRequest(bucket, ("ctx.csv",))).outcome is Outcome.REMEDIATED
+    assert sent[0]["SSEKMSEncryptionContext"] == "eyJwdXJwb3NlIjoiYXJjaGl2ZSJ9"  # base64 of {"purpose":"archive"}
+    assert "BucketKeyEnabled" not in sent[0]
+
+
+class TestAcls:
+    """Where ACLs are enabled the copy would reset the ACL to private: the grants ride on the CopyObject itself."""
+
+    @pytest.fixture
+    def acl_bucket(self, s3: Any) -> str:
+        s3.create_bucket(Bucket="legacy-acl-bucket", ObjectOwnership="ObjectWriter")
+        return "legacy-acl-bucket"
+
+    def test_keeps_public_read_and_canonical_grants(
+        self, s3: Any, acl_bucket: str, dsse_key: str, make_remediator: Any, calls: Any
+    ) -> None:
+        owner = s3.list_buckets()["Owner"]["ID"]
+        put(
+            s3,
+            acl_bucket,
+            "site/index.html",
+            GrantRead='uri="http://acs.amazonaws.com/groups/global/AllUsers"',
+            GrantFullControl=f'id="{owner}"',
+        )
+        before = snapshot(s3, acl_bucket, "site/index.html")
+        assert ("READ", "http://acs.amazonaws.com/groups/global/AllUsers") in before.grants
+
+        result = make_remediator().handle(ObjectRequest(acl_bucket, ("site/index.html",)))
+
+        after = snapshot(s3, acl_bucket, "site/index.html")
+        assert result.outcome is Outcome.REMEDIATED
+        assert_remediated(before, after, dsse_key)
+        assert after.grants == before.grants
+        sent = calls.counts
+        assert sent["GetObjectAcl"] == 1
+        assert sent["CopyObject"] == 1
+
+    def test_bucket_ownership_is_looked_up_once_per_bucket(
+        self, s3: Any, acl_bucket: str, make_remediator: Any, calls: Any
+    ) -> None:
+        for key in ("a", "b", "c"):
+            put(s3, acl_bucket, key)
+        remediator = make_remediator()
+
+        for key in ("a", "b", "c"):
+            assert remediator.handle(ObjectRequest(acl_bucket, (key,))).outcome is Outcome.REMEDIATED
+
+        assert calls.counts["GetBucketOwnershipControls"] == 1
+
+
+class TestVersionedBuckets:
+    @pytest.fixture
+    def versioned(self, s3: Any) -> str:
+        s3.create_bucket(Bucket="example-versioned-bucket")
+        s3.put_bucket_versioning(Bucket="example-versioned-bucket", VersioningConfiguration={"Status": "Enabled"})
+        return "example-versioned-bucket"
+
+    def test_copy_becomes_current_and_the_old_version_is_kept(
+        self, s3: Any, versioned: str, dsse_key: str, make_remediator: Any
+    ) -> None:
+        put(s3, versioned, "ledger.json")
+        before = snapshot(s3, versioned, "ledger.json")
+
+        result = make_remediator().handle(ObjectRequest(versioned, ("ledger.json",)))
+
+        assert result.outcome is Outcome.REMEDIATED
+        assert result.version_id == before.version_id
+        assert result.version_id_after and result.version_id_after != before.version_id
+        assert_remediated(before, snapshot(s3, versioned, "ledger.json"), dsse_key)
+        old = snapshot(s3, versioned, "ledger.json", version_id=before.version_id)
+        assert old.kept() == before.kept()
+        assert old.encryption == "AES256"
+
+    def test_opt_in_purge_deletes_the_old_non_dsse_version(
+        self, s3: Any, versioned: str, dsse_key: str, make_remediator: Any
+    ) -> None:
+        put(s3, versioned, "ledger.json")
+        before = snapshot(s3, versioned, "ledger.json")
+
+        result = make_remediator(purge_noncurrent=True).handle(ObjectRequest(versioned, ("ledger.json",)))
+
+        assert result.outcome is Outcome.REMEDIATED
+        assert result.purged_version_id == before.version_id
+        versions = s3.list_object_versions(Bucket=versioned, Prefix="ledger.json")["Versions"]
+        assert [v["VersionId"] for v in versions] == [result.version_id_after]
+        assert_remediated(before, snapshot(s3, versioned, "ledger.json"), dsse_key)
+
+    def test_purge_never_touches_an_object_lock_protected_version(
+        self, s3: Any, dsse_key: str, make_remediator: Any
+    ) -> None:
+        s3.create_bucket(Bucket="locked-bucket", ObjectLockEnabledForBucket=True)
+        put(s3, "locked-bucket", "audit.log", ObjectLockLegalHoldStatus="ON")
+        before = snapshot(s3, "locked-bucket", "audit.log")
+
+        result = make_remediator(purge_noncurrent=True).handle(ObjectRequest("locked-bucket", ("audit.log",)))
+
+        assert result.outcome is Outcome.REMEDIATED
+        assert result.purged_version_id is None
+        assert "Object Lock" in result.reason
+        versions = s3.list_object_versions(Bucket="locked-bucket", Prefix="audit.log")["Versions"]
+        assert before.version_id in {v["VersionId"] for v in versions}
+        assert_remediated(before, snapshot(s3, "locked-bucket", "audit.log"), dsse_key)
+        assert s3.get_object_legal_hold(Bucket="locked-bucket", Key="audit.log")["LegalHold"]["Status"] == "ON"
+
+    def test_a_noncurrent_version_is_never_copied_over_newer_data(
+        self, s3: Any, versioned: str, make_remediator: Any
+    ) -> None:
+        put(s3, versioned, "ledger.json")
+        old = snapshot(s3, versioned, "ledger.json")
+        put(s3, versioned, "ledger.json", Body=b"newer")
+        newer = snapshot(s3, versioned, "ledger.json")
+
+        result = make_remediator().handle(ObjectRequest(versioned, ("ledger.json",), version_id=old.version_id))
+
+        assert result.outcome is Outcome.UNREMEDIABLE
+        assert "not the current version" in result.reason
+        assert snapshot(s3, versioned, "ledger.json") == newer

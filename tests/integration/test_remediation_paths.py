@@ -1,0 +1,337 @@
+"""Races, large objects, unremediable objects, dry runs, scope, odd keys and the API calls each path costs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from dsse_remediation.model import ObjectRequest, Outcome, Trigger
+from dsse_remediation.remediation import InvalidRequest
+from tests.conftest import REGION, inject_error, snapshot
+from tests.integration.test_copy_in_place import assert_remediated, put
+
+MIB = 1024 * 1024
+
+
+class TestRaceWithANewerWrite:
+    """CopySourceIfMatch/IfMatch pin the judged object; a 412 means re-judging the newer one, never overwriting it."""
+
+    def _write_during_copy(self, remediator: Any, bucket: str, key: str, **put_args: Any) -> None:
+        writer = boto3.client("s3", region_name=REGION)
+        done: list[bool] = []
+
+        def newer_write(**_: Any) -> None:
+            if not done:
+                done.append(True)
+                writer.put_object(Bucket=bucket, Key=key, **put_args)
+
+        remediator.s3.client.meta.events.register("before-call.s3.CopyObject", newer_write)
+
+    def test_newer_non_compliant_write_is_remediated_not_overwritten(
+        self, s3: Any, bucket: str, dsse_key: str, make_remediator: Any, calls: Any
+    ) -> None:
+        put(s3, bucket, "race.csv")
+        remediator = make_remediator()
+        self._write_during_copy(remediator, bucket, "race.csv", Body=b"newer bytes", Metadata={"v": "2"})
+
+        result = remediator.handle(ObjectRequest(bucket, ("race.csv",)))
+
+        after = snapshot(s3, bucket, "race.csv")
+        assert result.outcome is Outcome.REMEDIATED
+        assert s3.get_object(Bucket=bucket, Key="race.csv")["Body"].read() == b"newer bytes"
+        assert after.metadata == {"v": "2"}
+        assert (after.encryption, after.kms_key_id) == ("aws:kms:dsse", dsse_key)
+        assert calls.counts["CopyObject"] == 2
+
+    def test_newer_compliant_write_ends_compliant(
+        self, s3: Any, bucket: str, dsse_key: str, make_remediator: Any
+    ) -> None:
+        put(s3, bucket, "race.csv")
+        remediator = make_remediator()
+        self._write_during_copy(
+            remediator, bucket, "race.csv", Body=b"newer", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=dsse_key
+        )
+
+        result = remediator.handle(ObjectRequest(bucket, ("race.csv",)))
+
+        assert result.outcome is Outcome.COMPLIANT
+        assert "newer write" in result.reason
+        assert s3.get_object(Bucket=bucket, Key="race.csv")["Body"].read() == b"newer"
+
+    def test_newer_write_on_every_attempt_fails_without_overwriting(
+        self, s3: Any, bucket: str, make_remediator: Any
+    ) -> None:
+        put(s3, bucket, "busy.csv")
+        remediator = make_remediator()
+        writer = boto3.client("s3", region_name=REGION)
+        count = [0]
+
+        def always_newer(**_: Any) -> None:
+            count[0] += 1
+            writer.put_object(Bucket=bucket, Key="busy.csv", Body=f"write {count[0]}".encode())
+
+        remediator.s3.client.meta.events.register("before-call.s3.CopyObject", always_newer)
+
+        result = remediator.handle(ObjectRequest(bucket, ("busy.csv",)))
+
+        assert result.outcome is Outcome.FAILED
+        assert s3.get_object(Bucket=bucket, Key="busy.csv")["Body"].read() == f"write {count[0]}".encode()
+        assert snapshot(s3, bucket, "busy.csv").encryption == "AES256"
+
+
+class TestMultipartPath:
+    """Above the threshold: parallel UploadPartCopy with every header, metadata and tag set explicitly."""
+
+    def test_large_object_keeps_everything(self, s3: Any, bucket: str, dsse_key: str, make_remediator: Any) -> None:
+        body = bytes(range(256)) * (12 * MIB // 256) + b"tail"
+        put(s3, bucket, "backups/db.tar.gz", Body=body)
+        before = snapshot(s3, bucket, "backups/db.tar.gz")
+
+        result = make_remediator(multipart_threshold=5 * MIB, part_size=5 * MIB).handle(
+            ObjectRequest(bucket, ("backups/db.tar.gz",))
+        )
+
+        assert result.outcome is Outcome.REMEDIATED, result.reason
+        assert result.action == "multipart-copy-in-place"
+        assert_remediated(before, snapshot(s3, bucket, "backups/db.tar.gz"), dsse_key)
+
+    def test_failure_aborts_the_upload_and_leaves_the_object_untouched(
+        self, s3: Any, bucket: str, make_remediator: Any
+    ) -> None:
+        put(s3, bucket, "big.bin", Body=b"x" * (11 * MIB))
+        before = snapshot(s3, bucket, "big.bin")
+        remediator = make_remediator(multipart_threshold=5 * MIB, part_size=5 * MIB, copy_concurrency=1)
+        inject_error(remediator.s3.client, "UploadPartCopy", "InternalError", 500, times=99)
+
+        result = remediator.handle(ObjectRequest(bucket, ("big.bin",)))
+
+        assert result.outcome is Outcome.FAILED
+        assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+        assert snapshot(s3, bucket, "big.bin") == before
+
+    def test_newer_write_during_a_multipart_copy_is_not_overwritten(
+        self, s3: Any, bucket: str, dsse_key: str, make_remediator: Any
+    ) -> None:
+        put(s3, bucket, "big.bin", Body=b"x" * (11 * MIB))
+        remediator = make_remediator(multipart_threshold=5 * MIB, part_size=5 * MIB)
+        writer = boto3.client("s3", region_name=REGION)
+        done: list[bool] = []
+
+        def newer_write(**_: Any) -> None:
+            if not done:
+                done.append(True)
+                writer.put_object(Bucket=bucket, Key="big.bin", Body=b"small newer object")
+
+        remediator.s3.client.meta.events.register("before-call.s3.CompleteMultipartUpload", newer_write)
+
+        result = remediator.handle(ObjectRequest(bucket, ("big.bin",)))
+
+        assert result.outcome is Outcome.REMEDIATED
+        assert s3.get_object(Bucket=bucket, Key="big.bin")["Body"].read() == b"small newer object"
+        assert snapshot(s3, bucket, "big.bin").kms_key_id == dsse_key
+        assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+class TestUnremediable:
+    """Reported and alerted, never crashed, nothing written."""
+
+    @pytest.mark.parametrize("storage_class", ["GLACIER", "DEEP_ARCHIVE"])
+    def test_archived_object(self, s3: Any, bucket: str, make_remediator: Any, calls: Any, storage_class: str) -> None:
+        put(s3, bucket, "cold.csv", StorageClass=storage_class)
+
+        result = make_remediator().handle(ObjectRequest(bucket, ("cold.csv",)))
+
+        assert result.outcome is Outcome.UNREMEDIABLE
+        assert storage_class in result.reason
+        assert calls.calls == ["HeadObject"]
+
+    def test_sse_c_object(self, s3: Any, bucket: str, make_remediator: Any, calls: Any) -> None:
+        key = b"k" * 32
+        s3.put_object(Bucket=bucket, Key="customer.bin", Body=b"x", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+        remediator = make_remediator()
+        # Real S3 answers HeadObject on an SSE-C object without its key with a bare 400 (moto does not).
+        inject_error(remediator.s3.client, "HeadObject", "400", 400)
+
+        result = remediator.handle(ObjectRequest(bucket, ("customer.bin",)))
+
+        assert result.outcome is Outcome.UNREMEDIABLE
+        assert "SSE-C" in result.reason
+        assert calls.calls == ["HeadObject"]
+
+    def test_directory_bucket_costs_no_call(self, make_remediator: Any, calls: Any) -> None:
+        result = make_remediator().handle(ObjectRequest("fast-data--use1-az4--x-s3", ("a.txt",)))
+
+        assert result.outcome is Outcome.UNREMEDIABLE
+        assert "directory bucket" in result.reason
+        assert calls.calls == []
+
+    def test_access_denied(self, s3: Any, bucket: str, make_remediator: Any) -> None:
+        put(s3, bucket, "private.csv")
+        before = snapshot(s3, bucket, "private.csv")
+        remediator = make_remediator()
+        inject_error(remediator.s3.client, "CopyObject", "AccessDenied", 403)
+
+        result = remediator.handle(ObjectRequest(bucket, ("private.csv",)))
+
+        assert result.outcome is Outcome.UNREMEDIABLE
+        assert "access denied" in result.reason
+        assert snapshot(s3, bucket, "private.csv") == before
+
+    @pytest.mark.parametrize("key_change", ["disable", "schedule-deletion"])
+    def test_kms_key_disabled_or_pending_deletion(
+        self, s3: Any, kms: Any, bucket: str, dsse_key: str, make_remediator: Any, key_change: str
+    ) -> None:
+        put(s3, bucket, "q.csv")
+        before = snapshot(s3, bucket, "q.csv")
+        remediator = make_remediator()
+        key_id = dsse_key.split("/")[-1]  # moto's DisableKey takes key ids only (KMS also takes ARNs)
+        if key_change == "disable":
+            kms.disable_key(KeyId=key_id)
+        else:
+            kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+
+        result = remediator.handle(ObjectRequest(bucket, ("q.csv",)))
+
+        assert result.outcome is Outcome.UNREMEDIABLE
+        assert "KMS refused" in result.reason
+        assert snapshot(s3, bucket, "q.csv") == before
+
+    def test_intelligent_tiering_archive_tier(self, s3: Any, bucket: str, make_remediator: Any) -> None:
+        put(s3, bucket, "it.csv", StorageClass="INTELLIGENT_TIERING")
+        remediator = make_remediator()
+        # moto has no Intelligent-Tiering archive tiers; HeadObject reports them as ArchiveStatus.
+        remediator.s3.client.meta.events.register(
+            "after-call.s3.HeadObject", lambda parsed, **_: parsed.update(ArchiveStatus="DEEP_ARCHIVE_ACCESS")
+        )
+
+        result = remediator.handle(ObjectRequest(bucket, ("it.csv",)))
+
+        assert result.outcome is Outcome.UNREMEDIABLE
+        assert "DEEP_ARCHIVE_ACCESS" in result.reason
+
+
+def test_deleted_object_is_gone_not_failed(bucket: str, make_remediator: Any, inbox: Any) -> None:
+    result = make_remediator().handle(ObjectRequest(bucket, ("deleted.csv",)))
+
+    assert result.outcome is Outcome.GONE
+    assert inbox.messages() == []
+
+
+@pytest.mark.parametrize("mode", ["dry-run", "alert-only"])
+def test_dry_run_and_alert_only_change_nothing(
+    s3: Any, bucket: str, make_remediator: Any, calls: Any, inbox: Any, mode: str
+) -> None:
+    from dsse_remediation.config import Mode
+
+    put(s3, bucket, "q.csv")
+    before = snapshot(s3, bucket, "q.csv")
+    remediator = make_remediator(mode=Mode.ALERT_ONLY) if mode == "alert-only" else make_remediator()
+
+    result = remediator.handle(ObjectRequest(bucket, ("q.csv",), dry_run=mode == "dry-run"))
+
+    assert result.outcome is Outcome.WOULD_REMEDIATE
+    assert snapshot(s3, bucket, "q.csv") == before
+    assert calls.calls == ["HeadObject"]
+    assert [m["attributes"]["outcome"] for m in inbox.messages()] == ["would-remediate"]
+
+
+def test_out_of_scope_bucket_is_refused_without_a_call(s3: Any, make_remediator: Any, calls: Any) -> None:
+    from dsse_remediation.scope import Scope
+
+    s3.create_bucket(Bucket="example-excluded-bucket")
+    put(s3, "example-excluded-bucket", "tmp.txt")
+    before = snapshot(s3, "example-excluded-bucket", "tmp.txt")
+    remediator = make_remediator(scope=Scope(include=("example-*",), exclude=("example-excluded-*",)))
+
+    result = remediator.handle(ObjectRequest("example-excluded-bucket", ("tmp.txt",)))
+
+    assert result.outcome is Outcome.OUT_OF_SCOPE
+    assert "outside the protected scope" in result.reason
+    assert calls.calls == []
+    assert snapshot(s3, "example-excluded-bucket", "tmp.txt") == before
+
+
+@pytest.mark.parametrize(
+    ("bucket_name", "key", "message"),
+    [
+        ("Not_A_Bucket", "a", "not a valid S3 bucket name"),
+        ("example-protected-bucket", "", "key is empty"),
+        ("example-protected-bucket", "k" * 1025, "at most 1,024 bytes"),
+        ("example-protected-bucket", "é" * 513, "at most 1,024 bytes"),
+    ],
+)
+def test_invalid_request_is_refused_before_any_call(
+    make_remediator: Any, calls: Any, bucket_name: str, key: str, message: str
+) -> None:
+    with pytest.raises(InvalidRequest, match=message):
+        make_remediator().handle(ObjectRequest(bucket_name, (key,)))
+    assert calls.calls == []
+
+
+ODD_KEYS = [
+    pytest.param("inbox/Q3 report final.txt", id="spaces"),
+    pytest.param("inbox/a+b=c.txt", id="plus"),
+    pytest.param("inbox/100% done.txt", id="percent"),
+    pytest.param("inbox/%2B already-encoded.txt", id="encoded-looking"),
+    pytest.param("inbox/Ünïcødé 文件 ✓.txt", id="unicode"),
+    pytest.param("k/" + "x" * 1022, id="1024-bytes"),
+]
+
+
+@pytest.mark.parametrize("key", ODD_KEYS)
+def test_odd_keys_as_logged_by_cloudtrail(s3: Any, bucket: str, dsse_key: str, make_remediator: Any, key: str) -> None:
+    from urllib.parse import unquote_plus
+
+    put(s3, bucket, key)
+    before = snapshot(s3, bucket, key)
+
+    result = make_remediator().handle(ObjectRequest(bucket, (key, unquote_plus(key)), trigger=Trigger("cloudtrail")))
+
+    assert result.outcome is Outcome.REMEDIATED
+    assert result.key == key
+    assert_remediated(before, snapshot(s3, bucket, key), dsse_key)
+
+
+@pytest.mark.parametrize("key", ODD_KEYS)
+def test_odd_keys_url_encoded_by_s3_notifications(
+    s3: Any, bucket: str, dsse_key: str, make_remediator: Any, key: str
+) -> None:
+    from urllib.parse import quote_plus, unquote_plus
+
+    put(s3, bucket, key)
+    before = snapshot(s3, bucket, key)
+    encoded = quote_plus(key, safe="/")
+
+    result = make_remediator().handle(ObjectRequest(bucket, (unquote_plus(encoded), encoded)))
+
+    assert result.outcome is Outcome.REMEDIATED
+    assert_remediated(before, snapshot(s3, bucket, key), dsse_key)
+
+
+class TestApiCallsPerObject:
+    def test_remediated_object_costs_head_and_copy(self, s3: Any, bucket: str, make_remediator: Any, calls: Any) -> None:
+        put(s3, bucket, "warm-up.csv")
+        put(s3, bucket, "q.csv")
+        remediator = make_remediator()
+        remediator.handle(ObjectRequest(bucket, ("warm-up.csv",)))  # bucket facts cached for the container's life
+        calls.clear()
+
+        assert remediator.handle(ObjectRequest(bucket, ("q.csv",))).outcome is Outcome.REMEDIATED
+        assert calls.calls == ["HeadObject", "CopyObject"]
+
+    def test_loop_the_remediations_own_copy_event_costs_one_head(
+        self, s3: Any, bucket: str, make_remediator: Any, calls: Any, inbox: Any
+    ) -> None:
+        put(s3, bucket, "q.csv")
+        remediator = make_remediator()
+        assert remediator.handle(ObjectRequest(bucket, ("q.csv",))).outcome is Outcome.REMEDIATED
+        inbox.messages()
+        calls.clear()
+
+        again = remediator.handle(ObjectRequest(bucket, ("q.csv",), trigger=Trigger("cloudtrail", "CopyObject")))
+
+        assert again.outcome is Outcome.COMPLIANT
+        assert calls.calls == ["HeadObject"]
+        assert inbox.messages() == []

@@ -1,0 +1,253 @@
+"""Make moto's S3 behave like documented S3 where the product depends on it.
+
+moto 5.2.5 differs from real S3 in ways that would let a broken product pass (or a right one fail). Each patch below
+follows the cited AWS documentation; the product code is never bent to moto. `apply()` patches moto's classes in
+this process, so it covers both `mock_aws()` and an in-process `ThreadedMotoServer` (the demo).
+
+1. Default encryption. "Amazon S3 now applies server-side encryption with Amazon S3 managed keys (SSE-S3) as the
+   base level of encryption for every bucket"; HeadObject reports `x-amz-server-side-encryption: AES256`.
+   https://docs.aws.amazon.com/AmazonS3/latest/userguide/default-encryption-faq.html
+   moto stores no encryption and reports no header.
+2. DSSE key id. HeadObject/CopyObject return `x-amz-server-side-encryption-aws-kms-key-id` for objects "encrypted
+   with AWS KMS keys (SSE-KMS or DSSE-KMS)". https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html
+   moto reports it for `aws:kms` only.
+3. Conditional copies. CopyObject and UploadPartCopy honour `x-amz-copy-source-if-match` (412 PreconditionFailed),
+   and CopyObject / CompleteMultipartUpload honour the destination `If-Match` (412).
+   https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html ,
+   https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html ,
+   https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+   moto ignores the source condition on both, and If-Match on CopyObject and CompleteMultipartUpload.
+4. Copy onto itself "without changing the object's metadata, storage class, website redirect location or
+   encryption attributes" is refused with InvalidRequest. https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
+   moto also accepts it when the bucket merely has a default encryption configuration.
+5. What a copy does not carry: "the x-amz-website-redirect-location ... is not copied" and the copy's ACL is
+   private unless the request grants one ("the ACL is not preserved").
+   https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
+   moto keeps the redirect and applies the bucket's ACL. Likewise an object completed from a multipart upload
+   without an ACL is private (https://docs.aws.amazon.com/AmazonS3/latest/userguide/acl-overview.html, "Default
+   ACL"); moto leaves it with no ACL at all.
+6. Object Ownership. New buckets are created with `BucketOwnerEnforced` (ACLs disabled) since April 2023.
+   https://docs.aws.amazon.com/AmazonS3/latest/userguide/about-object-ownership.html
+   moto creates buckets with no ownership controls.
+7. Object Lock on copies. The Content-MD5 / checksum requirement for Object Lock parameters protects an upload's
+   body (https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html); CopyObject has no body and lists no
+   such requirement (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html). moto applies it to copies.
+8. KMS keys. Writing with SSE-KMS/DSSE-KMS makes S3 call kms:GenerateDataKey; a disabled or pending-deletion key
+   fails the write (S3 relays `KMS.DisabledException` / `KMS.KMSInvalidStateException`).
+   https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html
+   moto's S3 never consults KMS.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from moto.kms.models import kms_backends
+from moto.s3 import models as s3_models
+from moto.s3 import responses as s3_responses
+from moto.s3.exceptions import MissingKey, PreconditionFailed, S3ClientError
+from moto.s3.exceptions import CopyObjectMustChangeSomething
+
+_KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+
+
+def _etag_matches(condition: str, etag: str) -> bool:
+    return condition.strip().strip('"') == etag.strip('"')
+
+
+def _headers(response: Any) -> dict[str, str]:
+    return {k.lower(): v for k, v in response.headers.items()}
+
+
+def _check_kms_key(key_id: str | None) -> None:
+    """Checks keys given as ARNs (what the product sends); others are left to moto."""
+    if not key_id or not key_id.startswith("arn:"):
+        return
+    _, _, _, region, account_id, _ = key_id.split(":", 5)
+    backend = kms_backends[account_id][region]
+    try:
+        key = backend.describe_key(key_id)
+    except Exception:
+        raise S3ClientError("KMS.NotFoundException", f"Invalid keyId {key_id}") from None
+    if key.key_state == "Disabled":
+        raise S3ClientError("KMS.DisabledException", f"{key.arn} is disabled.")
+    if key.key_state != "Enabled":
+        raise S3ClientError("KMS.KMSInvalidStateException", f"{key.arn} is {key.key_state}.")
+
+
+@contextmanager
+def applied() -> Iterator[None]:
+    undo = apply()
+    try:
+        yield
+    finally:
+        undo()
+
+
+def apply() -> Callable[[], None]:
+    """Patch moto in this process; returns a function that undoes every patch."""
+    saved: list[tuple[Any, str, Any]] = []
+
+    def patch(owner: Any, name: str, new: Any) -> None:
+        saved.append((owner, name, owner.__dict__[name]))
+        setattr(owner, name, new)
+
+    backend_cls = s3_models.S3Backend
+    response_cls = s3_responses.S3Response
+    key_cls = s3_models.FakeKey
+    bucket_cls = s3_models.FakeBucket
+
+    # 1 + 8: SSE-S3 by default; KMS keys must be usable.
+    original_put = backend_cls.put_object
+
+    @functools.wraps(original_put)
+    def put_object(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bucket = self.get_bucket(kwargs.get("bucket_name", args[0] if args else None))
+        encryption = kwargs.get("encryption")
+        if not encryption and not bucket.encryption:
+            kwargs["encryption"] = "AES256"
+        if (kwargs.get("encryption") or "") in _KMS_ALGORITHMS:
+            _check_kms_key(kwargs.get("kms_key_id"))
+        return original_put(self, *args, **kwargs)
+
+    patch(backend_cls, "put_object", put_object)
+
+    # 2: report the key id for DSSE objects too.
+    original_response_dict = key_cls.response_dict
+
+    def response_dict(self: Any) -> dict[str, Any]:
+        result: dict[str, Any] = original_response_dict.fget(self)
+        if self.encryption == "aws:kms:dsse" and self.kms_key_id:
+            result["x-amz-server-side-encryption-aws-kms-key-id"] = self.kms_key_id
+        return result
+
+    patch(key_cls, "response_dict", property(response_dict))
+
+    # 3, 4, 5, 8: CopyObject.
+    original_copy = response_cls.copy_object
+
+    @functools.wraps(original_copy)
+    def copy_object(self: Any) -> Any:
+        headers = _headers(self)
+        source = self.backend.get_object(*_copy_source(headers["x-amz-copy-source"]))
+        dest_key = self.parse_key_name()
+        current = self.backend.get_object(self.bucket_name, dest_key)
+        if source is not None:
+            if "x-amz-copy-source-if-match" in headers and not _etag_matches(
+                headers["x-amz-copy-source-if-match"], source.etag
+            ):
+                raise PreconditionFailed("x-amz-copy-source-If-Match")
+            if "if-match" in headers:
+                if current is None:
+                    raise MissingKey(key=dest_key)
+                if not _etag_matches(headers["if-match"], current.etag):
+                    raise PreconditionFailed("If-Match")
+            same_object = source.bucket_name == self.bucket_name and source.name == dest_key
+            changes = (
+                headers.get("x-amz-storage-class"),
+                headers.get("x-amz-server-side-encryption"),
+                headers.get("x-amz-metadata-directive", "").upper() == "REPLACE",
+                headers.get("x-amz-website-redirect-location"),
+            )
+            if same_object and not any(changes):
+                raise CopyObjectMustChangeSomething()
+            if headers.get("x-amz-server-side-encryption") in _KMS_ALGORITHMS:
+                _check_kms_key(headers.get("x-amz-server-side-encryption-aws-kms-key-id"))
+        result = original_copy(self)
+        new_key = self.backend.get_object(self.bucket_name, dest_key)
+        if new_key is not None:
+            if not headers.get("x-amz-website-redirect-location"):
+                new_key.website_redirect_location = None
+            if self._acl_from_headers(self.headers) is None:
+                new_key.set_acl(s3_models.get_canned_acl("private"))
+        return result
+
+    patch(response_cls, "copy_object", copy_object)
+
+    # 3: UploadPartCopy source condition.
+    original_part_copy = response_cls.upload_part_copy
+
+    @functools.wraps(original_part_copy)
+    def upload_part_copy(self: Any) -> Any:
+        headers = _headers(self)
+        condition = headers.get("x-amz-copy-source-if-match")
+        if condition:
+            source = self.backend.get_object(*_copy_source(headers["x-amz-copy-source"]))
+            if source is not None and not _etag_matches(condition, source.etag):
+                raise PreconditionFailed("x-amz-copy-source-If-Match")
+        return original_part_copy(self)
+
+    patch(response_cls, "upload_part_copy", upload_part_copy)
+
+    # 3: CompleteMultipartUpload destination If-Match; 8: KMS key at CreateMultipartUpload.
+    original_post = response_cls._key_response_post
+
+    @functools.wraps(original_post)
+    def key_response_post(self: Any, request: Any, body: bytes, bucket_name: str, query: Any, key_name: str) -> Any:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if query.get("uploadId") and "if-match" in headers:
+            current = self.backend.get_object(bucket_name, key_name)
+            if current is None:
+                raise MissingKey(key=key_name)
+            if not _etag_matches(headers["if-match"], current.etag):
+                raise PreconditionFailed("If-Match")
+        if "uploads" in query and headers.get("x-amz-server-side-encryption") in _KMS_ALGORITHMS:
+            _check_kms_key(headers.get("x-amz-server-side-encryption-aws-kms-key-id"))
+        return original_post(self, request, body, bucket_name, query, key_name)
+
+    patch(response_cls, "_key_response_post", key_response_post)
+
+    # 7: Object Lock parameters on a copy need no body checksum.
+    original_key_put = response_cls._key_response_put
+
+    @functools.wraps(original_key_put)
+    def key_response_put(self: Any, query: Any, key_name: str) -> Any:
+        headers = _headers(self)
+        if "x-amz-copy-source" in headers and "uploadId" not in query and "x-amz-sdk-checksum-algorithm" not in headers:
+            from requests.structures import CaseInsensitiveDict
+
+            patched = CaseInsensitiveDict(self.headers)
+            patched["x-amz-sdk-checksum-algorithm"] = "not-needed-for-copies"
+            self.headers = patched
+        return original_key_put(self, query, key_name)
+
+    patch(response_cls, "_key_response_put", key_response_put)
+
+    # 5: a completed multipart upload without ACL headers is private.
+    original_complete = backend_cls.complete_multipart_upload
+
+    @functools.wraps(original_complete)
+    def complete_multipart_upload(self: Any, *args: Any, **kwargs: Any) -> Any:
+        key = original_complete(self, *args, **kwargs)
+        if key is not None and key.acl is None:
+            key.set_acl(s3_models.get_canned_acl("private"))
+        return key
+
+    patch(backend_cls, "complete_multipart_upload", complete_multipart_upload)
+
+    # 6: BucketOwnerEnforced unless the CreateBucket request says otherwise.
+    original_bucket_init = bucket_cls.__init__
+
+    @functools.wraps(original_bucket_init)
+    def bucket_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_bucket_init(self, *args, **kwargs)
+        self.ownership_rule = "BucketOwnerEnforced"
+
+    patch(bucket_cls, "__init__", bucket_init)
+
+    def undo() -> None:
+        for owner, name, value in reversed(saved):
+            setattr(owner, name, value)
+
+    return undo
+
+
+def _copy_source(header: str) -> tuple[str, str, str | None]:
+    from urllib.parse import parse_qs, unquote, urlparse
+
+    parsed = urlparse(header)
+    bucket, key = unquote(parsed.path).lstrip("/").split("/", 1)
+    return bucket, key, parse_qs(parsed.query).get("versionId", [None])[0]
