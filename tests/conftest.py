@@ -139,9 +139,7 @@ def calls() -> CallLog:
 
 
 @pytest.fixture
-def make_remediator(
-    s3: Any, dsse_key: str, inbox: Inbox, calls: CallLog
-) -> Callable[..., ObjectRemediator]:
+def make_remediator(s3: Any, dsse_key: str, inbox: Inbox, calls: CallLog) -> Callable[..., ObjectRemediator]:
     """An ObjectRemediator on a fresh S3 client whose calls are counted; settings overridable per test."""
 
     def build(**overrides: Any) -> ObjectRemediator:
@@ -196,8 +194,7 @@ def snapshot(s3: Any, bucket: str, key: str, version_id: str | None = None) -> S
     acl = s3.get_object_acl(Bucket=bucket, Key=key, **extra)
     grants = tuple(
         sorted(
-            (g["Permission"], g["Grantee"].get("ID") or g["Grantee"].get("URI") or "")
-            for g in acl.get("Grants", [])
+            (g["Permission"], g["Grantee"].get("ID") or g["Grantee"].get("URI") or "") for g in acl.get("Grants", [])
         )
     )
     return Snapshot(

@@ -48,8 +48,7 @@ from typing import Any
 from moto.kms.models import kms_backends
 from moto.s3 import models as s3_models
 from moto.s3 import responses as s3_responses
-from moto.s3.exceptions import MissingKey, PreconditionFailed, S3ClientError
-from moto.s3.exceptions import CopyObjectMustChangeSomething
+from moto.s3.exceptions import CopyObjectMustChangeSomething, MissingKey, PreconditionFailed, S3ClientError
 
 _KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 

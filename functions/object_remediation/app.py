@@ -46,6 +46,7 @@ def remediate(event: Any) -> dict[str, Any]:
     answer: dict[str, Any] = {"results": [r.to_dict() for r in results]}
     if parsed.ignored:
         logger.info("event ignored", reason=parsed.ignored)
+        metrics.add_metric(name="Ignored", unit=MetricUnit.Count, value=1)
         answer["ignored"] = parsed.ignored
     return answer
 
@@ -62,8 +63,9 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if isinstance(event, dict) and event.get("Records", [{}])[0].get("eventSource") == "aws:sqs":
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    if _is_sqs_batch(event):
+        batch = process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        return dict(batch)
     logger.set_correlation_id(correlation_id(event))
     try:
         return remediate(event)
@@ -71,3 +73,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.warning("invalid payload, nothing changed", error=str(exc))
         metrics.add_metric(name="InvalidEvent", unit=MetricUnit.Count, value=1)
         return {"error": {"type": type(exc).__name__, "message": str(exc)}, "results": []}
+
+
+def _is_sqs_batch(event: Any) -> bool:
+    records = event.get("Records") if isinstance(event, dict) else None
+    return (
+        bool(records)
+        and isinstance(records, list)
+        and isinstance(records[0], dict)
+        and (records[0].get("eventSource") == "aws:sqs")
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ FULL_OBJECT: dict[str, Any] = {
     "ContentDisposition": 'attachment; filename="q3.csv"',
     "ContentEncoding": "identity",
     "ContentLanguage": "en-GB",
-    "Expires": datetime(2030, 1, 1, tzinfo=timezone.utc),
+    "Expires": datetime(2030, 1, 1, tzinfo=UTC),
     "Tagging": "team=finance&retention=7y",
     "StorageClass": "STANDARD_IA",
     "WebsiteRedirectLocation": "/reports/latest.html",
@@ -40,7 +40,9 @@ def assert_remediated(before: Snapshot, after: Snapshot, key_arn: str) -> None:
         pytest.param("sse-s3 default (no header)", {}, id="sse-s3-default"),
         pytest.param("sse-s3 explicit", {"ServerSideEncryption": "AES256"}, id="sse-s3-explicit"),
         pytest.param("sse-kms other key", {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "OTHER"}, id="sse-kms"),
-        pytest.param("dsse other key", {"ServerSideEncryption": "aws:kms:dsse", "SSEKMSKeyId": "OTHER"}, id="dsse-other"),
+        pytest.param(
+            "dsse other key", {"ServerSideEncryption": "aws:kms:dsse", "SSEKMSKeyId": "OTHER"}, id="dsse-other"
+        ),
     ],
 )
 def test_remediates_and_keeps_bytes_metadata_headers_tags_class_redirect(
@@ -81,7 +83,9 @@ def test_compliant_object_is_left_alone(s3: Any, bucket: str, dsse_key: str, mak
     assert snapshot(s3, bucket, "ok.csv") == before
 
 
-def test_alias_configuration_is_compared_as_the_key_arn(s3: Any, bucket: str, dsse_key: str, make_remediator: Any) -> None:
+def test_alias_configuration_is_compared_as_the_key_arn(
+    s3: Any, bucket: str, dsse_key: str, make_remediator: Any
+) -> None:
     put(s3, bucket, "ok.csv", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=dsse_key)
 
     result = make_remediator(key="alias/dsse-test").handle(ObjectRequest(bucket, ("ok.csv",)))
@@ -107,7 +111,9 @@ def test_encryption_context_is_sent_with_the_copy(s3: Any, bucket: str, make_rem
     put(s3, bucket, "ctx.csv")
     sent: list[dict[str, Any]] = []
     remediator = make_remediator(encryption_context={"purpose": "archive"})
-    remediator.s3.client.meta.events.register("provide-client-params.s3.CopyObject", lambda params, **_: sent.append(params))
+    remediator.s3.client.meta.events.register(
+        "provide-client-params.s3.CopyObject", lambda params, **_: sent.append(params)
+    )
 
     assert remediator.handle(ObjectRequest(bucket, ("ctx.csv",))).outcome is Outcome.REMEDIATED
     assert sent[0]["SSEKMSEncryptionContext"] == "eyJwdXJwb3NlIjoiYXJjaGl2ZSJ9"  # base64 of {"purpose":"archive"}
@@ -176,7 +182,8 @@ class TestVersionedBuckets:
 
         assert result.outcome is Outcome.REMEDIATED
         assert result.version_id == before.version_id
-        assert result.version_id_after and result.version_id_after != before.version_id
+        assert result.version_id_after
+        assert result.version_id_after != before.version_id
         assert_remediated(before, snapshot(s3, versioned, "ledger.json"), dsse_key)
         old = snapshot(s3, versioned, "ledger.json", version_id=before.version_id)
         assert old.kept() == before.kept()

@@ -311,7 +311,9 @@ def test_odd_keys_url_encoded_by_s3_notifications(
 
 
 class TestApiCallsPerObject:
-    def test_remediated_object_costs_head_and_copy(self, s3: Any, bucket: str, make_remediator: Any, calls: Any) -> None:
+    def test_remediated_object_costs_head_and_copy(
+        self, s3: Any, bucket: str, make_remediator: Any, calls: Any
+    ) -> None:
         put(s3, bucket, "warm-up.csv")
         put(s3, bucket, "q.csv")
         remediator = make_remediator()

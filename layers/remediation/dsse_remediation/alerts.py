@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -72,7 +72,7 @@ def object_alert(
     title = _TITLES.get(result.outcome, f"DSSE-KMS {result.outcome.value}")
     body: dict[str, Any] = {
         "schema": SCHEMA,
-        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "severity": result.outcome.severity,
         "outcome": result.outcome.value,
         "resourceType": "object",

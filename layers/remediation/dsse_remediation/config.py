@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from .scope import Scope
 
@@ -35,7 +35,7 @@ class ConfigError(ValueError):
     """The deployment's configuration is unusable; the message names the variable and the fix."""
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     REMEDIATE = "remediate"
     ALERT_ONLY = "alert-only"
 
@@ -164,7 +164,7 @@ def _parse_bucket_keys(raw: str) -> tuple[tuple[str, str], ...]:
     try:
         parsed = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"BUCKET_KEY_MAP is not valid JSON ({exc.msg}): expected {{\"pattern\": \"key ARN\"}}") from None
+        raise ConfigError(f'BUCKET_KEY_MAP is not valid JSON ({exc.msg}): expected {{"pattern": "key ARN"}}') from None
     if not isinstance(parsed, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()):
         raise ConfigError('BUCKET_KEY_MAP must be a JSON object of strings: {"bucket-pattern": "key ARN"}')
     return tuple(parsed.items())

@@ -33,7 +33,7 @@ def validate(request: ObjectRequest) -> None:
         )
     for key in request.keys:
         if not key:
-            raise InvalidRequest("key is empty: give the object key, e.g. \"reports/2026/q3.csv\"")
+            raise InvalidRequest('key is empty: give the object key, e.g. "reports/2026/q3.csv"')
         if len(key.encode("utf-8")) > MAX_KEY_BYTES:
             raise InvalidRequest(f"key is {len(key.encode('utf-8'))} bytes long: S3 keys are at most 1,024 bytes")
     if request.version_id is not None and not request.version_id:
@@ -81,9 +81,15 @@ class ObjectRemediator:
 
         bucket = request.bucket
         if not self.settings.scope.contains(bucket):
-            return outcome(Outcome.OUT_OF_SCOPE, f"bucket {bucket} is outside the protected scope ({self.settings.scope.describe()})")
+            return outcome(
+                Outcome.OUT_OF_SCOPE,
+                f"bucket {bucket} is outside the protected scope ({self.settings.scope.describe()})",
+            )
         if is_directory_bucket(bucket):
-            return outcome(Outcome.UNREMEDIABLE, "directory buckets (S3 Express One Zone) support SSE-S3 and SSE-KMS only, not DSSE-KMS")
+            return outcome(
+                Outcome.UNREMEDIABLE,
+                "directory buckets (S3 Express One Zone) support SSE-S3 and SSE-KMS only, not DSSE-KMS",
+            )
         key_arn = self.keys.arn(self.settings.key_for(bucket))
         target = DsseTarget(key_arn, self.settings.encryption_context_header)
 
@@ -110,7 +116,9 @@ class ObjectRemediator:
             if judgement.verdict is Verdict.COMPLIANT:
                 reason = judgement.reason
                 if attempt:
-                    reason = f"a newer write replaced the object during remediation; the newer object is compliant: {reason}"
+                    reason = (
+                        f"a newer write replaced the object during remediation; the newer object is compliant: {reason}"
+                    )
                 return self._result(state, Outcome.COMPLIANT, reason)
             if judgement.verdict is Verdict.UNREMEDIABLE:
                 return self._result(state, Outcome.UNREMEDIABLE, judgement.reason)
@@ -133,7 +141,9 @@ class ObjectRemediator:
                 return self._result(state, Outcome.FAILED, f"copy failed: {exc}")
             return self._remediated(state, action, written, key_arn)
         return self._result(
-            state, Outcome.FAILED, f"the object changed {self.MAX_ATTEMPTS} times during remediation; it will be retried"
+            state,
+            Outcome.FAILED,
+            f"the object changed {self.MAX_ATTEMPTS} times during remediation; it will be retried",
         )
 
     def _head(self, request: ObjectRequest) -> _Found:
@@ -200,13 +210,17 @@ class ObjectRemediator:
             )
             return self._result(state, Outcome.UNREMEDIABLE, reason)
         if code in errors.ARCHIVED:
-            return self._result(state, Outcome.UNREMEDIABLE, f"archived object: restore it first ({errors.message(exc)})")
+            return self._result(
+                state, Outcome.UNREMEDIABLE, f"archived object: restore it first ({errors.message(exc)})"
+            )
         if code in errors.NOT_FOUND:
             return self._result(state, Outcome.GONE, "deleted while it was being remediated")
         return self._result(state, Outcome.FAILED, f"copy failed: {errors.message(exc)}")
 
     def _remediated(self, state: ObjectState, action: str, written: Written, key_arn: str) -> ObjectResult:
-        result = self._result(state, Outcome.REMEDIATED, f"copied in place from {state.encryption} to DSSE-KMS under {key_arn}")
+        result = self._result(
+            state, Outcome.REMEDIATED, f"copied in place from {state.encryption} to DSSE-KMS under {key_arn}"
+        )
         result.action = action
         result.after = written.encryption
         result.version_id_after = written.version_id
@@ -237,7 +251,9 @@ class ObjectRemediator:
             return
         alert = object_alert(
             result,
-            expected_key_arn=self.keys.arn(self.settings.key_for(result.bucket)) if self.settings.scope.contains(result.bucket) else None,
+            expected_key_arn=self.keys.arn(self.settings.key_for(result.bucket))
+            if self.settings.scope.contains(result.bucket)
+            else None,
             mode=self.settings.mode.value,
             account=self.settings.account_id,
             region=self.settings.region,

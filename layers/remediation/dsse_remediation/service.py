@@ -17,5 +17,7 @@ def object_remediator(
 ) -> ObjectRemediator:
     settings = Settings.from_env(env)
     keys = KeyRing(settings.key_references, lambda: clients.kms(settings.region))
-    publisher = SnsPublisher(clients.sns(settings.region), settings.alert_topic_arn) if settings.alert_topic_arn else None
+    publisher = (
+        SnsPublisher(clients.sns(settings.region), settings.alert_topic_arn) if settings.alert_topic_arn else None
+    )
     return ObjectRemediator(settings, keys, S3Gateway(clients.s3(settings.region)), publisher, on_alert_error)

@@ -94,7 +94,9 @@ def _cloudtrail(bridge: EventBridgeEvent) -> Parsed:
     key = next((v for k, v in params.items() if k.lower() == "key"), None)
     if not isinstance(bucket, str) or not isinstance(key, str) or not bucket or not key:
         raise InvalidEvent("CloudTrail event lacks detail.requestParameters.bucketName or .key")
-    identity = detail.get("userIdentity") if isinstance(detail.get("userIdentity"), Mapping) else {}
+    identity = detail.get("userIdentity")
+    if not isinstance(identity, Mapping):
+        identity = {}
     trigger = Trigger(
         source="cloudtrail",
         event_name=name,
@@ -130,10 +132,9 @@ def correlation_id(event: Any) -> str | None:
     """CloudTrail eventID when there is one, else the EventBridge event id."""
     if isinstance(event, Mapping):
         detail = event.get("detail")
-        if isinstance(detail, Mapping) and isinstance(detail.get("eventID"), str):
-            return detail["eventID"]
-        if isinstance(event.get("id"), str):
-            return event["id"]
+        found = detail.get("eventID") if isinstance(detail, Mapping) else None
+        found = found if isinstance(found, str) else event.get("id")
+        return found if isinstance(found, str) else None
     return None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from .aws.s3 import DSSE, ObjectState
 
@@ -12,7 +12,7 @@ from .aws.s3 import DSSE, ObjectState
 ARCHIVE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     COMPLIANT = "compliant"
     REMEDIABLE = "remediable"
     UNREMEDIABLE = "unremediable"

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -18,6 +18,7 @@ from . import errors
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CopySourceTypeDef
 
 DSSE = "aws:kms:dsse"
 # Content headers that MetadataDirective=COPY carries and that a multipart copy must set again.
@@ -94,7 +95,7 @@ class ObjectState:
     @property
     def locked(self) -> bool:
         """Retention still running, or a legal hold: S3 refuses to delete this version."""
-        retained = self.lock_until is not None and self.lock_until > datetime.now(timezone.utc)
+        retained = self.lock_until is not None and self.lock_until > datetime.now(UTC)
         return retained or self.legal_hold == "ON"
 
 
@@ -253,8 +254,8 @@ class S3Gateway:
         self._client.delete_object(Bucket=bucket, Key=key, VersionId=version_id)
 
 
-def _source(state: ObjectState) -> dict[str, str]:
-    source = {"Bucket": state.bucket, "Key": state.key}
+def _source(state: ObjectState) -> CopySourceTypeDef:
+    source: CopySourceTypeDef = {"Bucket": state.bucket, "Key": state.key}
     if state.version_id:
         source["VersionId"] = state.version_id
     return source
@@ -274,7 +275,7 @@ def _write_args(state: ObjectState, target: DsseTarget, grants: Mapping[str, str
         args["WebsiteRedirectLocation"] = state.website_redirect  # never copied by S3
     if state.checksum_algorithm:
         args["ChecksumAlgorithm"] = state.checksum_algorithm
-    if state.lock_mode and state.lock_until and state.lock_until > datetime.now(timezone.utc):
+    if state.lock_mode and state.lock_until and state.lock_until > datetime.now(UTC):
         args["ObjectLockMode"] = state.lock_mode
         args["ObjectLockRetainUntilDate"] = state.lock_until
     if state.legal_hold == "ON":

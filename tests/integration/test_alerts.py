@@ -1,0 +1,83 @@
+"""Alerts: one readable, filterable SNS message per object a human must know about; none for compliant objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dsse_remediation.alerts import SCHEMA, subject
+from dsse_remediation.model import ObjectRequest, Trigger
+from tests.integration.test_copy_in_place import put
+
+WRITER = Trigger(
+    source="cloudtrail",
+    event_name="PutObject",
+    event_id="8d6c1a4e-6f0f-4a59-9a9e-3b4b8e0d7a11",
+    event_time="2026-11-20T09:15:02Z",
+    actor="arn:aws:sts::123456789012:assumed-role/data-pipeline/ingest-job",
+    source_ip="198.51.100.23",
+)
+
+
+def test_remediated_alert_has_subject_schema_attribution_and_attributes(
+    s3: Any, bucket: str, dsse_key: str, make_remediator: Any, inbox: Any
+) -> None:
+    put(s3, bucket, "reports/q3.csv")
+
+    result = make_remediator().handle(ObjectRequest(bucket, ("reports/q3.csv",), trigger=WRITER))
+
+    [alert] = inbox.messages()
+    assert alert["subject"] == f"DSSE-KMS remediated: s3://{bucket}/reports/q3.csv"
+    assert alert["attributes"] == {
+        "severity": "low",
+        "outcome": "remediated",
+        "resourceType": "object",
+        "bucket": bucket,
+    }
+    body = alert["body"]
+    assert body["schema"] == SCHEMA
+    assert (body["account"], body["region"]) == ("123456789012", "us-east-1")
+    assert body["encryptionBefore"] == {"algorithm": "AES256", "kmsKeyId": None}
+    assert body["encryptionAfter"] == {"algorithm": "aws:kms:dsse", "kmsKeyId": dsse_key}
+    assert body["versionIdAfter"] == result.version_id_after
+    assert body["trigger"] == WRITER.to_dict()
+    assert body["action"] == "copy-in-place"
+
+
+def test_alert_never_carries_user_metadata_values(s3: Any, bucket: str, make_remediator: Any, inbox: Any) -> None:
+    put(s3, bucket, "secret.csv", Metadata={"api-token": "do-not-leak-4242"})
+
+    make_remediator().handle(ObjectRequest(bucket, ("secret.csv",)))
+
+    [alert] = inbox.messages()
+    assert "do-not-leak-4242" not in str(alert)
+
+
+def test_unremediable_alert_is_high_severity(s3: Any, bucket: str, make_remediator: Any, inbox: Any) -> None:
+    put(s3, bucket, "cold.csv", StorageClass="GLACIER")
+
+    make_remediator().handle(ObjectRequest(bucket, ("cold.csv",)))
+
+    [alert] = inbox.messages()
+    assert alert["subject"].startswith("DSSE-KMS unremediable: ")
+    assert (alert["attributes"]["severity"], alert["attributes"]["outcome"]) == ("high", "unremediable")
+
+
+def test_compliant_and_out_of_scope_publish_nothing(
+    s3: Any, bucket: str, dsse_key: str, make_remediator: Any, inbox: Any
+) -> None:
+    from dsse_remediation.scope import Scope
+
+    put(s3, bucket, "ok.csv", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=dsse_key)
+    make_remediator().handle(ObjectRequest(bucket, ("ok.csv",)))
+    make_remediator(scope=Scope(include=("other-*",))).handle(ObjectRequest(bucket, ("ok.csv",)))
+
+    assert inbox.messages() == []
+
+
+def test_subject_is_ascii_and_within_the_sns_limit() -> None:
+    text = subject("DSSE-KMS remediated", "s3://bucket/" + "Ünïcødé 文件/" * 20 + "\nline")
+
+    assert text.isascii()
+    assert "\n" not in text
+    assert len(text) < 100
+    assert text.startswith("DSSE-KMS remediated: s3://bucket/%C3%9Cn")

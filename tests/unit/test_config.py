@@ -1,0 +1,73 @@
+"""Configuration is read once from the environment; a bad value fails with the variable named and the fix."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from dsse_remediation.config import ConfigError, Mode, Settings
+from dsse_remediation.scope import Scope
+
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111111111"
+OTHER = "arn:aws:kms:us-east-1:123456789012:key/2222bbbb-22bb-22bb-22bb-222222222222"
+
+
+def test_defaults_protect_every_bucket_in_remediate_mode() -> None:
+    settings = Settings.from_env({"DSSE_KMS_KEY": KEY})
+
+    assert settings.scope == Scope(include=("*",), exclude=())
+    assert settings.mode is Mode.REMEDIATE
+    assert settings.multipart_threshold == 5 * 1024**3
+    assert settings.purge_noncurrent is False
+    assert settings.alert_topic_arn is None
+
+
+def test_full_configuration() -> None:
+    settings = Settings.from_env(
+        {
+            "DSSE_KMS_KEY": "alias/dsse",
+            "PROTECTED_BUCKETS": "finance-*, secrets-*",
+            "EXCLUDED_BUCKETS": "finance-scratch",
+            "BUCKET_KEY_MAP": f'{{"secrets-*": "{OTHER}"}}',
+            "MODE": "alert-only",
+            "MULTIPART_THRESHOLD_BYTES": "104857600",
+            "PURGE_NONCURRENT_VERSIONS": "true",
+            "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:dsse-alerts",
+            "ENCRYPTION_CONTEXT": '{"purpose": "archive"}',
+        }
+    )
+
+    assert settings.scope.contains("finance-ledger")
+    assert not settings.scope.contains("finance-scratch")
+    assert not settings.scope.contains("marketing-assets")
+    assert settings.key_for("secrets-payments") == OTHER
+    assert settings.key_for("finance-ledger") == "alias/dsse"
+    assert settings.key_references == ("alias/dsse", OTHER)
+    assert settings.mode is Mode.ALERT_ONLY
+    assert settings.multipart_threshold == 100 * 1024**2
+    assert settings.purge_noncurrent is True
+    assert settings.encryption_context_header == "eyJwdXJwb3NlIjoiYXJjaGl2ZSJ9"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "DSSE_KMS_KEY is not set"),
+        ({"DSSE_KMS_KEY": "my key"}, "is not a KMS key reference"),
+        ({"DSSE_KMS_KEY": KEY, "MODE": "fix"}, "MODE='fix' is not one of: remediate, alert-only"),
+        ({"DSSE_KMS_KEY": KEY, "PROTECTED_BUCKETS": " , "}, "PROTECTED_BUCKETS is empty"),
+        ({"DSSE_KMS_KEY": KEY, "PROTECTED_BUCKETS": "Finance/*"}, "invalid bucket patterns"),
+        ({"DSSE_KMS_KEY": KEY, "BUCKET_KEY_MAP": "secrets-*=alias/x"}, "BUCKET_KEY_MAP is not valid JSON"),
+        ({"DSSE_KMS_KEY": KEY, "BUCKET_KEY_MAP": '{"a-*": "nope nope"}'}, "BUCKET_KEY_MAP['a-*']"),
+        ({"DSSE_KMS_KEY": KEY, "MULTIPART_THRESHOLD_BYTES": "6000000000"}, "CopyObject's 5 GiB limit"),
+        ({"DSSE_KMS_KEY": KEY, "MULTIPART_PART_SIZE_BYTES": "1024"}, "outside S3's part size limits"),
+        ({"DSSE_KMS_KEY": KEY, "MULTIPART_THRESHOLD_BYTES": "lots"}, "is not a whole number"),
+        ({"DSSE_KMS_KEY": KEY, "PURGE_NONCURRENT_VERSIONS": "maybe"}, "is not a boolean"),
+        ({"DSSE_KMS_KEY": KEY, "ALERT_TOPIC_ARN": "dsse-alerts"}, "is not an SNS topic ARN"),
+        ({"DSSE_KMS_KEY": KEY, "ENCRYPTION_CONTEXT": '["a"]'}, "must be a JSON object of strings"),
+    ],
+)
+def test_bad_values_fail_loudly(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        Settings.from_env(env)
