@@ -64,7 +64,7 @@ def record_handler(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if _is_sqs_batch(event):
-        batch = process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        batch = process_partial_response(event, record_handler, processor, context)
         return dict(batch)
     logger.set_correlation_id(correlation_id(event))
     try:
