@@ -150,7 +150,8 @@ def make_remediator(s3: Any, dsse_key: str, inbox: Inbox, calls: CallLog) -> Cal
         client = boto3.client("s3", region_name=REGION)
         client.meta.events.register("before-parameter-build.s3", calls)
         keys = KeyRing(settings.key_references, lambda: boto3.client("kms", region_name=REGION))
-        publisher = SnsPublisher(boto3.client("sns", region_name=REGION), inbox.topic_arn)
+        sns = boto3.client("sns", region_name=REGION)
+        publisher = SnsPublisher(lambda: sns, inbox.topic_arn)
         return ObjectRemediator(settings, keys, S3Gateway(client), publisher)
 
     return build

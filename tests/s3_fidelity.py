@@ -115,7 +115,7 @@ def apply() -> Callable[[], None]:
     patch(backend_cls, "put_object", put_object)
 
     # 2: report the key id for DSSE objects too.
-    original_response_dict = key_cls.response_dict
+    original_response_dict: Any = key_cls.__dict__["response_dict"]  # the property object
 
     def response_dict(self: Any) -> dict[str, Any]:
         result: dict[str, Any] = original_response_dict.fget(self)

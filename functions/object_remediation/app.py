@@ -22,7 +22,7 @@ from dsse_remediation.triggers import InvalidEvent, correlation_id, parse_object
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = Tracer(patch_modules=("botocore",))  # trace AWS calls only: patching every library costs cold start
 processor = BatchProcessor(event_type=EventType.SQS)
 remediator = service.object_remediator(
     on_alert_error=lambda _exc: metrics.add_metric(name="AlertPublishFailed", unit=MetricUnit.Count, value=1)

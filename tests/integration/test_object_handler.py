@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -14,19 +13,9 @@ import pytest
 
 from tests.conftest import PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY, load_event, snapshot
 from tests.integration.test_copy_in_place import put
+from tests.lambda_context import LambdaContext
 
 HANDLER = Path(__file__).resolve().parents[2] / "functions" / "object_remediation" / "app.py"
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "dsse-remediation-ObjectRemediation"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:dsse-remediation-ObjectRemediation"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
 
 
 def load_handler() -> ModuleType:

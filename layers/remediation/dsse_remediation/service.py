@@ -17,7 +17,6 @@ def object_remediator(
 ) -> ObjectRemediator:
     settings = Settings.from_env(env)
     keys = KeyRing(settings.key_references, lambda: clients.kms(settings.region))
-    publisher = (
-        SnsPublisher(clients.sns(settings.region), settings.alert_topic_arn) if settings.alert_topic_arn else None
-    )
+    topic = settings.alert_topic_arn
+    publisher = SnsPublisher(lambda: clients.sns(settings.region), topic) if topic else None
     return ObjectRemediator(settings, keys, S3Gateway(clients.s3(settings.region)), publisher, on_alert_error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -12,14 +13,16 @@ if TYPE_CHECKING:
 
 
 class SnsPublisher:
-    def __init__(self, client: SNSClient, topic_arn: str) -> None:
-        self._client = client
+    """Publishes to one topic. The client is created on the first alert: compliant objects never need it."""
+
+    def __init__(self, client: Callable[[], SNSClient], topic_arn: str) -> None:
+        self._client_factory = client
         self._topic_arn = topic_arn
 
     def publish(self, alert: Alert) -> str:
         # MessageStructure=json: e-mail subscribers read the text, every other protocol gets the JSON body.
         # https://docs.aws.amazon.com/sns/latest/dg/sns-send-custom-platform-specific-payloads-mobile-devices.html
-        response = self._client.publish(
+        response = self._client_factory().publish(
             TopicArn=self._topic_arn,
             Subject=alert.subject,
             MessageStructure="json",
