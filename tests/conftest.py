@@ -152,7 +152,7 @@ def make_remediator(s3: Any, dsse_key: str, inbox: Inbox, calls: CallLog) -> Cal
         keys = KeyRing(settings.key_references, lambda: boto3.client("kms", region_name=REGION))
         sns = boto3.client("sns", region_name=REGION)
         publisher = SnsPublisher(lambda: sns, inbox.topic_arn)
-        return ObjectRemediator(settings, keys, S3Gateway(client), publisher)
+        return ObjectRemediator(settings, keys, S3Gateway(client, settings.account_id), publisher)
 
     return build
 

@@ -337,3 +337,19 @@ class TestApiCallsPerObject:
         assert again.outcome is Outcome.COMPLIANT
         assert calls.calls == ["HeadObject"]
         assert inbox.messages() == []
+
+
+def test_every_s3_call_names_the_expected_bucket_owner(s3: Any, make_remediator: Any) -> None:
+    s3.create_bucket(Bucket="legacy-acl-bucket", ObjectOwnership="ObjectWriter")
+    put(s3, "legacy-acl-bucket", "big.bin", Body=b"x" * (6 * MIB))
+    sent: list[tuple[str, dict[str, Any]]] = []
+    remediator = make_remediator(multipart_threshold=5 * MIB, part_size=5 * MIB)
+    remediator.s3.client.meta.events.register(
+        "provide-client-params.s3", lambda params, model, **_: sent.append((model.name, dict(params)))
+    )
+
+    assert remediator.handle(ObjectRequest("legacy-acl-bucket", ("big.bin",))).outcome is Outcome.REMEDIATED
+
+    assert {name for name, _ in sent} >= {"HeadObject", "GetObjectAcl", "CreateMultipartUpload", "UploadPartCopy"}
+    assert all(params.get("ExpectedBucketOwner") == "123456789012" for _, params in sent)
+    assert all(params.get("ExpectedSourceBucketOwner") == "123456789012" for n, params in sent if n == "UploadPartCopy")

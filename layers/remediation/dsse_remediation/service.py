@@ -19,4 +19,6 @@ def object_remediator(
     keys = KeyRing(settings.key_references, lambda: clients.kms(settings.region))
     topic = settings.alert_topic_arn
     publisher = SnsPublisher(lambda: clients.sns(settings.region), topic) if topic else None
-    return ObjectRemediator(settings, keys, S3Gateway(clients.s3(settings.region)), publisher, on_alert_error)
+    return ObjectRemediator(
+        settings, keys, S3Gateway(clients.s3(settings.region), settings.account_id), publisher, on_alert_error
+    )

@@ -123,8 +123,12 @@ class DsseTarget:
 class S3Gateway:
     """All S3 calls of the object path. Bucket-level facts are cached for the life of the container."""
 
-    def __init__(self, client: S3Client) -> None:
+    def __init__(self, client: S3Client, expected_owner: str | None = None) -> None:
         self._client = client
+        # ExpectedBucketOwner on every call: a bucket name that now belongs to another account is refused (403)
+        # instead of being read or written. https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html
+        self._owner: dict[str, Any] = {"ExpectedBucketOwner": expected_owner} if expected_owner else {}
+        self._source_owner: dict[str, Any] = {"ExpectedSourceBucketOwner": expected_owner} if expected_owner else {}
         self._acls_enabled: dict[str, bool] = {}
         self._lock = threading.Lock()
 
@@ -137,7 +141,7 @@ class S3Gateway:
         args: dict[str, Any] = {"Bucket": bucket, "Key": key, "ChecksumMode": "ENABLED"}
         if version_id:
             args["VersionId"] = version_id
-        return ObjectState.from_head(bucket, key, self._client.head_object(**args))
+        return ObjectState.from_head(bucket, key, self._client.head_object(**args, **self._owner))
 
     def acls_enabled(self, bucket: str) -> bool:
         """False under Object Ownership `BucketOwnerEnforced` (ACLs disabled; the default for new buckets)."""
@@ -145,7 +149,9 @@ class S3Gateway:
             if bucket in self._acls_enabled:
                 return self._acls_enabled[bucket]
         try:
-            rules = self._client.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+            rules = self._client.get_bucket_ownership_controls(Bucket=bucket, **self._owner)["OwnershipControls"][
+                "Rules"
+            ]
             enabled = not any(r.get("ObjectOwnership") == "BucketOwnerEnforced" for r in rules)
         except ClientError as exc:
             if errors.code(exc) != "OwnershipControlsNotFoundError":
@@ -160,7 +166,7 @@ class S3Gateway:
         args: dict[str, Any] = {"Bucket": state.bucket, "Key": state.key}
         if state.version_id:
             args["VersionId"] = state.version_id
-        acl = self._client.get_object_acl(**args)
+        acl = self._client.get_object_acl(**args, **self._owner)
         by_permission: dict[str, list[str]] = {}
         for grant in acl.get("Grants", []):
             param = _GRANT_PARAMS.get(grant.get("Permission", ""))
@@ -175,7 +181,7 @@ class S3Gateway:
         args: dict[str, Any] = {"Bucket": state.bucket, "Key": state.key}
         if state.version_id:
             args["VersionId"] = state.version_id
-        tags = self._client.get_object_tagging(**args)["TagSet"]
+        tags = self._client.get_object_tagging(**args, **self._owner)["TagSet"]
         return urlencode([(t["Key"], t["Value"]) for t in tags])
 
     def copy_in_place(self, state: ObjectState, target: DsseTarget, grants: Mapping[str, str]) -> Written:
@@ -189,6 +195,8 @@ class S3Gateway:
             MetadataDirective="COPY",
             TaggingDirective="COPY",
             **_write_args(state, target, grants),
+            **self._owner,
+            **self._source_owner,
         )
         return Written.from_response(response)
 
@@ -212,6 +220,7 @@ class S3Gateway:
             "Metadata": dict(state.metadata),
             **state.content,
             **_write_args(state, target, grants),
+            **self._owner,
         }
         tagging = self.tagging(state)
         if tagging:
@@ -231,6 +240,8 @@ class S3Gateway:
                     CopySource=_source(state),
                     CopySourceIfMatch=state.etag,
                     CopySourceRange=f"bytes={first}-{last}",
+                    **self._owner,
+                    **self._source_owner,
                 )["CopyPartResult"]
                 part: dict[str, Any] = {"PartNumber": number, "ETag": result["ETag"]}
                 part.update({f: result[f] for f in _CHECKSUM_FIELDS if f in result})  # type: ignore[literal-required]
@@ -244,14 +255,15 @@ class S3Gateway:
                 UploadId=upload_id,
                 MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
                 IfMatch=state.etag,
+                **self._owner,
             )
         except BaseException:  # includes KeyboardInterrupt: never leave a half-done upload behind
-            self._client.abort_multipart_upload(Bucket=state.bucket, Key=state.key, UploadId=upload_id)
+            self._client.abort_multipart_upload(Bucket=state.bucket, Key=state.key, UploadId=upload_id, **self._owner)
             raise
         return Written.from_response(response)
 
     def delete_version(self, bucket: str, key: str, version_id: str) -> None:
-        self._client.delete_object(Bucket=bucket, Key=key, VersionId=version_id)
+        self._client.delete_object(Bucket=bucket, Key=key, VersionId=version_id, **self._owner)
 
 
 def _source(state: ObjectState) -> CopySourceTypeDef:
