@@ -114,17 +114,22 @@ class Settings:
         if not key:
             raise ConfigError("DSSE_KMS_KEY is not set: give the DSSE KMS key ARN (or alias) to enforce")
         topic = env.get("ALERT_TOPIC_ARN", "").strip() or None
+        bucket_keys = _parse_string_map(
+            "BUCKET_KEY_MAP", env.get("BUCKET_KEY_MAP", ""), '{"bucket-pattern": "key ARN"}'
+        )
         return cls(
             key=key,
             scope=Scope.parse(env.get("PROTECTED_BUCKETS", "*"), env.get("EXCLUDED_BUCKETS", "")),
-            bucket_keys=_parse_bucket_keys(env.get("BUCKET_KEY_MAP", "")),
+            bucket_keys=tuple((bucket_keys or {}).items()),
             mode=_parse_enum("MODE", env.get("MODE", Mode.REMEDIATE.value), Mode),
             multipart_threshold=_parse_int("MULTIPART_THRESHOLD_BYTES", env, MAX_SINGLE_COPY_BYTES),
             part_size=_parse_int("MULTIPART_PART_SIZE_BYTES", env, 512 * MIB),
             copy_concurrency=_parse_int("COPY_CONCURRENCY", env, 8),
             purge_noncurrent=_parse_bool("PURGE_NONCURRENT_VERSIONS", env.get("PURGE_NONCURRENT_VERSIONS", "false")),
             alert_topic_arn=topic,
-            encryption_context=_parse_context(env.get("ENCRYPTION_CONTEXT", "")),
+            encryption_context=_parse_string_map(
+                "ENCRYPTION_CONTEXT", env.get("ENCRYPTION_CONTEXT", ""), '{"purpose": "archive"}'
+            ),
             account_id=env.get("ACCOUNT_ID") or None,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
         )
@@ -157,26 +162,14 @@ def _parse_bool(variable: str, raw: str) -> bool:
     raise ConfigError(f"{variable}={raw!r} is not a boolean (true or false)")
 
 
-def _parse_bucket_keys(raw: str) -> tuple[tuple[str, str], ...]:
-    """`BUCKET_KEY_MAP` is a JSON object {"bucket-pattern": "key ARN or alias", ...}; order is kept."""
-    if not raw.strip():
-        return ()
-    try:
-        parsed = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f'BUCKET_KEY_MAP is not valid JSON ({exc.msg}): expected {{"pattern": "key ARN"}}') from None
-    if not isinstance(parsed, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()):
-        raise ConfigError('BUCKET_KEY_MAP must be a JSON object of strings: {"bucket-pattern": "key ARN"}')
-    return tuple(parsed.items())
-
-
-def _parse_context(raw: str) -> dict[str, str] | None:
+def _parse_string_map(variable: str, raw: str, example: str) -> dict[str, str] | None:
+    """A JSON object of strings, e.g. `BUCKET_KEY_MAP` or `ENCRYPTION_CONTEXT`; None when unset. Order is kept."""
     if not raw.strip():
         return None
     try:
         parsed = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"ENCRYPTION_CONTEXT is not valid JSON ({exc.msg})") from None
+        raise ConfigError(f"{variable} is not valid JSON ({exc.msg}): expected {example}") from None
     if not isinstance(parsed, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()):
-        raise ConfigError('ENCRYPTION_CONTEXT must be a JSON object of strings: {"purpose": "archive"}')
+        raise ConfigError(f"{variable} must be a JSON object of strings: {example}")
     return parsed
