@@ -32,6 +32,9 @@ this process, so it covers both `mock_aws()` and an in-process `ThreadedMotoServ
 7. Object Lock on copies. The Content-MD5 / checksum requirement for Object Lock parameters protects an upload's
    body (https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html); CopyObject has no body and lists no
    such requirement (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html). moto applies it to copies.
+9. Object annotations. moto 5.2.5 has no annotations API; ListObjectAnnotations here lists what a test attached
+   with `annotate()` (none by default), in the documented response shape.
+   https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectAnnotations.html
 8. KMS keys. Writing with SSE-KMS/DSSE-KMS makes S3 call kms:GenerateDataKey; a disabled or pending-deletion key
    fails the write (S3 relays `KMS.DisabledException` / `KMS.KMSInvalidStateException`).
    https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html
@@ -51,6 +54,12 @@ from moto.s3 import responses as s3_responses
 from moto.s3.exceptions import CopyObjectMustChangeSomething, MissingKey, PreconditionFailed, S3ClientError
 
 _KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+_ANNOTATIONS: dict[tuple[str, str], list[str]] = {}
+
+
+def annotate(bucket: str, key: str, name: str) -> None:
+    """Attach an annotation name to an object (see 9 above)."""
+    _ANNOTATIONS.setdefault((bucket, key), []).append(name)
 
 
 def _etag_matches(condition: str, etag: str) -> bool:
@@ -227,6 +236,26 @@ def apply() -> Callable[[], None]:
 
     patch(backend_cls, "complete_multipart_upload", complete_multipart_upload)
 
+    # 9: ListObjectAnnotations.
+    original_key_get = response_cls._key_response_get
+
+    @functools.wraps(original_key_get)
+    def key_response_get(self: Any, query: Any, key_name: str) -> Any:
+        if "annotation" in query and "annotationName" not in query:
+            names = _ANNOTATIONS.get((self.bucket_name, key_name), [])
+            entries = "".join(f"<AnnotationEntry><AnnotationName>{n}</AnnotationName></AnnotationEntry>" for n in names)
+            items = f"<Annotations>{entries}</Annotations>" if names else ""
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>'
+                '<ListObjectAnnotationsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                f"<Bucket>{self.bucket_name}</Bucket><Key>{key_name}</Key>{items}"
+                f"<AnnotationCount>{len(names)}</AnnotationCount></ListObjectAnnotationsResult>"
+            )
+            return 200, {"Content-Type": "application/xml"}, body
+        return original_key_get(self, query, key_name)
+
+    patch(response_cls, "_key_response_get", key_response_get)
+
     # 6: BucketOwnerEnforced unless the CreateBucket request says otherwise.
     original_bucket_init = bucket_cls.__init__
 
@@ -238,6 +267,7 @@ def apply() -> Callable[[], None]:
     patch(bucket_cls, "__init__", bucket_init)
 
     def undo() -> None:
+        _ANNOTATIONS.clear()
         for owner, name, value in reversed(saved):
             setattr(owner, name, value)
 

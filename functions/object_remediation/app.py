@@ -10,17 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dsse_remediation import service
+from dsse_remediation.exceptions import InvalidRequest
 from dsse_remediation.model import ObjectResult, Outcome
-from dsse_remediation.remediation import InvalidRequest
-from dsse_remediation.triggers import InvalidEvent, correlation_id, parse_object_event
+from dsse_remediation.triggers import correlation_id, parse_object_event
 
 logger = Logger()
+copy_config_to_registered_loggers(source_logger=logger, include={"dsse_remediation"})  # library logs: JSON too
 metrics = Metrics()
 tracer = Tracer(patch_modules=("botocore",))  # trace AWS calls only: patching every library costs cold start
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -31,7 +33,10 @@ METRIC_NAMES = {outcome: outcome.value.title().replace("-", "") for outcome in O
 
 
 class RemediationFailed(Exception):
-    """Raised for an SQS record whose object failed, so the record is retried and ends in the DLQ."""
+    """An event-driven object failed: raised so Lambda retries it (SQS redrive, async retries) and it ends in a DLQ.
+
+    Manual invocations get their answer instead.
+    """
 
 
 def remediate(event: Any) -> dict[str, Any]:
@@ -48,15 +53,16 @@ def remediate(event: Any) -> dict[str, Any]:
         logger.info("event ignored", reason=parsed.ignored)
         metrics.add_metric(name="Ignored", unit=MetricUnit.Count, value=1)
         answer["ignored"] = parsed.ignored
+    failed = [r for r in results if r.outcome is Outcome.FAILED and r.trigger.source != "manual"]
+    if failed:
+        raise RemediationFailed(f"{len(failed)} object(s) failed, to be retried: {failed[0].reason}")
     return answer
 
 
 def record_handler(record: SQSRecord) -> None:
     event = record.json_body
     logger.set_correlation_id(correlation_id(event) or record.message_id)
-    failed = [r for r in remediate(event)["results"] if r["outcome"] == Outcome.FAILED.value]
-    if failed:
-        raise RemediationFailed(f"{len(failed)} object(s) failed: {failed[0]['reason']}")
+    remediate(event)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -69,7 +75,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.set_correlation_id(correlation_id(event))
     try:
         return remediate(event)
-    except (InvalidEvent, InvalidRequest) as exc:
+    except InvalidRequest as exc:
         logger.warning("invalid payload, nothing changed", error=str(exc))
         metrics.add_metric(name="InvalidEvent", unit=MetricUnit.Count, value=1)
         return {"error": {"type": type(exc).__name__, "message": str(exc)}, "results": []}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
 
 from dsse_remediation.model import ObjectRequest, Outcome
@@ -58,18 +59,6 @@ def test_remediates_and_keeps_bytes_metadata_headers_tags_class_redirect(
     assert result.action == "copy-in-place"
     assert (result.after and result.after.algorithm) == "aws:kms:dsse"
     assert_remediated(before, snapshot(s3, bucket, "reports/q3.csv"), dsse_key)
-
-
-def test_keeps_the_checksum_algorithm(s3: Any, bucket: str, dsse_key: str, make_remediator: Any) -> None:
-    put(s3, bucket, "signed.bin", ChecksumAlgorithm="SHA256")
-    before = snapshot(s3, bucket, "signed.bin")
-
-    result = make_remediator().handle(ObjectRequest(bucket, ("signed.bin",)))
-
-    assert result.outcome is Outcome.REMEDIATED
-    assert_remediated(before, snapshot(s3, bucket, "signed.bin"), dsse_key)
-    head = s3.head_object(Bucket=bucket, Key="signed.bin", ChecksumMode="ENABLED")
-    assert head.get("ChecksumSHA256")
 
 
 def test_compliant_object_is_left_alone(s3: Any, bucket: str, dsse_key: str, make_remediator: Any, calls: Any) -> None:
@@ -233,3 +222,61 @@ class TestVersionedBuckets:
         assert result.outcome is Outcome.UNREMEDIABLE
         assert "not the current version" in result.reason
         assert snapshot(s3, versioned, "ledger.json") == newer
+
+
+def test_keeps_object_lock_retention_on_the_new_version(s3: Any, dsse_key: str, make_remediator: Any) -> None:
+    s3.create_bucket(Bucket="locked-bucket", ObjectLockEnabledForBucket=True)
+    until = datetime(2030, 1, 1, tzinfo=UTC)
+    put(s3, "locked-bucket", "audit.log", ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=until)
+    before = snapshot(s3, "locked-bucket", "audit.log")
+
+    result = make_remediator().handle(ObjectRequest("locked-bucket", ("audit.log",)))
+
+    assert result.outcome is Outcome.REMEDIATED
+    assert_remediated(before, snapshot(s3, "locked-bucket", "audit.log"), dsse_key)
+    head = s3.head_object(Bucket="locked-bucket", Key="audit.log")
+    assert head["VersionId"] == result.version_id_after
+    assert (head["ObjectLockMode"], head["ObjectLockRetainUntilDate"]) == ("GOVERNANCE", until)
+
+
+def test_a_newer_write_of_the_same_bytes_keeps_its_own_metadata(s3: Any, dsse_key: str, make_remediator: Any) -> None:
+    """Same bytes = same ETag, so only copying the current object (not the judged version) keeps the newer metadata."""
+    s3.create_bucket(Bucket="example-versioned-bucket")
+    s3.put_bucket_versioning(Bucket="example-versioned-bucket", VersioningConfiguration={"Status": "Enabled"})
+    put(s3, "example-versioned-bucket", "same.csv", Metadata={"v": "1"}, ContentType="text/csv")
+    remediator = make_remediator()
+    writer = boto3.client("s3", region_name="us-east-1")
+    done: list[bool] = []
+
+    def same_bytes_newer_write(**_: Any) -> None:
+        if not done:
+            done.append(True)
+            put(s3=writer, bucket="example-versioned-bucket", key="same.csv", Metadata={"v": "2"}, ContentType="text/x")
+
+    remediator.s3.client.meta.events.register("before-call.s3.CopyObject", same_bytes_newer_write)
+    newer_expected = {"v": "2"}
+
+    result = remediator.handle(ObjectRequest("example-versioned-bucket", ("same.csv",)))
+
+    after = snapshot(s3, "example-versioned-bucket", "same.csv")
+    assert result.outcome is Outcome.REMEDIATED
+    assert after.metadata == newer_expected
+    assert after.content["ContentType"] == "text/x"
+    assert (after.encryption, after.kms_key_id) == ("aws:kms:dsse", dsse_key)
+
+
+def test_copy_is_conditional_on_the_judged_etag_at_source_and_destination(
+    s3: Any, bucket: str, make_remediator: Any
+) -> None:
+    put(s3, bucket, "q.csv")
+    etag = s3.head_object(Bucket=bucket, Key="q.csv")["ETag"]
+    sent: list[dict[str, Any]] = []
+    remediator = make_remediator()
+    remediator.s3.client.meta.events.register(
+        "provide-client-params.s3.CopyObject", lambda params, **_: sent.append(dict(params))
+    )
+
+    assert remediator.handle(ObjectRequest(bucket, ("q.csv",))).outcome is Outcome.REMEDIATED
+
+    assert (sent[0]["CopySourceIfMatch"], sent[0]["IfMatch"]) == (etag, etag)
+    assert sent[0]["CopySource"] == {"Bucket": bucket, "Key": "q.csv"}

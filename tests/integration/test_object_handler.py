@@ -119,8 +119,15 @@ def test_versioned_write_remediates_the_current_version(handler: Any, s3: Any, d
     answer = invoke(handler, event("put-object-versioned-sse-s3.json", dsse_key, other_key))
 
     [result] = answer["results"]
+    after = snapshot(s3, "example-versioned-bucket", "ledger/2026-11.json")
     assert result["outcome"] == "remediated"
     assert result["versionId"] == before.version_id
+    assert after.kept() == before.kept()
+    assert (after.encryption, after.kms_key_id, after.version_id) == (
+        "aws:kms:dsse",
+        dsse_key,
+        result["versionIdAfter"],
+    )
     assert len(s3.list_object_versions(Bucket="example-versioned-bucket")["Versions"]) == 2
 
 
@@ -167,10 +174,48 @@ def test_malformed_payload_gets_a_clear_error_and_changes_nothing(
 
 
 def test_bad_configuration_fails_at_cold_start_with_the_variable_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dsse_remediation.config import ConfigError
+    from dsse_remediation.exceptions import ConfigError
 
     monkeypatch.setenv("DSSE_KMS_KEY", "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111111111")
     monkeypatch.setenv("MODE", "fix-everything")
 
     with pytest.raises(ConfigError, match="MODE='fix-everything' is not one of: remediate, alert-only"):
         load_handler()
+
+
+def test_logs_never_carry_user_metadata_values(
+    handler: Any, s3: Any, bucket: str, dsse_key: str, other_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    put(s3, bucket, "reports/2026/q3-summary.csv", Metadata={"api-token": "do-not-leak-4242"})
+
+    with caplog.at_level("DEBUG", logger="dsse-remediation"), caplog.at_level("DEBUG", logger="dsse_remediation"):
+        answer = invoke(handler, event("put-object-sse-s3.json", dsse_key, other_key))
+
+    ours = ("dsse-remediation", "dsse_remediation")
+    logged = [vars(r) for r in caplog.records if r.name.startswith(ours)]  # every field a JSON formatter writes
+    assert answer["results"][0]["outcome"] == "remediated"
+    assert any(fields.get("outcome") == "remediated" for fields in logged)
+    assert "do-not-leak-4242" not in str(logged)
+
+
+def test_event_driven_failure_raises_so_lambda_retries_it(
+    handler: Any, s3: Any, bucket: str, dsse_key: str, other_key: str
+) -> None:
+    from tests.conftest import inject_error
+
+    put(s3, bucket, "reports/2026/q3-summary.csv")
+    inject_error(handler.remediator.s3.client, "CopyObject", "InternalError", 500, times=99)
+
+    with pytest.raises(handler.RemediationFailed, match="1 object\\(s\\) failed, to be retried"):
+        handler.lambda_handler(event("put-object-sse-s3.json", dsse_key, other_key), LambdaContext())
+
+
+def test_manual_failure_is_answered_not_raised(handler: Any, s3: Any, bucket: str) -> None:
+    from tests.conftest import inject_error
+
+    put(s3, bucket, "reports/2026/q3-summary.csv")
+    inject_error(handler.remediator.s3.client, "CopyObject", "InternalError", 500, times=99)
+
+    answer = invoke(handler, load_event("manual-object.json"))
+
+    assert [r["outcome"] for r in answer["results"]] == ["failed"]

@@ -7,8 +7,8 @@ from typing import Any
 import boto3
 import pytest
 
+from dsse_remediation.exceptions import InvalidRequest
 from dsse_remediation.model import ObjectRequest, Outcome, Trigger
-from dsse_remediation.remediation import InvalidRequest
 from tests.conftest import REGION, inject_error, snapshot
 from tests.integration.test_copy_in_place import assert_remediated, put
 
@@ -96,6 +96,50 @@ class TestMultipartPath:
         assert result.outcome is Outcome.REMEDIATED, result.reason
         assert result.action == "multipart-copy-in-place"
         assert_remediated(before, snapshot(s3, bucket, "backups/db.tar.gz"), dsse_key)
+
+    def test_keeps_the_checksum_algorithm(self, s3: Any, bucket: str, dsse_key: str, make_remediator: Any) -> None:
+        put(s3, bucket, "signed.bin", Body=b"s" * (6 * MIB), ChecksumAlgorithm="SHA256")
+        before = snapshot(s3, bucket, "signed.bin")
+
+        result = make_remediator(multipart_threshold=5 * MIB, part_size=5 * MIB).handle(
+            ObjectRequest(bucket, ("signed.bin",))
+        )
+
+        assert result.action == "multipart-copy-in-place"
+        assert_remediated(before, snapshot(s3, bucket, "signed.bin"), dsse_key)
+        assert s3.head_object(Bucket=bucket, Key="signed.bin", ChecksumMode="ENABLED").get("ChecksumSHA256")
+
+    def test_keeps_acl_grants(self, s3: Any, dsse_key: str, make_remediator: Any) -> None:
+        s3.create_bucket(Bucket="legacy-acl-bucket", ObjectOwnership="ObjectWriter")
+        put(s3, "legacy-acl-bucket", "site.zip", Body=b"z" * (6 * MIB), ACL="public-read")
+        before = snapshot(s3, "legacy-acl-bucket", "site.zip")
+
+        result = make_remediator(multipart_threshold=5 * MIB, part_size=5 * MIB).handle(
+            ObjectRequest("legacy-acl-bucket", ("site.zip",))
+        )
+
+        after = snapshot(s3, "legacy-acl-bucket", "site.zip")
+        assert result.action == "multipart-copy-in-place"
+        assert_remediated(before, after, dsse_key)
+        assert after.grants == before.grants
+
+    def test_annotated_object_is_refused_rather_than_losing_its_annotations(
+        self, s3: Any, bucket: str, make_remediator: Any, calls: Any
+    ) -> None:
+        from tests import s3_fidelity
+
+        put(s3, bucket, "big.bin", Body=b"x" * (6 * MIB))
+        s3_fidelity.annotate(bucket, "big.bin", "provenance")
+        before = snapshot(s3, bucket, "big.bin")
+
+        result = make_remediator(multipart_threshold=5 * MIB, part_size=5 * MIB).handle(
+            ObjectRequest(bucket, ("big.bin",))
+        )
+
+        assert result.outcome is Outcome.UNREMEDIABLE
+        assert "annotations" in result.reason
+        assert "CreateMultipartUpload" not in calls.calls
+        assert snapshot(s3, bucket, "big.bin") == before
 
     def test_failure_aborts_the_upload_and_leaves_the_object_untouched(
         self, s3: Any, bucket: str, make_remediator: Any
@@ -198,6 +242,16 @@ class TestUnremediable:
         assert "KMS refused" in result.reason
         assert snapshot(s3, bucket, "q.csv") == before
 
+    def test_transient_kms_errors_fail_for_a_retry_instead(self, s3: Any, bucket: str, make_remediator: Any) -> None:
+        put(s3, bucket, "q.csv")
+        remediator = make_remediator()
+        inject_error(remediator.s3.client, "CopyObject", "KMS.ThrottlingException", 400, times=5)
+
+        result = remediator.handle(ObjectRequest(bucket, ("q.csv",)))
+
+        assert result.outcome is Outcome.FAILED
+        assert "KMS.ThrottlingException" in result.reason
+
     def test_intelligent_tiering_archive_tier(self, s3: Any, bucket: str, make_remediator: Any) -> None:
         put(s3, bucket, "it.csv", StorageClass="INTELLIGENT_TIERING")
         remediator = make_remediator()
@@ -210,6 +264,20 @@ class TestUnremediable:
 
         assert result.outcome is Outcome.UNREMEDIABLE
         assert "DEEP_ARCHIVE_ACCESS" in result.reason
+
+
+def test_access_denied_on_the_logged_key_tries_the_decoded_key(
+    s3: Any, bucket: str, dsse_key: str, make_remediator: Any
+) -> None:
+    """Without s3:ListBucket, S3 answers a HeadObject for a missing key with 403, not 404."""
+    put(s3, bucket, "a b.txt")
+    remediator = make_remediator()
+    inject_error(remediator.s3.client, "HeadObject", "403", 403)
+
+    result = remediator.handle(ObjectRequest(bucket, ("a+b.txt", "a b.txt")))
+
+    assert result.outcome is Outcome.REMEDIATED
+    assert snapshot(s3, bucket, "a b.txt").kms_key_id == dsse_key
 
 
 def test_deleted_object_is_gone_not_failed(bucket: str, make_remediator: Any, inbox: Any) -> None:
@@ -342,14 +410,18 @@ class TestApiCallsPerObject:
 def test_every_s3_call_names_the_expected_bucket_owner(s3: Any, make_remediator: Any) -> None:
     s3.create_bucket(Bucket="legacy-acl-bucket", ObjectOwnership="ObjectWriter")
     put(s3, "legacy-acl-bucket", "big.bin", Body=b"x" * (6 * MIB))
+    put(s3, "legacy-acl-bucket", "small.bin")
     sent: list[tuple[str, dict[str, Any]]] = []
     remediator = make_remediator(multipart_threshold=5 * MIB, part_size=5 * MIB)
     remediator.s3.client.meta.events.register(
         "provide-client-params.s3", lambda params, model, **_: sent.append((model.name, dict(params)))
     )
 
-    assert remediator.handle(ObjectRequest("legacy-acl-bucket", ("big.bin",))).outcome is Outcome.REMEDIATED
+    for key in ("big.bin", "small.bin"):
+        assert remediator.handle(ObjectRequest("legacy-acl-bucket", (key,))).outcome is Outcome.REMEDIATED
 
-    assert {name for name, _ in sent} >= {"HeadObject", "GetObjectAcl", "CreateMultipartUpload", "UploadPartCopy"}
+    names = {name for name, _ in sent}
+    assert names >= {"HeadObject", "GetObjectAcl", "CreateMultipartUpload", "UploadPartCopy", "CopyObject"}
     assert all(params.get("ExpectedBucketOwner") == "123456789012" for _, params in sent)
-    assert all(params.get("ExpectedSourceBucketOwner") == "123456789012" for n, params in sent if n == "UploadPartCopy")
+    copies = [params for name, params in sent if name in ("UploadPartCopy", "CopyObject")]
+    assert all(params.get("ExpectedSourceBucketOwner") == "123456789012" for params in copies)

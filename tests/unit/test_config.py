@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from dsse_remediation.config import ConfigError, Mode, Settings
+from dsse_remediation.config import Mode, Settings
+from dsse_remediation.exceptions import ConfigError
 from dsse_remediation.scope import Scope
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111111111"
@@ -64,7 +65,11 @@ def test_full_configuration() -> None:
         ({"DSSE_KMS_KEY": KEY, "MULTIPART_PART_SIZE_BYTES": "1024"}, "outside S3's part size limits"),
         ({"DSSE_KMS_KEY": KEY, "MULTIPART_THRESHOLD_BYTES": "lots"}, "is not a whole number"),
         ({"DSSE_KMS_KEY": KEY, "PURGE_NONCURRENT_VERSIONS": "maybe"}, "is not a boolean"),
-        ({"DSSE_KMS_KEY": KEY, "ALERT_TOPIC_ARN": "dsse-alerts"}, "is not an SNS topic ARN"),
+        ({"DSSE_KMS_KEY": KEY, "ALERT_TOPIC_ARN": "dsse-alerts"}, "is not a standard SNS topic ARN"),
+        (
+            {"DSSE_KMS_KEY": KEY, "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts.fifo"},
+            "is not a standard SNS topic ARN (FIFO topics",
+        ),
         ({"DSSE_KMS_KEY": KEY, "ENCRYPTION_CONTEXT": '["a"]'}, "must be a JSON object of strings"),
     ],
 )

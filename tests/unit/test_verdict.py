@@ -26,7 +26,6 @@ def state(**head: Any) -> ObjectState:
         ({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KEY}, Verdict.REMEDIABLE),
         ({"ServerSideEncryption": "AES256"}, Verdict.REMEDIABLE),
         ({}, Verdict.REMEDIABLE),
-        ({"SSECustomerAlgorithm": "AES256"}, Verdict.UNREMEDIABLE),
         ({"StorageClass": "GLACIER"}, Verdict.UNREMEDIABLE),
         ({"StorageClass": "DEEP_ARCHIVE", "Restore": 'ongoing-request="true"'}, Verdict.UNREMEDIABLE),
         ({"StorageClass": "GLACIER", "Restore": 'ongoing-request="false", expiry-date="x"'}, Verdict.REMEDIABLE),

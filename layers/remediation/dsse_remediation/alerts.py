@@ -66,9 +66,7 @@ class Publisher(Protocol):
     def publish(self, alert: Alert) -> str: ...
 
 
-def object_alert(
-    result: ObjectResult, *, expected_key_arn: str | None, mode: str, account: str | None, region: str | None
-) -> Alert:
+def object_alert(result: ObjectResult, *, mode: str, account: str | None, region: str | None) -> Alert:
     title = _TITLES.get(result.outcome, f"DSSE-KMS {result.outcome.value}")
     body: dict[str, Any] = {
         "schema": SCHEMA,
@@ -88,7 +86,7 @@ def object_alert(
         "purgedVersionId": result.purged_version_id,
         "encryptionBefore": result.before.to_dict() if result.before else None,
         "encryptionAfter": result.after.to_dict() if result.after else None,
-        "expectedKmsKeyId": expected_key_arn,
+        "expectedKmsKeyId": result.expected_key_arn,
         "reason": result.reason,
         "trigger": result.trigger.to_dict(),
     }

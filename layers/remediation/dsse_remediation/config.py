@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from .exceptions import ConfigError
 from .scope import Scope
 
 GIB = 1024**3
@@ -28,11 +29,7 @@ _KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$
 _ALIAS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:alias/[A-Za-z0-9/_-]+$")
 _ALIAS = re.compile(r"^alias/[A-Za-z0-9/_-]+$")
 _KEY_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
-_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
-
-
-class ConfigError(ValueError):
-    """The deployment's configuration is unusable; the message names the variable and the fix."""
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")  # standard topics only
 
 
 class Mode(StrEnum):
@@ -86,7 +83,10 @@ class Settings:
         if not 1 <= self.copy_concurrency <= 64:
             raise ConfigError(f"COPY_CONCURRENCY={self.copy_concurrency} must be between 1 and 64")
         if self.alert_topic_arn is not None and not _TOPIC_ARN.match(self.alert_topic_arn):
-            raise ConfigError(f"ALERT_TOPIC_ARN={self.alert_topic_arn!r} is not an SNS topic ARN")
+            raise ConfigError(
+                f"ALERT_TOPIC_ARN={self.alert_topic_arn!r} is not a standard SNS topic ARN (FIFO topics would need a "
+                "message group id per alert)"
+            )
 
     def key_for(self, bucket: str) -> str:
         """The key reference configured for this bucket: the first matching BUCKET_KEY_MAP entry, else the default."""

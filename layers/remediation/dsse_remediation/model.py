@@ -103,6 +103,7 @@ class ObjectResult:
     after: Encryption | None = None
     action: str = "none"  # none | copy-in-place | multipart-copy-in-place
     purged_version_id: str | None = None
+    expected_key_arn: str | None = None
     dry_run: bool = False
     trigger: Trigger = field(default=MANUAL)
 
@@ -119,5 +120,6 @@ class ObjectResult:
             "encryptionAfter": self.after.to_dict() if self.after else None,
             "action": self.action,
             "purgedVersionId": self.purged_version_id,
+            "expectedKmsKeyId": self.expected_key_arn,
             "dryRun": self.dry_run,
         }

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from .exceptions import ConfigError
+
 # General purpose bucket names: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
 # Directory bucket names end in --<zone-id>--x-s3.
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -42,8 +44,6 @@ class Scope:
 
     @classmethod
     def parse(cls, include: str, exclude: str) -> Scope:
-        from .config import ConfigError
-
         inc = _split(include)
         exc = _split(exclude)
         for variable, patterns in (("PROTECTED_BUCKETS", inc), ("EXCLUDED_BUCKETS", exc)):

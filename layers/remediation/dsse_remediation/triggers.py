@@ -17,16 +17,13 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes.event_bridge_event import EventBridgeEvent
 
+from .exceptions import InvalidEvent
 from .model import ObjectRequest, Trigger
 
 OBJECT_WRITES = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload"})
 CLOUDTRAIL = "AWS API Call via CloudTrail"
 OBJECT_CREATED = "Object Created"
 MANUAL_FIELDS = {"bucket": str, "key": str, "versionId": str, "dryRun": bool}
-
-
-class InvalidEvent(ValueError):
-    """The event is not one this handler understands; nothing was read or changed."""
 
 
 @dataclass(frozen=True)

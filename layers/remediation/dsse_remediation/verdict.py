@@ -28,12 +28,6 @@ def judge(state: ObjectState, key_arn: str) -> Judgement:
     encryption = state.encryption
     if encryption.algorithm == DSSE and encryption.kms_key_id == key_arn:
         return Judgement(Verdict.COMPLIANT, f"DSSE-KMS under the configured key {key_arn}")
-    if encryption.algorithm == "SSE-C":
-        return Judgement(
-            Verdict.UNREMEDIABLE,
-            "encrypted with a customer-provided key (SSE-C): S3 cannot copy it without that key; "
-            "re-upload it with DSSE-KMS",
-        )
     if state.storage_class in ARCHIVE_CLASSES and 'ongoing-request="false"' not in (state.restore or ""):
         return Judgement(
             Verdict.UNREMEDIABLE,

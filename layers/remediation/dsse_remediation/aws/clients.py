@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
 
-# "standard" retries: exponential backoff with jitter on throttling and transient errors, 3 attempts.
+# "standard" retries: exponential backoff with jitter on throttling and transient errors, 5 attempts in all.
 # https://boto3.amazonaws.com/v1/documentation/api/latest/guide/retries.html
 _CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},

@@ -5,7 +5,6 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 NOT_FOUND = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
-NO_BUCKET = frozenset({"NoSuchBucket"})
 ACCESS_DENIED = frozenset({"AccessDenied", "403", "Forbidden", "AllAccessDisabled"})
 # A newer write (412) or a concurrent conditional write (409) changed the object under us.
 RACE = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
@@ -21,6 +20,20 @@ def message(exc: ClientError) -> str:
     return f"{error.get('Code', 'Unknown')}: {error.get('Message', '') or 'no message'}"
 
 
-def is_kms_refusal(exc: ClientError) -> bool:
-    """S3 relays KMS failures (disabled key, pending deletion, no grant) as `KMS.<Exception>` codes."""
-    return code(exc).startswith("KMS.")
+# S3 relays KMS failures as `KMS.<Exception>`. These say the key cannot be used until a human acts; any other
+# KMS code (throttling, internal errors) is transient and left to retries.
+# https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html
+KMS_KEY_UNUSABLE = frozenset(
+    {
+        "KMS.DisabledException",
+        "KMS.KMSInvalidStateException",
+        "KMS.NotFoundException",
+        "KMS.AccessDeniedException",
+        "KMS.KeyUnavailableException",
+        "KMS.InvalidKeyUsageException",
+    }
+)
+
+
+def is_kms_key_unusable(exc: ClientError) -> bool:
+    return code(exc) in KMS_KEY_UNUSABLE

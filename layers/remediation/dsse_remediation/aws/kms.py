@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from ..config import ConfigError, is_key_arn
+from ..config import is_key_arn
+from ..exceptions import ConfigError
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient

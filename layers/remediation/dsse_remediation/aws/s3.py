@@ -23,13 +23,29 @@ if TYPE_CHECKING:
 DSSE = "aws:kms:dsse"
 # Content headers that MetadataDirective=COPY carries and that a multipart copy must set again.
 CONTENT_HEADERS = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage", "Expires")
-_CHECKSUM_FIELDS = {
-    "ChecksumCRC32": "CRC32",
-    "ChecksumCRC32C": "CRC32C",
-    "ChecksumCRC64NVME": "CRC64NVME",
-    "ChecksumSHA1": "SHA1",
-    "ChecksumSHA256": "SHA256",
-}
+CHECKSUM_ALGORITHMS = (
+    "CRC32",
+    "CRC32C",
+    "CRC64NVME",
+    "SHA1",
+    "SHA256",
+    "SHA512",
+    "MD5",
+    "XXHASH64",
+    "XXHASH3",
+    "XXHASH128",
+)
+_CHECKSUM_FIELDS = {f"Checksum{algorithm}": algorithm for algorithm in CHECKSUM_ALGORITHMS}
+# Object Lock settings HeadObject reports (with s3:GetObjectRetention / s3:GetObjectLegalHold) and that
+# CopyObject / CreateMultipartUpload accept for the new version.
+_LOCK_FIELDS = (
+    "ObjectLockMode",
+    "ObjectLockRetainUntilDate",
+    "ObjectLockLegalHoldStatus",
+    "ObjectLockEventHold",
+    "ObjectLockEventHoldDurationDays",
+    "ObjectLockEventHoldDurationYears",
+)
 _GRANT_PARAMS = {
     "FULL_CONTROL": "GrantFullControl",
     "READ": "GrantRead",
@@ -55,19 +71,14 @@ class ObjectState:
     content: Mapping[str, Any] = field(default_factory=dict)
     metadata: Mapping[str, str] = field(default_factory=dict)
     tag_count: int = 0
-    checksum_algorithm: str | None = None
-    lock_mode: str | None = None
-    lock_until: datetime | None = None
-    legal_hold: str | None = None
+    lock: Mapping[str, Any] = field(default_factory=dict)  # the ObjectLock* fields HeadObject returned
 
     @classmethod
     def from_head(cls, bucket: str, key: str, head: Mapping[str, Any]) -> ObjectState:
-        if head.get("SSECustomerAlgorithm"):
-            encryption = Encryption("SSE-C")
-        else:
-            # Since January 2023 S3 encrypts every object; a missing header means the SSE-S3 default.
-            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/default-encryption-faq.html
-            encryption = Encryption(head.get("ServerSideEncryption") or "AES256", head.get("SSEKMSKeyId"))
+        # Since January 2023 S3 encrypts every object; a missing header means the SSE-S3 default.
+        # https://docs.aws.amazon.com/AmazonS3/latest/userguide/default-encryption-faq.html
+        # (SSE-C objects never get here: HeadObject without their key answers 400.)
+        encryption = Encryption(head.get("ServerSideEncryption") or "AES256", head.get("SSEKMSKeyId"))
         return cls(
             bucket=bucket,
             key=key,
@@ -82,10 +93,7 @@ class ObjectState:
             content={name: head[name] for name in CONTENT_HEADERS if head.get(name) is not None},
             metadata=dict(head.get("Metadata") or {}),
             tag_count=int(head.get("TagCount") or 0),
-            checksum_algorithm=next((alg for f, alg in _CHECKSUM_FIELDS.items() if head.get(f)), None),
-            lock_mode=head.get("ObjectLockMode"),
-            lock_until=head.get("ObjectLockRetainUntilDate"),
-            legal_hold=head.get("ObjectLockLegalHoldStatus"),
+            lock={name: head[name] for name in _LOCK_FIELDS if head.get(name) is not None},
         )
 
     @property
@@ -94,9 +102,11 @@ class ObjectState:
 
     @property
     def locked(self) -> bool:
-        """Retention still running, or a legal hold: S3 refuses to delete this version."""
-        retained = self.lock_until is not None and self.lock_until > datetime.now(UTC)
-        return retained or self.legal_hold == "ON"
+        """Retention still running, a legal hold or an event hold: S3 refuses to delete this version."""
+        until = self.lock.get("ObjectLockRetainUntilDate")
+        retained = until is not None and until > datetime.now(UTC)
+        held = "ON" in (self.lock.get("ObjectLockLegalHoldStatus"), self.lock.get("ObjectLockEventHold"))
+        return retained or held
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,10 @@ class DsseTarget:
     encryption_context: str | None = None  # base64 JSON, as SSEKMSEncryptionContext wants it
 
 
+class AnnotationsWouldBeLost(Exception):
+    """A multipart copy does not carry object annotations; the object is left untouched."""
+
+
 class S3Gateway:
     """All S3 calls of the object path. Bucket-level facts are cached for the life of the container."""
 
@@ -137,8 +151,12 @@ class S3Gateway:
         return self._client
 
     def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectState:
-        # GET/HEAD must not carry encryption headers. ChecksumMode reveals the checksum algorithm to keep.
-        args: dict[str, Any] = {"Bucket": bucket, "Key": key, "ChecksumMode": "ENABLED"}
+        """The verdict's one call. GET/HEAD must not carry encryption headers (S3 answers 400).
+
+        No ChecksumMode here: with it, HeadObject needs kms:Decrypt on KMS-encrypted objects (the checksum is
+        stored encrypted), so every compliance check could cost a KMS request.
+        """
+        args: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if version_id:
             args["VersionId"] = version_id
         return ObjectState.from_head(bucket, key, self._client.head_object(**args, **self._owner))
@@ -194,6 +212,8 @@ class S3Gateway:
             IfMatch=state.etag,  # and nobody replaced the object while we copied, or 412/409
             MetadataDirective="COPY",
             TaggingDirective="COPY",
+            AnnotationDirective="COPY",
+            # The checksum algorithm is carried over when ChecksumAlgorithm is not sent.
             **_write_args(state, target, grants),
             **self._owner,
             **self._source_owner,
@@ -210,10 +230,20 @@ class S3Gateway:
     ) -> Written:
         """CreateMultipartUpload + parallel UploadPartCopy + CompleteMultipartUpload, aborted on any failure.
 
-        Every content header, the user metadata and the tags are set explicitly on CreateMultipartUpload
-        (metadata directives do not exist on this path). Parts are pinned to the judged ETag and the
-        completion is conditional on the destination still having it.
+        Every content header, the user metadata, the tags and the checksum algorithm are set explicitly on
+        CreateMultipartUpload (no directives on this path). Parts are pinned to the judged ETag and the completion
+        is conditional on the destination still having it. Annotations are not carried by a multipart copy, so an
+        annotated object is refused (AnnotationsWouldBeLost) before anything is written.
         """
+        listed = self._client.list_object_annotations(
+            Bucket=state.bucket, Key=state.key, MaxAnnotationResults=1, **self._owner
+        )
+        if listed.get("Annotations"):
+            raise AnnotationsWouldBeLost(f"{state.key} has object annotations")
+        checksums = self._client.head_object(
+            Bucket=state.bucket, Key=state.key, IfMatch=state.etag, ChecksumMode="ENABLED", **self._owner
+        )
+        algorithm = next((alg for f, alg in _CHECKSUM_FIELDS.items() if checksums.get(f)), None)
         create_args: dict[str, Any] = {
             "Bucket": state.bucket,
             "Key": state.key,
@@ -222,6 +252,10 @@ class S3Gateway:
             **_write_args(state, target, grants),
             **self._owner,
         }
+        if algorithm:
+            create_args["ChecksumAlgorithm"] = algorithm
+            if checksums.get("ChecksumType"):
+                create_args["ChecksumType"] = checksums["ChecksumType"]
         tagging = self.tagging(state)
         if tagging:
             create_args["Tagging"] = tagging
@@ -267,10 +301,12 @@ class S3Gateway:
 
 
 def _source(state: ObjectState) -> CopySourceTypeDef:
-    source: CopySourceTypeDef = {"Bucket": state.bucket, "Key": state.key}
-    if state.version_id:
-        source["VersionId"] = state.version_id
-    return source
+    """The current object, pinned by CopySourceIfMatch rather than by version id.
+
+    Pinning the version would let a concurrent write of the same bytes (same ETag) with other metadata or tags be
+    overwritten by the older version's; copying the current object keeps the newer write's own metadata.
+    """
+    return {"Bucket": state.bucket, "Key": state.key}
 
 
 def _write_args(state: ObjectState, target: DsseTarget, grants: Mapping[str, str]) -> dict[str, Any]:
@@ -285,13 +321,17 @@ def _write_args(state: ObjectState, target: DsseTarget, grants: Mapping[str, str
         args["SSEKMSEncryptionContext"] = target.encryption_context
     if state.website_redirect:
         args["WebsiteRedirectLocation"] = state.website_redirect  # never copied by S3
-    if state.checksum_algorithm:
-        args["ChecksumAlgorithm"] = state.checksum_algorithm
-    if state.lock_mode and state.lock_until and state.lock_until > datetime.now(UTC):
-        args["ObjectLockMode"] = state.lock_mode
-        args["ObjectLockRetainUntilDate"] = state.lock_until
-    if state.legal_hold == "ON":
+    until = state.lock.get("ObjectLockRetainUntilDate")
+    if state.lock.get("ObjectLockMode") and until and until > datetime.now(UTC):
+        args["ObjectLockMode"] = state.lock["ObjectLockMode"]
+        args["ObjectLockRetainUntilDate"] = until
+    if state.lock.get("ObjectLockLegalHoldStatus") == "ON":
         args["ObjectLockLegalHoldStatus"] = "ON"
+    if state.lock.get("ObjectLockEventHold") == "ON":
+        args["ObjectLockEventHold"] = "ON"
+        for name in ("ObjectLockEventHoldDurationDays", "ObjectLockEventHoldDurationYears"):
+            if name in state.lock:
+                args[name] = state.lock[name]
     return args
 
 
@@ -300,6 +340,4 @@ def _grantee(grantee: Mapping[str, Any]) -> str | None:
         return f'id="{grantee["ID"]}"'
     if grantee.get("Type") == "Group" and grantee.get("URI"):
         return f'uri="{grantee["URI"]}"'
-    if grantee.get("Type") == "AmazonCustomerByEmail" and grantee.get("EmailAddress"):
-        return f'emailAddress="{grantee["EmailAddress"]}"'
-    return None
+    return None  # e-mail grantees: GetObjectAcl reports them as canonical users
