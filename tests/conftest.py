@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from dsse_remediation.aws.kms import KeyRing
-from dsse_remediation.aws.s3 import S3Gateway
+from dsse_remediation.aws.s3 import CONTENT_HEADERS, S3Gateway
 from dsse_remediation.aws.sns import SnsPublisher
 from dsse_remediation.config import Settings
 from dsse_remediation.remediation import ObjectRemediator
@@ -184,9 +184,6 @@ class Snapshot:
         }
 
 
-CONTENT_FIELDS = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage", "Expires")
-
-
 def snapshot(s3: Any, bucket: str, key: str, version_id: str | None = None) -> Snapshot:
     extra = {"VersionId": version_id} if version_id else {}
     obj = s3.get_object(Bucket=bucket, Key=key, **extra)
@@ -201,7 +198,7 @@ def snapshot(s3: Any, bucket: str, key: str, version_id: str | None = None) -> S
     return Snapshot(
         sha256=hashlib.sha256(body).hexdigest(),
         metadata=dict(obj.get("Metadata", {})),
-        content={f: obj[f] for f in CONTENT_FIELDS if obj.get(f) is not None},
+        content={f: obj[f] for f in CONTENT_HEADERS if obj.get(f) is not None},
         tags={t["Key"]: t["Value"] for t in tags},
         storage_class=obj.get("StorageClass", "STANDARD"),
         website_redirect=obj.get("WebsiteRedirectLocation"),
