@@ -1,33 +1,50 @@
-"""Alerts: one SNS message per object a human must know about.
+"""Alerts: one SNS message per resource a human must know about.
 
-Body schema `dsse-remediation.alert/v1` (JSON, the SNS `default` message):
+Body schema `dsse-remediation.alert/v1` (JSON, the SNS `default` message). Every alert carries:
 
-    schema, time, severity, outcome, resourceType ("object"), action, mode, dryRun,
-    account, region, bucket, key, versionIdBefore, versionIdAfter, purgedVersionId,
-    encryptionBefore {algorithm, kmsKeyId}, encryptionAfter {algorithm, kmsKeyId}, expectedKmsKeyId,
-    reason, trigger {source, eventName, eventId, eventTime, actor, sourceIp}
+    schema, time, severity, outcome, resourceType ("object" | "bucket" | "kms-key"), resource, mode, dryRun,
+    account, region, reason, trigger {source, eventName, eventId, eventTime, actor, sourceIp}
 
-Message attributes for subscription filter policies: severity, outcome, resourceType, bucket.
+plus the fields of its resource type:
+
+    object:  bucket, key, action, versionIdBefore, versionIdAfter, purgedVersionId,
+             encryptionBefore / encryptionAfter {algorithm, kmsKeyId}, expectedKmsKeyId
+    bucket:  bucket, encryptionBefore / encryptionAfter {algorithm, kmsKeyId, bucketKeyEnabled,
+             blockedEncryptionTypes}, expectedKmsKeyId, preventionPolicy, sweep
+    kms-key: keyArn, eventName, keyState, rotationEnabled, deletionDate, actions, protects, policyStatements
+
+Message attributes for subscription filter policies: severity, outcome, resourceType, and bucket or keyArn.
 Object contents and user-metadata values never appear in an alert.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from .model import ObjectResult, Outcome
+from botocore.exceptions import BotoCoreError, ClientError
 
+from .model import CRITICAL, BucketResult, KeyResult, ObjectResult, Outcome, Trigger
+
+log = logging.getLogger(__name__)
 SCHEMA = "dsse-remediation.alert/v1"
 _SUBJECT_LIMIT = 100  # SNS: ASCII, no line breaks, fewer than 100 characters
-_TITLES = {
+_OBJECT_TITLES = {
     Outcome.REMEDIATED: "DSSE-KMS remediated",
     Outcome.WOULD_REMEDIATE: "DSSE-KMS not compliant (not changed)",
     Outcome.UNREMEDIABLE: "DSSE-KMS unremediable",
     Outcome.FAILED: "DSSE-KMS remediation failed",
+}
+_BUCKET_TITLES = {
+    Outcome.REMEDIATED: "DSSE-KMS bucket default reset",
+    Outcome.WOULD_REMEDIATE: "DSSE-KMS bucket default not compliant (not changed)",
+    Outcome.UNREMEDIABLE: "DSSE-KMS bucket default unremediable",
+    Outcome.FAILED: "DSSE-KMS bucket remediation failed",
 }
 
 
@@ -43,21 +60,28 @@ class Alert:
 
     @property
     def text_body(self) -> str:
-        b = self.body
+        """The e-mail rendering: the facts a human reads first, then the JSON body."""
+        b, t = self.body, self.body["trigger"]
         lines = [
             self.subject,
             "",
-            f"Object:      s3://{b['bucket']}/{b['key']}",
+            f"Resource:    {b['resource']}",
             f"Outcome:     {b['outcome']} (severity {b['severity']})",
             f"Reason:      {b['reason']}",
-            f"Before:      {_describe(b['encryptionBefore'])}  version {b['versionIdBefore'] or '-'}",
-            f"After:       {_describe(b['encryptionAfter'])}  version {b['versionIdAfter'] or '-'}",
-            f"Written by:  {b['trigger']['actor'] or 'unknown'} from {b['trigger']['sourceIp'] or 'unknown'}"
-            f" at {b['trigger']['eventTime'] or 'unknown'} ({b['trigger']['eventName'] or b['trigger']['source']})",
+        ]
+        if "encryptionBefore" in b:
+            lines.append(f"Before:      {_describe(b['encryptionBefore'])}")
+            lines.append(f"After:       {_describe(b['encryptionAfter'])}")
+        if t["source"] != "manual":
+            lines.append(
+                f"Done by:     {t['actor'] or 'unknown'} from {t['sourceIp'] or 'unknown'}"
+                f" at {t['eventTime'] or 'unknown'} ({t['eventName'] or t['source']})"
+            )
+        lines += [
             f"Account:     {b['account'] or '-'}  Region: {b['region'] or '-'}  Mode: {b['mode']}",
             "",
             "Machine-readable body:",
-            json.dumps(b, indent=2, sort_keys=True),
+            json.dumps(b, indent=2, sort_keys=True, default=str),
         ]
         return "\n".join(lines)
 
@@ -66,39 +90,128 @@ class Publisher(Protocol):
     def publish(self, alert: Alert) -> str: ...
 
 
-def object_alert(result: ObjectResult, *, mode: str, account: str | None, region: str | None) -> Alert:
-    title = _TITLES.get(result.outcome, f"DSSE-KMS {result.outcome.value}")
-    body: dict[str, Any] = {
-        "schema": SCHEMA,
-        "time": datetime.now(UTC).isoformat(timespec="seconds"),
-        "severity": result.outcome.severity,
-        "outcome": result.outcome.value,
-        "resourceType": "object",
-        "action": result.action,
-        "mode": mode,
-        "dryRun": result.dry_run,
-        "account": account,
-        "region": region,
+def publish(publisher: Publisher | None, alert: Alert, on_error: Callable[[Exception], None] | None = None) -> None:
+    """Publish, never raise: the resource's state is what matters, and a lost alert is logged and counted."""
+    if publisher is None:
+        return
+    try:
+        publisher.publish(alert)
+    except (ClientError, BotoCoreError) as exc:
+        log.error("alert could not be published", extra={"error": str(exc), "subject": alert.subject})
+        if on_error:
+            on_error(exc)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Deployment facts every alert carries."""
+
+    mode: str
+    account: str | None
+    region: str | None
+
+
+def object_alert(result: ObjectResult, context: Context) -> Alert:
+    resource = f"s3://{result.bucket}/{result.key}"
+    fields = {
         "bucket": result.bucket,
         "key": result.key,
+        "action": result.action,
         "versionIdBefore": result.version_id,
         "versionIdAfter": result.version_id_after,
         "purgedVersionId": result.purged_version_id,
         "encryptionBefore": result.before.to_dict() if result.before else None,
         "encryptionAfter": result.after.to_dict() if result.after else None,
         "expectedKmsKeyId": result.expected_key_arn,
-        "reason": result.reason,
-        "trigger": result.trigger.to_dict(),
+    }
+    title = _OBJECT_TITLES.get(result.outcome, f"DSSE-KMS {result.outcome.value}")
+    return _alert(
+        title,
+        resource,
+        "object",
+        result.outcome,
+        result.outcome.severity,
+        result.reason,
+        fields,
+        result.trigger,
+        result.dry_run,
+        context,
+        {"bucket": result.bucket},
+    )
+
+
+def bucket_alert(result: BucketResult, context: Context) -> Alert:
+    fields = {"bucket": result.bucket, **result.to_dict()}
+    for name in ("outcome", "reason", "dryRun"):
+        fields.pop(name)
+    title = _BUCKET_TITLES.get(result.outcome, f"DSSE-KMS bucket {result.outcome.value}")
+    return _alert(
+        title,
+        f"s3://{result.bucket}",
+        "bucket",
+        result.outcome,
+        result.outcome.severity,
+        result.reason,
+        fields,
+        result.trigger,
+        result.dry_run,
+        context,
+        {"bucket": result.bucket},
+    )
+
+
+def key_alert(result: KeyResult, context: Context) -> Alert:
+    fields = result.to_dict()
+    for name in ("outcome", "reason", "dryRun"):
+        fields.pop(name)
+    title = f"DSSE-KMS key {result.event_name or 'state'}"
+    return _alert(
+        title,
+        result.key_arn,
+        "kms-key",
+        result.outcome,
+        CRITICAL,
+        result.reason,
+        fields,
+        result.trigger,
+        result.dry_run,
+        context,
+        {"keyArn": result.key_arn},
+    )
+
+
+def _alert(
+    title: str,
+    resource: str,
+    resource_type: str,
+    outcome: Outcome,
+    severity: str,
+    reason: str,
+    fields: dict[str, Any],
+    trigger: Trigger,
+    dry_run: bool,
+    context: Context,
+    attributes: dict[str, str],
+) -> Alert:
+    body: dict[str, Any] = {
+        "schema": SCHEMA,
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "severity": severity,
+        "outcome": outcome.value,
+        "resourceType": resource_type,
+        "resource": resource,
+        "mode": context.mode,
+        "dryRun": dry_run,
+        "account": context.account,
+        "region": context.region,
+        "reason": reason,
+        **fields,
+        "trigger": trigger.to_dict(),
     }
     return Alert(
-        subject=subject(title, f"s3://{result.bucket}/{result.key}"),
+        subject=subject(title, resource),
         body=body,
-        attributes={
-            "severity": body["severity"],
-            "outcome": body["outcome"],
-            "resourceType": "object",
-            "bucket": result.bucket,
-        },
+        attributes={"severity": severity, "outcome": outcome.value, "resourceType": resource_type, **attributes},
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from .alerts import Context
 from .exceptions import ConfigError
 from .scope import Scope
 
@@ -87,6 +88,10 @@ class Settings:
                 f"ALERT_TOPIC_ARN={self.alert_topic_arn!r} is not a standard SNS topic ARN (FIFO topics would need a "
                 "message group id per alert)"
             )
+
+    @property
+    def alert_context(self) -> Context:
+        return Context(mode=self.mode.value, account=self.account_id, region=self.region)
 
     def key_for(self, bucket: str) -> str:
         """The key reference configured for this bucket: the first matching BUCKET_KEY_MAP entry, else the default."""

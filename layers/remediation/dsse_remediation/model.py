@@ -26,6 +26,7 @@ class Outcome(StrEnum):
         return _SEVERITY.get(self, "info")
 
 
+CRITICAL = "critical"  # every event that threatens the DSSE key
 _SEVERITY = {
     Outcome.REMEDIATED: "low",
     Outcome.WOULD_REMEDIATE: "medium",
@@ -121,5 +122,107 @@ class ObjectResult:
             "action": self.action,
             "purgedVersionId": self.purged_version_id,
             "expectedKmsKeyId": self.expected_key_arn,
+            "dryRun": self.dry_run,
+        }
+
+
+@dataclass(frozen=True)
+class BucketRequest:
+    bucket: str
+    dry_run: bool = False
+    trigger: Trigger = MANUAL
+
+
+@dataclass(frozen=True)
+class BucketEncryption:
+    """A bucket's default encryption rule, as GetBucketEncryption reports it."""
+
+    algorithm: str  # AES256 | aws:kms | aws:kms:dsse
+    kms_key_id: str | None = None
+    bucket_key_enabled: bool = False
+    blocked_encryption_types: tuple[str, ...] | None = None  # None: the bucket has no BlockedEncryptionTypes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "algorithm": self.algorithm,
+            "kmsKeyId": self.kms_key_id,
+            "bucketKeyEnabled": self.bucket_key_enabled,
+            "blockedEncryptionTypes": list(self.blocked_encryption_types)
+            if self.blocked_encryption_types is not None
+            else None,
+        }
+
+    def __str__(self) -> str:
+        text = f"{self.algorithm} ({self.kms_key_id})" if self.kms_key_id else self.algorithm
+        return text + (", Bucket Key on" if self.bucket_key_enabled else "")
+
+
+@dataclass
+class BucketResult:
+    bucket: str
+    outcome: Outcome
+    reason: str
+    before: BucketEncryption | None = None
+    after: BucketEncryption | None = None
+    expected_key_arn: str | None = None
+    policy_change: str | None = None  # added | updated | None (prevention policy)
+    sweep: dict[str, Any] | None = None
+    dry_run: bool = False
+    trigger: Trigger = field(default=MANUAL)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bucket": self.bucket,
+            "outcome": self.outcome.value,
+            "reason": self.reason,
+            "encryptionBefore": self.before.to_dict() if self.before else None,
+            "encryptionAfter": self.after.to_dict() if self.after else None,
+            "expectedKmsKeyId": self.expected_key_arn,
+            "preventionPolicy": self.policy_change,
+            "sweep": self.sweep,
+            "dryRun": self.dry_run,
+        }
+
+
+@dataclass(frozen=True)
+class KeyEvent:
+    """A KMS management event on some key (CloudTrail), or a manual look at one key (`event_name` None)."""
+
+    key_arns: tuple[str, ...]  # detail.resources[].ARN (key ARNs; alias ARNs too for alias events)
+    event_name: str | None = None
+    alias_name: str | None = None
+    request: dict[str, Any] = field(default_factory=dict)  # requestParameters
+    response: dict[str, Any] = field(default_factory=dict)  # responseElements
+    dry_run: bool = False
+    trigger: Trigger = MANUAL
+
+
+@dataclass
+class KeyResult:
+    key_arn: str
+    outcome: Outcome
+    reason: str
+    event_name: str | None = None
+    key_state: str | None = None
+    rotation_enabled: bool | None = None
+    deletion_date: str | None = None
+    actions: list[str] = field(default_factory=list)  # revert calls made
+    protects: list[str] = field(default_factory=list)  # bucket scopes using this key
+    policy_statements: list[dict[str, Any]] | None = None
+    dry_run: bool = False
+    trigger: Trigger = field(default=MANUAL)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "keyArn": self.key_arn,
+            "outcome": self.outcome.value,
+            "reason": self.reason,
+            "eventName": self.event_name,
+            "keyState": self.key_state,
+            "rotationEnabled": self.rotation_enabled,
+            "deletionDate": self.deletion_date,
+            "actions": self.actions,
+            "protects": self.protects,
+            "policyStatements": self.policy_statements,
             "dryRun": self.dry_run,
         }

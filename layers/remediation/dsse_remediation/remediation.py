@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .alerts import Publisher, object_alert
+from .alerts import Publisher, object_alert, publish
 from .aws import errors
 from .aws.kms import KeyRing
 from .aws.s3 import AnnotationsWouldBeLost, DsseTarget, ObjectState, S3Gateway, Written
@@ -251,15 +251,4 @@ class ObjectRemediator:
         )
 
     def _alert(self, result: ObjectResult) -> None:
-        if self.publisher is None:
-            return
-        alert = object_alert(
-            result, mode=self.settings.mode.value, account=self.settings.account_id, region=self.settings.region
-        )
-        try:
-            self.publisher.publish(alert)
-        except (ClientError, BotoCoreError) as exc:
-            # The object's state is what matters; a lost alert is logged and counted, never retried into a loop.
-            log.error("alert could not be published", extra={"error": str(exc)})
-            if self._on_alert_error:
-                self._on_alert_error(exc)
+        publish(self.publisher, object_alert(result, self.settings.alert_context), self._on_alert_error)
