@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from dsse_remediation.reporting import HandlerFailed
 from tests.conftest import PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY, load_event, snapshot
 from tests.integration.test_copy_in_place import put
 from tests.lambda_context import LambdaContext
@@ -206,7 +207,7 @@ def test_event_driven_failure_raises_so_lambda_retries_it(
     put(s3, bucket, "reports/2026/q3-summary.csv")
     inject_error(handler.remediator.s3.client, "CopyObject", "InternalError", 500, times=99)
 
-    with pytest.raises(handler.RemediationFailed, match="1 object\\(s\\) failed, to be retried"):
+    with pytest.raises(HandlerFailed, match="1 resource\\(s\\) failed, to be retried"):
         handler.lambda_handler(event("put-object-sse-s3.json", dsse_key, other_key), LambdaContext())
 
 

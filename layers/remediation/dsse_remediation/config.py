@@ -66,6 +66,10 @@ class Settings:
     encryption_context: Mapping[str, str] | None = None
     account_id: str | None = None
     region: str | None = None
+    prevention_policy: bool = False  # bucket path: add the deny-other-encryption bucket policy statements
+    sweep_after_reset: bool = False  # bucket path: remediate a small bucket's objects after resetting its default
+    sweep_max_objects: int = 1000
+    key_guard_revert: bool = False  # key path: undo DisableKey, ScheduleKeyDeletion, DisableKeyRotation
 
     def __post_init__(self) -> None:
         _check_key_reference("DSSE_KMS_KEY", self.key)
@@ -80,6 +84,11 @@ class Settings:
             raise ConfigError(
                 f"MULTIPART_THRESHOLD_BYTES={self.multipart_threshold} must be between 1 and "
                 f"{MAX_SINGLE_COPY_BYTES} (CopyObject's 5 GiB limit)"
+            )
+        if not 1 <= self.sweep_max_objects <= 100_000:
+            raise ConfigError(
+                f"SWEEP_MAX_OBJECTS={self.sweep_max_objects} must be between 1 and 100000; larger buckets are for the "
+                "bulk backfill (S3 Batch Operations)"
             )
         if not 1 <= self.copy_concurrency <= 64:
             raise ConfigError(f"COPY_CONCURRENCY={self.copy_concurrency} must be between 1 and 64")
@@ -99,6 +108,15 @@ class Settings:
             if Scope.matches(pattern, bucket):
                 return key
         return self.key
+
+    def buckets_using(self, reference: str) -> list[str]:
+        """The bucket scopes the configuration protects with this key reference, for humans to read."""
+        scopes = [f"buckets matching {pattern}" for pattern, key in self.bucket_keys if key == reference]
+        if reference == self.key:
+            mapped = [pattern for pattern, _ in self.bucket_keys]
+            rest = f" (except {', '.join(mapped)})" if mapped else ""
+            scopes.append(f"every protected bucket: {self.scope.describe()}{rest}")
+        return scopes
 
     @property
     def key_references(self) -> tuple[str, ...]:
@@ -137,6 +155,10 @@ class Settings:
             ),
             account_id=env.get("ACCOUNT_ID") or None,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            prevention_policy=_parse_bool("PREVENTION_POLICY", env.get("PREVENTION_POLICY", "false")),
+            sweep_after_reset=_parse_bool("SWEEP_AFTER_BUCKET_RESET", env.get("SWEEP_AFTER_BUCKET_RESET", "false")),
+            sweep_max_objects=_parse_int("SWEEP_MAX_OBJECTS", env, 1000),
+            key_guard_revert=_parse_bool("KEY_GUARD_REVERT", env.get("KEY_GUARD_REVERT", "false")),
         )
 
 

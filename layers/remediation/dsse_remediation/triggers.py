@@ -1,11 +1,15 @@
-"""Lambda event shapes → ObjectRequests. The one module of the library that knows Lambda payloads.
+"""Lambda event shapes → requests. The one module of the library that knows Lambda payloads.
 
-Accepted (see events/ for a sample of each):
+Object handler (see events/ for a sample of each):
 - EventBridge "AWS API Call via CloudTrail" S3 data events: PutObject, CopyObject, CompleteMultipartUpload.
   Failed calls (errorCode) are ignored. The key is tried as logged, then `unquote_plus`-decoded on 404.
 - EventBridge "Object Created" events sent by S3: the key is URL-encoded; tried decoded, then as delivered.
 - The manual payload {"bucket": "...", "key": "...", "versionId": "optional", "dryRun": false}.
 SQS batches are unwrapped by the handler; each body is one of the EventBridge events above.
+
+Bucket handler: CloudTrail CreateBucket, PutBucketEncryption, DeleteBucketEncryption;
+{"bucket": "...", "dryRun": false}.
+Key guard: CloudTrail KMS events (see keyguard.GUARDED_EVENTS); {"keyArn": "...", "dryRun": false}.
 """
 
 from __future__ import annotations
@@ -18,12 +22,16 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.data_classes.event_bridge_event import EventBridgeEvent
 
 from .exceptions import InvalidEvent
-from .model import ObjectRequest, Trigger
+from .keyguard import GUARDED_EVENTS
+from .model import BucketRequest, KeyEvent, ObjectRequest, Trigger
 
 OBJECT_WRITES = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload"})
+BUCKET_CHANGES = frozenset({"CreateBucket", "PutBucketEncryption", "DeleteBucketEncryption"})
 CLOUDTRAIL = "AWS API Call via CloudTrail"
 OBJECT_CREATED = "Object Created"
 MANUAL_FIELDS = {"bucket": str, "key": str, "versionId": str, "dryRun": bool}
+MANUAL_BUCKET_FIELDS = {"bucket": str, "dryRun": bool}
+MANUAL_KEY_FIELDS = {"keyArn": str, "dryRun": bool}
 
 
 @dataclass(frozen=True)
@@ -57,15 +65,7 @@ def manual_request(payload: Mapping[str, Any]) -> ObjectRequest:
             f"field 'bucket' must be a bare bucket name, got {bucket!r}: split an s3://bucket/key URI into "
             '{"bucket": "bucket", "key": "key"}'
         )
-    unknown = sorted(set(payload) - set(MANUAL_FIELDS))
-    if unknown:
-        raise InvalidEvent(f"unknown field(s) {unknown}: a manual payload has {_manual_shape()}")
-    for name in ("bucket", "key"):
-        if name not in payload:
-            raise InvalidEvent(f"missing field {name!r}: a manual payload has {_manual_shape()}")
-    for name, kind in MANUAL_FIELDS.items():
-        if name in payload and not isinstance(payload[name], kind):
-            raise InvalidEvent(f"field {name!r} must be a {kind.__name__}, got {type(payload[name]).__name__}")
+    _check_manual(payload, MANUAL_FIELDS, ("bucket", "key"))
     return ObjectRequest(
         bucket=payload["bucket"],
         keys=(payload["key"],),
@@ -75,34 +75,113 @@ def manual_request(payload: Mapping[str, Any]) -> ObjectRequest:
 
 
 def _cloudtrail(bridge: EventBridgeEvent) -> Parsed:
-    detail = bridge.detail
-    if not isinstance(detail, Mapping) or detail.get("eventSource") != "s3.amazonaws.com":
-        raise InvalidEvent("CloudTrail event is not from s3.amazonaws.com (detail.eventSource)")
-    name = detail.get("eventName")
-    if name not in OBJECT_WRITES:
-        raise InvalidEvent(f"CloudTrail eventName {name!r} is not an object write ({', '.join(sorted(OBJECT_WRITES))})")
+    detail, name = _cloudtrail_detail(bridge, "s3.amazonaws.com", OBJECT_WRITES, "an object write")
     if detail.get("errorCode"):
         return Parsed((), ignored=f"{name} failed ({detail['errorCode']}): nothing was written")
-    params = detail.get("requestParameters")
-    if not isinstance(params, Mapping):
-        raise InvalidEvent("CloudTrail event has no detail.requestParameters")
+    params = _request_parameters(detail)
     bucket = params.get("bucketName")
     # The S3-on-Outposts sample in the S3 guide logs "Key": read the key case-insensitively.
     key = next((v for k, v in params.items() if k.lower() == "key"), None)
     if not isinstance(bucket, str) or not isinstance(key, str) or not bucket or not key:
         raise InvalidEvent("CloudTrail event lacks detail.requestParameters.bucketName or .key")
+    request = ObjectRequest(bucket=bucket, keys=(key, unquote_plus(key)), trigger=_trigger(detail))
+    return Parsed((request,))
+
+
+def parse_bucket_event(event: Any) -> tuple[BucketRequest | None, str | None]:
+    """A bucket request, or (None, why it is ignored) for a failed call."""
+    if not isinstance(event, Mapping):
+        raise InvalidEvent(f"expected a JSON object, got {type(event).__name__}")
+    if "detail-type" not in event:
+        _check_manual(event, MANUAL_BUCKET_FIELDS, ("bucket",))
+        return BucketRequest(bucket=event["bucket"], dry_run=event.get("dryRun", False)), None
+    bridge = EventBridgeEvent(dict(event))
+    if bridge.detail_type != CLOUDTRAIL:
+        raise InvalidEvent(
+            f"unsupported EventBridge event (detail-type {bridge.detail_type!r}): expected {CLOUDTRAIL!r}"
+        )
+    detail, name = _cloudtrail_detail(bridge, "s3.amazonaws.com", BUCKET_CHANGES, "a bucket encryption change")
+    if detail.get("errorCode"):
+        return None, f"{name} failed ({detail['errorCode']}): nothing changed"
+    bucket = _request_parameters(detail).get("bucketName")
+    if not isinstance(bucket, str) or not bucket:
+        raise InvalidEvent("CloudTrail event lacks detail.requestParameters.bucketName")
+    return BucketRequest(bucket=bucket, trigger=_trigger(detail)), None
+
+
+def parse_key_event(event: Any) -> KeyEvent:
+    if not isinstance(event, Mapping):
+        raise InvalidEvent(f"expected a JSON object, got {type(event).__name__}")
+    if "detail-type" not in event:
+        _check_manual(event, MANUAL_KEY_FIELDS, ("keyArn",))
+        return KeyEvent(key_arns=(event["keyArn"],), dry_run=event.get("dryRun", False))
+    bridge = EventBridgeEvent(dict(event))
+    if bridge.detail_type != CLOUDTRAIL:
+        raise InvalidEvent(
+            f"unsupported EventBridge event (detail-type {bridge.detail_type!r}): expected {CLOUDTRAIL!r}"
+        )
+    detail, name = _cloudtrail_detail(bridge, "kms.amazonaws.com", GUARDED_EVENTS, "a guarded KMS change")
+    resources = detail.get("resources")
+    resources = resources if isinstance(resources, list) else []
+    # detail.resources[].ARN is always the key ARN; requestParameters.keyId may be an id, ARN or alias.
+    arns = tuple(r["ARN"] for r in resources if isinstance(r, Mapping) and isinstance(r.get("ARN"), str))
+    params = _request_parameters(detail)
+    response = detail.get("responseElements") if isinstance(detail.get("responseElements"), Mapping) else {}
+    alias = params.get("aliasName") if isinstance(params.get("aliasName"), str) else None
+    return KeyEvent(
+        key_arns=arns,
+        event_name=name,
+        alias_name=alias,
+        request=dict(params),
+        response=dict(response or {}),
+        trigger=_trigger(detail),
+    )
+
+
+def _cloudtrail_detail(
+    bridge: EventBridgeEvent, source: str, names: frozenset[str], what: str
+) -> tuple[Mapping[str, Any], str]:
+    detail = bridge.detail
+    if not isinstance(detail, Mapping) or detail.get("eventSource") != source:
+        raise InvalidEvent(f"CloudTrail event is not from {source} (detail.eventSource)")
+    name = detail.get("eventName")
+    if not isinstance(name, str) or name not in names:
+        raise InvalidEvent(f"CloudTrail eventName {name!r} is not {what} ({', '.join(sorted(names))})")
+    return detail, name
+
+
+def _request_parameters(detail: Mapping[str, Any]) -> Mapping[str, Any]:
+    params = detail.get("requestParameters")
+    if not isinstance(params, Mapping):
+        raise InvalidEvent("CloudTrail event has no detail.requestParameters")
+    return params
+
+
+def _trigger(detail: Mapping[str, Any]) -> Trigger:
     identity = detail.get("userIdentity")
     if not isinstance(identity, Mapping):
         identity = {}
-    trigger = Trigger(
+    return Trigger(
         source="cloudtrail",
-        event_name=name,
+        event_name=detail.get("eventName"),
         event_id=detail.get("eventID"),
         event_time=detail.get("eventTime"),
         actor=identity.get("arn") or identity.get("invokedBy") or identity.get("principalId"),
         source_ip=detail.get("sourceIPAddress"),
     )
-    return Parsed((ObjectRequest(bucket=bucket, keys=(key, unquote_plus(key)), trigger=trigger),))
+
+
+def _check_manual(payload: Mapping[str, Any], fields: Mapping[str, type], required: tuple[str, ...]) -> None:
+    shape = "{" + ", ".join(f'"{name}": <{kind.__name__}>' for name, kind in fields.items()) + "}"
+    unknown = sorted(set(payload) - set(fields))
+    if unknown:
+        raise InvalidEvent(f"unknown field(s) {unknown}: a manual payload here is {shape}")
+    for name in required:
+        if name not in payload:
+            raise InvalidEvent(f"missing field {name!r}: a manual payload here is {shape}")
+    for name, kind in fields.items():
+        if name in payload and not isinstance(payload[name], kind):
+            raise InvalidEvent(f"field {name!r} must be a {kind.__name__}, got {type(payload[name]).__name__}")
 
 
 def _object_created(bridge: EventBridgeEvent) -> Parsed:
@@ -133,7 +212,3 @@ def correlation_id(event: Any) -> str | None:
         found = found if isinstance(found, str) else event.get("id")
         return found if isinstance(found, str) else None
     return None
-
-
-def _manual_shape() -> str:
-    return '{"bucket": "<name>", "key": "<object key>", "versionId": "<optional>", "dryRun": false}'

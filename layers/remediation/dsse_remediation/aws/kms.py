@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
@@ -38,3 +40,66 @@ class KeyRing:
 
     def arn(self, reference: str) -> str:
         return self._arns[reference]
+
+    def references_of(self, key_arn: str) -> list[str]:
+        """The configured references (ARN, alias, ...) that resolve to this key ARN."""
+        return [ref for ref, arn in self._arns.items() if arn == key_arn]
+
+    @property
+    def arns(self) -> frozenset[str]:
+        return frozenset(self._arns.values())
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Configured alias names (alias/...) and the key ARN each resolved to at cold start."""
+        return {ref.split(":", 5)[-1]: arn for ref, arn in self._arns.items() if "alias/" in ref}
+
+
+@dataclass(frozen=True)
+class KeyFacts:
+    arn: str
+    state: str  # Enabled | Disabled | PendingDeletion | PendingImport | Unavailable | ...
+    spec: str
+    usage: str
+    deletion_date: datetime | None = None
+
+    @property
+    def region(self) -> str:
+        return self.arn.split(":")[3]
+
+    def unusable_for_dsse(self) -> str | None:
+        """Why S3 could not encrypt with this key, or None. S3 does not check keys given to PutBucketEncryption."""
+        if self.state != "Enabled":
+            return f"the key is {self.state}"
+        if self.spec != "SYMMETRIC_DEFAULT" or self.usage != "ENCRYPT_DECRYPT":
+            return f"the key is {self.spec} for {self.usage}: DSSE-KMS needs a symmetric encryption key"
+        return None
+
+
+class KmsGateway:
+    """KMS calls of the bucket and key paths."""
+
+    def __init__(self, client: KMSClient) -> None:
+        self._client = client
+
+    def facts(self, key: str) -> KeyFacts:
+        metadata = self._client.describe_key(KeyId=key)["KeyMetadata"]
+        return KeyFacts(
+            arn=metadata["Arn"],
+            state=metadata.get("KeyState", "Unknown"),
+            spec=metadata.get("KeySpec", "SYMMETRIC_DEFAULT"),
+            usage=metadata.get("KeyUsage", "ENCRYPT_DECRYPT"),
+            deletion_date=metadata.get("DeletionDate"),
+        )
+
+    def rotation_enabled(self, key_arn: str) -> bool:
+        return bool(self._client.get_key_rotation_status(KeyId=key_arn).get("KeyRotationEnabled"))
+
+    def enable_key(self, key_arn: str) -> None:
+        self._client.enable_key(KeyId=key_arn)
+
+    def cancel_key_deletion(self, key_arn: str) -> None:
+        self._client.cancel_key_deletion(KeyId=key_arn)  # leaves the key Disabled: EnableKey follows
+
+    def enable_key_rotation(self, key_arn: str) -> None:
+        self._client.enable_key_rotation(KeyId=key_arn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ from urllib.parse import urlencode
 from botocore.exceptions import ClientError
 from s3transfer.utils import ChunksizeAdjuster
 
-from ..model import Encryption
+from ..model import BucketEncryption, Encryption
 from . import errors
 
 if TYPE_CHECKING:
@@ -298,6 +299,69 @@ class S3Gateway:
 
     def delete_version(self, bucket: str, key: str, version_id: str) -> None:
         self._client.delete_object(Bucket=bucket, Key=key, VersionId=version_id, **self._owner)
+
+    # The bucket path.
+
+    def bucket_encryption(self, bucket: str) -> BucketEncryption:
+        """The bucket's default encryption rule; with none configured, the SSE-S3 base level S3 applies."""
+        try:
+            config = self._client.get_bucket_encryption(Bucket=bucket, **self._owner)
+        except ClientError as exc:
+            if errors.code(exc) != "ServerSideEncryptionConfigurationNotFoundError":
+                raise
+            return BucketEncryption("AES256")
+        rules = config["ServerSideEncryptionConfiguration"].get("Rules") or [{}]
+        rule: Mapping[str, Any] = rules[0]
+        default: Mapping[str, Any] = rule.get("ApplyServerSideEncryptionByDefault") or {}
+        blocked: Mapping[str, Any] | None = rule.get("BlockedEncryptionTypes")
+        return BucketEncryption(
+            algorithm=default.get("SSEAlgorithm") or "AES256",
+            kms_key_id=default.get("KMSMasterKeyID"),
+            bucket_key_enabled=bool(rule.get("BucketKeyEnabled")),
+            blocked_encryption_types=tuple(blocked.get("EncryptionType") or ()) if blocked is not None else None,
+        )
+
+    def put_dsse_default(self, bucket: str, key_arn: str, blocked: tuple[str, ...] | None) -> BucketEncryption:
+        """Default encryption DSSE-KMS under the key, Bucket Key off (unsupported with DSSE), blocked types kept."""
+        rule: dict[str, Any] = {
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": DSSE, "KMSMasterKeyID": key_arn},
+            "BucketKeyEnabled": False,
+        }
+        if blocked is not None:
+            rule["BlockedEncryptionTypes"] = {"EncryptionType": list(blocked)}
+        config: Any = {"Rules": [rule]}
+        self._client.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=config, **self._owner)
+        return BucketEncryption(DSSE, key_arn, False, blocked)
+
+    def bucket_region(self, bucket: str) -> str:
+        """GetBucketLocation: no constraint means us-east-1, and the legacy "EU" means eu-west-1."""
+        location = self._client.get_bucket_location(Bucket=bucket, **self._owner).get("LocationConstraint")
+        return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location) or "us-east-1"
+
+    def bucket_policy(self, bucket: str) -> dict[str, Any] | None:
+        try:
+            policy = self._client.get_bucket_policy(Bucket=bucket, **self._owner)["Policy"]
+        except ClientError as exc:
+            if errors.code(exc) != "NoSuchBucketPolicy":
+                raise
+            return None
+        parsed: dict[str, Any] = json.loads(policy)
+        return parsed
+
+    def put_bucket_policy(self, bucket: str, policy: Mapping[str, Any]) -> None:
+        self._client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy), **self._owner)
+
+    def list_keys(self, bucket: str, limit: int) -> tuple[list[str], bool]:
+        """Up to `limit` keys of the bucket, and whether there are more."""
+        keys: list[str] = []
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(
+            Bucket=bucket, PaginationConfig={"PageSize": min(limit + 1, 1000)}, **self._owner
+        ):
+            keys.extend(item["Key"] for item in page.get("Contents", []))
+            if len(keys) > limit:
+                return keys[:limit], True
+        return keys, False
 
 
 def _source(state: ObjectState) -> CopySourceTypeDef:

@@ -1,0 +1,47 @@
+"""Bucket remediation handler.
+
+Accepts CloudTrail CreateBucket, PutBucketEncryption and DeleteBucketEncryption events from EventBridge, and the
+manual payload {"bucket", "dryRun"?}. Reads the bucket's default encryption and resets it to DSSE-KMS under the
+configured key when it is anything else. Answers {"results": [one result]}; a malformed payload answers
+{"error": {...}, "results": []} and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from dsse_remediation import service
+from dsse_remediation.exceptions import InvalidRequest
+from dsse_remediation.model import Outcome
+from dsse_remediation.reporting import Reporter
+from dsse_remediation.triggers import correlation_id, parse_bucket_event
+
+logger = Logger()
+copy_config_to_registered_loggers(source_logger=logger, include={"dsse_remediation"})
+metrics = Metrics()
+tracer = Tracer(patch_modules=("botocore",))
+report = Reporter(logger, metrics)
+remediator = service.bucket_remediator(on_alert_error=report.alert_failed)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.set_correlation_id(correlation_id(event))
+    try:
+        request, ignored = parse_bucket_event(event)
+        if request is None:
+            return report.ignored(ignored or "")
+        logger.append_keys(bucket=request.bucket)
+        result = remediator.handle(request)
+    except InvalidRequest as exc:
+        return report.invalid(exc)
+    report.result(result.outcome, "bucket evaluated", reason=result.reason, sweep=result.sweep)
+    failed = [result.reason] if result.outcome is Outcome.FAILED else []
+    report.raise_if_failed(failed, event_driven=request.trigger.source != "manual")
+    return {"results": [result.to_dict()]}

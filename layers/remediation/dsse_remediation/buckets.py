@@ -1,0 +1,159 @@
+"""The bucket path: keep each protected bucket's default encryption DSSE-KMS under its key."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import prevention
+from .alerts import Publisher, bucket_alert, publish
+from .aws import errors
+from .aws.kms import KeyRing, KmsGateway
+from .aws.s3 import DSSE, S3Gateway
+from .config import Mode, Settings
+from .exceptions import InvalidRequest
+from .model import BucketEncryption, BucketRequest, BucketResult, ObjectRequest, Outcome
+from .remediation import ObjectRemediator
+from .scope import is_directory_bucket, is_valid_bucket_name
+
+SWEEP_EXAMPLES = 10  # keys named in a sweep summary per outcome that needs a human
+
+
+class BucketRemediator:
+    """Reads the bucket's default encryption (never the event body), and resets it to DSSE-KMS when needed."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        keys: KeyRing,
+        s3: S3Gateway,
+        kms: KmsGateway,
+        publisher: Publisher | None = None,
+        objects: ObjectRemediator | None = None,
+        on_alert_error: Callable[[Exception], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.keys = keys
+        self.s3 = s3
+        self.kms = kms
+        self.publisher = publisher
+        self.objects = objects
+        self._on_alert_error = on_alert_error
+
+    def handle(self, request: BucketRequest) -> BucketResult:
+        if not is_valid_bucket_name(request.bucket):
+            raise InvalidRequest(
+                f"bucket {request.bucket!r} is not a valid S3 bucket name (3-63 characters: a-z, 0-9, '.', '-')"
+            )
+        try:
+            result = self._process(request)
+        except ClientError as exc:
+            result = self._failure(request, exc)
+        except BotoCoreError as exc:
+            result = BucketResult(request.bucket, Outcome.FAILED, f"{exc}")
+        result.trigger = request.trigger
+        result.dry_run = request.dry_run
+        if result.outcome.alerts:
+            publish(self.publisher, bucket_alert(result, self.settings.alert_context), self._on_alert_error)
+        return result
+
+    def _process(self, request: BucketRequest) -> BucketResult:
+        bucket = request.bucket
+        if not self.settings.scope.contains(bucket):
+            reason = f"bucket {bucket} is outside the protected scope ({self.settings.scope.describe()})"
+            return BucketResult(bucket, Outcome.OUT_OF_SCOPE, reason)
+        key_arn = self.keys.arn(self.settings.key_for(bucket))
+        if is_directory_bucket(bucket):
+            reason = "directory buckets (S3 Express One Zone) support SSE-S3 and SSE-KMS only, not DSSE-KMS"
+            return BucketResult(bucket, Outcome.UNREMEDIABLE, reason, expected_key_arn=key_arn)
+
+        before = self.s3.bucket_encryption(bucket)
+        result = BucketResult(bucket, Outcome.COMPLIANT, "", before=before, expected_key_arn=key_arn)
+        default_ok = is_dsse(before, key_arn)
+        policy: dict[str, Any] | None = None
+        if self.settings.prevention_policy:
+            policy, result.policy_change = prevention.merged(self.s3.bucket_policy(bucket), bucket, key_arn)
+        if default_ok and result.policy_change is None:
+            result.reason = f"default encryption is DSSE-KMS under the configured key {key_arn}"
+            return result
+
+        changes = [] if default_ok else [f"reset the default encryption from {before} to DSSE-KMS under {key_arn}"]
+        if result.policy_change:
+            changes.append(f"{result.policy_change} the prevention statements of the bucket policy")
+        if not default_ok and (problem := self._key_problem(bucket, key_arn)):
+            result.outcome = Outcome.UNREMEDIABLE
+            result.reason = f"{problem}; nothing was changed (S3 does not check the key a bucket default names)"
+            return result
+        if request.dry_run or self.settings.mode is Mode.ALERT_ONLY:
+            why = "dry run" if request.dry_run else "alert-only mode"
+            result.outcome = Outcome.WOULD_REMEDIATE
+            result.reason = f"{why}: would {'; '.join(changes)}"
+            return result
+
+        result.after = (
+            before if default_ok else self.s3.put_dsse_default(bucket, key_arn, before.blocked_encryption_types)
+        )
+        if policy is not None and result.policy_change:
+            self.s3.put_bucket_policy(bucket, policy)
+        result.outcome = Outcome.REMEDIATED
+        result.reason = "; ".join(changes)
+        if self.settings.sweep_after_reset and self.objects is not None and not default_ok:
+            result.sweep = self._sweep(request)
+        return result
+
+    def _key_problem(self, bucket: str, key_arn: str) -> str | None:
+        """Why this key cannot be the bucket's DSSE default (DescribeKey + GetBucketLocation), or None."""
+        try:
+            facts = self.kms.facts(key_arn)
+        except ClientError as exc:
+            return f"the configured key {key_arn} cannot be described ({errors.message(exc)})"
+        if problem := facts.unusable_for_dsse():
+            return f"{problem} ({key_arn})"
+        region = self.s3.bucket_region(bucket)
+        if facts.region != region:
+            return (
+                f"the key is in {facts.region} but the bucket in {region}: DSSE-KMS needs a key in the bucket's Region"
+            )
+        return None
+
+    def _sweep(self, request: BucketRequest) -> dict[str, Any]:
+        """Remediate a small bucket's existing objects with the object library: one summary, no per-object alerts."""
+        assert self.objects is not None
+        keys, more = self.s3.list_keys(request.bucket, self.settings.sweep_max_objects)
+        if more:
+            return {
+                "skipped": f"more than {self.settings.sweep_max_objects} objects (SWEEP_MAX_OBJECTS): "
+                "backfill this bucket with the bulk backfill (S3 Batch Operations) instead"
+            }
+        counts: Counter[str] = Counter()
+        attention: dict[str, list[str]] = {}
+        for key in keys:
+            object_request = ObjectRequest(request.bucket, (key,), trigger=request.trigger)
+            outcome = self.objects.handle(object_request, alert=False).outcome
+            counts[outcome.value] += 1
+            if outcome in (Outcome.UNREMEDIABLE, Outcome.FAILED):
+                attention.setdefault(outcome.value, [])
+                if len(attention[outcome.value]) < SWEEP_EXAMPLES:
+                    attention[outcome.value].append(key)
+        return {"objects": len(keys), "outcomes": dict(counts), "needsAttention": attention}
+
+    def _failure(self, request: BucketRequest, exc: ClientError) -> BucketResult:
+        code = errors.code(exc)
+        if code == "NoSuchBucket":
+            return BucketResult(request.bucket, Outcome.GONE, "the bucket does not exist (deleted, or a typo)")
+        if code in errors.ACCESS_DENIED:
+            reason = (
+                f"access denied ({errors.message(exc)}): the bucket function's role needs "
+                "s3:GetEncryptionConfiguration and s3:PutEncryptionConfiguration here, and no bucket policy may "
+                "deny them"
+            )
+            return BucketResult(request.bucket, Outcome.UNREMEDIABLE, reason)
+        return BucketResult(request.bucket, Outcome.FAILED, errors.message(exc))
+
+
+def is_dsse(encryption: BucketEncryption, key_arn: str) -> bool:
+    """Compliant: DSSE-KMS under exactly this key ARN (an alias could be repointed), Bucket Key off."""
+    return encryption.algorithm == DSSE and encryption.kms_key_id == key_arn and not encryption.bucket_key_enabled

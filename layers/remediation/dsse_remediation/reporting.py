@@ -1,0 +1,47 @@
+"""What the three handlers share: one EMF metric per outcome, one log line per result, the error answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from .model import Outcome
+
+METRIC_NAMES = {outcome: outcome.value.title().replace("-", "") for outcome in Outcome}  # e.g. WouldRemediate
+
+
+class HandlerFailed(Exception):
+    """An event-driven resource failed: raised so Lambda retries it (SQS redrive, async retries) into a DLQ.
+
+    Manual invocations get their answer instead.
+    """
+
+
+class Reporter:
+    def __init__(self, logger: Logger, metrics: Metrics) -> None:
+        self.logger = logger
+        self.metrics = metrics
+
+    def alert_failed(self, _exc: Exception) -> None:
+        self.metrics.add_metric(name="AlertPublishFailed", unit=MetricUnit.Count, value=1)
+
+    def result(self, outcome: Outcome, message: str, **fields: Any) -> None:
+        self.metrics.add_metric(name=METRIC_NAMES[outcome], unit=MetricUnit.Count, value=1)
+        self.logger.info(message, outcome=outcome.value, **fields)
+
+    def ignored(self, reason: str) -> dict[str, Any]:
+        self.logger.info("event ignored", reason=reason)
+        self.metrics.add_metric(name="Ignored", unit=MetricUnit.Count, value=1)
+        return {"results": [], "ignored": reason}
+
+    def invalid(self, exc: Exception) -> dict[str, Any]:
+        self.logger.warning("invalid payload, nothing changed", error=str(exc))
+        self.metrics.add_metric(name="InvalidEvent", unit=MetricUnit.Count, value=1)
+        return {"error": {"type": type(exc).__name__, "message": str(exc)}, "results": []}
+
+    @staticmethod
+    def raise_if_failed(failed: list[str], event_driven: bool) -> None:
+        if failed and event_driven:
+            raise HandlerFailed(f"{len(failed)} resource(s) failed, to be retried: {failed[0]}")
