@@ -12,7 +12,7 @@ What is measured, in one run:
    by cumulative time and its direct imports. The children share a bytecode cache in the temp directory
    (PYTHONPYCACHEPREFIX), so every timed run reads cached bytecode, whatever PYTHONDONTWRITEBYTECODE says, and
    nothing is written into the source tree.
-2. API calls per object. On moto with the `tests.s3_fidelity` patches (so moto answers like real S3), an
+2. API calls per object. On moto with the `tests.aws_fidelity` patches (so moto answers like real S3), an
    ObjectRemediator built from the library's classes handles objects of each verdict; botocore `before-call` handlers
    on its S3 and SNS clients count S3 calls and SNS Publish calls (alerts) per object. Each case gets a fresh
    remediator, as a cold container would, so once-per-bucket lookups show on the first object; the ACL cases run
@@ -434,9 +434,9 @@ def run_case(world: World, case: Case) -> CaseResult:
 
 
 @contextmanager
-def s3_fidelity_applied() -> Iterator[None]:
-    """`tests.s3_fidelity.applied()`. Imported by name: mypy's scope excludes tests/, so it must not follow it."""
-    fidelity: Any = importlib.import_module("tests.s3_fidelity")
+def aws_fidelity_applied() -> Iterator[None]:
+    """`tests.aws_fidelity.applied()`. Imported by name: mypy's scope excludes tests/, so it must not follow it."""
+    fidelity: Any = importlib.import_module("tests.aws_fidelity")
     with fidelity.applied():
         yield
 
@@ -445,7 +445,7 @@ def measure_api_calls() -> list[CaseResult]:
     for name in AWS_UNSET:
         os.environ.pop(name, None)
     os.environ.update(FAKE_AWS_ENV)  # before any client exists
-    with mock_aws(), s3_fidelity_applied():
+    with mock_aws(), aws_fidelity_applied():
         world = create_world()
         return [run_case(world, case) for case in CASES]
 
@@ -503,7 +503,7 @@ def import_table(times: Sequence[ImportTime]) -> list[str]:
 
 
 def format_calls(results: Sequence[CaseResult]) -> list[str]:
-    lines = ["2. AWS API calls per object (moto + tests.s3_fidelity, a fresh remediator per case)", ""]
+    lines = ["2. AWS API calls per object (moto + tests.aws_fidelity, a fresh remediator per case)", ""]
     rows = [
         [
             r.case,

@@ -59,17 +59,17 @@ def free_port() -> int:
 
 @contextmanager
 def local_aws() -> Iterator[str]:
-    """moto's server on loopback, with the S3 fidelity patches the tests use (tests/s3_fidelity.py)."""
+    """moto's server on loopback, with the S3 fidelity patches the tests use (tests/aws_fidelity.py)."""
     from moto.server import ThreadedMotoServer
 
-    from tests import s3_fidelity
+    from tests import aws_fidelity
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        with s3_fidelity.applied():
+        with aws_fidelity.applied():
             yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()

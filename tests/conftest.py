@@ -14,17 +14,26 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from dsse_remediation.aws.kms import KeyRing
+from dsse_remediation.aws.kms import KeyRing, KmsGateway
 from dsse_remediation.aws.s3 import CONTENT_HEADERS, S3Gateway
 from dsse_remediation.aws.sns import SnsPublisher
+from dsse_remediation.buckets import BucketRemediator
 from dsse_remediation.config import Settings
+from dsse_remediation.keyguard import KeyGuard
 from dsse_remediation.remediation import ObjectRemediator
-from tests import s3_fidelity
+from tests import aws_fidelity
 
 REGION = "us-east-1"
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 PLACEHOLDER_KEY = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111111111"
 PLACEHOLDER_OTHER_KEY = "arn:aws:kms:us-east-1:123456789012:key/2222bbbb-22bb-22bb-22bb-222222222222"
+PLACEHOLDER_KEY_ID = PLACEHOLDER_KEY.rsplit("/", 1)[1]
+PLACEHOLDER_OTHER_KEY_ID = PLACEHOLDER_OTHER_KEY.rsplit("/", 1)[1]
+
+
+def key_ids(dsse_key: str, other_key: str) -> dict[str, str]:
+    """load_event replacements: the placeholder key ids (bare, and inside ARNs) for the test's own keys."""
+    return {PLACEHOLDER_KEY_ID: dsse_key.rsplit("/", 1)[1], PLACEHOLDER_OTHER_KEY_ID: other_key.rsplit("/", 1)[1]}
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +55,7 @@ def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    with mock_aws(), s3_fidelity.applied():
+    with mock_aws(), aws_fidelity.applied():
         yield
 
 
@@ -138,21 +147,68 @@ def calls() -> CallLog:
     return CallLog()
 
 
+@dataclass
+class Wiring:
+    """Fresh clients whose calls are recorded, and the settings every service of a test is built with."""
+
+    dsse_key: str
+    inbox: Inbox
+    calls: CallLog
+
+    def settings(self, **overrides: Any) -> Settings:
+        defaults = {"key": self.dsse_key, "alert_topic_arn": self.inbox.topic_arn, "account_id": "123456789012"}
+        return Settings(**(defaults | {"region": REGION} | overrides))
+
+    def client(self, service: str) -> Any:
+        client = boto3.client(service, region_name=REGION)
+        client.meta.events.register(f"before-parameter-build.{service}", self.calls)
+        return client
+
+    def parts(self, **overrides: Any) -> tuple[Settings, KeyRing, S3Gateway, SnsPublisher]:
+        settings = self.settings(**overrides)
+        keys = KeyRing(settings.key_references, lambda: boto3.client("kms", region_name=REGION))
+        sns = boto3.client("sns", region_name=REGION)
+        return (
+            settings,
+            keys,
+            S3Gateway(self.client("s3"), settings.account_id),
+            SnsPublisher(lambda: sns, self.inbox.topic_arn),
+        )
+
+
 @pytest.fixture
-def make_remediator(s3: Any, dsse_key: str, inbox: Inbox, calls: CallLog) -> Callable[..., ObjectRemediator]:
+def wiring(dsse_key: str, inbox: Inbox, calls: CallLog) -> Wiring:
+    return Wiring(dsse_key, inbox, calls)
+
+
+@pytest.fixture
+def make_remediator(s3: Any, wiring: Wiring) -> Callable[..., ObjectRemediator]:
     """An ObjectRemediator on a fresh S3 client whose calls are counted; settings overridable per test."""
 
     def build(**overrides: Any) -> ObjectRemediator:
-        settings = Settings(
-            **{"key": dsse_key, "alert_topic_arn": inbox.topic_arn, "account_id": "123456789012", "region": REGION}
-            | overrides
-        )
-        client = boto3.client("s3", region_name=REGION)
-        client.meta.events.register("before-parameter-build.s3", calls)
-        keys = KeyRing(settings.key_references, lambda: boto3.client("kms", region_name=REGION))
-        sns = boto3.client("sns", region_name=REGION)
-        publisher = SnsPublisher(lambda: sns, inbox.topic_arn)
-        return ObjectRemediator(settings, keys, S3Gateway(client, settings.account_id), publisher)
+        settings, keys, s3_gateway, publisher = wiring.parts(**overrides)
+        return ObjectRemediator(settings, keys, s3_gateway, publisher)
+
+    return build
+
+
+@pytest.fixture
+def make_bucket_remediator(s3: Any, wiring: Wiring) -> Callable[..., BucketRemediator]:
+    """A BucketRemediator (with its object sweep) on fresh S3 and KMS clients whose calls are counted."""
+
+    def build(**overrides: Any) -> BucketRemediator:
+        settings, keys, s3_gateway, publisher = wiring.parts(**overrides)
+        objects = ObjectRemediator(settings, keys, s3_gateway, publisher)
+        return BucketRemediator(settings, keys, s3_gateway, KmsGateway(wiring.client("kms")), publisher, objects)
+
+    return build
+
+
+@pytest.fixture
+def make_key_guard(kms: Any, wiring: Wiring) -> Callable[..., KeyGuard]:
+    def build(**overrides: Any) -> KeyGuard:
+        settings, keys, _, publisher = wiring.parts(**overrides)
+        return KeyGuard(settings, keys, KmsGateway(wiring.client("kms")), publisher)
 
     return build
 

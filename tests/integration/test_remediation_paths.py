@@ -126,10 +126,10 @@ class TestMultipartPath:
     def test_annotated_object_is_refused_rather_than_losing_its_annotations(
         self, s3: Any, bucket: str, make_remediator: Any, calls: Any
     ) -> None:
-        from tests import s3_fidelity
+        from tests import aws_fidelity
 
         put(s3, bucket, "big.bin", Body=b"x" * (6 * MIB))
-        s3_fidelity.annotate(bucket, "big.bin", "provenance")
+        aws_fidelity.annotate(bucket, "big.bin", "provenance")
         before = snapshot(s3, bucket, "big.bin")
 
         result = make_remediator(multipart_threshold=5 * MIB, part_size=5 * MIB).handle(
@@ -230,11 +230,10 @@ class TestUnremediable:
         put(s3, bucket, "q.csv")
         before = snapshot(s3, bucket, "q.csv")
         remediator = make_remediator()
-        key_id = dsse_key.split("/")[-1]  # moto's DisableKey takes key ids only (KMS also takes ARNs)
         if key_change == "disable":
-            kms.disable_key(KeyId=key_id)
+            kms.disable_key(KeyId=dsse_key)
         else:
-            kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+            kms.schedule_key_deletion(KeyId=dsse_key, PendingWindowInDays=7)
 
         result = remediator.handle(ObjectRequest(bucket, ("q.csv",)))
 

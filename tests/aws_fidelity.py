@@ -1,7 +1,7 @@
-"""Make moto's S3 behave like documented S3 where the product depends on it.
+"""Make moto's S3 and KMS behave like the documented services where the product depends on it.
 
-moto 5.2.5 differs from real S3 in ways that would let a broken product pass (or a right one fail). Each patch below
-follows the cited AWS documentation; the product code is never bent to moto. `apply()` patches moto's classes in
+moto 5.2.5 differs from real S3 and KMS in ways that would let a broken product pass (or a right one fail). Each
+patch below follows the cited AWS documentation; the product code is never bent to moto. `apply()` patches moto's classes in
 this process, so it covers both `mock_aws()` and an in-process `ThreadedMotoServer` (the demo).
 
 1. Default encryption. "Amazon S3 now applies server-side encryption with Amazon S3 managed keys (SSE-S3) as the
@@ -35,6 +35,15 @@ this process, so it covers both `mock_aws()` and an in-process `ThreadedMotoServ
 9. Object annotations. moto 5.2.5 has no annotations API; ListObjectAnnotations here lists what a test attached
    with `annotate()` (none by default), in the documented response shape.
    https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectAnnotations.html
+10. Bucket default encryption. DeleteBucketEncryption "resets the default encryption for the bucket as server-side
+    encryption with Amazon S3 managed keys (SSE-S3)", so GetBucketEncryption reports the AES256 rule rather than
+    "not found"; and a rule's BlockedEncryptionTypes is returned as it was put.
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucketEncryption.html ,
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_BlockedEncryptionTypes.html
+    moto answers ServerSideEncryptionConfigurationNotFoundError and drops BlockedEncryptionTypes.
+11. KMS key ids. EnableKey, DisableKey, CancelKeyDeletion and ScheduleKeyDeletion take "the key ID or key ARN".
+    https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKey.html
+    moto 5.2.5 looks the KeyId up as a bare key id only (KeyError on an ARN).
 8. KMS keys. Writing with SSE-KMS/DSSE-KMS makes S3 call kms:GenerateDataKey; a disabled or pending-deletion key
    fails the write (S3 relays `KMS.DisabledException` / `KMS.KMSInvalidStateException`).
    https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html
@@ -48,6 +57,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from moto.kms import models as kms_models
 from moto.kms.models import kms_backends
 from moto.s3 import models as s3_models
 from moto.s3 import responses as s3_responses
@@ -256,6 +266,32 @@ def apply() -> Callable[[], None]:
 
     patch(response_cls, "_key_response_get", key_response_get)
 
+    # 10: GetBucketEncryption.
+    def get_bucket_encryption(self: Any) -> Any:
+        self.data["Action"] = "GetBucketEncryption"
+        stored = self.backend.get_bucket_encryption(self.bucket_name)
+        rule: dict[str, Any] = {
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+            "BucketKeyEnabled": False,
+        }
+        if stored:
+            raw = stored["Rule"]
+            rule = {
+                "ApplyServerSideEncryptionByDefault": raw["ApplyServerSideEncryptionByDefault"],
+                "BucketKeyEnabled": str(raw.get("BucketKeyEnabled", "false")).lower() == "true",
+            }
+            if raw.get("BlockedEncryptionTypes") is not None:
+                types = (raw["BlockedEncryptionTypes"] or {}).get("EncryptionType") or []
+                rule["BlockedEncryptionTypes"] = {"EncryptionType": [types] if isinstance(types, str) else types}
+        return self.serialized(s3_responses.ActionResult({"ServerSideEncryptionConfiguration": {"Rules": [rule]}}))
+
+    patch(response_cls, "get_bucket_encryption", get_bucket_encryption)
+
+    # 11: KMS operations that take a key ARN as well as a key id.
+    kms_backend_cls = kms_models.KmsBackend
+    for name in ("enable_key", "disable_key", "cancel_key_deletion", "schedule_key_deletion"):
+        patch(kms_backend_cls, name, _accepting_key_arns(kms_backend_cls.__dict__[name]))
+
     # 6: BucketOwnerEnforced unless the CreateBucket request says otherwise.
     original_bucket_init = bucket_cls.__init__
 
@@ -272,6 +308,14 @@ def apply() -> Callable[[], None]:
             setattr(owner, name, value)
 
     return undo
+
+
+def _accepting_key_arns(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: Any, key_id: str, *args: Any, **kwargs: Any) -> Any:
+        return method(self, self.get_key_id(key_id), *args, **kwargs)
+
+    return wrapper
 
 
 def _copy_source(header: str) -> tuple[str, str, str | None]:
