@@ -1,8 +1,8 @@
 """Make moto's S3 and KMS behave like the documented services where the product depends on it.
 
 moto 5.2.5 differs from real S3 and KMS in ways that would let a broken product pass (or a right one fail). Each
-patch below follows the cited AWS documentation; the product code is never bent to moto. `apply()` patches moto's classes in
-this process, so it covers both `mock_aws()` and an in-process `ThreadedMotoServer` (the demo).
+patch below follows the cited AWS documentation; the product code is never bent to moto. `apply()` patches moto's
+classes in this process, so it covers both `mock_aws()` and an in-process `ThreadedMotoServer` (the demo).
 
 1. Default encryption. "Amazon S3 now applies server-side encryption with Amazon S3 managed keys (SSE-S3) as the
    base level of encryption for every bucket"; HeadObject reports `x-amz-server-side-encryption: AES256`.
