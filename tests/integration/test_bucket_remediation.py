@@ -1,0 +1,323 @@
+"""Bucket defaults: reset to DSSE-KMS under the key, from what GetBucketEncryption says, never from the event body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from dsse_remediation import prevention
+from dsse_remediation.config import Mode
+from dsse_remediation.exceptions import InvalidRequest
+from dsse_remediation.model import BucketRequest, Outcome, Trigger
+from dsse_remediation.scope import Scope
+from tests.conftest import REGION, snapshot
+from tests.iam_conditions import denied
+from tests.integration.test_copy_in_place import put
+
+DSSE_RULE = "aws:kms:dsse"
+
+
+def default_rule(s3: Any, bucket: str) -> dict[str, Any]:
+    rule: dict[str, Any] = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    return rule
+
+
+def set_default(s3: Any, bucket: str, algorithm: str, key: str | None = None, bucket_key: bool = False) -> None:
+    by_default = {"SSEAlgorithm": algorithm} | ({"KMSMasterKeyID": key} if key else {})
+    rules = [{"ApplyServerSideEncryptionByDefault": by_default, "BucketKeyEnabled": bucket_key}]
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules})
+
+
+def assert_dsse_default(s3: Any, bucket: str, key_arn: str) -> None:
+    rule = default_rule(s3, bucket)
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": DSSE_RULE, "KMSMasterKeyID": key_arn}
+    assert rule["BucketKeyEnabled"] is False
+
+
+@pytest.mark.parametrize(
+    ("situation", "algorithm", "key", "bucket_key"),
+    [
+        pytest.param("SSE-S3 base level (no configuration)", None, None, False, id="sse-s3-base"),
+        pytest.param("SSE-S3 explicit", "AES256", None, False, id="sse-s3"),
+        pytest.param("SSE-KMS under another key, Bucket Key on", "aws:kms", "OTHER", True, id="sse-kms-bucket-key"),
+        pytest.param("SSE-KMS under the DSSE key", "aws:kms", "DSSE", False, id="sse-kms-right-key"),
+        pytest.param("DSSE under another key", DSSE_RULE, "OTHER", False, id="dsse-wrong-key"),
+        pytest.param("DSSE under the key, Bucket Key on", DSSE_RULE, "DSSE", True, id="dsse-bucket-key"),
+    ],
+)
+def test_resets_the_default_to_dsse_under_the_key(
+    s3: Any,
+    bucket: str,
+    dsse_key: str,
+    other_key: str,
+    make_bucket_remediator: Any,
+    situation: str,
+    algorithm: str | None,
+    key: str | None,
+    bucket_key: bool,
+) -> None:
+    if algorithm:
+        set_default(s3, bucket, algorithm, {"OTHER": other_key, "DSSE": dsse_key}.get(key or ""), bucket_key)
+
+    result = make_bucket_remediator().handle(BucketRequest(bucket))
+
+    assert result.outcome is Outcome.REMEDIATED, result.reason
+    assert_dsse_default(s3, bucket, dsse_key)
+    assert result.after is not None
+    assert (result.after.algorithm, result.after.kms_key_id) == (DSSE_RULE, dsse_key)
+
+
+def test_new_objects_then_land_dsse_under_the_key(
+    s3: Any, bucket: str, dsse_key: str, make_bucket_remediator: Any
+) -> None:
+    make_bucket_remediator().handle(BucketRequest(bucket))
+
+    s3.put_object(Bucket=bucket, Key="after-reset.csv", Body=b"x")
+
+    after = snapshot(s3, bucket, "after-reset.csv")
+    assert (after.encryption, after.kms_key_id) == (DSSE_RULE, dsse_key)
+
+
+def test_compliant_bucket_costs_one_read_and_no_write(
+    s3: Any, bucket: str, dsse_key: str, make_bucket_remediator: Any, calls: Any, inbox: Any
+) -> None:
+    set_default(s3, bucket, DSSE_RULE, dsse_key)
+
+    result = make_bucket_remediator().handle(BucketRequest(bucket))
+
+    assert result.outcome is Outcome.COMPLIANT
+    assert calls.calls == ["GetBucketEncryption"]
+    assert inbox.messages() == []
+
+
+def test_keeps_blocked_encryption_types(s3: Any, bucket: str, dsse_key: str, make_bucket_remediator: Any) -> None:
+    rule = {
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+        "BucketKeyEnabled": False,
+        "BlockedEncryptionTypes": {"EncryptionType": ["SSE-C"]},
+    }
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [rule]})
+
+    result = make_bucket_remediator().handle(BucketRequest(bucket))
+
+    assert result.outcome is Outcome.REMEDIATED
+    assert_dsse_default(s3, bucket, dsse_key)
+    assert default_rule(s3, bucket)["BlockedEncryptionTypes"] == {"EncryptionType": ["SSE-C"]}
+
+
+class TestTheKeyIsCheckedBecauseS3DoesNot:
+    """S3 accepts any key id in PutBucketEncryption; a bad one would break every later upload."""
+
+    def _assert_unchanged(self, s3: Any, bucket: str, result: Any, words: str) -> None:
+        assert result.outcome is Outcome.UNREMEDIABLE
+        assert words in result.reason
+        assert "nothing was changed" in result.reason
+        assert default_rule(s3, bucket)["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+
+    def test_missing_key(self, s3: Any, bucket: str, make_bucket_remediator: Any, calls: Any) -> None:
+        missing = "arn:aws:kms:us-east-1:123456789012:key/99999999-9999-9999-9999-999999999999"
+
+        result = make_bucket_remediator(key=missing).handle(BucketRequest(bucket))
+
+        self._assert_unchanged(s3, bucket, result, "cannot be described")
+        assert "PutBucketEncryption" not in calls.calls
+
+    def test_disabled_key(self, s3: Any, kms: Any, bucket: str, dsse_key: str, make_bucket_remediator: Any) -> None:
+        kms.disable_key(KeyId=dsse_key)
+
+        self._assert_unchanged(s3, bucket, make_bucket_remediator().handle(BucketRequest(bucket)), "Disabled")
+
+    def test_key_pending_deletion(
+        self, s3: Any, kms: Any, bucket: str, dsse_key: str, make_bucket_remediator: Any
+    ) -> None:
+        kms.schedule_key_deletion(KeyId=dsse_key, PendingWindowInDays=7)
+
+        self._assert_unchanged(s3, bucket, make_bucket_remediator().handle(BucketRequest(bucket)), "PendingDeletion")
+
+    def test_asymmetric_key(self, s3: Any, kms: Any, bucket: str, make_bucket_remediator: Any) -> None:
+        rsa = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["Arn"]
+
+        self._assert_unchanged(s3, bucket, make_bucket_remediator(key=rsa).handle(BucketRequest(bucket)), "symmetric")
+
+    def test_key_in_another_region(self, s3: Any, dsse_key: str, make_bucket_remediator: Any) -> None:
+        s3.create_bucket(Bucket="eu-archive", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+
+        result = make_bucket_remediator().handle(BucketRequest("eu-archive"))
+
+        self._assert_unchanged(s3, "eu-archive", result, "the key is in us-east-1 but the bucket in eu-west-1")
+
+
+@pytest.mark.parametrize("mode", ["dry-run", "alert-only"])
+def test_dry_run_and_alert_only_write_nothing(
+    s3: Any, bucket: str, make_bucket_remediator: Any, calls: Any, inbox: Any, mode: str
+) -> None:
+    remediator = make_bucket_remediator(mode=Mode.ALERT_ONLY) if mode == "alert-only" else make_bucket_remediator()
+
+    result = remediator.handle(BucketRequest(bucket, dry_run=mode == "dry-run"))
+
+    assert result.outcome is Outcome.WOULD_REMEDIATE
+    assert "would reset the default encryption from AES256" in result.reason
+    assert not {"PutBucketEncryption", "PutBucketPolicy"} & set(calls.calls)
+    assert default_rule(s3, bucket)["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert [m["attributes"]["outcome"] for m in inbox.messages()] == ["would-remediate"]
+
+
+def test_out_of_scope_and_directory_buckets(make_bucket_remediator: Any, calls: Any) -> None:
+    remediator = make_bucket_remediator(scope=Scope(include=("*",), exclude=("scratch-*",)))
+
+    assert remediator.handle(BucketRequest("scratch-space")).outcome is Outcome.OUT_OF_SCOPE
+    assert remediator.handle(BucketRequest("fast--use1-az4--x-s3")).outcome is Outcome.UNREMEDIABLE
+    assert calls.calls == []
+
+
+def test_unknown_bucket_is_gone_and_invalid_name_refused(make_bucket_remediator: Any) -> None:
+    remediator = make_bucket_remediator()
+
+    assert remediator.handle(BucketRequest("no-such-bucket-here")).outcome is Outcome.GONE
+    with pytest.raises(InvalidRequest, match="not a valid S3 bucket name"):
+        remediator.handle(BucketRequest("Not_A_Bucket"))
+
+
+def test_alert_names_who_changed_it_and_the_configuration_before_and_after(
+    s3: Any, bucket: str, dsse_key: str, other_key: str, make_bucket_remediator: Any, inbox: Any
+) -> None:
+    set_default(s3, bucket, "aws:kms", other_key, bucket_key=True)
+    who = Trigger(
+        "cloudtrail", "PutBucketEncryption", "e-1", "2026-11-20T09:15:02Z", "arn:aws:iam::1:user/bob", "1.2.3.4"
+    )
+
+    make_bucket_remediator().handle(BucketRequest(bucket, trigger=who))
+
+    [alert] = inbox.messages()
+    body = alert["body"]
+    assert alert["subject"] == f"DSSE-KMS bucket default reset: s3://{bucket}"
+    assert alert["attributes"] | {} == {
+        "severity": "low",
+        "outcome": "remediated",
+        "resourceType": "bucket",
+        "bucket": bucket,
+    }
+    assert (body["trigger"]["actor"], body["trigger"]["sourceIp"]) == ("arn:aws:iam::1:user/bob", "1.2.3.4")
+    assert body["encryptionBefore"] == {
+        "algorithm": "aws:kms",
+        "kmsKeyId": other_key,
+        "bucketKeyEnabled": True,
+        "blockedEncryptionTypes": None,
+    }
+    assert body["encryptionAfter"]["algorithm"] == DSSE_RULE
+    assert body["encryptionAfter"]["kmsKeyId"] == dsse_key
+
+
+class TestPreventionPolicy:
+    """Opt-in: deny writes that ask for other encryption; everything relying on the default keeps working."""
+
+    OBJECTS = "arn:aws:s3:::example-protected-bucket/reports/q3.csv"
+
+    @pytest.fixture
+    def policy(self, s3: Any, bucket: str, make_bucket_remediator: Any) -> dict[str, Any]:
+        make_bucket_remediator(prevention_policy=True).handle(BucketRequest(bucket))
+        import json
+
+        parsed: dict[str, Any] = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        return parsed
+
+    @pytest.mark.parametrize(
+        ("request_headers", "should_deny"),
+        [
+            pytest.param({}, False, id="upload-relying-on-the-default"),
+            pytest.param({"s3:x-amz-server-side-encryption": DSSE_RULE, "KEY": "DSSE"}, False, id="dsse-right-key"),
+            pytest.param({"s3:x-amz-server-side-encryption": DSSE_RULE}, False, id="dsse-no-key-header"),
+            pytest.param({"s3:x-amz-server-side-encryption": "AES256"}, True, id="sse-s3-header"),
+            pytest.param({"s3:x-amz-server-side-encryption": "aws:kms", "KEY": "DSSE"}, True, id="sse-kms"),
+            pytest.param({"s3:x-amz-server-side-encryption": DSSE_RULE, "KEY": "OTHER"}, True, id="dsse-other-key"),
+        ],
+    )
+    def test_what_it_denies_and_lets_through(
+        self,
+        policy: dict[str, Any],
+        dsse_key: str,
+        other_key: str,
+        request_headers: dict[str, str],
+        should_deny: bool,
+    ) -> None:
+        context = dict(request_headers)
+        if "KEY" in context:
+            context[prevention.KEY_HEADER] = {"DSSE": dsse_key, "OTHER": other_key}[context.pop("KEY")]
+
+        assert denied(policy, "s3:PutObject", self.OBJECTS, context) is should_deny
+
+    def test_multipart_upload_parts_carry_no_header_and_pass(self, policy: dict[str, Any], dsse_key: str) -> None:
+        create = {"s3:x-amz-server-side-encryption": DSSE_RULE, prevention.KEY_HEADER: dsse_key}
+
+        assert not denied(policy, "s3:PutObject", self.OBJECTS, create)  # CreateMultipartUpload
+        assert not denied(policy, "s3:PutObject", self.OBJECTS, {})  # UploadPart: authorized as s3:PutObject
+
+    def test_merge_keeps_foreign_statements_and_is_idempotent(
+        self, s3: Any, bucket: str, make_bucket_remediator: Any, calls: Any
+    ) -> None:
+        import json
+
+        foreign = {
+            "Sid": "TlsOnly",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [foreign]}))
+        remediator = make_bucket_remediator(prevention_policy=True)
+
+        first = remediator.handle(BucketRequest(bucket))
+        calls.clear()
+        second = remediator.handle(BucketRequest(bucket))
+
+        statements = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+        assert (first.outcome, first.policy_change) == (Outcome.REMEDIATED, "added")
+        assert (second.outcome, second.policy_change) == (Outcome.COMPLIANT, None)
+        assert statements[0] == foreign
+        assert sorted(s["Sid"] for s in statements) == sorted(["TlsOnly", *prevention.OUR_SIDS])
+        assert "PutBucketPolicy" not in calls.calls
+
+
+class TestSweepAfterReset:
+    def test_remediates_a_small_buckets_objects_with_one_summary(
+        self, s3: Any, bucket: str, dsse_key: str, make_bucket_remediator: Any, inbox: Any
+    ) -> None:
+        for key in ("a.csv", "b.csv", "c.csv"):
+            put(s3, bucket, key)
+        before = snapshot(s3, bucket, "b.csv")
+
+        result = make_bucket_remediator(sweep_after_reset=True).handle(BucketRequest(bucket))
+
+        assert result.sweep == {"objects": 3, "outcomes": {"remediated": 3}, "needsAttention": {}}
+        after = snapshot(s3, bucket, "b.csv")
+        assert after.kept() == before.kept()
+        assert (after.encryption, after.kms_key_id) == (DSSE_RULE, dsse_key)
+        assert [m["attributes"]["resourceType"] for m in inbox.messages()] == ["bucket"]
+
+    def test_leaves_large_buckets_to_the_bulk_backfill(self, s3: Any, bucket: str, make_bucket_remediator: Any) -> None:
+        for key in ("a", "b", "c"):
+            put(s3, bucket, key)
+
+        result = make_bucket_remediator(sweep_after_reset=True, sweep_max_objects=2).handle(BucketRequest(bucket))
+
+        assert result.sweep is not None
+        assert "bulk backfill" in result.sweep["skipped"]
+        assert snapshot(s3, bucket, "a").encryption == "AES256"
+
+
+def test_bucket_owned_elsewhere_is_refused(make_bucket_remediator: Any) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="someone-elses")
+    remediator = make_bucket_remediator(account_id="210987654321")
+    from tests.conftest import inject_error
+
+    inject_error(remediator.s3.client, "GetBucketEncryption", "AccessDenied", 403)
+
+    result = remediator.handle(BucketRequest("someone-elses"))
+
+    assert result.outcome is Outcome.UNREMEDIABLE
+    assert "access denied" in result.reason
