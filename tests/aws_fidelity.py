@@ -57,6 +57,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from moto.core.responses import ActionResult
 from moto.kms import models as kms_models
 from moto.kms.models import kms_backends
 from moto.s3 import models as s3_models
@@ -283,7 +284,7 @@ def apply() -> Callable[[], None]:
             if raw.get("BlockedEncryptionTypes") is not None:
                 types = (raw["BlockedEncryptionTypes"] or {}).get("EncryptionType") or []
                 rule["BlockedEncryptionTypes"] = {"EncryptionType": [types] if isinstance(types, str) else types}
-        return self.serialized(s3_responses.ActionResult({"ServerSideEncryptionConfiguration": {"Rules": [rule]}}))
+        return self.serialized(ActionResult({"ServerSideEncryptionConfiguration": {"Rules": [rule]}}))
 
     patch(response_cls, "get_bucket_encryption", get_bucket_encryption)
 

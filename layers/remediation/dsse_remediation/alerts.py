@@ -177,6 +177,7 @@ def key_alert(result: KeyResult, context: Context) -> Alert:
         result.dry_run,
         context,
         {"keyArn": result.key_arn},
+        short_name=result.key_arn.rsplit(":", 1)[-1],  # key/<id>: a full ARN would not fit a subject
     )
 
 
@@ -192,6 +193,7 @@ def _alert(
     dry_run: bool,
     context: Context,
     attributes: dict[str, str],
+    short_name: str | None = None,
 ) -> Alert:
     body: dict[str, Any] = {
         "schema": SCHEMA,
@@ -209,7 +211,7 @@ def _alert(
         "trigger": trigger.to_dict(),
     }
     return Alert(
-        subject=subject(title, resource),
+        subject=subject(title, short_name or resource),
         body=body,
         attributes={"severity": severity, "outcome": outcome.value, "resourceType": resource_type, **attributes},
     )
