@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 
 
 @dataclass
@@ -14,3 +18,15 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 300_000
+
+
+def load_function(name: str) -> ModuleType:
+    """Import functions/<name>/app.py afresh, as a cold start does (it reads the environment at import)."""
+    path = Path(__file__).resolve().parent.parent / "functions" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_app", path)
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -14,19 +11,11 @@ import pytest
 from dsse_remediation.reporting import HandlerFailed
 from tests.conftest import PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY, load_event, snapshot
 from tests.integration.test_copy_in_place import put
-from tests.lambda_context import LambdaContext
-
-HANDLER = Path(__file__).resolve().parents[2] / "functions" / "object_remediation" / "app.py"
+from tests.lambda_context import LambdaContext, load_function
 
 
 def load_handler() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("object_remediation_app", HANDLER)
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_function("object_remediation")
 
 
 @pytest.fixture

@@ -1,0 +1,115 @@
+"""The bucket and key-guard Lambda handlers end to end: every sample in events/ through `lambda_handler`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from dsse_remediation.reporting import HandlerFailed
+from tests.conftest import inject_error, key_ids, load_event
+from tests.lambda_context import LambdaContext, load_function
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch, dsse_key: str, inbox: Any, s3: Any) -> None:
+    monkeypatch.setenv("DSSE_KMS_KEY", dsse_key)
+    monkeypatch.setenv("ALERT_TOPIC_ARN", inbox.topic_arn)
+    monkeypatch.setenv("EXCLUDED_BUCKETS", "example-excluded-*")
+    monkeypatch.setenv("ACCOUNT_ID", "123456789012")
+    s3.create_bucket(Bucket="example-protected-bucket")
+    s3.create_bucket(Bucket="example-excluded-bucket")
+
+
+def invoke(function: Any, event: Any) -> Any:
+    return json.loads(json.dumps(function.lambda_handler(event, LambdaContext())))
+
+
+class TestBucketHandler:
+    @pytest.fixture
+    def function(self, environment: None) -> Any:
+        return load_function("bucket_remediation")
+
+    @pytest.mark.parametrize(
+        ("sample", "expected"),
+        [
+            ("create-bucket.json", "remediated"),
+            ("put-bucket-encryption-sse-kms.json", "remediated"),
+            ("put-bucket-encryption-two-rules.json", "remediated"),
+            ("delete-bucket-encryption.json", "remediated"),
+            ("create-bucket-out-of-scope.json", "out-of-scope"),
+            ("manual-bucket.json", "remediated"),
+            ("manual-bucket-dry-run.json", "would-remediate"),
+        ],
+    )
+    def test_sample_reaches_its_outcome(
+        self, function: Any, s3: Any, dsse_key: str, other_key: str, sample: str, expected: str
+    ) -> None:
+        answer = invoke(function, load_event(sample, **key_ids(dsse_key, other_key)))
+
+        [result] = answer["results"]
+        assert result["outcome"] == expected, result["reason"]
+        rule = s3.get_bucket_encryption(Bucket=result["bucket"])["ServerSideEncryptionConfiguration"]["Rules"][0]
+        dsse = rule["ApplyServerSideEncryptionByDefault"] == {
+            "SSEAlgorithm": "aws:kms:dsse",
+            "KMSMasterKeyID": dsse_key,
+        }
+        assert dsse is (expected == "remediated")
+
+    def test_the_remediations_own_put_is_compliant(self, function: Any, s3: Any, dsse_key: str, other_key: str) -> None:
+        invoke(function, load_event("manual-bucket.json"))
+
+        answer = invoke(
+            function, load_event("put-bucket-encryption-dsse-right-key.json", **key_ids(dsse_key, other_key))
+        )
+
+        assert [r["outcome"] for r in answer["results"]] == ["compliant"]
+
+    def test_failed_call_is_ignored_and_malformed_payload_refused(self, function: Any) -> None:
+        assert "AccessDenied" in invoke(function, load_event("put-bucket-encryption-failed.json"))["ignored"]
+        answer = invoke(function, load_event("manual-bucket-malformed.json"))
+        assert answer["results"] == []
+        assert "unknown field(s) ['dryrun']" in answer["error"]["message"]
+
+    def test_event_driven_failure_raises_for_a_retry(self, function: Any) -> None:
+        inject_error(function.remediator.s3.client, "GetBucketEncryption", "InternalError", 500, times=99)
+
+        with pytest.raises(HandlerFailed):
+            function.lambda_handler(load_event("create-bucket.json"), LambdaContext())
+
+
+class TestKeyGuardHandler:
+    @pytest.fixture
+    def function(self, environment: None) -> Any:
+        return load_function("key_guard")
+
+    @pytest.mark.parametrize(
+        ("sample", "expected"),
+        [
+            ("kms-disable-key.json", "would-remediate"),
+            ("kms-schedule-key-deletion.json", "would-remediate"),
+            ("kms-disable-key-rotation.json", "would-remediate"),
+            ("kms-put-key-policy.json", "unremediable"),
+            ("kms-delete-imported-key-material.json", "unremediable"),
+            ("kms-delete-alias.json", "unremediable"),
+            ("kms-disable-key-unrelated.json", "out-of-scope"),
+        ],
+    )
+    def test_sample_reaches_its_outcome(
+        self, function: Any, kms: Any, dsse_key: str, other_key: str, sample: str, expected: str
+    ) -> None:
+        answer = invoke(function, load_event(sample, **key_ids(dsse_key, other_key)))
+
+        assert [r["outcome"] for r in answer["results"]] == [expected]
+
+    def test_manual_payload(self, function: Any, dsse_key: str, other_key: str) -> None:
+        answer = invoke(function, load_event("manual-key.json", **key_ids(dsse_key, other_key)))
+
+        [result] = answer["results"]
+        assert (result["keyArn"], result["keyState"], result["rotationEnabled"]) == (dsse_key, "Enabled", False)
+
+    def test_malformed_payload(self, function: Any) -> None:
+        answer = invoke(function, {"key": "alias/x"})
+
+        assert "unknown field(s) ['key']" in answer["error"]["message"]
