@@ -441,13 +441,92 @@ def aws_fidelity_applied() -> Iterator[None]:
         yield
 
 
-def measure_api_calls() -> list[CaseResult]:
+def measure_api_calls() -> tuple[list[CaseResult], list[PathCall]]:
     for name in AWS_UNSET:
         os.environ.pop(name, None)
     os.environ.update(FAKE_AWS_ENV)  # before any client exists
     with mock_aws(), aws_fidelity_applied():
         world = create_world()
-        return [run_case(world, case) for case in CASES]
+        return [run_case(world, case) for case in CASES], measure_bucket_and_key_paths(world)
+
+
+# --- 3. API calls of the bucket and key paths -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PathCall:
+    case: str
+    outcome: str
+    calls: list[str]  # service:Operation, in order
+
+
+def measure_bucket_and_key_paths(world: World) -> list[PathCall]:
+    """One request per case on fresh, recorded S3/KMS/SNS clients: what each bucket and key outcome costs."""
+    from dsse_remediation.aws.kms import KmsGateway
+    from dsse_remediation.buckets import BucketRemediator
+    from dsse_remediation.keyguard import KeyGuard
+    from dsse_remediation.model import BucketRequest, KeyEvent
+
+    def clients(log: list[str]) -> dict[str, Any]:
+        made = {}
+        for service in ("s3", "kms", "sns"):
+            client = boto3.client(service, region_name=REGION)
+            client.meta.events.register(
+                f"before-call.{service}", lambda model, _s=service, **_: log.append(f"{_s}:{model.name}")
+            )
+            made[service] = client
+        return made
+
+    def bucket_case(name: str, bucket: str, dry_run: bool = False, **overrides: Any) -> PathCall:
+        log: list[str] = []
+        c = clients(log)
+        settings = Settings(key=world.key_arn, alert_topic_arn=world.topic_arn, region=REGION, **overrides)
+        keys = KeyRing(settings.key_references, lambda: c["kms"])
+        remediator = BucketRemediator(
+            settings, keys, S3Gateway(c["s3"]), KmsGateway(c["kms"]), SnsPublisher(lambda: c["sns"], world.topic_arn)
+        )
+        return PathCall(name, remediator.handle(BucketRequest(bucket, dry_run=dry_run)).outcome.value, log)
+
+    def key_case(name: str, event: KeyEvent, **overrides: Any) -> PathCall:
+        log: list[str] = []
+        c = clients(log)
+        settings = Settings(key=world.key_arn, alert_topic_arn=world.topic_arn, region=REGION, **overrides)
+        keys = KeyRing(settings.key_references, lambda: c["kms"])
+        guard = KeyGuard(settings, keys, KmsGateway(c["kms"]), SnsPublisher(lambda: c["sns"], world.topic_arn))
+        return PathCall(name, guard.handle(event).outcome.value, log)
+
+    s3 = world.s3
+    dsse_rule = {
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms:dsse", "KMSMasterKeyID": world.key_arn}
+    }
+    for bucket in ("bench-b-compliant", "bench-b-sse-s3", "bench-b-prevent", "bench-b-dry"):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_encryption(Bucket="bench-b-compliant", ServerSideEncryptionConfiguration={"Rules": [dsse_rule]})
+    kms = boto3.client("kms", region_name=REGION)
+    other = kms.create_key(Description="not configured")["KeyMetadata"]["Arn"]
+    results = [
+        bucket_case("bucket compliant", "bench-b-compliant"),
+        bucket_case("bucket SSE-S3 -> DSSE", "bench-b-sse-s3"),
+        bucket_case("bucket SSE-S3 -> DSSE + prevention policy", "bench-b-prevent", prevention_policy=True),
+        bucket_case("bucket dry run", "bench-b-dry", dry_run=True),
+        bucket_case("bucket out of scope", "bench-b-dry", scope=Scope(exclude=("bench-b-*",))),
+        key_case("key event on another key", KeyEvent((other,), "DisableKey")),
+    ]
+    kms.disable_key(KeyId=world.key_arn)
+    results.append(key_case("DisableKey, revert off", KeyEvent((world.key_arn,), "DisableKey")))
+    results.append(key_case("DisableKey, revert on", KeyEvent((world.key_arn,), "DisableKey"), key_guard_revert=True))
+    kms.schedule_key_deletion(KeyId=world.key_arn, PendingWindowInDays=7)
+    event = KeyEvent((world.key_arn,), "ScheduleKeyDeletion")
+    results.append(key_case("ScheduleKeyDeletion, revert on", event, key_guard_revert=True))
+    results.append(key_case("PutKeyPolicy", KeyEvent((world.key_arn,), "PutKeyPolicy")))
+    results.append(key_case("manual key report", KeyEvent((world.key_arn,))))
+    return results
+
+
+def format_paths(results: Sequence[PathCall]) -> list[str]:
+    lines = ["3. AWS API calls of the bucket and key paths (moto + tests.aws_fidelity, one request per case)", ""]
+    rows = [[r.case, r.outcome, str(len(r.calls)), ", ".join(r.calls) or "(none)"] for r in results]
+    return lines + table(["case", "outcome", "calls", "calls in order"], rows)
 
 
 # --- report ----------------------------------------------------------------------------------------------------------
@@ -548,12 +627,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     imports = measure_imports(args.runs)
-    calls = measure_api_calls()
+    calls, paths = measure_api_calls()
     if args.json:
-        document = {"python": sys.version.split()[0], "imports": asdict(imports), "api_calls": list(map(asdict, calls))}
+        document = {
+            "python": sys.version.split()[0],
+            "imports": asdict(imports),
+            "api_calls": list(map(asdict, calls)),
+            "bucket_and_key_paths": list(map(asdict, paths)),
+        }
         print(json.dumps(document, indent=2))
     else:
-        print("\n".join([f"Python {sys.version.split()[0]}", "", *format_imports(imports), "", *format_calls(calls)]))
+        report = [f"Python {sys.version.split()[0]}", "", *format_imports(imports), "", *format_calls(calls)]
+        print("\n".join([*report, "", *format_paths(paths)]))
     return 0 if all(r.ok for r in calls) else 1
 
 
