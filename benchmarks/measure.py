@@ -501,7 +501,8 @@ def measure_bucket_and_key_paths(world: World) -> list[PathCall]:
     }
     for bucket in ("bench-b-compliant", "bench-b-sse-s3", "bench-b-prevent", "bench-b-dry"):
         s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_encryption(Bucket="bench-b-compliant", ServerSideEncryptionConfiguration={"Rules": [dsse_rule]})
+    config: Any = {"Rules": [dsse_rule]}
+    s3.put_bucket_encryption(Bucket="bench-b-compliant", ServerSideEncryptionConfiguration=config)
     kms = boto3.client("kms", region_name=REGION)
     other = kms.create_key(Description="not configured")["KeyMetadata"]["Arn"]
     results = [
