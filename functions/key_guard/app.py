@@ -35,9 +35,11 @@ guard = service.key_guard(on_alert_error=report.alert_failed)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.set_correlation_id(correlation_id(event))
     try:
-        key_event = parse_key_event(event)
+        key_event, ignored = parse_key_event(event)
     except InvalidRequest as exc:
         return report.invalid(exc)
+    if key_event is None:
+        return report.ignored(ignored or "")
     result = guard.handle(key_event)
     logger.append_keys(key_arn=result.key_arn)
     report.result(result.outcome, "key event evaluated", event_name=result.event_name, reason=result.reason)

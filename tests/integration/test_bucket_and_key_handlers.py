@@ -92,7 +92,7 @@ class TestKeyGuardHandler:
             ("kms-disable-key-rotation.json", "would-remediate"),
             ("kms-put-key-policy.json", "unremediable"),
             ("kms-delete-imported-key-material.json", "unremediable"),
-            ("kms-delete-alias.json", "unremediable"),
+            ("kms-delete-alias.json", "out-of-scope"),  # configured by ARN: aliases do not matter
             ("kms-disable-key-unrelated.json", "out-of-scope"),
         ],
     )

@@ -228,7 +228,7 @@ class TestPreventionPolicy:
         [
             pytest.param({}, False, id="upload-relying-on-the-default"),
             pytest.param({"s3:x-amz-server-side-encryption": DSSE_RULE, "KEY": "DSSE"}, False, id="dsse-right-key"),
-            pytest.param({"s3:x-amz-server-side-encryption": DSSE_RULE}, False, id="dsse-no-key-header"),
+            pytest.param({"s3:x-amz-server-side-encryption": DSSE_RULE}, True, id="dsse-no-key-header-aws-s3-key"),
             pytest.param({"s3:x-amz-server-side-encryption": "AES256"}, True, id="sse-s3-header"),
             pytest.param({"s3:x-amz-server-side-encryption": "aws:kms", "KEY": "DSSE"}, True, id="sse-kms"),
             pytest.param({"s3:x-amz-server-side-encryption": DSSE_RULE, "KEY": "OTHER"}, True, id="dsse-other-key"),
@@ -280,6 +280,42 @@ class TestPreventionPolicy:
         assert statements[0] == foreign
         assert sorted(s["Sid"] for s in statements) == sorted(["TlsOnly", *prevention.OUR_SIDS])
         assert "PutBucketPolicy" not in calls.calls
+
+    def test_blocks_sse_c_uploads_which_the_policy_cannot_see(
+        self, s3: Any, bucket: str, make_bucket_remediator: Any
+    ) -> None:
+        result = make_bucket_remediator(prevention_policy=True).handle(BucketRequest(bucket))
+
+        assert "blocked SSE-C uploads" in result.reason
+        assert default_rule(s3, bucket)["BlockedEncryptionTypes"] == {"EncryptionType": ["SSE-C"]}
+
+    def test_replaces_stale_statements_of_a_single_statement_policy(
+        self, s3: Any, bucket: str, other_key: str, dsse_key: str, make_bucket_remediator: Any
+    ) -> None:
+        import json
+
+        stale = prevention.statements(bucket, other_key)[1]
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": stale}))
+
+        result = make_bucket_remediator(prevention_policy=True).handle(BucketRequest(bucket))
+
+        statements = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+        assert result.policy_change == "updated"
+        assert statements == prevention.statements(bucket, dsse_key)
+
+    def test_a_policy_write_failure_still_reports_the_reset(
+        self, s3: Any, bucket: str, dsse_key: str, make_bucket_remediator: Any
+    ) -> None:
+        from tests.conftest import inject_error
+
+        remediator = make_bucket_remediator(prevention_policy=True)
+        inject_error(remediator.s3.client, "PutBucketPolicy", "MalformedPolicy", 400)
+
+        result = remediator.handle(BucketRequest(bucket))
+
+        assert result.outcome is Outcome.FAILED
+        assert result.reason.startswith("the default encryption was reset, but the prevention statements could not")
+        assert_dsse_default(s3, bucket, dsse_key)
 
 
 class TestSweepAfterReset:

@@ -18,7 +18,8 @@ def on_event(dsse_key: str, other_key: str) -> Any:
     """The sample CloudTrail event, about the test's own keys, parsed as the handler parses it."""
 
     def load(name: str) -> Any:
-        return parse_key_event(load_event(name, **key_ids(dsse_key, other_key)))
+        key_event, _ = parse_key_event(load_event(name, **key_ids(dsse_key, other_key)))
+        return key_event
 
     return load
 
@@ -136,19 +137,40 @@ def test_deleted_key_material_is_for_a_human(make_key_guard: Any, on_event: Any)
 
 
 @pytest.mark.parametrize("sample", ["kms-update-alias.json", "kms-delete-alias.json"])
-def test_alias_events_matter_when_the_alias_is_the_configuration(
+def test_alias_events_matter_only_when_the_alias_is_the_configuration(
     kms: Any, dsse_key: str, make_key_guard: Any, on_event: Any, inbox: Any, sample: str
 ) -> None:
     kms.create_alias(AliasName=ALIAS, TargetKeyId=dsse_key)
 
     configured_by_alias = make_key_guard(key=ALIAS).handle(on_event(sample))
-    configured_by_arn = make_key_guard().handle(on_event(sample))
+    [alert] = inbox.messages()
+    configured_by_arn = make_key_guard().handle(on_event(sample))  # e.g. an unrelated alias of the same key
 
     assert configured_by_alias.outcome is Outcome.UNREMEDIABLE
     assert configured_by_alias.key_arn == dsse_key
-    if sample == "kms-update-alias.json":  # the event names only the alias and its new target
-        assert configured_by_arn.outcome is Outcome.OUT_OF_SCOPE
-    assert inbox.messages()[0]["attributes"]["severity"] == "critical"
+    assert alert["attributes"]["severity"] == "critical"
+    assert configured_by_arn.outcome is Outcome.OUT_OF_SCOPE
+    assert inbox.messages() == []
+
+
+def test_failed_kms_calls_are_ignored(dsse_key: str, other_key: str) -> None:
+    event = load_event("kms-schedule-key-deletion.json", **key_ids(dsse_key, other_key))
+    event["detail"]["errorCode"] = "KMSInvalidStateException"
+
+    key_event, ignored = parse_key_event(event)
+
+    assert key_event is None
+    assert ignored == "ScheduleKeyDeletion failed (KMSInvalidStateException): nothing changed"
+
+
+def test_reverted_deletion_reports_no_deletion_date(
+    kms: Any, dsse_key: str, make_key_guard: Any, on_event: Any
+) -> None:
+    kms.schedule_key_deletion(KeyId=dsse_key, PendingWindowInDays=7)
+
+    result = make_key_guard(key_guard_revert=True).handle(on_event("kms-schedule-key-deletion.json"))
+
+    assert result.deletion_date is None
 
 
 def test_events_on_other_keys_are_ignored_quickly(make_key_guard: Any, on_event: Any, calls: Any, inbox: Any) -> None:
@@ -161,11 +183,9 @@ def test_events_on_other_keys_are_ignored_quickly(make_key_guard: Any, on_event:
 
 def test_manual_payload_reports_the_keys_state(kms: Any, dsse_key: str, make_key_guard: Any, inbox: Any) -> None:
     guard = make_key_guard()
-    from dsse_remediation.triggers import parse_key_event
-
-    healthy = guard.handle(parse_key_event({"keyArn": dsse_key}))
+    healthy = guard.handle(parse_key_event({"keyArn": dsse_key})[0])
     kms.enable_key_rotation(KeyId=dsse_key)
-    rotating = guard.handle(parse_key_event({"keyArn": dsse_key}))
+    rotating = guard.handle(parse_key_event({"keyArn": dsse_key})[0])
 
     assert (healthy.outcome, healthy.rotation_enabled) == (Outcome.WOULD_REMEDIATE, False)
     assert healthy.reason == "rotation is off"

@@ -72,15 +72,20 @@ class BucketRemediator:
 
         before = self.s3.bucket_encryption(bucket)
         result = BucketResult(bucket, Outcome.COMPLIANT, "", before=before, expected_key_arn=key_arn)
-        default_ok = is_dsse(before, key_arn)
+        blocked = before.blocked_encryption_types
         policy: dict[str, Any] | None = None
         if self.settings.prevention_policy:
             policy, result.policy_change = prevention.merged(self.s3.bucket_policy(bucket), bucket, key_arn)
+            # SSE-C uploads carry no x-amz-server-side-encryption header, so the policy cannot see them: block them.
+            blocked = prevention.blocking_sse_c(blocked)
+        default_ok = is_dsse(before, key_arn) and blocked == before.blocked_encryption_types
         if default_ok and result.policy_change is None:
             result.reason = f"default encryption is DSSE-KMS under the configured key {key_arn}"
             return result
 
         changes = [] if default_ok else [f"reset the default encryption from {before} to DSSE-KMS under {key_arn}"]
+        if blocked != before.blocked_encryption_types:
+            changes.append("blocked SSE-C uploads (BlockedEncryptionTypes)")
         if result.policy_change:
             changes.append(f"{result.policy_change} the prevention statements of the bucket policy")
         if not default_ok and (problem := self._key_problem(bucket, key_arn)):
@@ -93,13 +98,17 @@ class BucketRemediator:
             result.reason = f"{why}: would {'; '.join(changes)}"
             return result
 
-        result.after = (
-            before if default_ok else self.s3.put_dsse_default(bucket, key_arn, before.blocked_encryption_types)
-        )
-        if policy is not None and result.policy_change:
-            self.s3.put_bucket_policy(bucket, policy)
+        result.after = before if default_ok else self.s3.put_dsse_default(bucket, key_arn, blocked)
         result.outcome = Outcome.REMEDIATED
         result.reason = "; ".join(changes)
+        if policy is not None and result.policy_change:
+            try:
+                self.s3.put_bucket_policy(bucket, policy)
+            except ClientError as exc:
+                result.outcome = Outcome.FAILED
+                done = "the default encryption was reset, but " if not default_ok else ""
+                result.reason = f"{done}the prevention statements could not be written: {errors.message(exc)}"
+                return result
         if self.settings.sweep_after_reset and self.objects is not None and not default_ok:
             result.sweep = self._sweep(request)
         return result
@@ -147,8 +156,8 @@ class BucketRemediator:
         if code in errors.ACCESS_DENIED:
             reason = (
                 f"access denied ({errors.message(exc)}): the bucket function's role needs "
-                "s3:GetEncryptionConfiguration and s3:PutEncryptionConfiguration here, and no bucket policy may "
-                "deny them"
+                "s3:GetEncryptionConfiguration and s3:PutEncryptionConfiguration here (and s3:GetBucketPolicy / "
+                "s3:PutBucketPolicy with the prevention policy), and no bucket policy may deny them"
             )
             return BucketResult(request.bucket, Outcome.UNREMEDIABLE, reason)
         return BucketResult(request.bucket, Outcome.FAILED, errors.message(exc))

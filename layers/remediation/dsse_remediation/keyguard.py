@@ -12,7 +12,7 @@ from .alerts import Publisher, key_alert, publish
 from .aws import errors
 from .aws.kms import KeyRing, KmsGateway
 from .config import Settings
-from .model import KeyEvent, KeyResult, Outcome
+from .model import ALIAS_CHANGES, KeyEvent, KeyResult, Outcome
 
 # What undoes each revertible event, in order. CancelKeyDeletion leaves the key Disabled, hence EnableKey after it.
 REVERTS: dict[str, tuple[str, ...]] = {
@@ -29,7 +29,11 @@ HUMAN_DECISIONS = {
     "DeleteAlias": "the configured alias was deleted: new Lambda containers fail to start until it exists again, "
     "or the key ARN is configured",
 }
-GUARDED_EVENTS = frozenset(REVERTS) | frozenset(HUMAN_DECISIONS)
+_REVERT_CALLS = {
+    "EnableKey": "enable_key",
+    "CancelKeyDeletion": "cancel_key_deletion",
+    "EnableKeyRotation": "enable_key_rotation",
+}
 
 
 class KeyGuard:
@@ -70,8 +74,9 @@ class KeyGuard:
         return result
 
     def _configured_key(self, event: KeyEvent) -> str | None:
-        if event.alias_name and event.alias_name in self.keys.aliases:
-            return self.keys.aliases[event.alias_name]
+        """Alias events matter only for a configured alias; every other event, for a configured key ARN."""
+        if event.event_name in ALIAS_CHANGES:
+            return self.keys.aliases.get(event.alias_name or "")
         return next((arn for arn in event.key_arns if arn in self.keys.arns), None)
 
     def _respond(self, event: KeyEvent, result: KeyResult) -> None:
@@ -88,21 +93,15 @@ class KeyGuard:
             result.reason = f"{name} on the DSSE key; {why}: a human must run {' then '.join(REVERTS[name])}"
         else:
             for action in REVERTS[name]:
-                self._revert(action, result.key_arn)
+                getattr(self.kms, _REVERT_CALLS[action])(result.key_arn)
                 result.actions.append(action)
             result.outcome = Outcome.REMEDIATED
             result.reason = f"{name} on the DSSE key was reverted: {' then '.join(result.actions)}"
+            result.deletion_date = None  # the deletion was cancelled
         facts = self.kms.facts(result.key_arn)
         result.key_state = facts.state
         if facts.deletion_date and not result.actions:
             result.deletion_date = facts.deletion_date.isoformat()
-
-    def _revert(self, action: str, key_arn: str) -> None:
-        {
-            "EnableKey": self.kms.enable_key,
-            "CancelKeyDeletion": self.kms.cancel_key_deletion,
-            "EnableKeyRotation": self.kms.enable_key_rotation,
-        }[action](key_arn)
 
     def _inspect(self, result: KeyResult) -> None:
         facts = self.kms.facts(result.key_arn)

@@ -126,6 +126,17 @@ class ObjectResult:
         }
 
 
+OBJECT_WRITES = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload"})
+# PutBucketPolicy / DeleteBucketPolicy matter when the prevention policy is on: they may remove its statements.
+BUCKET_CHANGES = frozenset(
+    {"CreateBucket", "PutBucketEncryption", "DeleteBucketEncryption", "PutBucketPolicy", "DeleteBucketPolicy"}
+)
+KEY_REVERTIBLE = frozenset({"DisableKey", "ScheduleKeyDeletion", "DisableKeyRotation"})
+KEY_FOR_HUMANS = frozenset({"PutKeyPolicy", "DeleteImportedKeyMaterial"})
+ALIAS_CHANGES = frozenset({"UpdateAlias", "DeleteAlias"})
+KEY_EVENTS = KEY_REVERTIBLE | KEY_FOR_HUMANS | ALIAS_CHANGES
+
+
 @dataclass(frozen=True)
 class BucketRequest:
     bucket: str

@@ -4,6 +4,8 @@ Written so that what must keep working does: uploads that send no encryption hea
 applies), multipart UploadPart requests (they carry no encryption header but are authorized as s3:PutObject), and
 the remediation's own copies (they ask for aws:kms:dsse under the key). Each statement denies only when its header
 is present (`Null: false`) and differs, because `StringNotEquals` alone also matches requests without the header.
+A DSSE request without a key-id header is denied too: S3 would use the AWS managed key `aws/s3` for it. Clients
+must name the key by its ARN (the condition compares the header as sent).
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_Null
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingDSSEncryption.html
 """
@@ -24,17 +26,22 @@ def statements(bucket: str, key_arn: str) -> list[dict[str, Any]]:
     partition = key_arn.split(":")[1]
     objects = f"arn:{partition}:s3:::{bucket}/*"
 
-    def deny_unless(sid: str, header: str, value: str) -> dict[str, Any]:
+    def deny(sid: str, condition: dict[str, Any]) -> dict[str, Any]:
         return {
             "Sid": sid,
             "Effect": "Deny",
             "Principal": "*",
             "Action": "s3:PutObject",
             "Resource": objects,
-            "Condition": {"StringNotEquals": {header: value}, "Null": {header: "false"}},
+            "Condition": condition,
         }
 
-    return [deny_unless(SID_ALGORITHM, SSE_HEADER, "aws:kms:dsse"), deny_unless(SID_KEY, KEY_HEADER, key_arn)]
+    return [
+        # An encryption header other than DSSE.
+        deny(SID_ALGORITHM, {"StringNotEquals": {SSE_HEADER: "aws:kms:dsse"}, "Null": {SSE_HEADER: "false"}}),
+        # An encryption header with another key id, or with none (S3 would pick the aws/s3 managed key).
+        deny(SID_KEY, {"StringNotEqualsIfExists": {KEY_HEADER: key_arn}, "Null": {SSE_HEADER: "false"}}),
+    ]
 
 
 def merged(existing: dict[str, Any] | None, bucket: str, key_arn: str) -> tuple[dict[str, Any], str | None]:
@@ -51,3 +58,12 @@ def merged(existing: dict[str, Any] | None, bucket: str, key_arn: str) -> tuple[
         return policy, None
     policy["Statement"] = [s for s in current if s.get("Sid") not in OUR_SIDS] + wanted
     return policy, ("updated" if ours_before else "added")
+
+
+def blocking_sse_c(blocked: tuple[str, ...] | None) -> tuple[str, ...]:
+    """BlockedEncryptionTypes with SSE-C in it, everything already there kept (NONE means nothing is blocked).
+
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_BlockedEncryptionTypes.html
+    """
+    kept = tuple(t for t in (blocked or ()) if t != "NONE")
+    return kept if "SSE-C" in kept else (*kept, "SSE-C")

@@ -7,9 +7,10 @@ Object handler (see events/ for a sample of each):
 - The manual payload {"bucket": "...", "key": "...", "versionId": "optional", "dryRun": false}.
 SQS batches are unwrapped by the handler; each body is one of the EventBridge events above.
 
-Bucket handler: CloudTrail CreateBucket, PutBucketEncryption, DeleteBucketEncryption;
+Bucket handler: CloudTrail CreateBucket, Put/DeleteBucketEncryption, Put/DeleteBucketPolicy;
 {"bucket": "...", "dryRun": false}.
-Key guard: CloudTrail KMS events (see keyguard.GUARDED_EVENTS); {"keyArn": "...", "dryRun": false}.
+Key guard: CloudTrail KMS events (model.KEY_EVENTS); {"keyArn": "...", "dryRun": false}.
+Failed calls (errorCode) are ignored everywhere: they changed nothing.
 """
 
 from __future__ import annotations
@@ -22,11 +23,8 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.data_classes.event_bridge_event import EventBridgeEvent
 
 from .exceptions import InvalidEvent
-from .keyguard import GUARDED_EVENTS
-from .model import BucketRequest, KeyEvent, ObjectRequest, Trigger
+from .model import BUCKET_CHANGES, KEY_EVENTS, OBJECT_WRITES, BucketRequest, KeyEvent, ObjectRequest, Trigger
 
-OBJECT_WRITES = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload"})
-BUCKET_CHANGES = frozenset({"CreateBucket", "PutBucketEncryption", "DeleteBucketEncryption"})
 CLOUDTRAIL = "AWS API Call via CloudTrail"
 OBJECT_CREATED = "Object Created"
 MANUAL_FIELDS = {"bucket": str, "key": str, "versionId": str, "dryRun": bool}
@@ -109,18 +107,21 @@ def parse_bucket_event(event: Any) -> tuple[BucketRequest | None, str | None]:
     return BucketRequest(bucket=bucket, trigger=_trigger(detail)), None
 
 
-def parse_key_event(event: Any) -> KeyEvent:
+def parse_key_event(event: Any) -> tuple[KeyEvent | None, str | None]:
+    """A key event, or (None, why it is ignored) for a failed call."""
     if not isinstance(event, Mapping):
         raise InvalidEvent(f"expected a JSON object, got {type(event).__name__}")
     if "detail-type" not in event:
         _check_manual(event, MANUAL_KEY_FIELDS, ("keyArn",))
-        return KeyEvent(key_arns=(event["keyArn"],), dry_run=event.get("dryRun", False))
+        return KeyEvent(key_arns=(event["keyArn"],), dry_run=event.get("dryRun", False)), None
     bridge = EventBridgeEvent(dict(event))
     if bridge.detail_type != CLOUDTRAIL:
         raise InvalidEvent(
             f"unsupported EventBridge event (detail-type {bridge.detail_type!r}): expected {CLOUDTRAIL!r}"
         )
-    detail, name = _cloudtrail_detail(bridge, "kms.amazonaws.com", GUARDED_EVENTS, "a guarded KMS change")
+    detail, name = _cloudtrail_detail(bridge, "kms.amazonaws.com", KEY_EVENTS, "a guarded KMS change")
+    if detail.get("errorCode"):
+        return None, f"{name} failed ({detail['errorCode']}): nothing changed"
     resources = detail.get("resources")
     resources = resources if isinstance(resources, list) else []
     # detail.resources[].ARN is always the key ARN; requestParameters.keyId may be an id, ARN or alias.
@@ -128,7 +129,7 @@ def parse_key_event(event: Any) -> KeyEvent:
     params = _request_parameters(detail)
     response = detail.get("responseElements") if isinstance(detail.get("responseElements"), Mapping) else {}
     alias = params.get("aliasName") if isinstance(params.get("aliasName"), str) else None
-    return KeyEvent(
+    key_event = KeyEvent(
         key_arns=arns,
         event_name=name,
         alias_name=alias,
@@ -136,6 +137,7 @@ def parse_key_event(event: Any) -> KeyEvent:
         response=dict(response or {}),
         trigger=_trigger(detail),
     )
+    return key_event, None
 
 
 def _cloudtrail_detail(

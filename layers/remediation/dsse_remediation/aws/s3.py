@@ -145,6 +145,7 @@ class S3Gateway:
         self._owner: dict[str, Any] = {"ExpectedBucketOwner": expected_owner} if expected_owner else {}
         self._source_owner: dict[str, Any] = {"ExpectedSourceBucketOwner": expected_owner} if expected_owner else {}
         self._acls_enabled: dict[str, bool] = {}
+        self._regions: dict[str, str] = {}
         self._lock = threading.Lock()
 
     @property
@@ -334,9 +335,12 @@ class S3Gateway:
         return BucketEncryption(DSSE, key_arn, False, blocked)
 
     def bucket_region(self, bucket: str) -> str:
-        """GetBucketLocation: no constraint means us-east-1, and the legacy "EU" means eu-west-1."""
-        location = self._client.get_bucket_location(Bucket=bucket, **self._owner).get("LocationConstraint")
-        return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location) or "us-east-1"
+        """GetBucketLocation (cached: a bucket never moves): no constraint means us-east-1, "EU" means eu-west-1."""
+        if bucket not in self._regions:
+            location = self._client.get_bucket_location(Bucket=bucket, **self._owner).get("LocationConstraint")
+            region = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
+            self._regions[bucket] = region or "us-east-1"
+        return self._regions[bucket]
 
     def bucket_policy(self, bucket: str) -> dict[str, Any] | None:
         try:
