@@ -10,7 +10,11 @@ PYTHON_LAMBDA ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python
 LAMBDA_VENV := .venv-lambda-runtime
 LAMBDA_STAMP := $(LAMBDA_VENV)/.installed-$(shell cat requirements-dev.txt layers/remediation/requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit unit-lambda-runtime bench clean
+TOOLS_VENV := .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed-$(shell cat requirements-tools.txt | cksum | cut -d' ' -f1)
+SAM := SAM_CLI_TELEMETRY=0 $(TOOLS_VENV)/bin/sam
+
+.PHONY: demo test lint typecheck unit unit-lambda-runtime template-checks bench clean
 
 $(STAMP):
 	rm -rf $(VENV)
@@ -22,7 +26,7 @@ $(STAMP):
 demo: $(STAMP)  ## the product on a local fake AWS (moto's server on 127.0.0.1)
 	$(BIN)/python scripts/demo.py
 
-test: lint typecheck unit unit-lambda-runtime  ## everything CI runs
+test: lint typecheck unit unit-lambda-runtime template-checks  ## everything CI runs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -49,8 +53,22 @@ $(LAMBDA_STAMP):
 	$(LAMBDA_VENV)/bin/python -m pip install --quiet -r requirements-dev.txt -e .
 	touch $@
 
+template-checks: $(TOOLS_STAMP) $(STAMP)  ## cfn-lint, sam validate --lint, sam build (no Docker), layer, checkov
+	$(TOOLS_VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint --region us-east-1
+	$(SAM) build --region us-east-1 > .aws-sam-build.log 2>&1 || (cat .aws-sam-build.log; exit 1)
+	$(BIN)/python scripts/check_layer.py
+	$(TOOLS_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
+
+$(TOOLS_STAMP): requirements-tools.txt
+	rm -rf $(TOOLS_VENV)
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS_VENV)/bin/python -m pip install --quiet -r requirements-tools.txt
+	touch $@
+
 bench: $(STAMP)  ## cold-start import cost and S3 calls per object
 	PYTHONPATH=layers/remediation:. $(BIN)/python -m benchmarks.measure
 
 clean:
-	rm -rf $(VENV) $(LAMBDA_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LAMBDA_VENV) $(TOOLS_VENV) .aws-sam .aws-sam-build.log .pytest_cache .mypy_cache .ruff_cache

@@ -44,6 +44,12 @@ classes in this process, so it covers both `mock_aws()` and an in-process `Threa
 11. KMS key ids. EnableKey, DisableKey, CancelKeyDeletion and ScheduleKeyDeletion take "the key ID or key ARN".
     https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKey.html
     moto 5.2.5 looks the KeyId up as a bare key id only (KeyError on an ARN).
+12. EventBridge arrays of objects. EventBridge's matcher (Event Ruler) matches a pattern field against each element
+    of an array, fields of objects inside arrays included: `{"detail": {"resources": {"ARN": [...]}}}` matches a
+    CloudTrail event whose `detail.resources` holds an object with that ARN.
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-arrays.html ,
+    https://github.com/aws/event-ruler (README, "arrays")
+    moto 5.2.5 flattens nested objects only, so such a pattern never matches there.
 8. KMS keys. Writing with SSE-KMS/DSSE-KMS makes S3 call kms:GenerateDataKey; a disabled or pending-deletion key
    fails the write (S3 relays `KMS.DisabledException` / `KMS.KMSInvalidStateException`).
    https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html
@@ -58,6 +64,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from moto.core.responses import ActionResult
+from moto.events import models as events_models
 from moto.kms import models as kms_models
 from moto.kms.models import kms_backends
 from moto.s3 import models as s3_models
@@ -293,6 +300,9 @@ def apply() -> Callable[[], None]:
     for name in ("enable_key", "disable_key", "cancel_key_deletion", "schedule_key_deletion"):
         patch(kms_backend_cls, name, _accepting_key_arns(kms_backend_cls.__dict__[name]))
 
+    # 12: arrays of objects in event patterns.
+    patch(events_models.EventPattern, "_flatten_dict", staticmethod(_flatten_event))
+
     # 6: BucketOwnerEnforced unless the CreateBucket request says otherwise.
     original_bucket_init = bucket_cls.__init__
 
@@ -309,6 +319,25 @@ def apply() -> Callable[[], None]:
             setattr(owner, name, value)
 
     return undo
+
+
+def _flatten_event(node: Any, prefix: str = "", result: dict[str, Any] | None = None) -> dict[str, Any]:
+    """moto's flattening, plus arrays of objects: each leaf path collects the values of every element."""
+    result = {} if result is None else result
+    if not isinstance(node, dict):
+        return result
+    for name, value in node.items():
+        path = f"{prefix}.{name}" if prefix else name
+        if isinstance(value, dict) and value:
+            _flatten_event(value, path, result)
+        elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            for item in value:
+                for leaf, leaf_value in _flatten_event(item, path).items():
+                    values = result.setdefault(leaf, [])
+                    values.extend(leaf_value if isinstance(leaf_value, list) else [leaf_value])
+        else:
+            result[path] = value
+    return result
 
 
 def _accepting_key_arns(method: Callable[..., Any]) -> Callable[..., Any]:

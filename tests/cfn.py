@@ -1,0 +1,145 @@
+"""template.yaml as the tests see it: decoded by cfn-lint, intrinsic functions resolved for given parameter values.
+
+Only what the template uses is resolved (Ref, Fn::Sub, Fn::Join, Fn::Split, Fn::If, Fn::GetAtt, Fn::Equals, Fn::Not,
+Fn::And, Condition). Resources resolve to stable fake identifiers, enough to read patterns, policies and variables.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cfnlint.decode import decode
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
+PLACEHOLDER_KEY = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111111111"
+PSEUDO = {
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::StackName": "dsse-remediation",
+}
+_NO_VALUE = object()
+
+
+def load() -> dict[str, Any]:
+    template, problems = decode(str(TEMPLATE))
+    assert template is not None, problems
+    return dict(template)
+
+
+class Resolved:
+    def __init__(self, parameters: Mapping[str, str] | None = None, template: dict[str, Any] | None = None) -> None:
+        self.template = template or load()
+        self.parameters: dict[str, Any] = {}
+        for name, spec in self.template["Parameters"].items():
+            value = (parameters or {}).get(name, spec.get("Default"))
+            if name == "DsseKmsKeyArn" and value is None:
+                value = PLACEHOLDER_KEY  # the key the samples in events/ name
+            assert value is not None, f"parameter {name} needs a value"
+            self.parameters[name] = str(value).split(",") if spec["Type"] == "CommaDelimitedList" else str(value)
+        self.conditions: dict[str, bool] = {}
+        for name in self.template["Conditions"]:
+            self.conditions[name] = self._condition(name)
+
+    def resource(self, name: str) -> dict[str, Any]:
+        resource: dict[str, Any] = self.template["Resources"][name]
+        return resource
+
+    def exists(self, name: str) -> bool:
+        condition = self.resource(name).get("Condition")
+        return condition is None or self.conditions[condition]
+
+    def value(self, node: Any) -> Any:
+        result = self._value(node)
+        return None if result is _NO_VALUE else result
+
+    def function_environment(self, name: str) -> dict[str, str]:
+        shared = self.template["Globals"]["Function"]["Environment"]["Variables"]
+        own = self.resource(name)["Properties"].get("Environment", {}).get("Variables", {})
+        return {key: str(self.value(v)) for key, v in (shared | own).items()}
+
+    def function_statements(self, name: str) -> list[dict[str, Any]]:
+        statements = []
+        for policy in self.value(self.resource(name)["Properties"]["Policies"]) or []:
+            statements.extend(policy["Statement"])
+        return statements
+
+    # -- intrinsic functions
+
+    def _condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            self.conditions[name] = bool(self._value(self.template["Conditions"][name]))
+        return self.conditions[name]
+
+    def _value(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [v for v in (self._value(item) for item in node) if v is not _NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (function, argument), *_ = node.items()
+            handler = getattr(self, "_" + function.replace("Fn::", "fn_").replace("::", "_"), None)
+            if function in ("Ref", "Condition") or function.startswith("Fn::"):
+                assert handler is not None, f"{function} is not resolved by tests/cfn.py"
+                return handler(argument)
+        return {k: v for k, v in ((k, self._value(v)) for k, v in node.items()) if v is not _NO_VALUE}
+
+    def _Ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return _NO_VALUE
+        if name in PSEUDO:
+            return PSEUDO[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        kind = self.resource(name)["Type"]
+        return {
+            "AWS::SNS::Topic": f"arn:aws:sns:us-east-1:123456789012:{name}",
+            "AWS::SQS::Queue": f"https://sqs.us-east-1.amazonaws.com/123456789012/{name}",
+        }.get(kind, f"dsse-remediation-{name}")
+
+    def _Condition(self, name: str) -> bool:
+        return self._condition(name)
+
+    def _fn_GetAtt(self, argument: Any) -> str:
+        name, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
+        kind = self.resource(name)["Type"].split("::")[1].lower()
+        return f"arn:aws:{kind}:us-east-1:123456789012:{name}" if attribute == "Arn" else f"{name}-{attribute}"
+
+    def _fn_Sub(self, argument: Any) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else argument
+        values = {k: self._value(v) for k, v in variables.items()}
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in values:
+                return str(values[name])
+            if "." in name:
+                return self._fn_GetAtt(name)
+            return str(self._Ref(name))
+
+        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+    def _fn_Join(self, argument: Any) -> str:
+        separator, items = argument
+        return str(self._value(separator)).join(str(v) for v in self._value(items))
+
+    def _fn_Split(self, argument: Any) -> list[str]:
+        separator, text = argument
+        return str(self._value(text)).split(separator)
+
+    def _fn_If(self, argument: Any) -> Any:
+        name, when_true, when_false = argument
+        return self._value(when_true if self._condition(name) else when_false)
+
+    def _fn_Equals(self, argument: Any) -> bool:
+        left, right = (self._value(a) for a in argument)
+        return bool(left == right)
+
+    def _fn_Not(self, argument: Any) -> bool:
+        return not self._value(argument[0])
+
+    def _fn_And(self, argument: Any) -> bool:
+        return all(self._value(a) for a in argument)

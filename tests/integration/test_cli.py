@@ -1,0 +1,388 @@
+"""The `dsse-remediate` CLI against moto: outputs, exit codes, CSV, JSON, dry runs change nothing, concurrency."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dsse_remediation import cli
+from tests.conftest import snapshot
+from tests.integration.test_copy_in_place import assert_remediated, put
+
+PREFIX = "reports/2026/"
+
+
+@pytest.fixture
+def configured(monkeypatch: pytest.MonkeyPatch, dsse_key: str) -> str:
+    """The CLI configured the way the Lambdas are: DSSE_KMS_KEY in the environment, no alert topic."""
+    monkeypatch.setenv("DSSE_KMS_KEY", dsse_key)
+    for name in ("ALERT_TOPIC_ARN", "PROTECTED_BUCKETS", "EXCLUDED_BUCKETS", "MODE"):
+        monkeypatch.delenv(name, raising=False)
+    return dsse_key
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], configured: str) -> Callable[..., tuple[int, str, str]]:
+    def invoke(*argv: str) -> tuple[int, str, str]:
+        code = cli.main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+def encryption(s3: Any, bucket: str, key: str) -> tuple[str | None, str | None]:
+    head = s3.head_object(Bucket=bucket, Key=key)
+    return head.get("ServerSideEncryption"), head.get("SSEKMSKeyId")
+
+
+def test_check_one_object_reports_and_changes_nothing(s3: Any, bucket: str, run: Any) -> None:
+    put(s3, bucket, "reports/q3.csv")
+    before = snapshot(s3, bucket, "reports/q3.csv")
+
+    code, out, err = run("check", f"s3://{bucket}/reports/q3.csv")
+
+    assert code == 1
+    assert f"would-remediate  s3://{bucket}/reports/q3.csv  dry run: would copy in place" in out
+    assert "Summary: check" in out
+    assert err == ""
+    assert snapshot(s3, bucket, "reports/q3.csv") == before
+
+
+def test_check_a_compliant_object_exits_0(s3: Any, bucket: str, dsse_key: str, run: Any) -> None:
+    put(s3, bucket, "ok.csv", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=dsse_key)
+
+    code, out, _ = run("check", f"s3://{bucket}/ok.csv")
+
+    assert code == 0
+    assert out.startswith(f"compliant        s3://{bucket}/ok.csv")
+
+
+def test_fix_one_object_remediates_and_keeps_everything(s3: Any, bucket: str, dsse_key: str, run: Any) -> None:
+    put(s3, bucket, "reports/q3.csv")
+    before = snapshot(s3, bucket, "reports/q3.csv")
+
+    code, out, _ = run("fix", f"s3://{bucket}/reports/q3.csv")
+
+    assert code == 0
+    assert out.startswith(f"remediated       s3://{bucket}/reports/q3.csv  copied in place from AES256")
+    assert_remediated(before, snapshot(s3, bucket, "reports/q3.csv"), dsse_key)
+
+
+def test_key_flag_takes_an_alias_instead_of_the_environment(
+    s3: Any, bucket: str, dsse_key: str, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DSSE_KMS_KEY")
+    put(s3, bucket, "a.csv")
+
+    code, _, _ = run("fix", f"s3://{bucket}/a.csv", "--key", "alias/dsse-test")
+
+    assert code == 0
+    assert encryption(s3, bucket, "a.csv") == ("aws:kms:dsse", dsse_key)
+
+
+def result_lines(out: str) -> list[tuple[str, str]]:
+    """(outcome, resource) of each result line printed in text mode (in completion order)."""
+    return [(m[1], m[2]) for m in re.finditer(r"^(\S+) +(s3://\S+)", out, re.MULTILINE)]
+
+
+def populate(s3: Any, bucket: str, count: int = 25) -> list[str]:
+    keys = [f"{PREFIX}{i:02d}.csv" for i in range(count)]
+    for key in keys:
+        put(s3, bucket, key, Body=key.encode())
+    for outside in ("reports/2025/old.csv", "other/x.csv"):
+        put(s3, bucket, outside)
+    return keys
+
+
+def test_fix_recursive_with_concurrency_remediates_every_object_under_the_prefix_only(
+    s3: Any, bucket: str, dsse_key: str, run: Any
+) -> None:
+    keys = populate(s3, bucket)
+    before = {key: snapshot(s3, bucket, key) for key in keys}
+    outside = {key: snapshot(s3, bucket, key) for key in ("reports/2025/old.csv", "other/x.csv")}
+
+    code, out, _ = run("fix", f"s3://{bucket}/{PREFIX}", "--recursive", "--concurrency", "4")
+
+    assert code == 0
+    assert sorted(result_lines(out)) == [("remediated", f"s3://{bucket}/{key}") for key in keys]
+    for key in keys:
+        assert_remediated(before[key], snapshot(s3, bucket, key), dsse_key)
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert sorted(listed) == sorted([*keys, *outside])  # none lost, none added
+    for key, snap in outside.items():
+        assert snapshot(s3, bucket, key) == snap
+    assert re.search(r"^remediated +25$", out, re.MULTILINE)
+    assert "everything in scope is DSSE-KMS under its key (exit 0)" in out
+
+
+def test_fix_dry_run_changes_nothing(s3: Any, bucket: str, run: Any) -> None:
+    keys = populate(s3, bucket, 5)
+    before = {key: snapshot(s3, bucket, key) for key in keys}
+
+    code, out, _ = run("fix", f"s3://{bucket}/{PREFIX}", "--recursive", "--dry-run")
+
+    assert code == 1
+    assert [outcome for outcome, _ in result_lines(out)] == ["would-remediate"] * 5
+    assert "(dry run: nothing changed)" in out
+    assert {key: snapshot(s3, bucket, key) for key in keys} == before
+
+
+def test_json_output_is_one_json_document_and_nothing_else(s3: Any, bucket: str, dsse_key: str, run: Any) -> None:
+    populate(s3, bucket, 3)
+    put(s3, bucket, f"{PREFIX}ok.csv", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=dsse_key)
+
+    code, out, err = run("check", f"s3://{bucket}/{PREFIX}", "-r", "--output", "json")
+
+    document = json.loads(out)
+    assert code == 1
+    assert err == ""
+    assert set(document) == {"results", "summary"}
+    assert [r["outcome"] for r in document["results"]] == ["would-remediate"] * 3 + ["compliant"]
+    assert document["results"][0]["encryptionBefore"] == {"algorithm": "AES256", "kmsKeyId": None}
+    summary = document["summary"]
+    assert summary["outcomes"]["would-remediate"] == 3
+    assert summary["outcomes"]["compliant"] == 1
+    assert (summary["total"], summary["processed"], summary["exitCode"], summary["dryRun"]) == (4, 4, 1, True)
+
+
+def test_report_writes_a_csv_row_per_object(s3: Any, bucket: str, dsse_key: str, run: Any, tmp_path: Path) -> None:
+    keys = populate(s3, bucket, 4)
+    report = tmp_path / "report.csv"
+
+    code, _, _ = run("fix", f"s3://{bucket}/{PREFIX}", "--recursive", "--report", str(report))
+
+    assert code == 0
+    with report.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["bucket", "key", "versionId", "outcome", "reason", "encryptionBefore", "encryptionAfter"]
+    assert [row[1] for row in rows[1:]] == keys
+    assert {(row[0], row[3], row[5], row[6]) for row in rows[1:]} == {
+        (bucket, "remediated", "AES256", f"aws:kms:dsse ({dsse_key})")
+    }
+
+
+def test_report_to_an_unwritable_path_is_a_usage_error(s3: Any, bucket: str, run: Any, tmp_path: Path) -> None:
+    put(s3, bucket, "a.csv")
+    before = snapshot(s3, bucket, "a.csv")
+
+    code, _, err = run("fix", f"s3://{bucket}/a.csv", "--report", str(tmp_path / "missing" / "r.csv"))
+
+    assert code == 2
+    assert "cannot write the report" in err
+    assert snapshot(s3, bucket, "a.csv") == before
+
+
+def test_check_bucket_default_then_fix_it(s3: Any, bucket: str, dsse_key: str, run: Any) -> None:
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+
+    code, out, _ = run("check", f"s3://{bucket}")
+    assert code == 1
+    assert f"would-remediate  s3://{bucket} (default encryption)  dry run: would reset the default encryption" in out
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+    code, out, _ = run("fix", f"s3://{bucket}")
+    assert code == 0
+    assert out.startswith(f"remediated       s3://{bucket} (default encryption)")
+
+    code, out, _ = run("check", f"s3://{bucket}")
+    assert code == 0
+    assert out.startswith(f"compliant        s3://{bucket} (default encryption)")
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms:dsse", "KMSMasterKeyID": dsse_key}
+
+
+class TestKey:
+    def test_prints_the_state_and_the_scopes_that_depend_on_it(self, kms: Any, dsse_key: str, run: Any) -> None:
+        kms.enable_key_rotation(KeyId=dsse_key)
+
+        code, out, _ = run("key", dsse_key, "--include", "data-*")
+
+        assert code == 0
+        assert f"key       {dsse_key}" in out
+        assert "state     Enabled" in out
+        assert "rotation  on" in out
+        assert "protects  every protected bucket: include data-*" in out
+
+    def test_a_disabled_key_by_alias_exits_1(self, kms: Any, dsse_key: str, run: Any) -> None:
+        kms.disable_key(KeyId=dsse_key)
+
+        code, out, _ = run("key", "alias/dsse-test", "--output", "json")
+
+        [result] = json.loads(out)["results"]
+        assert code == 1
+        assert (result["keyArn"], result["keyState"], result["outcome"]) == (dsse_key, "Disabled", "would-remediate")
+        assert "the key is Disabled" in result["reason"]
+
+    def test_a_key_that_is_not_configured_is_out_of_scope(self, kms: Any, other_key: str, run: Any) -> None:
+        code, out, _ = run("key", other_key)
+
+        assert code == 0
+        assert "outcome   out-of-scope" in out
+        assert "state     Enabled" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["check", "example-protected-bucket/a.csv"], "is not an S3 URI"),
+        (["check", "s3://Bad_Bucket/a.csv"], "is not a valid S3 bucket name"),
+        (["check", "s3://example-protected-bucket/reports/"], "add --recursive"),
+        (["check", "s3://example-protected-bucket", "--all-versions"], "--all-versions needs"),
+        (["check", "s3://example-protected-bucket/" + "k" * 1025], "S3 keys are at most 1,024 bytes"),
+        (["check", "s3://example-protected-bucket/a", "--include", "Bad Pattern"], "invalid bucket patterns"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(argv: list[str], message: str, bucket: str, run: Any) -> None:
+    code, out, err = run(*argv)
+
+    assert code == 2
+    assert out == ""
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_key_is_a_usage_error(run: Any, monkeypatch: pytest.MonkeyPatch, aws: None) -> None:
+    monkeypatch.delenv("DSSE_KMS_KEY")
+
+    code, _, err = run("check", "s3://example-protected-bucket/a.csv")
+
+    assert code == 2
+    assert err == "dsse-remediate: no DSSE key: pass --key <key ARN or alias> or set DSSE_KMS_KEY\n"
+
+
+@pytest.mark.parametrize("argv", [["check"], ["frobnicate", "s3://b/k"], ["fix", "s3://b/k", "--concurrency", "0"]])
+def test_argparse_errors_exit_2(argv: list[str], run: Any) -> None:
+    code, _, err = run(*argv)
+
+    assert code == 2
+    assert "usage: dsse-remediate" in err
+
+
+def test_out_of_scope_bucket_is_reported_and_exits_0(s3: Any, bucket: str, run: Any) -> None:
+    put(s3, bucket, "a.csv")
+    before = snapshot(s3, bucket, "a.csv")
+
+    code, out, _ = run("fix", f"s3://{bucket}/a.csv", "--exclude", "example-*")
+    assert code == 0
+    assert out.startswith(f"out-of-scope     s3://{bucket}/a.csv  bucket {bucket} is outside the protected scope")
+
+    code, out, _ = run("fix", f"s3://{bucket}", "--recursive", "--exclude", bucket, "--output", "json")
+    assert code == 0
+    assert [r["outcome"] for r in json.loads(out)["results"]] == ["out-of-scope"]
+    assert snapshot(s3, bucket, "a.csv") == before
+
+
+class TestAllVersions:
+    @pytest.fixture
+    def versioned(self, s3: Any) -> str:
+        s3.create_bucket(Bucket="example-versioned-bucket")
+        s3.put_bucket_versioning(Bucket="example-versioned-bucket", VersioningConfiguration={"Status": "Enabled"})
+        put(s3, "example-versioned-bucket", "ledger.json", Body=b"old")
+        put(s3, "example-versioned-bucket", "ledger.json", Body=b"new")
+        return "example-versioned-bucket"
+
+    def test_noncurrent_versions_are_reported_never_copied(
+        self, s3: Any, versioned: str, dsse_key: str, run: Any
+    ) -> None:
+        versions_before = s3.list_object_versions(Bucket=versioned)["Versions"]
+        old = next(v["VersionId"] for v in versions_before if not v["IsLatest"])
+
+        code, out, _ = run("fix", f"s3://{versioned}/ledger.json", "--all-versions", "--output", "json")
+
+        results = json.loads(out)["results"]
+        assert code == 1  # the noncurrent SSE-S3 version stays unremediable
+        assert sorted(r["outcome"] for r in results) == ["remediated", "unremediable"]
+        [noncurrent] = [r for r in results if r["outcome"] == "unremediable"]
+        assert noncurrent["versionId"] == old
+        assert "not the current version" in noncurrent["reason"]
+        assert encryption(s3, versioned, "ledger.json") == ("aws:kms:dsse", dsse_key)
+        old_head = s3.head_object(Bucket=versioned, Key="ledger.json", VersionId=old)
+        assert old_head["ServerSideEncryption"] == "AES256"
+        assert len(s3.list_object_versions(Bucket=versioned)["Versions"]) == len(versions_before) + 1
+
+
+def test_alerts_only_with_a_topic_and_never_with_no_alerts(
+    s3: Any, bucket: str, inbox: Any, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put(s3, bucket, "a.csv")
+    put(s3, bucket, "b.csv")
+
+    assert run("fix", f"s3://{bucket}/a.csv")[0] == 0
+    assert inbox.messages() == []
+
+    monkeypatch.setenv("ALERT_TOPIC_ARN", inbox.topic_arn)
+    assert run("fix", f"s3://{bucket}/a.csv", "--no-alerts")[0] == 0  # compliant now: nothing to say anyway
+    assert run("fix", f"s3://{bucket}/b.csv", "--no-alerts")[0] == 0
+    assert inbox.messages() == []
+
+    put(s3, bucket, "c.csv")
+    assert run("fix", f"s3://{bucket}/c.csv")[0] == 0
+    assert [m["subject"] for m in inbox.messages()] == [f"DSSE-KMS remediated: s3://{bucket}/c.csv"]
+
+
+def test_ctrl_c_stops_submitting_finishes_running_work_and_exits_130(
+    s3: Any, bucket: str, dsse_key: str, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = populate(s3, bucket)
+    real_wait = cli.wait
+    calls = [0]
+
+    def interrupted_wait(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise KeyboardInterrupt
+        return real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "wait", interrupted_wait)
+
+    code, out, err = run("fix", f"s3://{bucket}/{PREFIX}", "-r", "--concurrency", "2", "--output", "json")
+
+    summary = json.loads(out)["summary"]
+    assert code == 130
+    assert "interrupted: starting nothing new" in err
+    assert summary["interrupted"] is True
+    assert 0 < summary["processed"] < len(keys)
+    remediated = [key for key in keys if encryption(s3, bucket, key) == ("aws:kms:dsse", dsse_key)]
+    assert len(remediated) == summary["outcomes"]["remediated"] == summary["processed"]  # no copy unreported
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_goes_to_stderr_only_on_a_terminal(
+    s3: Any, bucket: str, configured: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    populate(s3, bucket, 3)
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    monkeypatch.setattr(cli.Console, "REDRAW_SECONDS", 0.0)
+
+    code = cli.main(["check", f"s3://{bucket}/{PREFIX}", "-r", "--output", "json"])
+
+    assert code == 1
+    json.loads(capsys.readouterr().out)  # stdout is still only the document
+    assert "3/3 objects (100%)" in terminal.getvalue()
+    assert "remediated 0  failed 0" in terminal.getvalue()
+
+
+def test_progress_line() -> None:
+    line = cli.progress_line(10, 40, 2.0, {cli.Outcome.REMEDIATED: 9, cli.Outcome.FAILED: 1})
+
+    assert line == "10/40 objects (25%)  5.0/s  remediated 9  failed 1"
