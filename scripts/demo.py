@@ -1,17 +1,20 @@
-"""The embedded demo: the object handler against a local fake AWS (moto's server on 127.0.0.1).
+"""The embedded demo: the whole product against a local fake AWS (moto's server on 127.0.0.1), in under a minute.
 
-Run it with `make demo`. It starts moto's server in this process, creates a DSSE key, an alert topic with a queue
-subscribed to it and three buckets, writes objects the way real users do, hands the handler the CloudTrail event
-each write produces, then feeds the remediation's own copy events back in to show they cost one HeadObject each.
-It prints a before/after table, the alerts published and the calls spent, and exits 0 only if every object in
-scope ended DSSE-KMS under the key with its bytes, metadata, tags and storage class intact.
+Run it with `make demo`. It starts moto's server in this process (with tests/aws_fidelity.py, so S3 and KMS behave
+as documented), creates a DSSE key, an alert topic with a queue subscribed to it and a few buckets, and writes
+objects the way real users do. Each S3 and KMS call becomes the CloudTrail event it would produce; the events go
+through the EventBridge patterns read from template.yaml; object events go through an SQS queue drained by the real
+object handler in batches, bucket and key events invoke their handlers directly. The remediations' own copies
+produce events too, which the rule filters out. It then changes a bucket's default encryption, creates a bucket and
+disables the key, to show the bucket and key paths, and brings the buckets that predate the deployment in with the
+manual payload. It prints a before/after table, the alerts published and the
+invocations and calls spent, and exits 0 only if every object and bucket in scope ended compliant with nothing lost.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import io
 import json
 import logging
@@ -21,7 +24,6 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -30,7 +32,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
 REGION = "us-east-1"
+ACCOUNT = "123456789012"
 WRITER = "arn:aws:sts::123456789012:assumed-role/data-pipeline/ingest-job"
+ADMIN = "arn:aws:iam::123456789012:user/alice"
+REMEDIATOR = "arn:aws:sts::123456789012:assumed-role/dsse-remediation/ObjectRemediation"
+OBJECT, BUCKET, KEY = "ObjectRemediationFunction", "BucketRemediationFunction", "KeyGuardFunction"
 
 
 @dataclass
@@ -43,23 +49,15 @@ class Write:
     multipart: bool = False
 
 
-@dataclass
-class Row:
-    write: Write
-    before: dict[str, Any]
-    outcome: str = ""
-    after: dict[str, Any] = field(default_factory=dict)
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-@contextmanager
+@contextlib.contextmanager
 def local_aws() -> Iterator[str]:
-    """moto's server on loopback, with the S3 fidelity patches the tests use (tests/aws_fidelity.py)."""
+    """moto's server on loopback, with the fidelity patches the tests use (tests/aws_fidelity.py)."""
     from moto.server import ThreadedMotoServer
 
     from tests import aws_fidelity
@@ -76,8 +74,112 @@ def local_aws() -> Iterator[str]:
 
 
 def quiet() -> contextlib.AbstractContextManager[Any]:
-    """The handler's EMF metric lines go to stdout in Lambda; the demo keeps its own output readable."""
+    """The handlers' EMF metric lines go to stdout in Lambda; the demo keeps its own output readable."""
     return contextlib.redirect_stdout(io.StringIO())
+
+
+def cloudtrail(source: str, name: str, params: dict[str, Any], response: Any = None, actor: str = WRITER,
+               resources: list[dict[str, str]] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The EventBridge "AWS API Call via CloudTrail" event of one call (shapes as in events/)."""
+    event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, json.dumps([name, params, response], sort_keys=True, default=str)))
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": f"aws.{source}",
+        "account": ACCOUNT,
+        "time": "2026-11-20T09:15:02Z",
+        "region": REGION,
+        "resources": [],
+        "detail": {
+            "eventVersion": "1.10",
+            "userIdentity": {"type": "AssumedRole", "arn": actor, "accountId": ACCOUNT},
+            "eventTime": "2026-11-20T09:15:02Z",
+            "eventSource": f"{source}.amazonaws.com",
+            "eventName": name,
+            "awsRegion": REGION,
+            "sourceIPAddress": "198.51.100.23",
+            "requestParameters": params,
+            "responseElements": response,
+            "resources": resources or [],
+            "eventID": event_id,
+            "readOnly": False,
+            "eventType": "AwsApiCall",
+            "managementEvent": source != "s3" or "key" not in params,
+            "recipientAccountId": ACCOUNT,
+        },
+    }
+
+
+def object_event(name: str, bucket: str, key: str, head: dict[str, Any], actor: str = WRITER) -> dict[str, Any]:
+    response = {
+        "x-amz-server-side-encryption": head.get("ServerSideEncryption"),
+        "x-amz-server-side-encryption-aws-kms-key-id": head.get("SSEKMSKeyId"),
+        "x-amz-version-id": head.get("VersionId"),
+    }
+    params = {"bucketName": bucket, "Host": f"{bucket}.s3.{REGION}.amazonaws.com", "key": key}
+    return cloudtrail("s3", name, params, {k: v for k, v in response.items() if v}, actor)
+
+
+def load(name: str) -> ModuleType:
+    from tests.lambda_context import load_function
+
+    with quiet():
+        return load_function(name)
+
+
+class EventBus:
+    """EventBridge as the stack wires it: the template's patterns, the object queue, direct invocations."""
+
+    def __init__(self, sqs: Any, handlers: dict[str, ModuleType]) -> None:
+        from tests.cfn import Resolved, routes
+        from tests.lambda_context import LambdaContext
+
+        parameters = {
+            "DsseKmsKeyArn": os.environ["DSSE_KMS_KEY"],
+            "ProtectedBuckets": os.environ["PROTECTED_BUCKETS"],
+            "ExcludedBuckets": os.environ["EXCLUDED_BUCKETS"],
+        }
+        self.routes = routes(Resolved(parameters))
+        self.sqs = sqs
+        self.queue = sqs.create_queue(QueueName="object-events")["QueueUrl"]
+        self.handlers = handlers
+        self.context = LambdaContext()
+        self.invocations: Counter[str] = Counter()
+        self.unrouted: Counter[str] = Counter()
+        self.answers: list[dict[str, Any]] = []
+
+    def put(self, event: dict[str, Any]) -> None:
+        found: Any = event
+        targets = [name for name, patterns in self.routes.items() if any(p.matches_event(found) for p in patterns)]
+        if not targets:
+            self.unrouted[event["detail"]["eventName"]] += 1
+        for target in targets:
+            if target == OBJECT:
+                self.sqs.send_message(QueueUrl=self.queue, MessageBody=json.dumps(event))
+            else:
+                self.invoke(target, event)
+
+    def invoke(self, target: str, event: dict[str, Any]) -> dict[str, Any]:
+        self.invocations[target] += 1
+        with quiet():
+            answer: dict[str, Any] = self.handlers[target].lambda_handler(event, self.context)
+        self.answers.append(answer)
+        return answer
+
+    def drain(self) -> None:
+        """The SQS event source: batches of up to 10 records, failed records left for a retry."""
+        while batch := self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10).get("Messages", []):
+            records = [
+                {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                 "attributes": {}, "messageAttributes": {}, "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
+                 "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:object-events", "awsRegion": REGION}
+                for m in batch
+            ]  # fmt: skip
+            failed = {f["itemIdentifier"] for f in self.invoke(OBJECT, {"Records": records})["batchItemFailures"]}
+            for message in batch:
+                if message["MessageId"] not in failed:
+                    self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
 
 
 def state(s3: Any, bucket: str, key: str) -> dict[str, Any]:
@@ -91,56 +193,30 @@ def state(s3: Any, bucket: str, key: str) -> dict[str, Any]:
         "grants": sorted(str(g) for g in s3.get_object_acl(Bucket=bucket, Key=key)["Grants"]),
         "encryption": obj.get("ServerSideEncryption"),
         "kms_key_id": obj.get("SSEKMSKeyId"),
-        "version_id": obj.get("VersionId"),
     }
 
 
-def cloudtrail_event(name: str, bucket: str, key: str, response: dict[str, Any], actor: str = WRITER) -> dict[str, Any]:
-    """The EventBridge "AWS API Call via CloudTrail" event of an S3 write (as in events/put-object-sse-s3.json)."""
-    elements = {
-        "x-amz-server-side-encryption": response.get("ServerSideEncryption"),
-        "x-amz-server-side-encryption-aws-kms-key-id": response.get("SSEKMSKeyId"),
-        "x-amz-version-id": response.get("VersionId"),
-    }
-    event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{name}/{bucket}/{key}/{response.get('ETag')}"))
-    return {
-        "version": "0",
-        "id": event_id,
-        "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.s3",
-        "account": "123456789012",
-        "time": "2026-11-20T09:15:02Z",
-        "region": REGION,
-        "resources": [],
-        "detail": {
-            "eventVersion": "1.10",
-            "userIdentity": {"type": "AssumedRole", "arn": actor, "accountId": "123456789012"},
-            "eventTime": "2026-11-20T09:15:02Z",
-            "eventSource": "s3.amazonaws.com",
-            "eventName": name,
-            "awsRegion": REGION,
-            "sourceIPAddress": "198.51.100.23",
-            "requestParameters": {"bucketName": bucket, "Host": f"{bucket}.s3.{REGION}.amazonaws.com", "key": key},
-            "responseElements": {k: v for k, v in elements.items() if v},
-            "eventID": event_id,
-            "readOnly": False,
-            "eventType": "AwsApiCall",
-            "managementEvent": False,
-            "recipientAccountId": "123456789012",
-            "eventCategory": "Data",
-        },
-    }
+def bucket_default(s3: Any, bucket: str) -> dict[str, Any]:
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    return dict(rule["ApplyServerSideEncryptionByDefault"])
 
 
-def load_handler() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "object_remediation_app", ROOT / "functions/object_remediation/app.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def writes(key_arn: str, team_key: str) -> list[Write]:
+    csv = {"ContentType": "text/csv", "Metadata": {"owner": "finance"}, "Tagging": "team=finance"}
+    return [
+        Write("finance-reports", "2026/q3 summary.csv", "no headers (SSE-S3 default)", csv, b"region,revenue\n"),
+        Write("finance-reports", "2026/plan.xlsx", "SSE-KMS, a team's key",
+              {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": team_key, "StorageClass": "STANDARD_IA"}, b"PK plan"),
+        Write("finance-reports", "2026/audit.pdf", "DSSE-KMS, the right key",
+              {"ServerSideEncryption": "aws:kms:dsse", "SSEKMSKeyId": key_arn}, b"%PDF-1.7 audit"),
+        Write("legacy-website", "index.html", "public-read ACL grant",
+              {"ContentType": "text/html", "ACL": "public-read", "CacheControl": "max-age=60"}, b"<h1>hello</h1>"),
+        Write("finance-ledger", "ledger/2026-11.json", "versioned bucket",
+              {"ContentType": "application/json", "Tagging": "retention=7y"}, b'{"balance": 42}'),
+        Write("finance-reports", "backups/db.tar.gz", "multipart upload (12 MiB)", {"Metadata": {"source": "nightly"}},
+              bytes(range(256)) * (12 * MIB // 256), multipart=True),
+        Write("scratch-space", "tmp/notes.txt", "out of scope (excluded)", {}, b"scratch"),
+    ]  # fmt: skip
 
 
 def run() -> int:
@@ -170,152 +246,122 @@ def run() -> int:
         key_arn = kms.create_key(Description="DSSE-KMS key (demo)")["KeyMetadata"]["Arn"]
         team_key = kms.create_key(Description="a team's SSE-KMS key")["KeyMetadata"]["Arn"]
         topic = sns.create_topic(Name="dsse-alerts")["TopicArn"]
-        queue = sqs.create_queue(QueueName="security-channel")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-        s3.create_bucket(Bucket="finance-reports")
-        s3.create_bucket(Bucket="finance-ledger")
+        inbox = sqs.create_queue(QueueName="security-channel")["QueueUrl"]
+        inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+        for bucket in ("finance-reports", "finance-ledger", "scratch-space"):
+            s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket="finance-ledger", VersioningConfiguration={"Status": "Enabled"})
         s3.create_bucket(Bucket="legacy-website", ObjectOwnership="ObjectWriter")
-        s3.create_bucket(Bucket="scratch-space")
         os.environ.update(
             DSSE_KMS_KEY=key_arn,
             ALERT_TOPIC_ARN=topic,
-            ACCOUNT_ID="123456789012",
+            ACCOUNT_ID=ACCOUNT,
             PROTECTED_BUCKETS="finance-*,legacy-*",
             EXCLUDED_BUCKETS="scratch-*",
             MULTIPART_THRESHOLD_BYTES=str(8 * MIB),
             MULTIPART_PART_SIZE_BYTES=str(5 * MIB),
+            KEY_GUARD_REVERT="true",
         )
+        handlers = {OBJECT: load("object_remediation"), BUCKET: load("bucket_remediation"), KEY: load("key_guard")}
+        bus = EventBus(sqs, handlers)
+        from dsse_remediation.aws import clients
 
-        writes = [
-            Write(
-                "finance-reports",
-                "2026/q3 summary.csv",
-                "no headers (SSE-S3 default)",
-                {"ContentType": "text/csv", "Metadata": {"owner": "finance"}, "Tagging": "team=finance"},
-                b"region,revenue\nemea,1200\n",
-            ),
-            Write(
-                "finance-reports",
-                "2026/plan.xlsx",
-                "SSE-KMS, a team's key",
-                {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": team_key, "StorageClass": "STANDARD_IA"},
-                b"PK\x03\x04 plan",
-            ),
-            Write(
-                "finance-reports",
-                "2026/audit.pdf",
-                "DSSE-KMS, the right key",
-                {"ServerSideEncryption": "aws:kms:dsse", "SSEKMSKeyId": key_arn},
-                b"%PDF-1.7 audit",
-            ),
-            Write(
-                "legacy-website",
-                "index.html",
-                "public-read ACL grant",
-                {"ContentType": "text/html", "ACL": "public-read", "CacheControl": "max-age=60"},
-                b"<h1>hello</h1>",
-            ),
-            Write(
-                "finance-ledger",
-                "ledger/2026-11.json",
-                "versioned bucket",
-                {"ContentType": "application/json", "Tagging": "retention=7y"},
-                b'{"balance": 42}',
-            ),
-            Write(
-                "finance-reports",
-                "backups/db.tar.gz",
-                "multipart upload (12 MiB)",
-                {"Metadata": {"source": "nightly"}},
-                bytes(range(256)) * (12 * MIB // 256),
-                multipart=True,
-            ),
-            Write("scratch-space", "tmp/notes.txt", "out of scope (excluded)", {}, b"scratch"),
-        ]
+        calls: Counter[str] = Counter()
+        for service in ("s3", "kms", "sns"):
+            clients.client(service, REGION).meta.events.register(
+                f"before-parameter-build.{service}", lambda model, _s=service, **_: calls.update([f"{_s}:{model.name}"])
+            )
 
-        events, rows = [], []
-        for w in writes:
+        # 1. Objects written the way real users write them; each write's CloudTrail event goes to EventBridge.
+        objects = writes(key_arn, team_key)
+        before = {}
+        for w in objects:
             if w.multipart:
                 config = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
                 s3.upload_fileobj(io.BytesIO(w.body), w.bucket, w.key, ExtraArgs=w.args, Config=config)
-                response = s3.head_object(Bucket=w.bucket, Key=w.key)
-                events.append(cloudtrail_event("CompleteMultipartUpload", w.bucket, w.key, response))
+                name = "CompleteMultipartUpload"
             else:
-                response = s3.put_object(Bucket=w.bucket, Key=w.key, Body=w.body, **w.args)
-                events.append(cloudtrail_event("PutObject", w.bucket, w.key, response))
-            rows.append(Row(w, state(s3, w.bucket, w.key)))
+                s3.put_object(Bucket=w.bucket, Key=w.key, Body=w.body, **w.args)
+                name = "PutObject"
+            before[(w.bucket, w.key)] = state(s3, w.bucket, w.key)
+            bus.put(object_event(name, w.bucket, w.key, s3.head_object(Bucket=w.bucket, Key=w.key)))
+        bus.drain()
+        object_calls = Counter(calls)
 
-        from tests.lambda_context import LambdaContext
+        # 2. The remediations' own copies produce CloudTrail events too: the rule drops them.
+        copies = 0
+        for w in objects:
+            head = s3.head_object(Bucket=w.bucket, Key=w.key)
+            if (
+                head.get("ServerSideEncryption") == "aws:kms:dsse"
+                and before[(w.bucket, w.key)]["kms_key_id"] != key_arn
+            ):
+                bus.put(object_event("CopyObject", w.bucket, w.key, head, actor=REMEDIATOR))
+                copies += 1
+        bus.drain()
 
-        handler = load_handler()
-        context = LambdaContext()
-        calls: Counter[str] = Counter()
-        from dsse_remediation.aws import clients
-
-        clients.s3(REGION).meta.events.register(
-            "before-parameter-build.s3", lambda model, **_: calls.update([model.name])
+        # 3. The bucket path: a team switches a bucket to SSE-KMS, another creates a bucket.
+        kms_rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": team_key},
+                    "BucketKeyEnabled": True}  # fmt: skip
+        s3.put_bucket_encryption(Bucket="finance-ledger", ServerSideEncryptionConfiguration={"Rules": [kms_rule]})
+        bus.put(
+            cloudtrail("s3", "PutBucketEncryption", {"bucketName": "finance-ledger", "encryption": ""}, None, ADMIN)
         )
-        invocations = 0
-        copy_events = []
-        for row, event in zip(rows, events, strict=True):
-            with quiet():
-                [result] = handler.lambda_handler(event, context)["results"]
-            invocations += 1
-            row.outcome = result["outcome"]
-            row.after = state(s3, row.write.bucket, row.write.key)
-            if result["outcome"] == "remediated":
-                copy_events.append(
-                    cloudtrail_event(
-                        "CopyObject",
-                        row.write.bucket,
-                        row.write.key,
-                        {
-                            "ServerSideEncryption": result["encryptionAfter"]["algorithm"],
-                            "SSEKMSKeyId": result["encryptionAfter"]["kmsKeyId"],
-                            "VersionId": result["versionIdAfter"],
-                        },
-                        actor="arn:aws:sts::123456789012:assumed-role/dsse-remediation/ObjectRemediation",
-                    )
-                )
-        first_pass = Counter(calls)
-        loop_outcomes: Counter[str] = Counter()
-        for event in copy_events:
-            invocations += 1
-            with quiet():
-                loop_outcomes.update(r["outcome"] for r in handler.lambda_handler(event, context)["results"])
-        loop_calls = calls - first_pass
+        s3.create_bucket(Bucket="finance-archive")
+        bus.put(cloudtrail("s3", "CreateBucket", {"bucketName": "finance-archive"}, None, ADMIN))
 
-        print(f"\n{'object':<42} {'written as':<30} {'outcome':<15} {'encryption before -> after':<36} kept")
+        # 4. The key path: someone disables the DSSE key; the guard alerts and (KEY_GUARD_REVERT) re-enables it.
+        kms.disable_key(KeyId=key_arn)
+        key_resource = [{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": key_arn}]
+        bus.put(cloudtrail("kms", "DisableKey", {"keyId": key_arn}, {"keyId": key_arn}, ADMIN, key_resource))
+
+        # 5. Buckets that predate the deployment: on-call brings them in with the manual payload.
+        for bucket in ("finance-reports", "legacy-website"):
+            bus.invoke(BUCKET, {"bucket": bucket})
+
+        # The report.
         ok = True
-        for row in rows:
-            b, a = row.before, row.after
+        print(f"\n{'object':<42} {'written as':<30} {'encryption before -> after':<32} kept")
+        for w in objects:
+            b, a = before[(w.bucket, w.key)], state(s3, w.bucket, w.key)
             kept = all(b[f] == a[f] for f in ("sha256", "metadata", "content_type", "tags", "storage_class", "grants"))
-            in_scope = row.outcome != "out-of-scope"
+            in_scope = not w.bucket.startswith("scratch-")
             compliant = a["encryption"] == "aws:kms:dsse" and a["kms_key_id"] == key_arn
             ok &= kept and (compliant or not in_scope)
+            after = "DSSE, the key" if compliant else a["encryption"]
             print(
-                f"{'s3://' + row.write.bucket + '/' + row.write.key:<42.42} {row.write.how:<30.30} {row.outcome:<15} "
-                f"{b['encryption'] + ' -> ' + ('DSSE, the key' if compliant else a['encryption']):<36} "
+                f"{'s3://' + w.bucket + '/' + w.key:<42.42} {w.how:<30.30} {b['encryption'] + ' -> ' + after:<32} "
                 f"{'bytes, metadata, tags, class, ACL' if kept else 'CHANGED'}"
             )
-        ledger = s3.list_object_versions(Bucket="finance-ledger")["Versions"]
-        print(f"\nVersioned bucket: {len(ledger)} versions of ledger/2026-11.json (the SSE-S3 one kept, DSSE current)")
+        print(f"\n{'bucket':<20} default encryption after")
+        for bucket in ("finance-reports", "finance-ledger", "legacy-website", "finance-archive", "scratch-space"):
+            default = bucket_default(s3, bucket)
+            compliant = default == {"SSEAlgorithm": "aws:kms:dsse", "KMSMasterKeyID": key_arn}
+            ok &= compliant or bucket.startswith("scratch-")
+            print(f"{bucket:<20} {'DSSE-KMS under the key' if compliant else default['SSEAlgorithm']}")
+        state_after = kms.describe_key(KeyId=key_arn)["KeyMetadata"]["KeyState"]
+        ok &= state_after == "Enabled"
+        print(f"\nDSSE key after DisableKey: {state_after} (KEY_GUARD_REVERT=true re-enabled it)")
+        versions = s3.list_object_versions(Bucket="finance-ledger")["Versions"]
+        print(f"Versioned bucket: {len(versions)} versions of ledger/2026-11.json (the old one kept, DSSE current)")
 
         print("\nAlerts published to the SNS topic (what a subscribed security channel receives):")
-        while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        while batch := sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", []):
             for message in batch:
                 envelope = json.loads(message["Body"])
-                print(f"  [{envelope['MessageAttributes']['severity']['Value']:>6}] {envelope['Subject']}")
-                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+                print(f"  [{envelope['MessageAttributes']['severity']['Value']:>8}] {envelope['Subject']}")
+                sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
 
+        s3_calls = {k: v for k, v in object_calls.items() if k.startswith("s3:")}
         print(
-            f"\nCost: {invocations} handler invocations; {first_pass.total()} S3 calls for {len(rows)} writes "
-            f"({dict(first_pass)}), then {dict(loop_calls)} for the {len(copy_events)} remediation copies' own "
-            f"events ({dict(loop_outcomes)}: no loop)."
+            f"\nCost: Lambda invocations {dict(bus.invocations)} (the object function drains its queue in batches; "
+            "2 bucket invocations are the manual ones); "
+            f"S3 calls for the {len(objects)} writes: {sum(s3_calls.values())} {s3_calls}. "
+            f"Events the rules dropped: {dict(bus.unrouted)} (the compliant upload, the out-of-scope one and the "
+            f"{copies} remediation copies: no loop)."
         )
-        print("\nRESULT:", "every object in scope is DSSE-KMS under the key, nothing lost" if ok else "FAILED")
+        print("\nRESULT:", "everything in scope is DSSE-KMS under the key, nothing lost" if ok else "FAILED")
         return 0 if ok else 1
 
 

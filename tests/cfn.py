@@ -6,13 +6,16 @@ Fn::And, Condition). Resources resolve to stable fake identifiers, enough to rea
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from cfnlint.decode import decode
+from moto.events.models import EventPattern
 
+OBJECT = "ObjectRemediationFunction"
 TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
 PLACEHOLDER_KEY = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111111111"
 PSEUDO = {
@@ -143,3 +146,21 @@ class Resolved:
 
     def _fn_And(self, argument: Any) -> bool:
         return all(self._value(a) for a in argument)
+
+
+def routes(template: Resolved) -> dict[str, list[EventPattern]]:
+    """Each function's EventBridge patterns: SAM EventBridgeRule events, and the rule whose target feeds its queue."""
+    found: dict[str, list[EventPattern]] = {}
+    for name, resource in template.template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in resource["Properties"].get("Events", {}).values():
+            if event["Type"] == "EventBridgeRule":
+                pattern = template.value(event["Properties"]["Pattern"])
+                found.setdefault(name, []).append(EventPattern.load(json.dumps(pattern)))
+    rule = template.resource("ObjectWritesRule")["Properties"]
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["ObjectEventsQueue", "Arn"]}
+    sources = template.resource(OBJECT)["Properties"]["Events"]["ObjectEvents"]
+    assert sources["Properties"]["Queue"] == {"Fn::GetAtt": ["ObjectEventsQueue", "Arn"]}
+    found.setdefault(OBJECT, []).append(EventPattern.load(template.value(rule["EventPattern"])))
+    return found

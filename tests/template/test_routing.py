@@ -15,10 +15,10 @@ import pytest
 from moto.events.models import EventPattern
 
 from tests import aws_fidelity
-from tests.cfn import Resolved
+from tests.cfn import OBJECT, Resolved, routes
 from tests.conftest import EVENTS
 
-OBJECT, BUCKET, KEY = "ObjectRemediationFunction", "BucketRemediationFunction", "KeyGuardFunction"
+BUCKET, KEY = "BucketRemediationFunction", "KeyGuardFunction"
 DSSE_KEY = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111111111"  # the template's key here
 
 ROUTES: dict[str, str | None] = {
@@ -57,26 +57,8 @@ def _event_ruler_arrays() -> Iterator[None]:
         yield
 
 
-def patterns(template: Resolved) -> dict[str, list[EventPattern]]:
-    """Each function's EventBridge patterns: SAM EventBridgeRule events, and rules whose target feeds its queue."""
-    routes: dict[str, list[EventPattern]] = {}
-    for name, resource in template.template["Resources"].items():
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        for event in resource["Properties"].get("Events", {}).values():
-            if event["Type"] == "EventBridgeRule":
-                pattern = template.value(event["Properties"]["Pattern"])
-                routes.setdefault(name, []).append(EventPattern.load(json.dumps(pattern)))
-    rule = template.resource("ObjectWritesRule")["Properties"]
-    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["ObjectEventsQueue", "Arn"]}
-    sources = template.resource("ObjectRemediationFunction")["Properties"]["Events"]["ObjectEvents"]
-    assert sources["Properties"]["Queue"] == {"Fn::GetAtt": ["ObjectEventsQueue", "Arn"]}
-    routes.setdefault(OBJECT, []).append(EventPattern.load(template.value(rule["EventPattern"])))
-    return routes
-
-
-def reached(routes: Mapping[str, list[EventPattern]], event: Mapping[str, Any]) -> list[str]:
-    return sorted(name for name, found in routes.items() if any(p.matches_event(dict(event)) for p in found))
+def reached(found: Mapping[str, list[EventPattern]], event: Mapping[str, Any]) -> list[str]:
+    return sorted(name for name, patterns in found.items() if any(p.matches_event(dict(event)) for p in patterns))
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -91,9 +73,7 @@ def test_every_eventbridge_sample_has_an_expected_route() -> None:
 
 @pytest.mark.parametrize(("name", "expected"), ROUTES.items())
 def test_each_sample_reaches_exactly_its_function(name: str, expected: str | None) -> None:
-    routes = patterns(Resolved())
-
-    assert reached(routes, sample(name)) == ([expected] if expected else [])
+    assert reached(routes(Resolved()), sample(name)) == ([expected] if expected else [])
 
 
 class TestObjectPreFilter:
@@ -101,7 +81,7 @@ class TestObjectPreFilter:
 
     @pytest.fixture
     def object_patterns(self) -> list[EventPattern]:
-        return patterns(Resolved())[OBJECT]
+        return routes(Resolved())[OBJECT]
 
     def _write(self, response: Any) -> dict[str, Any]:
         event = sample("put-object-sse-s3.json")
@@ -164,4 +144,4 @@ def test_scope_is_applied_in_the_pattern(protected: str, excluded: str, bucket: 
     event = sample("put-object-sse-s3.json")
     event["detail"]["requestParameters"]["bucketName"] = bucket
 
-    assert (OBJECT in reached(patterns(template), event)) is invokes
+    assert (OBJECT in reached(routes(template), event)) is invokes

@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument(
         "--report",
         metavar="FILE.csv",
-        help="write one CSV row per resource: " + ",".join(REPORT_FIELDS) + " (encryptionAfter is the encryption "
+        help="write one CSV row per resource: " + ", ".join(REPORT_FIELDS) + " (encryptionAfter is the encryption "
         "after the run: the same as before when nothing was changed)",
     )
 
