@@ -26,7 +26,7 @@ $(STAMP):
 demo: $(STAMP)  ## the product on a local fake AWS (moto's server on 127.0.0.1)
 	$(BIN)/python scripts/demo.py
 
-test: lint typecheck unit unit-lambda-runtime template-checks  ## everything CI runs
+test: lint typecheck template-checks unit unit-lambda-runtime  ## everything CI runs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

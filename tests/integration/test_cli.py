@@ -330,6 +330,8 @@ def test_alerts_only_with_a_topic_and_never_with_no_alerts(
     assert inbox.messages() == []
 
     put(s3, bucket, "c.csv")
+    assert run("check", f"s3://{bucket}/c.csv")[0] == 1  # check only reports: no alert
+    assert inbox.messages() == []
     assert run("fix", f"s3://{bucket}/c.csv")[0] == 0
     assert [m["subject"] for m in inbox.messages()] == [f"DSSE-KMS remediated: s3://{bucket}/c.csv"]
 

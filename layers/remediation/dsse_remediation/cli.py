@@ -12,8 +12,8 @@ The same library as the Lambdas, with the caller's AWS credentials: the standard
 Options go after the command: `--key`, `--include`, `--exclude` (else DSSE_KMS_KEY, PROTECTED_BUCKETS,
 EXCLUDED_BUCKETS), `--profile`, `--region`, `--all-versions`, `--concurrency N`, `--output text|json`,
 `--report file.csv`, `--no-alerts`. The other settings the Lambdas read (BUCKET_KEY_MAP, ENCRYPTION_CONTEXT, MODE,
-MULTIPART_*, PURGE_NONCURRENT_VERSIONS, ACCOUNT_ID, ...) come from the environment as well. Alerts are published
-only when ALERT_TOPIC_ARN is set (and `--no-alerts` is not given).
+MULTIPART_*, PURGE_NONCURRENT_VERSIONS, ACCOUNT_ID, ...) come from the environment as well. `fix` publishes alerts
+only when ALERT_TOPIC_ARN is set (and `--no-alerts` is not given); `check` never does.
 
 Exit codes: 0 when everything in scope is compliant afterwards (compliant or remediated; out-of-scope and gone do
 not count against it); 1 when anything failed, is unremediable or would be remediated (`check` or `--dry-run`
@@ -195,7 +195,7 @@ def load_settings(args: argparse.Namespace, environ: Mapping[str, str], fallback
         env["PROTECTED_BUCKETS"] = args.include
     if args.exclude is not None:
         env["EXCLUDED_BUCKETS"] = args.exclude
-    if args.no_alerts:
+    if args.no_alerts or getattr(args, "command", None) == "check":  # check only reports: it never alerts
         env.pop("ALERT_TOPIC_ARN", None)
     return Settings.from_env(env)
 
@@ -396,9 +396,9 @@ class Console:
             print(f"{result.outcome.value:<16} {self.resource(result)}  {result.reason}", file=self.out, flush=True)
         self.progress()
 
-    def progress(self, force: bool = False) -> None:
+    def progress(self) -> None:
         now = time.monotonic()
-        if not self.progress_enabled or not self.total or (not force and now - self._drawn < self.REDRAW_SECONDS):
+        if not self.progress_enabled or not self.total or now - self._drawn < self.REDRAW_SECONDS:
             return
         self._drawn = now
         done = sum(self.counts.values())
