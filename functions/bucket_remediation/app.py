@@ -10,21 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dsse_remediation import service
 from dsse_remediation.exceptions import InvalidRequest
 from dsse_remediation.model import Outcome
-from dsse_remediation.reporting import Reporter
+from dsse_remediation.reporting import powertools
 from dsse_remediation.triggers import correlation_id, parse_bucket_event
 
-logger = Logger()
-copy_config_to_registered_loggers(source_logger=logger, include={"dsse_remediation"})
-metrics = Metrics()
-tracer = Tracer(patch_modules=("botocore",))
-report = Reporter(logger, metrics)
+logger, metrics, tracer, report = powertools()
 remediator = service.bucket_remediator(on_alert_error=report.alert_failed)
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,14 +16,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from dsse_remediation import service
 from dsse_remediation.exceptions import InvalidRequest
 from dsse_remediation.model import Outcome
-from dsse_remediation.reporting import Reporter
+from dsse_remediation.reporting import powertools
 from dsse_remediation.triggers import correlation_id, parse_object_event
 
-logger = Logger()
-copy_config_to_registered_loggers(source_logger=logger, include={"dsse_remediation"})  # library logs: JSON too
-metrics = Metrics()
-tracer = Tracer(patch_modules=("botocore",))  # trace AWS calls only: patching every library costs cold start
-report = Reporter(logger, metrics)
+logger, metrics, tracer, report = powertools()
 processor = BatchProcessor(event_type=EventType.SQS)
 remediator = service.object_remediator(on_alert_error=report.alert_failed)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .model import Outcome
@@ -45,3 +46,12 @@ class Reporter:
     def raise_if_failed(failed: list[str], event_driven: bool) -> None:
         if failed and event_driven:
             raise HandlerFailed(f"{len(failed)} resource(s) failed, to be retried: {failed[0]}")
+
+
+def powertools() -> tuple[Logger, Metrics, Tracer, Reporter]:
+    """Each handler's Logger (library logs as JSON too), Metrics, Tracer (AWS calls only: patching every library
+    costs cold start) and Reporter."""
+    logger = Logger()
+    copy_config_to_registered_loggers(source_logger=logger, include={"dsse_remediation"})
+    metrics = Metrics()
+    return logger, metrics, Tracer(patch_modules=("botocore",)), Reporter(logger, metrics)

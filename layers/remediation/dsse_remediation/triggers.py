@@ -88,17 +88,9 @@ def _cloudtrail(bridge: EventBridgeEvent) -> Parsed:
 
 def parse_bucket_event(event: Any) -> tuple[BucketRequest | None, str | None]:
     """A bucket request, or (None, why it is ignored) for a failed call."""
-    if not isinstance(event, Mapping):
-        raise InvalidEvent(f"expected a JSON object, got {type(event).__name__}")
-    if "detail-type" not in event:
-        _check_manual(event, MANUAL_BUCKET_FIELDS, ("bucket",))
+    if _is_manual(event, MANUAL_BUCKET_FIELDS, "bucket"):
         return BucketRequest(bucket=event["bucket"], dry_run=event.get("dryRun", False)), None
-    bridge = EventBridgeEvent(dict(event))
-    if bridge.detail_type != CLOUDTRAIL:
-        raise InvalidEvent(
-            f"unsupported EventBridge event (detail-type {bridge.detail_type!r}): expected {CLOUDTRAIL!r}"
-        )
-    detail, name = _cloudtrail_detail(bridge, "s3.amazonaws.com", BUCKET_CHANGES, "a bucket encryption change")
+    detail, name = _management_event(event, "s3.amazonaws.com", BUCKET_CHANGES, "a bucket encryption change")
     if detail.get("errorCode"):
         return None, f"{name} failed ({detail['errorCode']}): nothing changed"
     bucket = _request_parameters(detail).get("bucketName")
@@ -109,17 +101,9 @@ def parse_bucket_event(event: Any) -> tuple[BucketRequest | None, str | None]:
 
 def parse_key_event(event: Any) -> tuple[KeyEvent | None, str | None]:
     """A key event, or (None, why it is ignored) for a failed call."""
-    if not isinstance(event, Mapping):
-        raise InvalidEvent(f"expected a JSON object, got {type(event).__name__}")
-    if "detail-type" not in event:
-        _check_manual(event, MANUAL_KEY_FIELDS, ("keyArn",))
+    if _is_manual(event, MANUAL_KEY_FIELDS, "keyArn"):
         return KeyEvent(key_arns=(event["keyArn"],), dry_run=event.get("dryRun", False)), None
-    bridge = EventBridgeEvent(dict(event))
-    if bridge.detail_type != CLOUDTRAIL:
-        raise InvalidEvent(
-            f"unsupported EventBridge event (detail-type {bridge.detail_type!r}): expected {CLOUDTRAIL!r}"
-        )
-    detail, name = _cloudtrail_detail(bridge, "kms.amazonaws.com", KEY_EVENTS, "a guarded KMS change")
+    detail, name = _management_event(event, "kms.amazonaws.com", KEY_EVENTS, "a guarded KMS change")
     if detail.get("errorCode"):
         return None, f"{name} failed ({detail['errorCode']}): nothing changed"
     resources = detail.get("resources")
@@ -138,6 +122,27 @@ def parse_key_event(event: Any) -> tuple[KeyEvent | None, str | None]:
         trigger=_trigger(detail),
     )
     return key_event, None
+
+
+def _is_manual(event: Any, fields: Mapping[str, type], required: str) -> bool:
+    """True for a valid manual payload, False for an EventBridge event; InvalidEvent for anything else."""
+    if not isinstance(event, Mapping):
+        raise InvalidEvent(f"expected a JSON object, got {type(event).__name__}")
+    if "detail-type" in event:
+        return False
+    _check_manual(event, fields, (required,))
+    return True
+
+
+def _management_event(
+    event: Mapping[str, Any], source: str, names: frozenset[str], what: str
+) -> tuple[Mapping[str, Any], str]:
+    bridge = EventBridgeEvent(dict(event))
+    if bridge.detail_type != CLOUDTRAIL:
+        raise InvalidEvent(
+            f"unsupported EventBridge event (detail-type {bridge.detail_type!r}): expected {CLOUDTRAIL!r}"
+        )
+    return _cloudtrail_detail(bridge, source, names, what)
 
 
 def _cloudtrail_detail(
