@@ -56,6 +56,8 @@ $(LAMBDA_STAMP):
 template-checks: $(TOOLS_STAMP) $(STAMP)  ## cfn-lint, sam validate --lint, sam build (no Docker), layer, checkov
 	$(TOOLS_VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint --region us-east-1
+	mkdir -p .aws-sam && AWS_DEFAULT_REGION=us-east-1 $(TOOLS_VENV)/bin/python scripts/transformed_template.py > .aws-sam/transformed.json
+	$(TOOLS_VENV)/bin/cfn-lint .aws-sam/transformed.json
 	$(SAM) build --region us-east-1 > .aws-sam-build.log 2>&1 || (cat .aws-sam-build.log; exit 1)
 	$(BIN)/python scripts/check_layer.py
 	$(TOOLS_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download

@@ -140,7 +140,10 @@ class EventBus:
             "ProtectedBuckets": os.environ["PROTECTED_BUCKETS"],
             "ExcludedBuckets": os.environ["EXCLUDED_BUCKETS"],
         }
-        self.routes = routes(Resolved(parameters))
+        template = Resolved(parameters)
+        self.routes = routes(template)
+        source = template.resource(OBJECT)["Properties"]["Events"]["ObjectEvents"]["Properties"]
+        self.batch_size = int(source["BatchSize"])
         self.sqs = sqs
         self.queue = sqs.create_queue(QueueName="object-events")["QueueUrl"]
         self.handlers = handlers
@@ -168,8 +171,9 @@ class EventBus:
         return answer
 
     def drain(self) -> None:
-        """The SQS event source: batches of up to 10 records, failed records left for a retry."""
-        while batch := self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10).get("Messages", []):
+        """The SQS event source: batches of the template's BatchSize, failed records left for a retry."""
+        receive = {"QueueUrl": self.queue, "MaxNumberOfMessages": self.batch_size}
+        while batch := self.sqs.receive_message(**receive).get("Messages", []):
             records = [
                 {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
                  "attributes": {}, "messageAttributes": {}, "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
@@ -272,6 +276,21 @@ def run() -> int:
             clients.client(service, REGION).meta.events.register(
                 f"before-parameter-build.{service}", lambda model, _s=service, **_: calls.update([f"{_s}:{model.name}"])
             )
+        # The remediation's own writes, as S3 answered them: each becomes the CloudTrail event it would produce.
+        own_writes: list[dict[str, Any]] = []
+
+        def keep_params(params: dict[str, Any], context: Any, **_: Any) -> None:
+            context["demo_params"] = dict(params)
+
+        def record_write(http_response: Any, parsed: dict[str, Any], model: Any, context: Any, **_: Any) -> None:
+            params = context.get("demo_params", {})
+            if http_response.status_code == 200 and params:
+                own_writes.append(object_event(model.name, params["Bucket"], params["Key"], parsed, REMEDIATOR))
+
+        handler_s3 = clients.client("s3", REGION)
+        for operation in ("CopyObject", "CompleteMultipartUpload"):
+            handler_s3.meta.events.register(f"before-parameter-build.s3.{operation}", keep_params)
+            handler_s3.meta.events.register(f"after-call.s3.{operation}", record_write)
 
         # 1. Objects written the way real users write them; each write's CloudTrail event goes to EventBridge.
         objects = writes(key_arn, team_key)
@@ -289,16 +308,10 @@ def run() -> int:
         bus.drain()
         object_calls = Counter(calls)
 
-        # 2. The remediations' own copies produce CloudTrail events too: the rule drops them.
-        copies = 0
-        for w in objects:
-            head = s3.head_object(Bucket=w.bucket, Key=w.key)
-            if (
-                head.get("ServerSideEncryption") == "aws:kms:dsse"
-                and before[(w.bucket, w.key)]["kms_key_id"] != key_arn
-            ):
-                bus.put(object_event("CopyObject", w.bucket, w.key, head, actor=REMEDIATOR))
-                copies += 1
+        # 2. The remediations' own writes produce CloudTrail events too (built from S3's real answers): dropped.
+        copies = len(own_writes)
+        for event in list(own_writes):
+            bus.put(event)
         bus.drain()
 
         # 3. The bucket path: a team switches a bucket to SSE-KMS, another creates a bucket.
@@ -355,11 +368,12 @@ def run() -> int:
 
         s3_calls = {k: v for k, v in object_calls.items() if k.startswith("s3:")}
         print(
-            f"\nCost: Lambda invocations {dict(bus.invocations)} (the object function drains its queue in batches; "
-            "2 bucket invocations are the manual ones); "
+            f"\nCost: Lambda invocations {dict(bus.invocations)} (the object function takes {bus.batch_size} queued "
+            "event(s) per invocation; 2 bucket invocations are the manual ones); "
             f"S3 calls for the {len(objects)} writes: {sum(s3_calls.values())} {s3_calls}. "
             f"Events the rules dropped: {dict(bus.unrouted)} (the compliant upload, the out-of-scope one and the "
-            f"{copies} remediation copies: no loop)."
+            f"{copies} remediation writes: no loop). The SSE-KMS object under a team's key needs that key in the "
+            "stack's SourceKmsKeyArns (kms:Decrypt), which this fake AWS does not enforce."
         )
         print("\nRESULT:", "everything in scope is DSSE-KMS under the key, nothing lost" if ok else "FAILED")
         return 0 if ok else 1

@@ -42,7 +42,8 @@ class Resolved:
             if name == "DsseKmsKeyArn" and value is None:
                 value = PLACEHOLDER_KEY  # the key the samples in events/ name
             assert value is not None, f"parameter {name} needs a value"
-            self.parameters[name] = str(value).split(",") if spec["Type"] == "CommaDelimitedList" else str(value)
+            listed = [item.strip() for item in str(value).split(",")]  # CloudFormation trims list items
+            self.parameters[name] = listed if spec["Type"] == "CommaDelimitedList" else str(value)
         self.conditions: dict[str, bool] = {}
         for name in self.template["Conditions"]:
             self.conditions[name] = self._condition(name)

@@ -388,3 +388,15 @@ def test_progress_line() -> None:
     line = cli.progress_line(10, 40, 2.0, {cli.Outcome.REMEDIATED: 9, cli.Outcome.FAILED: 1})
 
     assert line == "10/40 objects (25%)  5.0/s  remediated 9  failed 1"
+
+
+def test_report_keys_never_run_as_spreadsheet_formulas(s3: Any, bucket: str, run: Any, tmp_path: Any) -> None:
+    import csv
+
+    put(s3, bucket, "=HYPERLINK(1).csv")
+    report = tmp_path / "report.csv"
+
+    assert run("fix", f"s3://{bucket}/=HYPERLINK(1).csv", "--report", str(report))[0] == 0
+
+    [row] = list(csv.DictReader(report.open(encoding="utf-8")))
+    assert row["key"] == "'=HYPERLINK(1).csv"

@@ -59,6 +59,7 @@ def test_full_configuration() -> None:
         ({"DSSE_KMS_KEY": KEY, "MODE": "fix"}, "MODE='fix' is not one of: remediate, alert-only"),
         ({"DSSE_KMS_KEY": KEY, "PROTECTED_BUCKETS": " , "}, "PROTECTED_BUCKETS is empty"),
         ({"DSSE_KMS_KEY": KEY, "PROTECTED_BUCKETS": "Finance/*"}, "invalid bucket patterns"),
+        ({"DSSE_KMS_KEY": KEY, "PROTECTED_BUCKETS": "logs-202?"}, "invalid bucket patterns ['logs-202?']"),
         ({"DSSE_KMS_KEY": KEY, "BUCKET_KEY_MAP": "secrets-*=alias/x"}, "BUCKET_KEY_MAP is not valid JSON"),
         ({"DSSE_KMS_KEY": KEY, "BUCKET_KEY_MAP": '{"a-*": "nope nope"}'}, "BUCKET_KEY_MAP['a-*']"),
         ({"DSSE_KMS_KEY": KEY, "MULTIPART_THRESHOLD_BYTES": "6000000000"}, "CopyObject's 5 GiB limit"),

@@ -500,13 +500,18 @@ def report_row(result: ObjectResult | BucketResult) -> dict[str, str]:
     after = result.after or (result.before if result.outcome is not Outcome.REMEDIATED else None)
     return {
         "bucket": result.bucket,
-        "key": result.key if isinstance(result, ObjectResult) else "",
+        "key": _cell(result.key) if isinstance(result, ObjectResult) else "",
         "versionId": (result.version_id or "") if isinstance(result, ObjectResult) else "",
         "outcome": result.outcome.value,
         "reason": result.reason,
         "encryptionBefore": before,
         "encryptionAfter": str(after) if after else "",
     }
+
+
+def _cell(text: str) -> str:
+    """A key opened in a spreadsheet must not run as a formula (keys may start with = + - @)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @contextlib.contextmanager

@@ -12,7 +12,8 @@ from .exceptions import ConfigError
 # Directory bucket names end in --<zone-id>--x-s3.
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _DIRECTORY_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]*--[a-z0-9-]+--x-s3$")
-_PATTERN = re.compile(r"^[a-z0-9.*?\[\]!-]{1,63}$")
+# Only what EventBridge wildcards and IAM ARNs read the same way: "*" (no "?" or "[...]").
+_PATTERN = re.compile(r"^[a-z0-9.*-]{1,63}$")
 
 
 def is_valid_bucket_name(name: str) -> bool:
@@ -51,7 +52,7 @@ class Scope:
             if bad:
                 raise ConfigError(
                     f"{variable} has invalid bucket patterns {bad}: use bucket names or shell patterns "
-                    "(lowercase letters, digits, '.', '-', '*', '?'), comma-separated"
+                    "(lowercase letters, digits, '.', '-' and '*' as a wildcard), comma-separated"
                 )
         if not inc:
             raise ConfigError("PROTECTED_BUCKETS is empty: give bucket names or patterns, or * for every bucket")
