@@ -350,6 +350,14 @@ def test_ctrl_c_stops_submitting_finishes_running_work_and_exits_130(
         return real_wait(*args, **kwargs)
 
     monkeypatch.setattr(cli, "wait", interrupted_wait)
+    stopped: list[bool] = []
+    real_run_batch = cli.run_batch
+
+    def run_batch(*args: Any, **kwargs: Any) -> Any:
+        stop = args[5]
+        return real_run_batch(*args[:5], lambda: (stopped.append(True), stop()))
+
+    monkeypatch.setattr(cli, "run_batch", run_batch)
 
     code, out, err = run("fix", f"s3://{bucket}/{PREFIX}", "-r", "--concurrency", "2", "--output", "json")
 
@@ -361,6 +369,7 @@ def test_ctrl_c_stops_submitting_finishes_running_work_and_exits_130(
     remediated = [key for key in keys if encryption(s3, bucket, key) == ("aws:kms:dsse", dsse_key)]
     assert len(remediated) == summary["outcomes"]["remediated"] == summary["processed"]  # no copy unreported
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert stopped == [True]  # running multipart copies were told to abort at their next part
 
 
 class _Terminal(io.StringIO):

@@ -155,6 +155,22 @@ class TestMultipartPath:
         assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
         assert snapshot(s3, bucket, "big.bin") == before
 
+    def test_an_interrupt_aborts_the_upload_between_parts(self, s3: Any, bucket: str, make_remediator: Any) -> None:
+        put(s3, bucket, "big.bin", Body=b"x" * (11 * MIB))
+        before = snapshot(s3, bucket, "big.bin")
+        remediator = make_remediator(multipart_threshold=5 * MIB, part_size=5 * MIB, copy_concurrency=1)
+        remediator.s3.client.meta.events.register(
+            "after-call.s3.UploadPartCopy",
+            lambda **_: remediator.s3.stopping.set(),  # Ctrl-C after part 1
+        )
+
+        result = remediator.handle(ObjectRequest(bucket, ("big.bin",)))
+
+        assert result.outcome is Outcome.FAILED
+        assert "stopped before part 2 of 3" in result.reason
+        assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+        assert snapshot(s3, bucket, "big.bin") == before
+
     def test_newer_write_during_a_multipart_copy_is_not_overwritten(
         self, s3: Any, bucket: str, dsse_key: str, make_remediator: Any
     ) -> None:

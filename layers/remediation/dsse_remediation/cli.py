@@ -17,8 +17,8 @@ only when ALERT_TOPIC_ARN is set (and `--no-alerts` is not given); `check` never
 
 Exit codes: 0 when everything in scope is compliant afterwards (compliant or remediated; out-of-scope and gone do
 not count against it); 1 when anything failed, is unremediable or would be remediated (`check` or `--dry-run`
-finding non-compliance); 2 for usage errors; 130 on Ctrl-C, which starts no new work, lets running copies finish
-and prints the partial summary.
+finding non-compliance); 2 for usage errors; 130 on Ctrl-C, which starts no new work, lets running single copies
+finish, makes running multipart copies abort at their next part, and prints the partial summary.
 
 A recursive run lists the keys first (ListObjectsV2, or ListObjectVersions with `--all-versions`), page by page,
 then works through them in a bounded thread pool; only the list of keys and the small results are kept in memory.
@@ -290,9 +290,10 @@ def run_batch(
     concurrency: int,
     on_result: Callable[[ObjectResult], None],
     notice: Callable[[str], None],
+    stop: Callable[[], None] = lambda: None,
 ) -> Batch:
-    """At most 2 x concurrency submitted at a time. On Ctrl-C: nothing new starts, queued work is cancelled, the
-    running copies are waited for (a copy is one CopyObject, or a multipart copy that completes or is aborted)."""
+    """At most 2 x concurrency submitted at a time. On Ctrl-C: nothing new starts, queued work is cancelled, `stop`
+    makes running multipart copies abort at their next part, and the running work is waited for."""
     batch = Batch()
     finished: dict[int, ObjectResult] = {}
     pending: dict[Future[ObjectResult], int] = {}
@@ -314,6 +315,7 @@ def run_batch(
             collect(wait(pending, return_when=FIRST_COMPLETED).done)
     except KeyboardInterrupt:
         batch.interrupted = True
+        stop()
         running = len(pending) - sum(future.cancel() for future in list(pending))
         notice(
             f"interrupted: starting nothing new; waiting for {running} running object(s) (Ctrl-C again: stop waiting)"
@@ -579,7 +581,8 @@ def check_objects(
     if args.recursive and not items and listing_failed is None:
         console.notice(f"no objects under {target}")
     remediator = ObjectRemediator(settings, services.keys, services.s3, services.publisher, alert_errors)
-    batch = run_batch(items, object_worker(remediator, dry_run), args.concurrency, console.result, console.notice)
+    worker = object_worker(remediator, dry_run)
+    batch = run_batch(items, worker, args.concurrency, console.result, console.notice, services.s3.stopping.set)
     results: list[Result] = [*batch.results]
     if listing_failed is not None:
         results.append(listing_failed)

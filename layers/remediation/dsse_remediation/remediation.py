@@ -10,7 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .alerts import Publisher, object_alert, publish
 from .aws import errors
 from .aws.kms import KeyRing
-from .aws.s3 import AnnotationsWouldBeLost, DsseTarget, ObjectState, S3Gateway, Written
+from .aws.s3 import AnnotationsWouldBeLost, CopyStopped, DsseTarget, ObjectState, S3Gateway, Written
 from .config import Mode, Settings
 from .exceptions import InvalidRequest
 from .model import Encryption, ObjectRequest, ObjectResult, Outcome
@@ -115,6 +115,9 @@ class ObjectRemediator:
                     "them. Raise MULTIPART_THRESHOLD_BYTES (up to 5 GiB) or move the annotations first"
                 )
                 return self._result(state, Outcome.UNREMEDIABLE, reason, key_arn)
+            except CopyStopped as exc:
+                reason = f"interrupted ({exc}): the multipart upload was aborted and the object left as it was"
+                return self._result(state, Outcome.FAILED, reason, key_arn)
             except BotoCoreError as exc:
                 return self._result(state, Outcome.FAILED, f"copy failed: {exc}", key_arn)
             return self._remediated(state, action, written, key_arn)

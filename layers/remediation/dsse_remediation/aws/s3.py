@@ -135,6 +135,10 @@ class AnnotationsWouldBeLost(Exception):
     """A multipart copy does not carry object annotations; the object is left untouched."""
 
 
+class CopyStopped(Exception):
+    """`S3Gateway.stopping` was set during a multipart copy: the upload was aborted, the object left untouched."""
+
+
 class S3Gateway:
     """All S3 calls of the object path. Bucket-level facts are cached for the life of the container."""
 
@@ -147,6 +151,8 @@ class S3Gateway:
         self._acls_enabled: dict[str, bool] = {}
         self._regions: dict[str, str] = {}
         self._lock = threading.Lock()
+        # Set by an interactive caller (the CLI's Ctrl-C): multipart copies stop between parts and abort.
+        self.stopping = threading.Event()
 
     @property
     def client(self) -> S3Client:
@@ -268,6 +274,8 @@ class S3Gateway:
 
             def copy_part(numbered: tuple[int, tuple[int, int]]) -> dict[str, Any]:
                 number, (first, last) = numbered
+                if self.stopping.is_set():
+                    raise CopyStopped(f"stopped before part {number} of {len(ranges)}")
                 result = self._client.upload_part_copy(
                     Bucket=state.bucket,
                     Key=state.key,
