@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .model import CRITICAL, BucketResult, KeyResult, ObjectResult, Outcome, Trigger
+from .model import CRITICAL, BucketResult, KeyResult, ObjectResult, Outcome
 
 log = logging.getLogger(__name__)
 SCHEMA = "dsse-remediation.alert/v1"
@@ -112,7 +112,6 @@ class Context:
 
 
 def object_alert(result: ObjectResult, context: Context) -> Alert:
-    resource = f"s3://{result.bucket}/{result.key}"
     fields = {
         "bucket": result.bucket,
         "key": result.key,
@@ -125,95 +124,61 @@ def object_alert(result: ObjectResult, context: Context) -> Alert:
         "expectedKmsKeyId": result.expected_key_arn,
     }
     title = _OBJECT_TITLES.get(result.outcome, f"DSSE-KMS {result.outcome.value}")
-    return _alert(
-        title,
-        resource,
-        "object",
-        result.outcome,
-        result.outcome.severity,
-        result.reason,
-        fields,
-        result.trigger,
-        result.dry_run,
-        context,
-        {"bucket": result.bucket},
-    )
+    resource = f"s3://{result.bucket}/{result.key}"
+    return _alert(result, context, title, resource, "object", fields, {"bucket": result.bucket})
 
 
 def bucket_alert(result: BucketResult, context: Context) -> Alert:
-    fields = {"bucket": result.bucket, **result.to_dict()}
-    for name in ("outcome", "reason", "dryRun"):
-        fields.pop(name)
     title = _BUCKET_TITLES.get(result.outcome, f"DSSE-KMS bucket {result.outcome.value}")
-    return _alert(
-        title,
-        f"s3://{result.bucket}",
-        "bucket",
-        result.outcome,
-        result.outcome.severity,
-        result.reason,
-        fields,
-        result.trigger,
-        result.dry_run,
-        context,
-        {"bucket": result.bucket},
-    )
+    fields = _resource_fields(result.to_dict())
+    return _alert(result, context, title, f"s3://{result.bucket}", "bucket", fields, {"bucket": result.bucket})
 
 
 def key_alert(result: KeyResult, context: Context) -> Alert:
-    fields = result.to_dict()
-    for name in ("outcome", "reason", "dryRun"):
-        fields.pop(name)
     title = f"DSSE-KMS key {result.event_name or 'state'}"
+    fields = _resource_fields(result.to_dict())
+    short = result.key_arn.rsplit(":", 1)[-1]  # key/<id>: a full ARN would not fit a subject
     return _alert(
-        title,
-        result.key_arn,
-        "kms-key",
-        result.outcome,
-        CRITICAL,
-        result.reason,
-        fields,
-        result.trigger,
-        result.dry_run,
-        context,
-        {"keyArn": result.key_arn},
-        short_name=result.key_arn.rsplit(":", 1)[-1],  # key/<id>: a full ARN would not fit a subject
+        result, context, title, result.key_arn, "kms-key", fields, {"keyArn": result.key_arn}, short, CRITICAL
     )
 
 
+def _resource_fields(answer: dict[str, Any]) -> dict[str, Any]:
+    """A result's answer without what every alert carries anyway."""
+    return {name: value for name, value in answer.items() if name not in ("outcome", "reason", "dryRun")}
+
+
 def _alert(
+    result: ObjectResult | BucketResult | KeyResult,
+    context: Context,
     title: str,
     resource: str,
     resource_type: str,
-    outcome: Outcome,
-    severity: str,
-    reason: str,
     fields: dict[str, Any],
-    trigger: Trigger,
-    dry_run: bool,
-    context: Context,
     attributes: dict[str, str],
     short_name: str | None = None,
+    severity: str | None = None,
 ) -> Alert:
+    severity = severity or result.outcome.severity
     body: dict[str, Any] = {
         "schema": SCHEMA,
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "severity": severity,
-        "outcome": outcome.value,
+        "outcome": result.outcome.value,
         "resourceType": resource_type,
         "resource": resource,
         "mode": context.mode,
-        "dryRun": dry_run,
+        "dryRun": result.dry_run,
         "account": context.account,
         "region": context.region,
-        "reason": reason,
+        "reason": result.reason,
         **fields,
-        "trigger": trigger.to_dict(),
+        "trigger": result.trigger.to_dict(),
     }
     return Alert(
         subject=subject(title, short_name or resource),
         body=body,
-        attributes={"severity": severity, "outcome": outcome.value, "resourceType": resource_type, **attributes},
+        attributes={"severity": severity, "outcome": result.outcome.value, "resourceType": resource_type, **attributes},
     )
 
 
