@@ -346,6 +346,8 @@ class TestSweepAfterReset:
 
 
 def test_bucket_owned_elsewhere_is_refused(make_bucket_remediator: Any) -> None:
+    """Every call carries ExpectedBucketOwner; real S3 answers 403 AccessDenied when the bucket's owner differs
+    (moto ignores the header, so the answer is injected)."""
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="someone-elses")
     remediator = make_bucket_remediator(account_id="210987654321")
@@ -357,3 +359,4 @@ def test_bucket_owned_elsewhere_is_refused(make_bucket_remediator: Any) -> None:
 
     assert result.outcome is Outcome.UNREMEDIABLE
     assert "access denied" in result.reason
+    assert default_rule(s3, "someone-elses")["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
