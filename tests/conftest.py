@@ -17,10 +17,12 @@ from moto import mock_aws
 from dsse_remediation.aws.kms import KeyRing, KmsGateway
 from dsse_remediation.aws.s3 import CONTENT_HEADERS, S3Gateway
 from dsse_remediation.aws.sns import SnsPublisher
+from dsse_remediation.aws.sqs import QueueSender
 from dsse_remediation.buckets import BucketRemediator
 from dsse_remediation.config import Settings
 from dsse_remediation.keyguard import KeyGuard
 from dsse_remediation.remediation import ObjectRemediator
+from dsse_remediation.sweep import Sweeper
 from tests import aws_fidelity
 
 REGION = "us-east-1"
@@ -156,8 +158,20 @@ class Wiring:
     calls: CallLog
 
     def settings(self, **overrides: Any) -> Settings:
-        defaults = {"key": self.dsse_key, "alert_topic_arn": self.inbox.topic_arn, "account_id": "123456789012"}
+        defaults = {
+            "key": self.dsse_key,
+            "alert_topic_arn": self.inbox.topic_arn,
+            "account_id": "123456789012",
+            "object_queue_url": self.object_queue_url,
+        }
         return Settings(**(defaults | {"region": REGION} | overrides))
+
+    @property
+    def object_queue_url(self) -> str:
+        """The object queue a sweep feeds (created on first use)."""
+        sqs = boto3.client("sqs", region_name=REGION)
+        url: str = sqs.create_queue(QueueName="object-events")["QueueUrl"]
+        return url
 
     def client(self, service: str) -> Any:
         client = boto3.client(service, region_name=REGION)
@@ -194,14 +208,19 @@ def make_remediator(s3: Any, wiring: Wiring) -> Callable[..., ObjectRemediator]:
 
 @pytest.fixture
 def make_bucket_remediator(s3: Any, wiring: Wiring) -> Callable[..., BucketRemediator]:
-    """A BucketRemediator (with its object sweep) on fresh S3 and KMS clients whose calls are counted."""
+    """A BucketRemediator (with its sweep when `sweep_after_reset=True`) on fresh clients whose calls are counted."""
 
     def build(**overrides: Any) -> BucketRemediator:
         settings, keys, s3_gateway, publisher = wiring.parts(**overrides)
-        objects = ObjectRemediator(settings, keys, s3_gateway, publisher)
-        return BucketRemediator(settings, keys, s3_gateway, KmsGateway(wiring.client("kms")), publisher, objects)
+        sweeper = make_sweeper(wiring, settings, s3_gateway, publisher) if settings.sweep_after_reset else None
+        return BucketRemediator(settings, keys, s3_gateway, KmsGateway(wiring.client("kms")), publisher, sweeper)
 
     return build
+
+
+def make_sweeper(wiring: Wiring, settings: Settings, s3: S3Gateway, publisher: SnsPublisher) -> Sweeper:
+    assert settings.object_queue_url
+    return Sweeper(settings, s3, QueueSender(wiring.client("sqs"), settings.object_queue_url), publisher)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dsse_remediation import service
 from dsse_remediation.exceptions import InvalidRequest
-from dsse_remediation.model import Outcome
 from dsse_remediation.reporting import powertools
 from dsse_remediation.triggers import correlation_id, parse_bucket_event
 
@@ -36,6 +35,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except InvalidRequest as exc:
         return report.invalid(exc)
     report.result(result.outcome, "bucket evaluated", reason=result.reason, sweep=result.sweep)
-    failed = [result.reason] if result.outcome is Outcome.FAILED else []
-    report.raise_if_failed(failed, event_driven=request.trigger.source != "manual")
+    report.raise_if_failed([result], event_driven=request.trigger.event_driven)
     return {"results": [result.to_dict()]}

@@ -15,7 +15,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dsse_remediation import service
 from dsse_remediation.exceptions import InvalidRequest
-from dsse_remediation.model import Outcome
 from dsse_remediation.reporting import powertools
 from dsse_remediation.triggers import correlation_id, parse_key_event
 
@@ -37,6 +36,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     result = guard.handle(key_event)
     logger.append_keys(key_arn=result.key_arn)
     report.result(result.outcome, "key event evaluated", event_name=result.event_name, reason=result.reason)
-    failed = [result.reason] if result.outcome is Outcome.FAILED else []
-    report.raise_if_failed(failed, event_driven=key_event.event_name is not None)
+    report.raise_if_failed([result], event_driven=key_event.trigger.event_driven)
     return {"results": [result.to_dict()]}

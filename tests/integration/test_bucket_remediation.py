@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ReadTimeoutError
 
 from dsse_remediation import prevention
+from dsse_remediation import sweep as sweep_module
+from dsse_remediation.aws.sqs import QueueNotAccepted
 from dsse_remediation.config import Mode
 from dsse_remediation.exceptions import InvalidRequest
 from dsse_remediation.model import BucketRequest, Outcome, Trigger
 from dsse_remediation.scope import Scope
-from tests.conftest import REGION, snapshot
+from dsse_remediation.triggers import parse_object_event
+from tests.conftest import REGION, inject_error, snapshot
 from tests.iam_conditions import denied
 from tests.integration.test_copy_in_place import put
 
@@ -177,7 +182,7 @@ def test_unknown_bucket_is_gone_and_invalid_name_refused(make_bucket_remediator:
 
     assert remediator.handle(BucketRequest("no-such-bucket-here")).outcome is Outcome.GONE
     with pytest.raises(InvalidRequest, match="not a valid S3 bucket name"):
-        remediator.handle(BucketRequest("Not_A_Bucket"))
+        remediator.handle(BucketRequest("ab"))
 
 
 def test_alert_names_who_changed_it_and_the_configuration_before_and_after(
@@ -319,30 +324,185 @@ class TestPreventionPolicy:
 
 
 class TestSweepAfterReset:
-    def test_remediates_a_small_buckets_objects_with_one_summary(
-        self, s3: Any, bucket: str, dsse_key: str, make_bucket_remediator: Any, inbox: Any
+    """After a reset the objects already in the bucket are queued, page by page, for the object function: no sweep
+    runs in one long invocation, a sweep cut short resumes from where it was, and one that stops says where."""
+
+    @pytest.fixture
+    def sweep(self, s3: Any, bucket: str, make_bucket_remediator: Any, make_remediator: Any) -> Sweep:
+        for key in ("a.csv", "b.csv", "c.csv", "d.csv", "e.csv"):
+            put(s3, bucket, key, Tagging="team=finance", Metadata={"owner": "ops"})
+        return Sweep(make_bucket_remediator, make_remediator)
+
+    def test_queues_one_step_before_writing_the_default_and_lists_nothing_itself(
+        self, sweep: Sweep, s3: Any, bucket: str, dsse_key: str, calls: Any
     ) -> None:
-        for key in ("a.csv", "b.csv", "c.csv"):
-            put(s3, bucket, key)
-        before = snapshot(s3, bucket, "b.csv")
+        result = sweep.bucket_path().handle(BucketRequest(bucket))
 
-        result = make_bucket_remediator(sweep_after_reset=True).handle(BucketRequest(bucket))
+        assert result.outcome is Outcome.REMEDIATED
+        assert result.sweep is not None
+        assert result.sweep["status"] == "queued"
+        assert "queued a sweep" in result.reason
+        assert calls.calls == [
+            "GetBucketEncryption",
+            "DescribeKey",
+            "GetBucketLocation",
+            "SendMessage",
+            "PutBucketEncryption",
+        ]
+        assert [m["sweep"] for m in sweep.queued()] == [
+            {"id": result.sweep["id"], "bucket": bucket, "continuationToken": None, "queued": 0}
+        ]
+        assert_dsse_default(s3, bucket, dsse_key)
 
-        assert result.sweep == {"objects": 3, "outcomes": {"remediated": 3}, "needsAttention": {}}
-        after = snapshot(s3, bucket, "b.csv")
-        assert after.kept() == before.kept()
-        assert (after.encryption, after.kms_key_id) == (DSSE_RULE, dsse_key)
+    def test_every_object_ends_dsse_with_everything_kept_and_only_the_bucket_alerted(
+        self, sweep: Sweep, s3: Any, bucket: str, dsse_key: str, inbox: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(sweep_module, "PAGE", 2)  # three listing steps for five objects
+        before = {key: snapshot(s3, bucket, key) for key in sweep.keys(s3, bucket)}
+
+        sweep.bucket_path().handle(BucketRequest(bucket))
+        handled = sweep.drain()
+
+        assert handled.count("step") == 3
+        assert sorted(k for k in handled if k != "step") == sorted(before)
+        for key, was in before.items():
+            after = snapshot(s3, bucket, key)
+            assert after.kept() == was.kept()
+            assert (after.encryption, after.kms_key_id) == (DSSE_RULE, dsse_key)
         assert [m["attributes"]["resourceType"] for m in inbox.messages()] == ["bucket"]
 
-    def test_leaves_large_buckets_to_the_bulk_backfill(self, s3: Any, bucket: str, make_bucket_remediator: Any) -> None:
-        for key in ("a", "b", "c"):
-            put(s3, bucket, key)
+    def test_a_step_cut_short_is_retried_from_its_own_page_and_nothing_is_left(
+        self, sweep: Sweep, s3: Any, bucket: str, dsse_key: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(sweep_module, "PAGE", 4)
+        sweep.bucket_path().handle(BucketRequest(bucket))
+        # The first step dies after queueing its page, before queueing the next step (a timeout, a crash): its
+        # message is not deleted, so it runs again from its own token.
+        time_out(sweep.sweeper.queue, "SendMessage", times=1)
 
-        result = make_bucket_remediator(sweep_after_reset=True, sweep_max_objects=2).handle(BucketRequest(bucket))
+        handled = sweep.drain()
 
-        assert result.sweep is not None
-        assert "bulk backfill" in result.sweep["skipped"]
-        assert snapshot(s3, bucket, "a").encryption == "AES256"
+        assert handled[:2] == ["step-failed", "step"]
+        assert all(snapshot(s3, bucket, k).kms_key_id == dsse_key for k in sweep.keys(s3, bucket))
+
+    def test_a_batch_with_refused_entries_fails_the_step(self, sweep: Sweep, bucket: str) -> None:
+        sweep.bucket_path().handle(BucketRequest(bucket))
+        refuse_entries(sweep.sweeper.queue)
+        step = parse_object_event(sweep.queued()[0]).steps[0]
+
+        with pytest.raises(QueueNotAccepted, match="SQS refused 1 of 5 messages: InternalError"):
+            sweep.sweeper.step(step)
+
+    def test_a_retried_reset_queues_the_sweep_again(self, sweep: Sweep, bucket: str) -> None:
+        remediator = sweep.bucket_path()
+        inject_error(remediator.s3.client, "PutBucketEncryption", "InternalError", 500)
+
+        first = remediator.handle(BucketRequest(bucket))
+        second = remediator.handle(BucketRequest(bucket))
+
+        assert (first.outcome, second.outcome) == (Outcome.FAILED, Outcome.REMEDIATED)
+        assert len(sweep.queued()) == 2  # sweeping twice is harmless; never sweeping is not
+
+    def test_stops_at_the_limit_with_a_high_alert_naming_where_it_stopped(
+        self, sweep: Sweep, s3: Any, bucket: str, inbox: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(sweep_module, "PAGE", 2)
+        sweep.bucket_path(sweep_max_objects=3).handle(BucketRequest(bucket))
+
+        handled = sweep.drain(sweep_max_objects=3)
+
+        assert sorted(k for k in handled if k != "step") == ["a.csv", "b.csv", "c.csv"]
+        alerts = [m for m in inbox.messages() if m["body"]["outcome"] == "unremediable"]
+        assert len(alerts) == 1
+        assert alerts[0]["body"]["severity"] == "high"
+        assert "queued 3 objects (SWEEP_MAX_OBJECTS) and stopped" in alerts[0]["body"]["reason"]
+        assert "after the key 'c.csv'" in alerts[0]["body"]["reason"]
+        assert snapshot(s3, bucket, "d.csv").encryption == "AES256"
+
+    def test_dry_run_and_alert_only_queue_nothing(self, sweep: Sweep, bucket: str) -> None:
+        sweep.bucket_path().handle(BucketRequest(bucket, dry_run=True))
+        sweep.bucket_path(mode=Mode.ALERT_ONLY).handle(BucketRequest(bucket))
+
+        assert sweep.queued() == []
+
+
+class Sweep:
+    """The object queue a sweep feeds, drained the way the object function would: steps, then object tasks."""
+
+    def __init__(self, make_bucket_remediator: Any, make_remediator: Any) -> None:
+        self.make_bucket_remediator = make_bucket_remediator
+        self.make_remediator = make_remediator
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.url = self.sqs.create_queue(QueueName="object-events")["QueueUrl"]
+        self.sweeper: Any = None
+
+    def bucket_path(self, **overrides: Any) -> Any:
+        remediator = self.make_bucket_remediator(sweep_after_reset=True, **overrides)
+        self.sweeper = remediator.sweeper
+        return remediator
+
+    @staticmethod
+    def keys(s3: Any, bucket: str) -> list[str]:
+        return [item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+
+    def queued(self) -> list[dict[str, Any]]:
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"])
+        count = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+        found = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        assert count <= 10
+        return [json.loads(m["Body"]) for m in found.get("Messages", [])]
+
+    def drain(self, **overrides: Any) -> list[str]:
+        """Run every message until the queue is empty; a message whose handling raises stays for its retry."""
+        objects = self.make_remediator(**overrides)
+        handled: list[str] = []
+        for _ in range(200):
+            batch = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+            if not batch.get("Messages"):
+                return handled
+            for message in batch["Messages"]:
+                parsed = parse_object_event(json.loads(message["Body"]))
+                try:
+                    for step in parsed.steps:
+                        self.sweeper.step(step)
+                        handled.append("step")
+                except (QueueNotAccepted, ReadTimeoutError):
+                    handled.append("step-failed")
+                    continue
+                for request in parsed.requests:
+                    # A retried step queues its page again: the second task finds the object compliant.
+                    assert objects.handle(request).outcome in (Outcome.REMEDIATED, Outcome.COMPLIANT)
+                    handled.append(request.key)
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+        raise AssertionError("the sweep never ended")
+
+
+def refuse_entries(queue: Any) -> None:
+    """SendMessageBatch answers 200 and reports an entry as failed: how SQS says it did not take a message."""
+
+    def handler(**_: Any) -> Any:
+        failed = [{"Id": "0", "SenderFault": False, "Code": "InternalError", "Message": "injected"}]
+        return _Ok(), {"Successful": [], "Failed": failed, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    queue._client.meta.events.register("before-call.sqs.SendMessageBatch", handler)
+
+
+def time_out(queue: Any, operation: str, times: int) -> None:
+    remaining = [times]
+
+    def handler(**_: Any) -> None:
+        if remaining[0] > 0:
+            remaining[0] -= 1
+            raise ReadTimeoutError(endpoint_url="https://sqs.us-east-1.amazonaws.com/")
+
+    queue._client.meta.events.register(f"before-call.sqs.{operation}", handler)
+
+
+class _Ok:
+    status_code = 200
+    headers: dict[str, str] = {}
+    content = b""
+    text = ""
 
 
 def test_bucket_owned_elsewhere_is_refused(make_bucket_remediator: Any) -> None:

@@ -239,7 +239,7 @@ class TestKey:
     ("argv", "message"),
     [
         (["check", "example-protected-bucket/a.csv"], "is not an S3 URI"),
-        (["check", "s3://Bad_Bucket/a.csv"], "is not a valid S3 bucket name"),
+        (["check", "s3://ab/a.csv"], "is not a valid S3 bucket name"),
         (["check", "s3://example-protected-bucket/reports/"], "add --recursive"),
         (["check", "s3://example-protected-bucket", "--all-versions"], "--all-versions needs"),
         (["check", "s3://example-protected-bucket/" + "k" * 1025], "S3 keys are at most 1,024 bytes"),

@@ -143,7 +143,7 @@ def test_sqs_batch_reports_only_failed_records(
         ({"bucket": "example-protected-bucket"}, "missing field 'key'"),
         ({"bucket": "example-protected-bucket", "key": "a", "dryrun": True}, "unknown field(s) ['dryrun']"),
         ({"bucket": "example-protected-bucket", "key": "a", "dryRun": "yes"}, "'dryRun' must be a bool"),
-        ({"bucket": "Bad_Bucket", "key": "a"}, "not a valid S3 bucket name"),
+        ({"bucket": "no spaces", "key": "a"}, "not a valid S3 bucket name"),
         ({"source": "aws.s3", "detail-type": "Object Deleted", "detail": {}}, "unsupported EventBridge event"),
         ([1, 2], "expected a JSON object"),
     ],

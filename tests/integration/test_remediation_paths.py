@@ -339,7 +339,7 @@ def test_out_of_scope_bucket_is_refused_without_a_call(s3: Any, make_remediator:
 @pytest.mark.parametrize(
     ("bucket_name", "key", "message"),
     [
-        ("Not_A_Bucket", "a", "not a valid S3 bucket name"),
+        ("ab", "a", "not a valid S3 bucket name"),
         ("example-protected-bucket", "", "key is empty"),
         ("example-protected-bucket", "k" * 1025, "at most 1,024 bytes"),
         ("example-protected-bucket", "é" * 513, "at most 1,024 bytes"),

@@ -55,6 +55,12 @@ class Alert:
     attributes: dict[str, str]
 
     @property
+    def required(self) -> bool:
+        """A human must read it: everything but the low-severity "remediated" notice. An event-driven invocation
+        whose required alert cannot be published fails, so its delivery is retried (and ends in a DLQ, alarmed)."""
+        return bool(self.body["severity"] != "low")
+
+    @property
     def json_body(self) -> str:
         return json.dumps(self.body, sort_keys=True)
 
@@ -90,16 +96,21 @@ class Publisher(Protocol):
     def publish(self, alert: Alert) -> str: ...
 
 
-def publish(publisher: Publisher | None, alert: Alert, on_error: Callable[[Exception], None] | None = None) -> None:
-    """Publish, never raise: the resource's state is what matters, and a lost alert is logged and counted."""
+def publish(
+    publisher: Publisher | None, alert: Alert, on_error: Callable[[Exception], None] | None = None
+) -> str | None:
+    """Publish; never raise. Returns why a *required* alert was not delivered (None when it was, or when only the
+    low-severity notice was lost), for the caller to put on its result. Every failure is logged and counted."""
     if publisher is None:
-        return
+        return None
     try:
         publisher.publish(alert)
     except (ClientError, BotoCoreError) as exc:
         log.error("alert could not be published", extra={"error": str(exc), "subject": alert.subject})
         if on_error:
             on_error(exc)
+        return f"the alert could not be published: {exc}" if alert.required else None
+    return None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -14,12 +13,9 @@ from .aws import errors
 from .aws.kms import KeyRing, KmsGateway
 from .aws.s3 import DSSE, S3Gateway
 from .config import Mode, Settings
-from .exceptions import InvalidRequest
-from .model import BucketEncryption, BucketRequest, BucketResult, ObjectRequest, Outcome
-from .remediation import ObjectRemediator
-from .scope import is_directory_bucket, is_valid_bucket_name
-
-SWEEP_EXAMPLES = 10  # keys named in a sweep summary per outcome that needs a human
+from .model import BucketEncryption, BucketRequest, BucketResult, Outcome
+from .scope import is_directory_bucket, require_bucket_name
+from .sweep import Sweeper
 
 
 class BucketRemediator:
@@ -32,7 +28,7 @@ class BucketRemediator:
         s3: S3Gateway,
         kms: KmsGateway,
         publisher: Publisher | None = None,
-        objects: ObjectRemediator | None = None,
+        sweeper: Sweeper | None = None,
         on_alert_error: Callable[[Exception], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -40,14 +36,11 @@ class BucketRemediator:
         self.s3 = s3
         self.kms = kms
         self.publisher = publisher
-        self.objects = objects
+        self.sweeper = sweeper
         self._on_alert_error = on_alert_error
 
     def handle(self, request: BucketRequest) -> BucketResult:
-        if not is_valid_bucket_name(request.bucket):
-            raise InvalidRequest(
-                f"bucket {request.bucket!r} is not a valid S3 bucket name (3-63 characters: a-z, 0-9, '.', '-')"
-            )
+        require_bucket_name(request.bucket)
         try:
             result = self._process(request)
         except ClientError as exc:
@@ -57,7 +50,8 @@ class BucketRemediator:
         result.trigger = request.trigger
         result.dry_run = request.dry_run
         if result.outcome.alerts:
-            publish(self.publisher, bucket_alert(result, self.settings.alert_context), self._on_alert_error)
+            alert = bucket_alert(result, self.settings.alert_context)
+            result.alert_error = publish(self.publisher, alert, self._on_alert_error)
         return result
 
     def _process(self, request: BucketRequest) -> BucketResult:
@@ -98,6 +92,11 @@ class BucketRemediator:
             result.reason = f"{why}: would {'; '.join(changes)}"
             return result
 
+        if self.sweeper is not None and not default_ok:
+            # Queued before the default is written: if anything after this fails, the retry finds the bucket still
+            # not compliant and queues the sweep again (sweeping twice is harmless, never sweeping is not).
+            result.sweep = self.sweeper.start(bucket, request.trigger)
+            changes.append("queued a sweep of the objects already in the bucket")
         result.after = before if default_ok else self.s3.put_dsse_default(bucket, key_arn, blocked)
         result.outcome = Outcome.REMEDIATED
         result.reason = "; ".join(changes)
@@ -109,8 +108,6 @@ class BucketRemediator:
                 done = "the default encryption was reset, but " if not default_ok else ""
                 result.reason = f"{done}the prevention statements could not be written: {errors.message(exc)}"
                 return result
-        if self.settings.sweep_after_reset and self.objects is not None and not default_ok:
-            result.sweep = self._sweep(request)
         return result
 
     def _key_problem(self, bucket: str, key_arn: str) -> str | None:
@@ -118,6 +115,8 @@ class BucketRemediator:
         try:
             facts = self.kms.facts(key_arn)
         except ClientError as exc:
+            if errors.is_transient(exc):
+                raise  # throttled or a KMS fault: `failed`, and the event is retried
             return f"the configured key {key_arn} cannot be described ({errors.message(exc)})"
         if problem := facts.unusable_for_dsse():
             return f"{problem} ({key_arn})"
@@ -127,27 +126,6 @@ class BucketRemediator:
                 f"the key is in {facts.region} but the bucket in {region}: DSSE-KMS needs a key in the bucket's Region"
             )
         return None
-
-    def _sweep(self, request: BucketRequest) -> dict[str, Any]:
-        """Remediate a small bucket's existing objects with the object library: one summary, no per-object alerts."""
-        assert self.objects is not None
-        keys, more = self.s3.list_keys(request.bucket, self.settings.sweep_max_objects)
-        if more:
-            return {
-                "skipped": f"more than {self.settings.sweep_max_objects} objects (SWEEP_MAX_OBJECTS): "
-                "backfill this bucket with the bulk backfill (S3 Batch Operations) instead"
-            }
-        counts: Counter[str] = Counter()
-        attention: dict[str, list[str]] = {}
-        for key in keys:
-            object_request = ObjectRequest(request.bucket, (key,), trigger=request.trigger)
-            outcome = self.objects.handle(object_request, alert=False).outcome
-            counts[outcome.value] += 1
-            if outcome in (Outcome.UNREMEDIABLE, Outcome.FAILED):
-                attention.setdefault(outcome.value, [])
-                if len(attention[outcome.value]) < SWEEP_EXAMPLES:
-                    attention[outcome.value].append(key)
-        return {"objects": len(keys), "outcomes": dict(counts), "needsAttention": attention}
 
     def _failure(self, request: BucketRequest, exc: ClientError) -> BucketResult:
         code = errors.code(exc)

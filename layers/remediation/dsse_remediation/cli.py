@@ -56,7 +56,7 @@ from .exceptions import ConfigError, InvalidRequest
 from .keyguard import KeyGuard
 from .model import BucketRequest, BucketResult, KeyEvent, KeyResult, ObjectRequest, ObjectResult, Outcome
 from .remediation import ObjectRemediator, validate
-from .scope import is_valid_bucket_name
+from .scope import BUCKET_NAME_RULES, is_valid_bucket_name
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -170,7 +170,7 @@ def parse_target(uri: str, recursive: bool, all_versions: bool) -> Target:
         raise UsageError(f"{uri!r} is not an S3 URI: expected s3://bucket, s3://bucket/key or s3://bucket/prefix/")
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     if not is_valid_bucket_name(bucket):
-        raise UsageError(f"{uri!r}: {bucket!r} is not a valid S3 bucket name (3-63 characters: a-z, 0-9, '.', '-')")
+        raise UsageError(f"{uri!r}: {bucket!r} is not a valid S3 bucket name ({BUCKET_NAME_RULES})")
     if not recursive and key.endswith("/"):
         raise UsageError(f"{uri} ends in '/': add --recursive to take every object under the prefix")
     if not recursive and not key and all_versions:

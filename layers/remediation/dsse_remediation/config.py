@@ -67,9 +67,13 @@ class Settings:
     account_id: str | None = None
     region: str | None = None
     prevention_policy: bool = False  # bucket path: add the deny-other-encryption bucket policy statements
-    sweep_after_reset: bool = False  # bucket path: remediate a small bucket's objects after resetting its default
+    sweep_after_reset: bool = False  # bucket path: queue the bucket's objects for remediation after a reset
     sweep_max_objects: int = 1000
+    object_queue_url: str | None = None  # the object queue, where a sweep queues its steps and its objects
     key_guard_revert: bool = False  # key path: undo DisableKey, ScheduleKeyDeletion, DisableKeyRotation
+    # Remediating a restored GLACIER / DEEP_ARCHIVE object writes a new version in the archive class, which ends the
+    # restore a reader asked for: only with this opt-in.
+    remediate_restored_archives: bool = False
 
     def __post_init__(self) -> None:
         _check_key_reference("DSSE_KMS_KEY", self.key)
@@ -85,10 +89,14 @@ class Settings:
                 f"MULTIPART_THRESHOLD_BYTES={self.multipart_threshold} must be between 1 and "
                 f"{MAX_SINGLE_COPY_BYTES} (CopyObject's 5 GiB limit)"
             )
-        if not 1 <= self.sweep_max_objects <= 100_000:
+        if not 1 <= self.sweep_max_objects <= 1_000_000:
             raise ConfigError(
-                f"SWEEP_MAX_OBJECTS={self.sweep_max_objects} must be between 1 and 100000; larger buckets are for the "
-                "bulk backfill (S3 Batch Operations)"
+                f"SWEEP_MAX_OBJECTS={self.sweep_max_objects} must be between 1 and 1000000; larger buckets are for "
+                "the bulk backfill (S3 Batch Operations)"
+            )
+        if self.sweep_after_reset and not self.object_queue_url:
+            raise ConfigError(
+                "SWEEP_AFTER_BUCKET_RESET=true needs OBJECT_QUEUE_URL: the sweep queues the bucket's objects there"
             )
         if not 1 <= self.copy_concurrency <= 64:
             raise ConfigError(f"COPY_CONCURRENCY={self.copy_concurrency} must be between 1 and 64")
@@ -137,13 +145,11 @@ class Settings:
         if not key:
             raise ConfigError("DSSE_KMS_KEY is not set: give the DSSE KMS key ARN (or alias) to enforce")
         topic = env.get("ALERT_TOPIC_ARN", "").strip() or None
-        bucket_keys = _parse_string_map(
-            "BUCKET_KEY_MAP", env.get("BUCKET_KEY_MAP", ""), '{"bucket-pattern": "key ARN"}'
-        )
+        bucket_keys = parse_bucket_key_map(env.get("BUCKET_KEY_MAP", ""))
         return cls(
             key=key,
             scope=Scope.parse(env.get("PROTECTED_BUCKETS", "*"), env.get("EXCLUDED_BUCKETS", "")),
-            bucket_keys=tuple((bucket_keys or {}).items()),
+            bucket_keys=bucket_keys,
             mode=_parse_enum("MODE", env.get("MODE", Mode.REMEDIATE.value), Mode),
             multipart_threshold=_parse_int("MULTIPART_THRESHOLD_BYTES", env, MAX_SINGLE_COPY_BYTES),
             part_size=_parse_int("MULTIPART_PART_SIZE_BYTES", env, 512 * MIB),
@@ -158,8 +164,34 @@ class Settings:
             prevention_policy=_parse_bool("PREVENTION_POLICY", env.get("PREVENTION_POLICY", "false")),
             sweep_after_reset=_parse_bool("SWEEP_AFTER_BUCKET_RESET", env.get("SWEEP_AFTER_BUCKET_RESET", "false")),
             sweep_max_objects=_parse_int("SWEEP_MAX_OBJECTS", env, 1000),
+            object_queue_url=env.get("OBJECT_QUEUE_URL", "").strip() or None,
             key_guard_revert=_parse_bool("KEY_GUARD_REVERT", env.get("KEY_GUARD_REVERT", "false")),
+            remediate_restored_archives=_parse_bool(
+                "REMEDIATE_RESTORED_ARCHIVES", env.get("REMEDIATE_RESTORED_ARCHIVES", "false")
+            ),
         )
+
+
+def parse_bucket_key_map(raw: str) -> tuple[tuple[str, str], ...]:
+    """`BUCKET_KEY_MAP`: "pattern=keyArn,pattern=keyArn" (the template's BucketKeyMap list), in order; first match wins.
+
+    Key ARNs only: the template grants KMS use on exactly these ARNs and the object rule compares them with the key
+    ARN CloudTrail logs, so an alias here could never match.
+    """
+    pairs: list[tuple[str, str]] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        pattern, sep, key = (side.strip() for side in item.partition("="))
+        if not sep or not pattern or not key:
+            raise ConfigError(f"BUCKET_KEY_MAP entry {item!r} is not pattern=keyArn (e.g. finance-*=arn:aws:kms:...)")
+        Scope.parse(pattern, "", variable=f"BUCKET_KEY_MAP[{pattern!r}]")
+        if not is_key_arn(key):
+            raise ConfigError(
+                f"BUCKET_KEY_MAP[{pattern!r}]={key!r} is not a key ARN (arn:aws:kms:<region>:<account>:key/<id>)"
+            )
+        pairs.append((pattern, key))
+    return tuple(pairs)
 
 
 def _parse_enum(variable: str, raw: str, enum: type[Mode]) -> Mode:

@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .alerts import Publisher, key_alert, publish
 from .aws import errors
 from .aws.kms import KeyRing, KmsGateway
-from .config import Settings
+from .config import Mode, Settings
 from .model import ALIAS_CHANGES, KeyEvent, KeyResult, Outcome
 
 # What undoes each revertible event, in order. CancelKeyDeletion leaves the key Disabled, hence EnableKey after it.
@@ -70,7 +70,9 @@ class KeyGuard:
         except (ClientError, BotoCoreError) as exc:
             result.outcome = Outcome.FAILED
             result.reason = f"{event.event_name} on the DSSE key; handling it failed: {_message(exc)}"
-        publish(self.publisher, key_alert(result, self.settings.alert_context), self._on_alert_error)
+        result.alert_error = publish(
+            self.publisher, key_alert(result, self.settings.alert_context), self._on_alert_error
+        )
         return result
 
     def _configured_key(self, event: KeyEvent) -> str | None:
@@ -87,8 +89,13 @@ class KeyGuard:
         if name in HUMAN_DECISIONS:
             result.outcome = Outcome.UNREMEDIABLE
             result.reason = f"{name} on the DSSE key: {HUMAN_DECISIONS[name]}"
-        elif not self.settings.key_guard_revert or event.dry_run:
-            why = "dry run" if event.dry_run else "revert is off (KEY_GUARD_REVERT=false)"
+        elif not self.settings.key_guard_revert or event.dry_run or self.settings.mode is Mode.ALERT_ONLY:
+            if event.dry_run:
+                why = "dry run"
+            elif self.settings.mode is Mode.ALERT_ONLY:
+                why = "alert-only mode writes nothing, KEY_GUARD_REVERT included"
+            else:
+                why = "revert is off (KEY_GUARD_REVERT=false)"
             result.outcome = Outcome.WOULD_REMEDIATE
             result.reason = f"{name} on the DSSE key; {why}: a human must run {' then '.join(REVERTS[name])}"
         else:

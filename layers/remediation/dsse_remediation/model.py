@@ -39,12 +39,20 @@ _SEVERITY = {
 class Trigger:
     """Where a request came from; CloudTrail fields are kept for attribution in alerts."""
 
-    source: str  # "cloudtrail" | "s3-notification" | "manual"
+    source: str  # "cloudtrail" | "s3-notification" | "sweep" | "manual"
     event_name: str | None = None
     event_id: str | None = None
     event_time: str | None = None
     actor: str | None = None
     source_ip: str | None = None
+    # The bucket owner's account as the event states it (CloudTrail: the AWS::S3::Bucket entry of detail.resources).
+    # CloudTrail also delivers a requester's writes into other accounts' buckets; those are not ours to fix.
+    bucket_owner: str | None = None
+
+    @property
+    def event_driven(self) -> bool:
+        """Delivered by AWS or by this stack's own queue: a failure raises, so the delivery is retried."""
+        return self.source != "manual"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +62,7 @@ class Trigger:
             "eventTime": self.event_time,
             "actor": self.actor,
             "sourceIp": self.source_ip,
+            "bucketOwner": self.bucket_owner,
         }
 
 
@@ -78,6 +87,17 @@ class ObjectRequest:
     @property
     def key(self) -> str:
         return self.keys[0]
+
+
+@dataclass(frozen=True)
+class SweepStep:
+    """One step of a bucket sweep, carried by the object queue: list one page from `continuation_token` (None: the
+    first page), queue its keys as object tasks, and queue the next step. `queued` counts the keys queued before."""
+
+    bucket: str
+    sweep_id: str
+    continuation_token: str | None = None
+    queued: int = 0
 
 
 @dataclass(frozen=True)
@@ -107,6 +127,7 @@ class ObjectResult:
     expected_key_arn: str | None = None
     dry_run: bool = False
     trigger: Trigger = field(default=MANUAL)
+    alert_error: str | None = None  # an alert a human must read could not be published
 
     def to_dict(self) -> dict[str, Any]:
         """The answer shape every handler returns: one entry per object."""
@@ -123,10 +144,13 @@ class ObjectResult:
             "purgedVersionId": self.purged_version_id,
             "expectedKmsKeyId": self.expected_key_arn,
             "dryRun": self.dry_run,
+            "alertError": self.alert_error,
         }
 
 
-OBJECT_WRITES = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload"})
+# Every S3 data event that writes a whole new object. UploadPart / UploadPartCopy only stage parts: the object appears
+# with the CompleteMultipartUpload that follows them. PostObject is an HTML-form (browser, presigned POST) upload.
+OBJECT_WRITES = frozenset({"PutObject", "PostObject", "CopyObject", "CompleteMultipartUpload"})
 # PutBucketPolicy / DeleteBucketPolicy matter when the prevention policy is on: they may remove its statements.
 BUCKET_CHANGES = frozenset(
     {"CreateBucket", "PutBucketEncryption", "DeleteBucketEncryption", "PutBucketPolicy", "DeleteBucketPolicy"}
@@ -180,6 +204,7 @@ class BucketResult:
     sweep: dict[str, Any] | None = None
     dry_run: bool = False
     trigger: Trigger = field(default=MANUAL)
+    alert_error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -192,6 +217,7 @@ class BucketResult:
             "preventionPolicy": self.policy_change,
             "sweep": self.sweep,
             "dryRun": self.dry_run,
+            "alertError": self.alert_error,
         }
 
 
@@ -222,6 +248,7 @@ class KeyResult:
     policy_statements: list[dict[str, Any]] | None = None
     dry_run: bool = False
     trigger: Trigger = field(default=MANUAL)
+    alert_error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -236,4 +263,5 @@ class KeyResult:
             "protects": self.protects,
             "policyStatements": self.policy_statements,
             "dryRun": self.dry_run,
+            "alertError": self.alert_error,
         }

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -14,26 +15,44 @@ from .aws.s3 import AnnotationsWouldBeLost, CopyStopped, DsseTarget, ObjectState
 from .config import Mode, Settings
 from .exceptions import InvalidRequest
 from .model import Encryption, ObjectRequest, ObjectResult, Outcome
-from .scope import is_directory_bucket, is_valid_bucket_name
-from .verdict import Verdict, judge
+from .scope import is_directory_bucket, require_bucket_name
+from .verdict import Verdict, ends_a_restore, judge
 
 log = logging.getLogger(__name__)
 
 MAX_KEY_BYTES = 1024
 
 
-def validate(request: ObjectRequest) -> None:
-    if not is_valid_bucket_name(request.bucket):
-        raise InvalidRequest(
-            f"bucket {request.bucket!r} is not a valid S3 bucket name (3-63 characters: a-z, 0-9, '.', '-')"
-        )
-    for key in request.keys:
-        if not key:
-            raise InvalidRequest('key is empty: give the object key, e.g. "reports/2026/q3.csv"')
-        if len(key.encode("utf-8")) > MAX_KEY_BYTES:
-            raise InvalidRequest(f"key is {len(key.encode('utf-8'))} bytes long: S3 keys are at most 1,024 bytes")
-    if request.version_id is not None and not request.version_id:
-        raise InvalidRequest("versionId is empty: omit it, or give the version id to check")
+def validate(request: ObjectRequest) -> ObjectRequest:
+    """The request with only the candidate keys S3 could hold, or InvalidRequest saying what is wrong.
+
+    A candidate that cannot be a key (say the still URL-encoded form of a long key, over 1,024 bytes) is dropped as
+    long as another candidate can be one: the object is then looked up under that one.
+    """
+    require_bucket_name(request.bucket)
+    if request.version_id is not None:
+        if not request.version_id:
+            raise InvalidRequest("versionId is empty: omit it, or give the version id to check")
+        if key_problem(request.version_id, "versionId"):
+            raise InvalidRequest(f"versionId {request.version_id!r} is not valid UTF-8 text")
+    problems = [key_problem(key) for key in request.keys]
+    usable = tuple(key for key, problem in zip(request.keys, problems, strict=True) if problem is None)
+    if not usable:
+        raise InvalidRequest(problems[0] if problems else "no key given")
+    return replace(request, keys=usable)
+
+
+def key_problem(key: str, what: str = "key") -> str | None:
+    """Why `key` cannot be an S3 object key, or None."""
+    if not key:
+        return f'{what} is empty: give the object key, e.g. "reports/2026/q3.csv"'
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        return f"{what} {key!r} is not valid UTF-8 text (it holds a lone surrogate): S3 keys are UTF-8"
+    if size > MAX_KEY_BYTES:
+        return f"{what} is {size} bytes long: S3 keys are at most 1,024 bytes"
+    return None
 
 
 class ObjectRemediator:
@@ -57,18 +76,27 @@ class ObjectRemediator:
 
     def handle(self, request: ObjectRequest, *, alert: bool = True) -> ObjectResult:
         """Evaluate one object, remediate it if needed and allowed, alert when a human should know."""
-        validate(request)
+        request = validate(request)
         result = self._process(request)
         result.trigger = request.trigger
         result.dry_run = request.dry_run
-        if alert and result.outcome.alerts:
-            self._alert(result)
+        # A sweep's objects are notified only when a human must act; the bucket's alert announced the sweep.
+        quiet = request.trigger.source == "sweep" and result.outcome is Outcome.REMEDIATED
+        if alert and result.outcome.alerts and not quiet:
+            result.alert_error = self._alert(result)
         return result
 
     def _process(self, request: ObjectRequest) -> ObjectResult:
         bucket = request.bucket
         if not self.settings.scope.contains(bucket):
             reason = f"bucket {bucket} is outside the protected scope ({self.settings.scope.describe()})"
+            return ObjectResult(bucket, request.key, Outcome.OUT_OF_SCOPE, reason, version_id=request.version_id)
+        owner, account = request.trigger.bucket_owner, self.settings.account_id
+        if owner and account and owner != account:
+            reason = (
+                f"bucket {bucket} belongs to account {owner}, not this account ({account}): CloudTrail also delivers "
+                "this account's writes into other accounts' buckets; the owner's own deployment remediates them"
+            )
             return ObjectResult(bucket, request.key, Outcome.OUT_OF_SCOPE, reason, version_id=request.version_id)
         key_arn = self.keys.arn(self.settings.key_for(bucket))
         if is_directory_bucket(bucket):
@@ -86,7 +114,7 @@ class ObjectRemediator:
                 return self._noncurrent(state, key_arn)
 
         for attempt in range(self.MAX_ATTEMPTS):
-            judgement = judge(state, key_arn)
+            judgement = judge(state, key_arn, self.settings.remediate_restored_archives)
             if judgement.verdict is Verdict.COMPLIANT:
                 reason = judgement.reason
                 if attempt:
@@ -101,6 +129,8 @@ class ObjectRemediator:
             try:
                 action, written = self._copy(state, target)
             except ClientError as exc:
+                if errors.code(exc) in errors.NOT_FOUND:
+                    return self._confirm_gone(request, state, exc, key_arn)
                 if errors.code(exc) not in errors.RACE:
                     return self._copy_error(state, exc, key_arn)
                 log.info("object changed during remediation, re-evaluating", extra={"attempt": attempt + 1})
@@ -161,7 +191,20 @@ class ObjectRemediator:
         return self._refused(request, Outcome.GONE, reason, key_arn)
 
     def _copy(self, state: ObjectState, target: DsseTarget) -> tuple[str, Written]:
+        """The copy with the object's grants where ACLs are enabled. When the bucket has switched to
+        BucketOwnerEnforced since its ownership was read, S3 refuses the grants: read it again and copy again."""
         grants = self.s3.grants(state) if self.s3.acls_enabled(state.bucket) else {}
+        try:
+            return self._copy_with(state, target, grants)
+        except ClientError as exc:
+            if errors.code(exc) not in errors.ACLS_DISABLED:
+                raise
+            log.info("Object Ownership changed to BucketOwnerEnforced; copying again without grants")
+        self.s3.forget_ownership(state.bucket)
+        grants = self.s3.grants(state) if self.s3.acls_enabled(state.bucket) else {}
+        return self._copy_with(state, target, grants)
+
+    def _copy_with(self, state: ObjectState, target: DsseTarget, grants: Mapping[str, str]) -> tuple[str, Written]:
         if state.size > self.settings.multipart_threshold:
             written = self.s3.multipart_copy_in_place(
                 state, target, grants, self.settings.part_size, self.settings.copy_concurrency
@@ -186,12 +229,23 @@ class ObjectRemediator:
         if code in errors.ARCHIVED:
             reason = f"archived object: restore it first ({errors.message(exc)})"
             return self._result(state, Outcome.UNREMEDIABLE, reason, key_arn)
-        if code in errors.NOT_FOUND:
-            return self._result(state, Outcome.GONE, "deleted while it was being remediated", key_arn)
         return self._result(state, Outcome.FAILED, f"copy failed: {errors.message(exc)}", key_arn)
+
+    def _confirm_gone(self, request: ObjectRequest, state: ObjectState, exc: ClientError, key_arn: str) -> ObjectResult:
+        """A 404 from the copy is `gone` only if a HeadObject agrees; else a failure, retried by the delivery."""
+        found = self._head(ObjectRequest(state.bucket, (state.key,), trigger=request.trigger), key_arn)
+        if isinstance(found, ObjectResult) and found.outcome is Outcome.GONE:
+            return self._result(state, Outcome.GONE, "deleted while it was being remediated", key_arn)
+        reason = f"the copy answered {errors.message(exc)}, but the object is still there: to be retried"
+        return self._result(state, Outcome.FAILED, reason, key_arn)
 
     def _remediated(self, state: ObjectState, action: str, written: Written, key_arn: str) -> ObjectResult:
         reason = f"copied in place from {state.encryption} to DSSE-KMS under {key_arn}"
+        if ends_a_restore(state):
+            reason += (
+                f"; it was a restored copy of a {state.storage_class} object: the new DSSE version is in "
+                f"{state.storage_class}, so that restore ended (restore it again to read it)"
+            )
         result = self._result(state, Outcome.REMEDIATED, reason, key_arn)
         result.action = action
         result.after = written.encryption
@@ -253,5 +307,5 @@ class ObjectRemediator:
             expected_key_arn=key_arn,
         )
 
-    def _alert(self, result: ObjectResult) -> None:
-        publish(self.publisher, object_alert(result, self.settings.alert_context), self._on_alert_error)
+    def _alert(self, result: ObjectResult) -> str | None:
+        return publish(self.publisher, object_alert(result, self.settings.alert_context), self._on_alert_error)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .model import Outcome
+from .model import BucketResult, KeyResult, ObjectResult, Outcome
 
 METRIC_NAMES = {outcome: outcome.value.title().replace("-", "") for outcome in Outcome}  # e.g. WouldRemediate
 
@@ -43,9 +44,12 @@ class Reporter:
         return {"error": {"type": type(exc).__name__, "message": str(exc)}, "results": []}
 
     @staticmethod
-    def raise_if_failed(failed: list[str], event_driven: bool) -> None:
-        if failed and event_driven:
-            raise HandlerFailed(f"{len(failed)} resource(s) failed, to be retried: {failed[0]}")
+    def raise_if_failed(results: Sequence[ObjectResult | BucketResult | KeyResult], event_driven: bool) -> None:
+        """Event-driven work that failed, or whose required alert was not delivered, raises to be retried."""
+        problems = [r.reason if r.outcome is Outcome.FAILED else r.alert_error for r in results]
+        problems = [p for r, p in zip(results, problems, strict=True) if r.outcome is Outcome.FAILED or r.alert_error]
+        if problems and event_driven:
+            raise HandlerFailed(f"{len(problems)} resource(s) failed, to be retried: {problems[0]}")
 
 
 def powertools() -> tuple[Logger, Metrics, Tracer, Reporter]:

@@ -6,18 +6,28 @@ import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from .exceptions import ConfigError
+from .exceptions import ConfigError, InvalidRequest
 
 # General purpose bucket names: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
 # Directory bucket names end in --<zone-id>--x-s3.
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# Legacy names: buckets created in us-east-1 before March 1, 2018 may hold up to 255 characters, with uppercase
+# letters and underscores ("Legacy bucket naming rules", same page). They still exist and still take writes.
+_LEGACY_BUCKET_NAME = re.compile(r"^[A-Za-z0-9._-]{3,255}$")
 _DIRECTORY_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]*--[a-z0-9-]+--x-s3$")
-# Only what EventBridge wildcards and IAM ARNs read the same way: "*" (no "?" or "[...]").
-_PATTERN = re.compile(r"^[a-z0-9.*-]{1,63}$")
+# Only what EventBridge wildcards and IAM ARNs read the same way: "*" (no "?" or "[...]"); legacy characters allowed.
+_PATTERN = re.compile(r"^[A-Za-z0-9._*-]{1,255}$")
+BUCKET_NAME_RULES = "3-63 characters a-z, 0-9, '.', '-' (legacy us-east-1 buckets: up to 255, also A-Z and '_')"
 
 
 def is_valid_bucket_name(name: str) -> bool:
-    return bool(_BUCKET_NAME.match(name) or _DIRECTORY_BUCKET.match(name))
+    return bool(_BUCKET_NAME.match(name) or _LEGACY_BUCKET_NAME.match(name) or _DIRECTORY_BUCKET.match(name))
+
+
+def require_bucket_name(name: str) -> None:
+    """InvalidRequest unless `name` can be an S3 bucket name (general purpose, legacy or directory)."""
+    if not is_valid_bucket_name(name):
+        raise InvalidRequest(f"bucket {name!r} is not a valid S3 bucket name ({BUCKET_NAME_RULES})")
 
 
 def is_directory_bucket(name: str) -> bool:
@@ -44,18 +54,18 @@ class Scope:
         return text + (" exclude " + ", ".join(self.exclude) if self.exclude else "")
 
     @classmethod
-    def parse(cls, include: str, exclude: str) -> Scope:
+    def parse(cls, include: str, exclude: str, variable: str = "PROTECTED_BUCKETS") -> Scope:
         inc = _split(include)
         exc = _split(exclude)
-        for variable, patterns in (("PROTECTED_BUCKETS", inc), ("EXCLUDED_BUCKETS", exc)):
+        for name, patterns in ((variable, inc), ("EXCLUDED_BUCKETS", exc)):
             bad = [p for p in patterns if not _PATTERN.match(p)]
             if bad:
                 raise ConfigError(
-                    f"{variable} has invalid bucket patterns {bad}: use bucket names or shell patterns "
-                    "(lowercase letters, digits, '.', '-' and '*' as a wildcard), comma-separated"
+                    f"{name} has invalid bucket patterns {bad}: use bucket names or shell patterns "
+                    "(letters, digits, '.', '-', '_' and '*' as a wildcard), comma-separated"
                 )
         if not inc:
-            raise ConfigError("PROTECTED_BUCKETS is empty: give bucket names or patterns, or * for every bucket")
+            raise ConfigError(f"{variable} is empty: give bucket names or patterns, or * for every bucket")
         return cls(include=tuple(inc), exclude=tuple(exc))
 
 

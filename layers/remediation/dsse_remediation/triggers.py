@@ -1,16 +1,20 @@
 """Lambda event shapes → requests. The one module of the library that knows Lambda payloads.
 
 Object handler (see events/ for a sample of each):
-- EventBridge "AWS API Call via CloudTrail" S3 data events: PutObject, CopyObject, CompleteMultipartUpload.
-  Failed calls (errorCode) are ignored. The key is tried as logged, then `unquote_plus`-decoded on 404.
-- EventBridge "Object Created" events sent by S3: the key is URL-encoded; tried decoded, then as delivered.
+- EventBridge "AWS API Call via CloudTrail" S3 data events: PutObject, PostObject, CopyObject,
+  CompleteMultipartUpload. Failed calls (errorCode) are ignored. The key is tried as logged, then
+  `unquote_plus`-decoded on 404. The bucket owner's account (detail.resources) is kept on the trigger.
+- EventBridge "Object Created" and "Object Restore Completed" events sent by S3: the key is URL-encoded; tried
+  decoded, then as delivered.
+- A bucket sweep's messages ({"sweep": {...}}, see sweep.py): an object task, or the next listing step.
 - The manual payload {"bucket": "...", "key": "...", "versionId": "optional", "dryRun": false}.
-SQS batches are unwrapped by the handler; each body is one of the EventBridge events above.
+SQS batches are unwrapped by the handler; each body is one of the payloads above.
 
 Bucket handler: CloudTrail CreateBucket, Put/DeleteBucketEncryption, Put/DeleteBucketPolicy;
 {"bucket": "...", "dryRun": false}.
 Key guard: CloudTrail KMS events (model.KEY_EVENTS); {"keyArn": "...", "dryRun": false}.
-Failed calls (errorCode) are ignored everywhere: they changed nothing.
+Failed calls (errorCode) are ignored everywhere: they changed nothing. Anything else, whatever its JSON type or
+shape, is an InvalidEvent with a message saying what was expected.
 """
 
 from __future__ import annotations
@@ -22,11 +26,24 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes.event_bridge_event import EventBridgeEvent
 
+from .config import is_key_arn
 from .exceptions import InvalidEvent
-from .model import BUCKET_CHANGES, KEY_EVENTS, OBJECT_WRITES, BucketRequest, KeyEvent, ObjectRequest, Trigger
+from .model import (
+    BUCKET_CHANGES,
+    KEY_EVENTS,
+    OBJECT_WRITES,
+    BucketRequest,
+    KeyEvent,
+    ObjectRequest,
+    SweepStep,
+    Trigger,
+)
+from .sweep import SWEEP, sweep_trigger
 
 CLOUDTRAIL = "AWS API Call via CloudTrail"
 OBJECT_CREATED = "Object Created"
+RESTORE_COMPLETED = "Object Restore Completed"
+S3_NOTIFICATIONS = frozenset({OBJECT_CREATED, RESTORE_COMPLETED})
 MANUAL_FIELDS = {"bucket": str, "key": str, "versionId": str, "dryRun": bool}
 MANUAL_BUCKET_FIELDS = {"bucket": str, "dryRun": bool}
 MANUAL_KEY_FIELDS = {"keyArn": str, "dryRun": bool}
@@ -36,20 +53,23 @@ MANUAL_KEY_FIELDS = {"keyArn": str, "dryRun": bool}
 class Parsed:
     requests: tuple[ObjectRequest, ...]
     ignored: str | None = None  # why a well-formed event asks for nothing (e.g. the write failed)
+    steps: tuple[SweepStep, ...] = ()  # a bucket sweep's listing steps
 
 
 def parse_object_event(event: Any) -> Parsed:
     if not isinstance(event, Mapping):
         raise InvalidEvent(f"expected a JSON object, got {type(event).__name__}")
+    if SWEEP in event:
+        return _sweep(event)
     if "detail-type" in event:
-        bridge = EventBridgeEvent(dict(event))
+        bridge = _bridge(event)
         if bridge.detail_type == CLOUDTRAIL:
             return _cloudtrail(bridge)
-        if bridge.detail_type == OBJECT_CREATED and bridge.source == "aws.s3":
-            return _object_created(bridge)
+        if bridge.detail_type in S3_NOTIFICATIONS and bridge.source == "aws.s3":
+            return _s3_notification(bridge)
         raise InvalidEvent(
             f"unsupported EventBridge event (source {bridge.source!r}, detail-type {bridge.detail_type!r}): "
-            f"expected {CLOUDTRAIL!r} S3 data events or S3 {OBJECT_CREATED!r}"
+            f"expected {CLOUDTRAIL!r} S3 data events, or S3 {OBJECT_CREATED!r} / {RESTORE_COMPLETED!r}"
         )
     if "Records" in event:
         raise InvalidEvent("S3 event notifications (Records) are not accepted: route S3 writes through EventBridge")
@@ -102,6 +122,11 @@ def parse_bucket_event(event: Any) -> tuple[BucketRequest | None, str | None]:
 def parse_key_event(event: Any) -> tuple[KeyEvent | None, str | None]:
     """A key event, or (None, why it is ignored) for a failed call."""
     if _is_manual(event, MANUAL_KEY_FIELDS, "keyArn"):
+        if not is_key_arn(event["keyArn"]):
+            raise InvalidEvent(
+                "field 'keyArn' must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), "
+                f"got {event['keyArn']!r}"
+            )
         return KeyEvent(key_arns=(event["keyArn"],), dry_run=event.get("dryRun", False)), None
     detail, name = _management_event(event, "kms.amazonaws.com", KEY_EVENTS, "a guarded KMS change")
     if detail.get("errorCode"):
@@ -134,10 +159,23 @@ def _is_manual(event: Any, fields: Mapping[str, type], required: str) -> bool:
     return True
 
 
+def _bridge(event: Mapping[str, Any]) -> EventBridgeEvent:
+    """The EventBridge envelope, checked before Powertools reads it (its properties index the dict directly)."""
+    for name in ("source", "detail-type"):
+        if not isinstance(event.get(name), str):
+            raise InvalidEvent(f"EventBridge event without a string {name!r}: expected an EventBridge event")
+    if not isinstance(event.get("detail"), Mapping):
+        raise InvalidEvent("EventBridge event without a 'detail' object")
+    for name in ("id", "time"):
+        if name in event and not isinstance(event[name], str | None):
+            raise InvalidEvent(f"EventBridge event whose {name!r} is not a string")
+    return EventBridgeEvent(dict(event))
+
+
 def _management_event(
     event: Mapping[str, Any], source: str, names: frozenset[str], what: str
 ) -> tuple[Mapping[str, Any], str]:
-    bridge = EventBridgeEvent(dict(event))
+    bridge = _bridge(event)
     if bridge.detail_type != CLOUDTRAIL:
         raise InvalidEvent(
             f"unsupported EventBridge event (detail-type {bridge.detail_type!r}): expected {CLOUDTRAIL!r}"
@@ -170,12 +208,27 @@ def _trigger(detail: Mapping[str, Any]) -> Trigger:
         identity = {}
     return Trigger(
         source="cloudtrail",
-        event_name=detail.get("eventName"),
-        event_id=detail.get("eventID"),
-        event_time=detail.get("eventTime"),
-        actor=identity.get("arn") or identity.get("invokedBy") or identity.get("principalId"),
-        source_ip=detail.get("sourceIPAddress"),
+        event_name=_text(detail.get("eventName")),
+        event_id=_text(detail.get("eventID")),
+        event_time=_text(detail.get("eventTime")),
+        actor=_text(identity.get("arn") or identity.get("invokedBy") or identity.get("principalId")),
+        source_ip=_text(detail.get("sourceIPAddress")),
+        bucket_owner=_bucket_owner(detail),
     )
+
+
+def _bucket_owner(detail: Mapping[str, Any]) -> str | None:
+    """The accountId of the AWS::S3::Bucket entry of detail.resources: the bucket owner's account."""
+    resources = detail.get("resources")
+    for entry in resources if isinstance(resources, list) else []:
+        if isinstance(entry, Mapping) and entry.get("type") == "AWS::S3::Bucket":
+            owner = entry.get("accountId")
+            return owner if isinstance(owner, str) and owner else None
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _check_manual(payload: Mapping[str, Any], fields: Mapping[str, type], required: tuple[str, ...]) -> None:
@@ -191,24 +244,64 @@ def _check_manual(payload: Mapping[str, Any], fields: Mapping[str, type], requir
             raise InvalidEvent(f"field {name!r} must be a {kind.__name__}, got {type(payload[name]).__name__}")
 
 
-def _object_created(bridge: EventBridgeEvent) -> Parsed:
+def _s3_notification(bridge: EventBridgeEvent) -> Parsed:
+    """S3's own "Object Created" / "Object Restore Completed" events (same detail shape for bucket and object)."""
     detail = bridge.detail
+    what = bridge.detail_type
     try:
         bucket = detail["bucket"]["name"]
         raw_key = detail["object"]["key"]
     except (KeyError, TypeError):
-        raise InvalidEvent("S3 'Object Created' event lacks detail.bucket.name or detail.object.key") from None
+        raise InvalidEvent(f"S3 {what!r} event lacks detail.bucket.name or detail.object.key") from None
     if not isinstance(bucket, str) or not isinstance(raw_key, str):
-        raise InvalidEvent("S3 'Object Created' event has a non-string bucket name or key")
+        raise InvalidEvent(f"S3 {what!r} event has a non-string bucket name or key")
     trigger = Trigger(
         source="s3-notification",
-        event_name=detail.get("reason"),
-        event_id=bridge.get_id,
-        event_time=bridge.time,
-        actor=detail.get("requester"),
-        source_ip=detail.get("source-ip-address"),
+        event_name=_text(detail.get("reason")) or what,
+        event_id=_text(bridge.get("id")),
+        event_time=_text(bridge.get("time")),
+        actor=_text(detail.get("requester")),
+        source_ip=_text(detail.get("source-ip-address")),
     )
     return Parsed((ObjectRequest(bucket=bucket, keys=(unquote_plus(raw_key), raw_key), trigger=trigger),))
+
+
+def _sweep(event: Mapping[str, Any]) -> Parsed:
+    """A bucket sweep's message (sweep.task_message / sweep.step_message)."""
+    body = event[SWEEP]
+    if len(event) != 1 or not isinstance(body, Mapping):
+        raise InvalidEvent('a sweep message is {"sweep": {"id", "bucket", "key" | "continuationToken", "queued"}}')
+    sweep_id, bucket = body.get("id"), body.get("bucket")
+    if not isinstance(sweep_id, str) or not sweep_id or not isinstance(bucket, str):
+        raise InvalidEvent("a sweep message needs string 'id' and 'bucket'")
+    if "key" in body:
+        key = body["key"]
+        if not isinstance(key, str):
+            raise InvalidEvent("a sweep task's 'key' must be a string")
+        return Parsed((ObjectRequest(bucket=bucket, keys=(key,), trigger=sweep_trigger(sweep_id)),))
+    token, queued = body.get("continuationToken"), body.get("queued", 0)
+    if not isinstance(token, str | None) or isinstance(queued, bool) or not isinstance(queued, int) or queued < 0:
+        raise InvalidEvent("a sweep step needs a string or null 'continuationToken' and a whole 'queued' >= 0")
+    return Parsed((), steps=(SweepStep(bucket=bucket, sweep_id=sweep_id, continuation_token=token, queued=queued),))
+
+
+def sqs_records(event: Any) -> dict[str, Any] | None:
+    """An SQS batch as Lambda delivers it, for Powertools' batch processing; None when `event` is not one.
+
+    Records without a string messageId and body cannot be reported as batch item failures (nor can SQS have sent
+    them): they are left out, so one of them cannot fail the good records around it.
+    """
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    if not isinstance(records, list) or not records:
+        return None
+    if not isinstance(records[0], Mapping) or records[0].get("eventSource") != "aws:sqs":
+        return None
+    usable = [
+        r
+        for r in records
+        if isinstance(r, Mapping) and isinstance(r.get("messageId"), str) and isinstance(r.get("body"), str)
+    ]
+    return {"Records": usable} if usable else None
 
 
 def correlation_id(event: Any) -> str | None:

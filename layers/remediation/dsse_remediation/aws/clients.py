@@ -14,11 +14,14 @@ if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
 
-# "standard" retries: exponential backoff with jitter on throttling and transient errors, 5 attempts in all.
+# "standard" retries: exponential backoff with jitter on throttling and transient errors, 6 attempts in all (the first
+# call and 5 retries). `total_max_attempts` counts the first call; `max_attempts` would count retries only.
 # https://boto3.amazonaws.com/v1/documentation/api/latest/guide/retries.html
+TOTAL_ATTEMPTS = 6
 _CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 5},
+    retries={"mode": "standard", "total_max_attempts": TOTAL_ATTEMPTS},
     user_agent_extra=USER_AGENT,
     max_pool_connections=64,
 )
@@ -39,3 +42,7 @@ def kms(region: str | None = None) -> KMSClient:
 
 def sns(region: str | None = None) -> SNSClient:
     return client("sns", region)  # type: ignore[no-any-return]
+
+
+def sqs(region: str | None = None) -> SQSClient:
+    return client("sqs", region)  # type: ignore[no-any-return]

@@ -9,6 +9,41 @@ ACCESS_DENIED = frozenset({"AccessDenied", "403", "Forbidden", "AllAccessDisable
 # A newer write (412) or a concurrent conditional write (409) changed the object under us.
 RACE = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
 ARCHIVED = frozenset({"InvalidObjectState", "ObjectNotInActiveTierError"})
+# Grant* parameters sent to a bucket whose Object Ownership is BucketOwnerEnforced (ACLs disabled).
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/about-object-ownership.html
+ACLS_DISABLED = frozenset({"AccessControlListNotSupported"})
+# Errors that say "try again later": throttling and service-side faults, as botocore's standard retry mode reads
+# them (botocore/retries/standard.py), plus KMS's own. Left after retries, they make a resource `failed` (retried by
+# the delivery), never `unremediable`.
+TRANSIENT = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "KMSInternalException",
+        "DependencyTimeoutException",
+        "500",
+        "502",
+        "503",
+        "504",
+    }
+)
 
 
 def code(exc: ClientError) -> str:
@@ -37,3 +72,10 @@ KMS_KEY_UNUSABLE = frozenset(
 
 def is_kms_key_unusable(exc: ClientError) -> bool:
     return code(exc) in KMS_KEY_UNUSABLE
+
+
+def is_transient(exc: ClientError) -> bool:
+    """Throttling or a service fault (S3 relays KMS's as `KMS.<code>`): retry later, the resource is not at fault."""
+    found = code(exc).removeprefix("KMS.")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return found in TRANSIENT or (isinstance(status, int) and status >= 500)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -139,16 +140,27 @@ class CopyStopped(Exception):
     """`S3Gateway.stopping` was set during a multipart copy: the upload was aborted, the object left untouched."""
 
 
-class S3Gateway:
-    """All S3 calls of the object path. Bucket-level facts are cached for the life of the container."""
+# How long a bucket's "ACLs enabled" fact is trusted. Object Ownership can be switched at any time: after a switch from
+# BucketOwnerEnforced to ObjectWriter / BucketOwnerPreferred, a copy made on the stale fact would carry no grants and
+# S3 would make the object private. One GetBucketOwnershipControls per bucket per minute bounds that window; the
+# reverse switch is caught at once (the copy is refused with AccessControlListNotSupported and retried).
+OWNERSHIP_TTL_SECONDS = 60.0
 
-    def __init__(self, client: S3Client, expected_owner: str | None = None) -> None:
+
+class S3Gateway:
+    """All S3 calls of the object and bucket paths. A bucket's region is cached for the life of the container, its
+    Object Ownership for OWNERSHIP_TTL_SECONDS."""
+
+    def __init__(
+        self, client: S3Client, expected_owner: str | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._client = client
         # ExpectedBucketOwner on every call: a bucket name that now belongs to another account is refused (403)
         # instead of being read or written. https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html
         self._owner: dict[str, Any] = {"ExpectedBucketOwner": expected_owner} if expected_owner else {}
         self._source_owner: dict[str, Any] = {"ExpectedSourceBucketOwner": expected_owner} if expected_owner else {}
-        self._acls_enabled: dict[str, bool] = {}
+        self._acls_enabled: dict[str, tuple[bool, float]] = {}  # bucket -> (ACLs enabled, when it was read)
+        self._clock = clock
         self._regions: dict[str, str] = {}
         self._lock = threading.Lock()
         # Set by an interactive caller (the CLI's Ctrl-C): multipart copies stop between parts and abort.
@@ -171,9 +183,11 @@ class S3Gateway:
 
     def acls_enabled(self, bucket: str) -> bool:
         """False under Object Ownership `BucketOwnerEnforced` (ACLs disabled; the default for new buckets)."""
+        now = self._clock()
         with self._lock:
-            if bucket in self._acls_enabled:
-                return self._acls_enabled[bucket]
+            cached = self._acls_enabled.get(bucket)
+        if cached is not None and now - cached[1] < OWNERSHIP_TTL_SECONDS:
+            return cached[0]
         try:
             rules = self._client.get_bucket_ownership_controls(Bucket=bucket, **self._owner)["OwnershipControls"][
                 "Rules"
@@ -184,8 +198,13 @@ class S3Gateway:
                 raise
             enabled = True  # no ownership controls: a bucket from before April 2023, ACLs in force
         with self._lock:
-            self._acls_enabled[bucket] = enabled
+            self._acls_enabled[bucket] = (enabled, now)
         return enabled
+
+    def forget_ownership(self, bucket: str) -> None:
+        """The bucket's Object Ownership changed under us: read it again on the next copy."""
+        with self._lock:
+            self._acls_enabled.pop(bucket, None)
 
     def grants(self, state: ObjectState) -> dict[str, str]:
         """The object's ACL as CopyObject Grant* parameters, so the copy is never private in between."""
@@ -363,17 +382,14 @@ class S3Gateway:
     def put_bucket_policy(self, bucket: str, policy: Mapping[str, Any]) -> None:
         self._client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy), **self._owner)
 
-    def list_keys(self, bucket: str, limit: int) -> tuple[list[str], bool]:
-        """Up to `limit` keys of the bucket, and whether there are more."""
-        keys: list[str] = []
-        paginator = self._client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(
-            Bucket=bucket, PaginationConfig={"PageSize": min(limit + 1, 1000)}, **self._owner
-        ):
-            keys.extend(item["Key"] for item in page.get("Contents", []))
-            if len(keys) > limit:
-                return keys[:limit], True
-        return keys, False
+    def list_page(self, bucket: str, continuation_token: str | None, limit: int = 1000) -> tuple[list[str], str | None]:
+        """One ListObjectsV2 page of at most `limit` keys (S3's maximum is 1,000), and the token of the next page."""
+        args: dict[str, Any] = {"Bucket": bucket, "MaxKeys": limit}
+        if continuation_token:
+            args["ContinuationToken"] = continuation_token
+        page = self._client.list_objects_v2(**args, **self._owner)
+        keys = [item["Key"] for item in page.get("Contents", [])]
+        return keys, page.get("NextContinuationToken") if page.get("IsTruncated") else None
 
 
 def _source(state: ObjectState) -> CopySourceTypeDef:

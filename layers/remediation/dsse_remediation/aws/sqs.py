@@ -1,0 +1,44 @@
+"""SQS adapter: put work on the object queue (a sweep's steps and the objects it lists)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
+
+BATCH = 10  # SendMessageBatch takes at most 10 entries
+
+
+class QueueNotAccepted(Exception):
+    """SQS refused some entries of a batch; nothing tells which were kept, so the caller retries the whole step."""
+
+
+class QueueSender:
+    def __init__(self, client: SQSClient, queue_url: str) -> None:
+        self._client = client
+        self._queue_url = queue_url
+
+    def send(self, body: Mapping[str, Any]) -> None:
+        self._client.send_message(QueueUrl=self._queue_url, MessageBody=_json(body))
+
+    def send_batch(self, bodies: Sequence[Mapping[str, Any]]) -> None:
+        """Every body, 10 per SendMessageBatch. A batch answers 200 with per-entry failures: those raise."""
+        for start in range(0, len(bodies), BATCH):
+            entries: list[SendMessageBatchRequestEntryTypeDef] = [
+                {"Id": str(number), "MessageBody": _json(body)}
+                for number, body in enumerate(bodies[start : start + BATCH])
+            ]
+            failed = self._client.send_message_batch(QueueUrl=self._queue_url, Entries=entries).get("Failed") or []
+            if failed:
+                first = failed[0]
+                raise QueueNotAccepted(
+                    f"SQS refused {len(failed)} of {len(entries)} messages: {first.get('Code')}: {first.get('Message')}"
+                )
+
+
+def _json(body: Mapping[str, Any]) -> str:
+    return json.dumps(body, separators=(",", ":"))
