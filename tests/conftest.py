@@ -14,6 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from dsse_remediation.aws import clients
 from dsse_remediation.aws.kms import KeyRing, KmsGateway
 from dsse_remediation.aws.s3 import CONTENT_HEADERS, S3Gateway
 from dsse_remediation.aws.sns import SnsPublisher
@@ -53,6 +54,9 @@ def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
+    # The library caches its clients per process (once per cold start); each test is a fresh cold start, so faults
+    # injected into one test's clients never reach the next test.
+    clients.client.cache_clear()
 
 
 @pytest.fixture
@@ -301,7 +305,7 @@ class _ErrorResponse:
 
 
 def inject_error(client: Any, operation: str, code: str, status: int, times: int = 1) -> None:
-    """Make `client`'s next `times` `operation` calls fail as S3 would, for errors moto cannot produce.
+    """Make `client`'s next `times` `operation` calls fail as AWS would, for errors moto cannot produce.
 
     A `before-call` handler that answers short-circuits the request; `CallLog` counts at
     `before-parameter-build`, so the call is still counted.
@@ -315,4 +319,4 @@ def inject_error(client: Any, operation: str, code: str, status: int, times: int
         error = {"Code": code, "Message": f"injected {code}"}
         return _ErrorResponse(status), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": status}}
 
-    client.meta.events.register(f"before-call.s3.{operation}", handler)
+    client.meta.events.register(f"before-call.{client.meta.service_model.service_id.hyphenize()}.{operation}", handler)

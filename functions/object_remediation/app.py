@@ -32,7 +32,7 @@ def remediate(event: Any) -> dict[str, Any]:
     if parsed.steps:
         if sweeper is None:
             return report.ignored("a sweep step, but the sweep is off (SWEEP_AFTER_BUCKET_RESET, OBJECT_QUEUE_URL)")
-        return {"results": [], "sweep": [sweeper.step(step) for step in parsed.steps]}
+        return {"results": [], "sweep": [report.sweep_step(sweeper.step(step)) for step in parsed.steps]}
     results = []
     for request in parsed.requests:
         logger.append_keys(bucket=request.bucket, key=request.key)

@@ -78,6 +78,38 @@ class TestBucketHandler:
         with pytest.raises(HandlerFailed):
             function.lambda_handler(load_event("create-bucket.json"), LambdaContext())
 
+    def test_kms_throttling_on_every_attempt_is_a_failure_to_retry_not_unremediable(
+        self, function: Any, inbox: Any
+    ) -> None:
+        """DescribeKey throttled on all 6 attempts (botocore's standard mode): the key is not at fault."""
+        inject_error(function.remediator.kms._client, "DescribeKey", "ThrottlingException", 400, times=6)
+
+        answer = invoke(function, load_event("manual-bucket.json"))
+
+        [result] = answer["results"]
+        assert result["outcome"] == "failed"
+        assert "ThrottlingException" in result["reason"]
+        assert [m["body"]["outcome"] for m in inbox.messages()] == ["failed"]
+
+    def test_kms_throttling_fails_the_event_driven_invocation(self, function: Any) -> None:
+        inject_error(function.remediator.kms._client, "DescribeKey", "ThrottlingException", 400, times=6)
+
+        with pytest.raises(HandlerFailed, match="ThrottlingException"):
+            function.lambda_handler(load_event("create-bucket.json"), LambdaContext())
+
+    def test_a_bucket_event_about_another_accounts_bucket_is_out_of_scope_quietly(
+        self, function: Any, s3: Any, inbox: Any
+    ) -> None:
+        event = load_event("create-bucket.json")
+        event["detail"]["resources"] = [
+            {"type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::example-protected-bucket", "accountId": "444455556666"}
+        ]
+
+        answer = invoke(function, event)
+
+        assert [r["outcome"] for r in answer["results"]] == ["out-of-scope"]
+        assert inbox.messages() == []
+
 
 class TestKeyGuardHandler:
     @pytest.fixture
@@ -108,6 +140,15 @@ class TestKeyGuardHandler:
 
         [result] = answer["results"]
         assert (result["keyArn"], result["keyState"], result["rotationEnabled"]) == (dsse_key, "Enabled", False)
+
+    def test_a_critical_alert_that_cannot_be_published_fails_the_invocation_for_a_retry(
+        self, function: Any, dsse_key: str, other_key: str
+    ) -> None:
+        sns = function.guard.publisher._client_factory()
+        inject_error(sns, "Publish", "KMSDisabled", 400, times=99)
+
+        with pytest.raises(HandlerFailed, match="the alert could not be published"):
+            function.lambda_handler(load_event("kms-disable-key.json", **key_ids(dsse_key, other_key)), LambdaContext())
 
     def test_malformed_payload(self, function: Any) -> None:
         answer = invoke(function, {"key": "alias/x"})

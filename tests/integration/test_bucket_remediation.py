@@ -505,18 +505,34 @@ class _Ok:
     text = ""
 
 
-def test_bucket_owned_elsewhere_is_refused(make_bucket_remediator: Any) -> None:
-    """Every call carries ExpectedBucketOwner; real S3 answers 403 AccessDenied when the bucket's owner differs
-    (moto ignores the header, so the answer is injected)."""
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket="someone-elses")
-    remediator = make_bucket_remediator(account_id="210987654321")
-    from tests.conftest import inject_error
+class TestBucketsOfOtherAccounts:
+    def test_an_event_naming_another_owner_is_out_of_scope_with_no_call_and_no_alert(
+        self, make_bucket_remediator: Any, calls: Any, inbox: Any
+    ) -> None:
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket="someone-elses")
+        trigger = Trigger(source="cloudtrail", event_name="CreateBucket", bucket_owner="210987654321")
 
-    inject_error(remediator.s3.client, "GetBucketEncryption", "AccessDenied", 403)
+        result = make_bucket_remediator().handle(BucketRequest("someone-elses", trigger=trigger))
 
-    result = remediator.handle(BucketRequest("someone-elses"))
+        assert result.outcome is Outcome.OUT_OF_SCOPE
+        assert "belongs to account 210987654321" in result.reason
+        assert calls.calls == []
+        assert inbox.messages() == []
 
-    assert result.outcome is Outcome.UNREMEDIABLE
-    assert "access denied" in result.reason
-    assert default_rule(s3, "someone-elses")["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    def test_a_manual_request_s3_refuses_is_never_written_and_the_reason_names_both_causes(
+        self, make_bucket_remediator: Any
+    ) -> None:
+        """Every call carries ExpectedBucketOwner; real S3 answers 403 AccessDenied when the bucket's owner differs,
+        the same answer as a denial (moto ignores the header, so the answer is injected)."""
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket="someone-elses")
+        remediator = make_bucket_remediator()
+        inject_error(remediator.s3.client, "GetBucketEncryption", "AccessDenied", 403)
+
+        result = remediator.handle(BucketRequest("someone-elses"))
+
+        assert result.outcome is Outcome.UNREMEDIABLE
+        assert "access denied" in result.reason
+        assert "or the bucket belongs to another account" in result.reason
+        assert default_rule(s3, "someone-elses")["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}

@@ -409,3 +409,45 @@ def test_report_keys_never_run_as_spreadsheet_formulas(s3: Any, bucket: str, run
 
     [row] = list(csv.DictReader(report.open(encoding="utf-8")))
     assert row["key"] == "'=HYPERLINK(1).csv"
+
+
+def test_bucket_key_map_fixes_each_category_under_its_own_key(
+    s3: Any, bucket: str, dsse_key: str, other_key: str, run: Any
+) -> None:
+    s3.create_bucket(Bucket="secrets-vault")
+    put(s3, "secrets-vault", "token.txt")
+    put(s3, bucket, "q3.csv")
+    before = snapshot(s3, "secrets-vault", "token.txt")
+
+    code_mapped, _, _ = run("fix", "s3://secrets-vault/token.txt", "--bucket-key-map", f"secrets-*={other_key}")
+    code_default, _, _ = run("fix", f"s3://{bucket}/q3.csv", "--bucket-key-map", f"secrets-*={other_key}")
+
+    assert (code_mapped, code_default) == (0, 0)
+    assert_remediated(before, snapshot(s3, "secrets-vault", "token.txt"), other_key)
+    assert encryption(s3, bucket, "q3.csv") == ("aws:kms:dsse", dsse_key)
+
+
+def test_a_restored_archive_is_reported_unless_asked_for(s3: Any, bucket: str, dsse_key: str, run: Any) -> None:
+    put(s3, bucket, "cold.csv", StorageClass="GLACIER")
+    s3.restore_object(Bucket=bucket, Key="cold.csv", RestoreRequest={"Days": 1})
+
+    code, out, _ = run("fix", f"s3://{bucket}/cold.csv")
+    assert code == 1
+    assert "unremediable" in out
+    assert "end this restore" in out
+    assert "Restore" in s3.head_object(Bucket=bucket, Key="cold.csv")
+
+    code, out, _ = run("fix", f"s3://{bucket}/cold.csv", "--remediate-restored-archives")
+    assert code == 0
+    assert "so that restore ended" in out
+    assert encryption(s3, bucket, "cold.csv") == ("aws:kms:dsse", dsse_key)
+
+
+def test_a_legacy_bucket_name_is_accepted(s3: Any, dsse_key: str, run: Any) -> None:
+    s3.create_bucket(Bucket="Legacy_Reports")
+    put(s3, "Legacy_Reports", "a.csv")
+
+    code, _, _ = run("fix", "s3://Legacy_Reports/a.csv")
+
+    assert code == 0
+    assert encryption(s3, "Legacy_Reports", "a.csv") == ("aws:kms:dsse", dsse_key)

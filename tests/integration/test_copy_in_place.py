@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
+from dsse_remediation.aws.s3 import OWNERSHIP_TTL_SECONDS
 from dsse_remediation.model import ObjectRequest, Outcome
 from tests.conftest import Snapshot, snapshot
 
@@ -152,6 +153,94 @@ class TestAcls:
             assert remediator.handle(ObjectRequest(acl_bucket, (key,))).outcome is Outcome.REMEDIATED
 
         assert calls.counts["GetBucketOwnershipControls"] == 1
+
+    def test_a_switch_to_acls_enabled_is_seen_within_the_ownership_ttl(
+        self, s3: Any, bucket: str, make_remediator: Any, calls: Any
+    ) -> None:
+        """ACLs disabled when first read; then the bucket allows ACLs again and an object gets a public-read grant.
+        Once the fact is older than OWNERSHIP_TTL_SECONDS it is read again, and the grant rides on the copy."""
+        clock = FakeClock()
+        remediator = make_remediator()
+        remediator.s3._clock = clock
+        put(s3, bucket, "first.csv")
+        assert remediator.handle(ObjectRequest(bucket, ("first.csv",))).outcome is Outcome.REMEDIATED
+        s3.put_bucket_ownership_controls(
+            Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
+        )
+        put(s3, bucket, "public.html", ACL="public-read")
+        before = snapshot(s3, bucket, "public.html")
+        clock.now += OWNERSHIP_TTL_SECONDS
+
+        result = remediator.handle(ObjectRequest(bucket, ("public.html",)))
+
+        assert result.outcome is Outcome.REMEDIATED
+        assert snapshot(s3, bucket, "public.html").grants == before.grants
+        assert calls.counts["GetBucketOwnershipControls"] == 2
+
+    def test_a_switch_to_bucket_owner_enforced_is_copied_again_without_grants(
+        self, s3: Any, acl_bucket: str, dsse_key: str, make_remediator: Any, calls: Any
+    ) -> None:
+        remediator = make_remediator()
+        refuse_grants_when_acls_are_disabled(remediator.s3.client)
+        put(s3, acl_bucket, "a.csv", ACL="public-read")
+        assert remediator.handle(ObjectRequest(acl_bucket, ("a.csv",))).outcome is Outcome.REMEDIATED
+        s3.put_bucket_ownership_controls(
+            Bucket=acl_bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+        )
+        put(s3, acl_bucket, "b.csv")
+        before = snapshot(s3, acl_bucket, "b.csv")
+        calls.clear()
+
+        result = remediator.handle(ObjectRequest(acl_bucket, ("b.csv",)))
+
+        assert result.outcome is Outcome.REMEDIATED, result.reason
+        assert_remediated(before, snapshot(s3, acl_bucket, "b.csv"), dsse_key)
+        assert calls.calls == [
+            "HeadObject",
+            "GetObjectAcl",
+            "CopyObject",  # refused: AccessControlListNotSupported
+            "GetBucketOwnershipControls",
+            "CopyObject",
+        ]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def refuse_grants_when_acls_are_disabled(client: Any) -> None:
+    """Real S3: under Object Ownership BucketOwnerEnforced, a request that sets an ACL (Grant* headers) fails with
+    400 AccessControlListNotSupported. https://docs.aws.amazon.com/AmazonS3/latest/userguide/about-object-ownership.html
+    moto accepts it and ignores the grants, so the answer is injected from the bucket's real ownership."""
+    reader = boto3.client("s3", region_name="us-east-1")
+    asked: dict[str, Any] = {}
+
+    def remember(params: dict[str, Any], **_: Any) -> None:
+        asked.update(bucket=params["Bucket"], grants=any(name.startswith("Grant") for name in params))
+
+    def handler(**_: Any) -> Any:
+        if not asked["grants"]:
+            return None
+        rules = reader.get_bucket_ownership_controls(Bucket=asked["bucket"])["OwnershipControls"]["Rules"]
+        if rules[0]["ObjectOwnership"] != "BucketOwnerEnforced":
+            return None
+        error = {"Code": "AccessControlListNotSupported", "Message": "The bucket does not allow ACLs"}
+        return _Response(400), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+    client.meta.events.register("provide-client-params.s3.CopyObject", remember)
+    client.meta.events.register("before-call.s3.CopyObject", handler)
+
+
+class _Response:
+    def __init__(self, status: int) -> None:
+        self.status_code = status
+        self.headers: dict[str, str] = {}
+        self.content = b""
+        self.text = ""
 
 
 class TestVersionedBuckets:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from dsse_remediation.config import Mode
 from dsse_remediation.model import Outcome
 from dsse_remediation.triggers import parse_key_event
 from tests.conftest import key_ids, load_event
@@ -97,6 +98,35 @@ class TestRevertOn:
 
         assert result.outcome is Outcome.WOULD_REMEDIATE
         assert state(kms, dsse_key)[0] == "Disabled"
+
+
+@pytest.mark.parametrize(
+    ("sample", "change"),
+    [
+        ("kms-disable-key.json", "disable"),
+        ("kms-schedule-key-deletion.json", "schedule-deletion"),
+        ("kms-disable-key-rotation.json", "disable-rotation"),
+    ],
+)
+def test_alert_only_never_writes_to_the_key_even_with_revert_on(
+    kms: Any, dsse_key: str, make_key_guard: Any, on_event: Any, calls: Any, inbox: Any, sample: str, change: str
+) -> None:
+    kms.enable_key_rotation(KeyId=dsse_key)
+    {
+        "disable": lambda: kms.disable_key(KeyId=dsse_key),
+        "schedule-deletion": lambda: kms.schedule_key_deletion(KeyId=dsse_key, PendingWindowInDays=7),
+        "disable-rotation": lambda: kms.disable_key_rotation(KeyId=dsse_key),
+    }[change]()
+    before = state(kms, dsse_key)
+
+    result = make_key_guard(mode=Mode.ALERT_ONLY, key_guard_revert=True).handle(on_event(sample))
+
+    assert result.outcome is Outcome.WOULD_REMEDIATE
+    assert "alert-only mode writes nothing" in result.reason
+    assert result.actions == []
+    assert state(kms, dsse_key) == before
+    assert [c for c in calls.calls if not c.startswith(("Describe", "Get", "List"))] == []
+    assert [m["body"]["severity"] for m in inbox.messages()] == ["critical"]
 
 
 def test_scheduled_deletion_alert_says_when_and_who(

@@ -209,3 +209,133 @@ def test_manual_failure_is_answered_not_raised(handler: Any, s3: Any, bucket: st
     answer = invoke(handler, load_event("manual-object.json"))
 
     assert [r["outcome"] for r in answer["results"]] == ["failed"]
+
+
+class TestAlertsThatMustReachAHuman:
+    """An unremediable object's alert that cannot be published fails the event-driven invocation, so the delivery is
+    retried (and ends in the DLQ, alarmed); a lost "remediated" notice does not undo a fix."""
+
+    @staticmethod
+    def break_sns(handler: Any) -> None:
+        sns = handler.remediator.publisher._client_factory()
+        sns.meta.events.register("before-call.sns.Publish", refuse_publish)
+
+    def test_unremediable_object_with_a_lost_alert_fails_the_sqs_record(
+        self, handler: Any, s3: Any, bucket: str, dsse_key: str, other_key: str
+    ) -> None:
+        put(s3, bucket, "reports/2026/q3-summary.csv", StorageClass="GLACIER")
+        put(s3, bucket, "exports/customers.parquet")
+        self.break_sns(handler)
+        archived = json.dumps(event("put-object-sse-s3.json", dsse_key, other_key))
+        fixable = json.dumps(event("put-object-sse-kms-other-key.json", dsse_key, other_key))
+
+        answer = invoke(handler, sqs_batch([archived, fixable]))
+
+        assert answer == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+        assert snapshot(s3, bucket, "exports/customers.parquet").kms_key_id == dsse_key
+
+    def test_manual_call_gets_its_answer_with_the_alert_error(self, handler: Any, s3: Any, bucket: str) -> None:
+        put(s3, bucket, "reports/2026/q3-summary.csv", StorageClass="GLACIER")
+        self.break_sns(handler)
+
+        answer = invoke(handler, load_event("manual-object.json"))
+
+        [result] = answer["results"]
+        assert result["outcome"] == "unremediable"
+        assert "the alert could not be published" in result["alertError"]
+
+    def test_a_lost_remediated_notice_does_not_fail_the_fix(
+        self, handler: Any, s3: Any, bucket: str, dsse_key: str, other_key: str
+    ) -> None:
+        put(s3, bucket, "reports/2026/q3-summary.csv")
+        self.break_sns(handler)
+
+        answer = invoke(handler, event("put-object-sse-s3.json", dsse_key, other_key))
+
+        [result] = answer["results"]
+        assert (result["outcome"], result["alertError"]) == ("remediated", None)
+        assert snapshot(s3, bucket, "reports/2026/q3-summary.csv").kms_key_id == dsse_key
+
+
+def refuse_publish(**_: Any) -> Any:
+    error = {"Code": "KMSDisabled", "Message": "injected: the topic's key is disabled"}
+
+    class Response:
+        status_code = 400
+        headers: dict[str, str] = {}
+        content = b""
+        text = ""
+
+    return Response(), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+
+def sqs_batch(bodies: list[str]) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": f"m{n}",
+                "receiptHandle": f"r{n}",
+                "body": body,
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:object-events",
+                "awsRegion": "us-east-1",
+            }
+            for n, body in enumerate(bodies)
+        ]
+    }
+
+
+class TestSweepMessages:
+    """The object function runs a bucket sweep's steps and tasks from its own queue."""
+
+    @pytest.fixture
+    def sweeping(self, monkeypatch: pytest.MonkeyPatch, bucket: str, dsse_key: str, inbox: Any, s3: Any) -> Any:
+        import boto3
+
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="object-events")["QueueUrl"]
+        for name, value in {
+            "DSSE_KMS_KEY": dsse_key,
+            "ALERT_TOPIC_ARN": inbox.topic_arn,
+            "ACCOUNT_ID": "123456789012",
+            "SWEEP_AFTER_BUCKET_RESET": "true",
+            "OBJECT_QUEUE_URL": url,
+        }.items():
+            monkeypatch.setenv(name, value)
+        return load_handler(), sqs, url
+
+    def test_a_step_queues_its_page_and_a_task_is_remediated_without_a_low_alert(
+        self, sweeping: Any, s3: Any, bucket: str, dsse_key: str, inbox: Any
+    ) -> None:
+        handler, sqs, url = sweeping
+        for key in ("a.csv", "b.csv"):
+            put(s3, bucket, key)
+        before = snapshot(s3, bucket, "a.csv")
+        step = {"sweep": {"id": "s1", "bucket": bucket, "continuationToken": None, "queued": 0}}
+
+        answer = invoke(handler, step)
+
+        assert answer["sweep"] == [{"id": "s1", "bucket": bucket, "listed": 2, "queued": 2, "status": "listed"}]
+        tasks = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+        assert sorted(t["sweep"]["key"] for t in tasks) == ["a.csv", "b.csv"]
+
+        answer = invoke(handler, sqs_batch([json.dumps(t) for t in tasks]))
+
+        assert answer == {"batchItemFailures": []}
+        after = snapshot(s3, bucket, "a.csv")
+        assert after.kept() == before.kept()
+        assert (after.encryption, after.kms_key_id) == ("aws:kms:dsse", dsse_key)
+        assert inbox.messages() == []
+
+    def test_a_step_for_a_bucket_outside_the_scope_lists_nothing(
+        self, sweeping: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("EXCLUDED_BUCKETS", "example-excluded-*")
+        handler = load_handler()
+
+        answer = invoke(handler, {"sweep": {"id": "s1", "bucket": "example-excluded-bucket", "queued": 0}})
+
+        assert answer["sweep"][0]["status"] == "out-of-scope"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote_plus
 
 import boto3
 import pytest
 
 from dsse_remediation.exceptions import InvalidRequest
 from dsse_remediation.model import ObjectRequest, Outcome, Trigger
+from dsse_remediation.scope import Scope
 from tests.conftest import REGION, inject_error, snapshot
 from tests.integration.test_copy_in_place import assert_remediated, put
 
@@ -440,3 +442,167 @@ def test_every_s3_call_names_the_expected_bucket_owner(s3: Any, make_remediator:
     assert all(params.get("ExpectedBucketOwner") == "123456789012" for _, params in sent)
     copies = [params for name, params in sent if name in ("UploadPartCopy", "CopyObject")]
     assert all(params.get("ExpectedSourceBucketOwner") == "123456789012" for params in copies)
+
+
+class TestBucketsOfOtherAccounts:
+    """CloudTrail delivers this account's writes into other accounts' buckets too: not ours to fix, not an alarm."""
+
+    def test_a_write_into_a_bucket_another_account_owns_is_out_of_scope_quietly(
+        self, s3: Any, bucket: str, make_remediator: Any, calls: Any, inbox: Any
+    ) -> None:
+        put(s3, bucket, "feed.csv")
+        before = snapshot(s3, bucket, "feed.csv")
+        trigger = Trigger(source="cloudtrail", event_name="PutObject", bucket_owner="444455556666")
+
+        result = make_remediator().handle(ObjectRequest(bucket, ("feed.csv",), trigger=trigger))
+
+        assert result.outcome is Outcome.OUT_OF_SCOPE
+        assert "belongs to account 444455556666" in result.reason
+        assert calls.calls == []
+        assert inbox.messages() == []
+        assert snapshot(s3, bucket, "feed.csv") == before
+
+    def test_a_write_into_our_own_bucket_is_remediated(
+        self, s3: Any, bucket: str, dsse_key: str, make_remediator: Any
+    ) -> None:
+        put(s3, bucket, "feed.csv")
+        trigger = Trigger(source="cloudtrail", event_name="PutObject", bucket_owner="123456789012")
+
+        result = make_remediator().handle(ObjectRequest(bucket, ("feed.csv",), trigger=trigger))
+
+        assert result.outcome is Outcome.REMEDIATED
+        assert snapshot(s3, bucket, "feed.csv").kms_key_id == dsse_key
+
+
+class TestCopyAnswering404:
+    """A 404 from CopyObject is `gone` only when a HeadObject agrees: anything else is retried, never dropped."""
+
+    def test_object_still_there_is_a_failure_to_retry_not_gone(
+        self, s3: Any, bucket: str, make_remediator: Any, calls: Any, inbox: Any
+    ) -> None:
+        put(s3, bucket, "q.csv")
+        before = snapshot(s3, bucket, "q.csv")
+        remediator = make_remediator()
+        inject_error(remediator.s3.client, "CopyObject", "NoSuchKey", 404)
+
+        result = remediator.handle(ObjectRequest(bucket, ("q.csv",)))
+
+        assert result.outcome is Outcome.FAILED
+        assert "still there: to be retried" in result.reason
+        assert calls.calls == ["HeadObject", "GetBucketOwnershipControls", "CopyObject", "HeadObject"]
+        assert [m["body"]["outcome"] for m in inbox.messages()] == ["failed"]
+        assert snapshot(s3, bucket, "q.csv") == before
+
+    def test_object_deleted_during_the_copy_is_gone(self, s3: Any, bucket: str, make_remediator: Any) -> None:
+        put(s3, bucket, "q.csv")
+        remediator = make_remediator()
+
+        def delete_first(**_: Any) -> None:
+            s3.delete_object(Bucket=bucket, Key="q.csv")
+
+        remediator.s3.client.meta.events.register("before-call.s3.CopyObject", delete_first)
+
+        result = remediator.handle(ObjectRequest(bucket, ("q.csv",)))
+
+        assert result.outcome is Outcome.GONE
+
+
+class TestRestoredArchives:
+    """A restored GLACIER copy is never copied back into the archive silently: that would end the reader's restore."""
+
+    @pytest.fixture
+    def restored(self, s3: Any, bucket: str) -> str:
+        put(s3, bucket, "cold.csv", StorageClass="GLACIER")
+        s3.restore_object(Bucket=bucket, Key="cold.csv", RestoreRequest={"Days": 2})
+        assert 'ongoing-request="false"' in s3.head_object(Bucket=bucket, Key="cold.csv")["Restore"]
+        return "cold.csv"
+
+    def test_without_the_opt_in_it_is_left_restored_and_reported_with_what_to_do(
+        self, s3: Any, bucket: str, restored: str, make_remediator: Any, calls: Any, inbox: Any
+    ) -> None:
+        result = make_remediator().handle(ObjectRequest(bucket, (restored,)))
+
+        assert result.outcome is Outcome.UNREMEDIABLE
+        assert "end this restore" in result.reason
+        assert calls.calls == ["HeadObject"]
+        assert 'ongoing-request="false"' in s3.head_object(Bucket=bucket, Key=restored)["Restore"]
+        [alert] = inbox.messages()
+        assert "REMEDIATE_RESTORED_ARCHIVES" in alert["body"]["reason"]
+
+    def test_with_the_opt_in_it_is_remediated_and_the_alert_says_the_restore_ended(
+        self, s3: Any, bucket: str, dsse_key: str, restored: str, make_remediator: Any, inbox: Any
+    ) -> None:
+        before = snapshot(s3, bucket, restored)
+
+        result = make_remediator(remediate_restored_archives=True).handle(ObjectRequest(bucket, (restored,)))
+
+        assert result.outcome is Outcome.REMEDIATED
+        head = s3.head_object(Bucket=bucket, Key=restored)
+        assert (head["ServerSideEncryption"], head["SSEKMSKeyId"], head["StorageClass"]) == (
+            "aws:kms:dsse",
+            dsse_key,
+            "GLACIER",
+        )
+        assert "Restore" not in head
+        assert before.metadata == snapshot_metadata(s3, bucket, restored)
+        [alert] = inbox.messages()
+        assert "so that restore ended (restore it again to read it)" in alert["body"]["reason"]
+
+
+def snapshot_metadata(s3: Any, bucket: str, key: str) -> dict[str, str]:
+    """An archived object cannot be read (GetObject); HeadObject still reports its metadata."""
+    return dict(s3.head_object(Bucket=bucket, Key=key)["Metadata"])
+
+
+class TestLegacyBucketNames:
+    """Buckets created in us-east-1 before March 2018 may have uppercase letters and underscores; they are buckets."""
+
+    def test_an_object_in_a_legacy_bucket_is_remediated(self, s3: Any, dsse_key: str, make_remediator: Any) -> None:
+        s3.create_bucket(Bucket="Finance_Reports.2017")
+        put(s3, "Finance_Reports.2017", "q.csv")
+        before = snapshot(s3, "Finance_Reports.2017", "q.csv")
+
+        result = make_remediator(scope=Scope.parse("Finance_*", "")).handle(
+            ObjectRequest("Finance_Reports.2017", ("q.csv",))
+        )
+
+        assert result.outcome is Outcome.REMEDIATED
+        after = snapshot(s3, "Finance_Reports.2017", "q.csv")
+        assert after.kept() == before.kept()
+        assert after.kms_key_id == dsse_key
+
+    @pytest.mark.parametrize("name", ["ab", "has space", "x" * 256, "slash/y"])
+    def test_names_no_s3_bucket_can_have_are_still_refused(self, make_remediator: Any, name: str) -> None:
+        with pytest.raises(InvalidRequest, match="not a valid S3 bucket name"):
+            make_remediator().handle(ObjectRequest(name, ("k",)))
+
+
+class TestKeysThatCannotBeKeys:
+    def test_an_over_long_url_encoded_candidate_is_skipped_for_the_decoded_key(
+        self, s3: Any, bucket: str, dsse_key: str, make_remediator: Any
+    ) -> None:
+        key = "é" * 400  # 800 bytes as UTF-8, 2,400 characters URL-encoded
+        put(s3, bucket, key)
+        encoded = quote_plus(key)
+        assert len(encoded.encode()) > 1024
+
+        result = make_remediator().handle(ObjectRequest(bucket, (key, encoded)))
+
+        assert result.outcome is Outcome.REMEDIATED
+        assert snapshot(s3, bucket, key).kms_key_id == dsse_key
+
+    @pytest.mark.parametrize(
+        ("keys", "version", "message"),
+        [
+            (("\ud800",), None, "not valid UTF-8"),
+            (("a\udfffb",), None, "lone surrogate"),
+            (("k",), "\ud800", "versionId"),
+            (("k" * 1025, "k" * 1026), None, "at most 1,024 bytes"),
+        ],
+    )
+    def test_keys_no_object_can_have_are_refused_before_any_call(
+        self, make_remediator: Any, calls: Any, bucket: str, keys: tuple[str, ...], version: str | None, message: str
+    ) -> None:
+        with pytest.raises(InvalidRequest, match=message):
+            make_remediator().handle(ObjectRequest(bucket, keys, version_id=version))
+        assert calls.calls == []

@@ -60,7 +60,10 @@ def test_full_configuration() -> None:
         ({"DSSE_KMS_KEY": KEY, "PROTECTED_BUCKETS": " , "}, "PROTECTED_BUCKETS is empty"),
         ({"DSSE_KMS_KEY": KEY, "PROTECTED_BUCKETS": "Finance/*"}, "invalid bucket patterns"),
         ({"DSSE_KMS_KEY": KEY, "PROTECTED_BUCKETS": "logs-202?"}, "invalid bucket patterns ['logs-202?']"),
-        ({"DSSE_KMS_KEY": KEY, "BUCKET_KEY_MAP": "secrets-*=alias/x"}, "BUCKET_KEY_MAP['secrets-*']='alias/x' is not a key ARN"),
+        (
+            {"DSSE_KMS_KEY": KEY, "BUCKET_KEY_MAP": "secrets-*=alias/x"},
+            "BUCKET_KEY_MAP['secrets-*']='alias/x' is not a key ARN",
+        ),
         ({"DSSE_KMS_KEY": KEY, "BUCKET_KEY_MAP": f'{{"a-*": "{OTHER}"}}'}, "is not pattern=keyArn"),
         ({"DSSE_KMS_KEY": KEY, "BUCKET_KEY_MAP": f"a b={OTHER}"}, "BUCKET_KEY_MAP['a b'] has invalid bucket patterns"),
         ({"DSSE_KMS_KEY": KEY, "SWEEP_AFTER_BUCKET_RESET": "true"}, "needs OBJECT_QUEUE_URL"),

@@ -59,6 +59,10 @@ class BucketRemediator:
         if not self.settings.scope.contains(bucket):
             reason = f"bucket {bucket} is outside the protected scope ({self.settings.scope.describe()})"
             return BucketResult(bucket, Outcome.OUT_OF_SCOPE, reason)
+        owner, account = request.trigger.bucket_owner, self.settings.account_id
+        if owner and account and owner != account:
+            reason = f"bucket {bucket} belongs to account {owner}, not this account ({account}): its owner's business"
+            return BucketResult(bucket, Outcome.OUT_OF_SCOPE, reason)
         key_arn = self.keys.arn(self.settings.key_for(bucket))
         if is_directory_bucket(bucket):
             reason = "directory buckets (S3 Express One Zone) support SSE-S3 and SSE-KMS only, not DSSE-KMS"
@@ -133,7 +137,8 @@ class BucketRemediator:
             return BucketResult(request.bucket, Outcome.GONE, "the bucket does not exist (deleted, or a typo)")
         if code in errors.ACCESS_DENIED:
             reason = (
-                f"access denied ({errors.message(exc)}): the bucket function's role needs "
+                f"access denied ({errors.message(exc)}), or the bucket belongs to another account (every call names "
+                "this account as the expected owner): the bucket function's role needs "
                 "s3:GetEncryptionConfiguration and s3:PutEncryptionConfiguration here (and s3:GetBucketPolicy / "
                 "s3:PutBucketPolicy with the prevention policy), and no bucket policy may deny them"
             )

@@ -46,7 +46,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from . import USER_AGENT, __version__
-from .aws import errors
+from .aws import clients, errors
 from .aws.kms import KeyRing, KmsGateway
 from .aws.s3 import S3Gateway
 from .aws.sns import SnsPublisher
@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config.add_argument(
         "--exclude", metavar="PATTERNS", help="excluded bucket patterns, comma-separated (else EXCLUDED_BUCKETS)"
+    )
+    config.add_argument(
+        "--bucket-key-map",
+        metavar="MAP",
+        help="a key per bucket category: pattern=keyArn,pattern=keyArn; first match wins, else --key "
+        "(else BUCKET_KEY_MAP)",
     )
     config.add_argument(
         "--no-alerts", action="store_true", help="publish no SNS alert even when ALERT_TOPIC_ARN is set"
@@ -139,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
         "fix", parents=[resources, common], help="remediate: copy objects in place, reset defaults"
     )
     fix.add_argument("--dry-run", action="store_true", help="change nothing; print what would be done (as check)")
+    fix.add_argument(
+        "--remediate-restored-archives",
+        action="store_true",
+        help="also copy restored GLACIER / DEEP_ARCHIVE objects: the copy is a new archived version, which ends "
+        "the restore (else REMEDIATE_RESTORED_ARCHIVES; off: they are reported, not copied)",
+    )
     key = commands.add_parser("key", parents=[common], help="a key's state and the bucket scopes that depend on it")
     key.add_argument("key_ref", metavar="KEY", help="key ARN, alias (alias/name), alias ARN or key id")
     return parser
@@ -195,6 +207,10 @@ def load_settings(args: argparse.Namespace, environ: Mapping[str, str], fallback
         env["PROTECTED_BUCKETS"] = args.include
     if args.exclude is not None:
         env["EXCLUDED_BUCKETS"] = args.exclude
+    if args.bucket_key_map is not None:
+        env["BUCKET_KEY_MAP"] = args.bucket_key_map
+    if getattr(args, "remediate_restored_archives", False):
+        env["REMEDIATE_RESTORED_ARCHIVES"] = "true"
     if args.no_alerts or getattr(args, "command", None) == "check":  # check only reports: it never alerts
         env.pop("ALERT_TOPIC_ARN", None)
     return Settings.from_env(env)
@@ -220,7 +236,7 @@ def connect(args: argparse.Namespace, settings: Settings, pool_size: int) -> Ser
         raise UsageError("no AWS Region: pass --region, set AWS_REGION, or give the key as a key ARN")
     settings = dataclasses.replace(settings, region=region)
     config = Config(
-        retries={"mode": "standard", "max_attempts": 5},
+        retries={"mode": "standard", "total_max_attempts": clients.TOTAL_ATTEMPTS},
         user_agent_extra=f"{USER_AGENT} cli",
         max_pool_connections=max(10, min(pool_size, 256)),
     )

@@ -182,7 +182,8 @@ class ObjectRemediator:
                 return self._refused(request, Outcome.FAILED, f"HeadObject failed: {exc}", key_arn)
         if denied is not None:
             reason = (
-                "access denied reading the object (HeadObject 403): the remediation role needs s3:GetObject and "
+                "access denied reading the object (HeadObject 403), or the bucket belongs to another account (every "
+                "call names this account as the expected owner): the remediation role needs s3:GetObject and "
                 "s3:ListBucket here, and no bucket policy may deny it"
             )
             return self._refused(request, Outcome.UNREMEDIABLE, reason, key_arn)

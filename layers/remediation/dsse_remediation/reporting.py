@@ -33,6 +33,12 @@ class Reporter:
         self.metrics.add_metric(name=METRIC_NAMES[outcome], unit=MetricUnit.Count, value=1)
         self.logger.info(message, outcome=outcome.value, **fields)
 
+    def sweep_step(self, progress: dict[str, Any]) -> dict[str, Any]:
+        """One step of a bucket sweep: how many objects it queued (a metric), where the sweep stands (a log line)."""
+        self.metrics.add_metric(name="SweepObjectsQueued", unit=MetricUnit.Count, value=progress.get("listed", 0))
+        self.logger.info("sweep step", **progress)
+        return progress
+
     def ignored(self, reason: str) -> dict[str, Any]:
         self.logger.info("event ignored", reason=reason)
         self.metrics.add_metric(name="Ignored", unit=MetricUnit.Count, value=1)

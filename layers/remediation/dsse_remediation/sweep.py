@@ -103,7 +103,7 @@ class Sweeper:
             return {"id": step.sweep_id, "bucket": step.bucket, "status": "the bucket was deleted"}
         self.queue.send_batch([task_message(step, key) for key in keys])
         queued = step.queued + len(keys)
-        progress = {"id": step.sweep_id, "bucket": step.bucket, "queued": queued}
+        progress = {"id": step.sweep_id, "bucket": step.bucket, "listed": len(keys), "queued": queued}
         if token and queued < self.settings.sweep_max_objects:
             self.queue.send(step_message(SweepStep(step.bucket, step.sweep_id, token, queued)))
             return progress | {"status": "listing"}
