@@ -50,12 +50,14 @@ import boto3
 from moto import mock_aws
 
 from dsse_remediation.aws.kms import KeyRing
-from dsse_remediation.aws.s3 import S3Gateway
+from dsse_remediation.aws.s3 import OWNERSHIP_TTL_SECONDS, S3Gateway
 from dsse_remediation.aws.sns import SnsPublisher
+from dsse_remediation.aws.sqs import QueueSender
 from dsse_remediation.config import MIB, Settings
-from dsse_remediation.model import ObjectRequest, Outcome
+from dsse_remediation.model import ObjectRequest, Outcome, SweepStep
 from dsse_remediation.remediation import ObjectRemediator
 from dsse_remediation.scope import Scope
+from dsse_remediation.sweep import Sweeper
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
@@ -83,6 +85,7 @@ UNSET_ENV = (*AWS_UNSET, "POWERTOOLS_TRACE_DISABLED", "PYTHONDONTWRITEBYTECODE")
 TARGET_RATIO = 1.5
 TOP_IMPORTS = 10
 ACL_OBJECTS = 10
+SWEEP_PAGE_OBJECTS = 1000  # one ListObjectsV2 page
 BODY = b"benchmark object\n"
 MARKER = "BENCHMARK"
 
@@ -300,6 +303,7 @@ class Case:
     expected_outcome: Outcome
     expected_calls: int | None = None  # S3 calls for the last object (per-bucket cache warm); None: not stated
     settings: Mapping[str, Any] = field(default_factory=dict)
+    seconds_apart: float = 0.0  # the remediator's clock moves this much between objects (the ownership TTL)
 
 
 @dataclass(frozen=True)
@@ -351,6 +355,12 @@ def acls_enabled(world: World) -> list[ObjectRequest]:
     return [put_default(world, "bench-acls-enabled", f"object-{i:02d}.txt") for i in range(ACL_OBJECTS)]
 
 
+def acls_enabled_minutes_apart(world: World) -> list[ObjectRequest]:
+    """Object Ownership can change at any time, so it is read again once it is OWNERSHIP_TTL_SECONDS old."""
+    world.s3.create_bucket(Bucket="bench-acls-ttl", ObjectOwnership="ObjectWriter")
+    return [put_default(world, "bench-acls-ttl", f"object-{i:02d}.txt") for i in range(3)]
+
+
 def multipart(world: World) -> list[ObjectRequest]:
     world.s3.create_bucket(Bucket="bench-multipart")
     world.s3.put_object(
@@ -386,6 +396,13 @@ CASES = (
         Outcome.REMEDIATED,
         settings={"multipart_threshold": 5 * MIB, "part_size": 5 * MIB},
     ),
+    Case(
+        "remediated, ACLs enabled, a minute apart",
+        acls_enabled_minutes_apart,
+        Outcome.REMEDIATED,
+        4,
+        seconds_apart=OWNERSHIP_TTL_SECONDS,
+    ),
     Case("unremediable (GLACIER)", glacier, Outcome.UNREMEDIABLE, 1),
     Case("out of scope", out_of_scope, Outcome.OUT_OF_SCOPE, 0, {"scope": Scope(exclude=("bench-excluded",))}),
     Case("gone (2 candidate keys)", gone, Outcome.GONE, 2),
@@ -410,11 +427,14 @@ def build_remediator(world: World, overrides: Mapping[str, Any]) -> tuple[Object
 def run_case(world: World, case: Case) -> CaseResult:
     requests = case.setup(world)
     remediator, s3_log, sns_log = build_remediator(world, case.settings)
+    now = [0.0]
+    remediator.s3._clock = lambda: now[0]
     outcomes: list[str] = []
     s3_calls: list[list[str]] = []
     publishes: list[int] = []
     for request in requests:
         outcomes.append(remediator.handle(request).outcome.value)
+        now[0] += case.seconds_apart
         s3_calls.append(s3_log.take())
         publishes.append(sns_log.take().count("Publish"))
     outcome = "/".join(dict.fromkeys(outcomes))
@@ -469,7 +489,7 @@ def measure_bucket_and_key_paths(world: World) -> list[PathCall]:
 
     def clients(log: list[str]) -> dict[str, Any]:
         made = {}
-        for service in ("s3", "kms", "sns"):
+        for service in ("s3", "kms", "sns", "sqs"):
             client = boto3.client(service, region_name=REGION)
             client.meta.events.register(
                 f"before-call.{service}", lambda model, _s=service, **_: log.append(f"{_s}:{model.name}")
@@ -482,10 +502,27 @@ def measure_bucket_and_key_paths(world: World) -> list[PathCall]:
         c = clients(log)
         settings = Settings(key=world.key_arn, alert_topic_arn=world.topic_arn, region=REGION, **overrides)
         keys = KeyRing(settings.key_references, lambda: c["kms"])
+        publisher = SnsPublisher(lambda: c["sns"], world.topic_arn)
+        sweeper = Sweeper(settings, S3Gateway(c["s3"]), QueueSender(c["sqs"], queue), publisher)
         remediator = BucketRemediator(
-            settings, keys, S3Gateway(c["s3"]), KmsGateway(c["kms"]), SnsPublisher(lambda: c["sns"], world.topic_arn)
+            settings,
+            keys,
+            S3Gateway(c["s3"]),
+            KmsGateway(c["kms"]),
+            publisher,
+            sweeper if settings.sweep_after_reset else None,
         )
         return PathCall(name, remediator.handle(BucketRequest(bucket, dry_run=dry_run)).outcome.value, log)
+
+    def sweep_step_case(name: str, bucket: str) -> PathCall:
+        log: list[str] = []
+        c = clients(log)
+        settings = Settings(
+            key=world.key_arn, region=REGION, sweep_after_reset=True, object_queue_url=queue, sweep_max_objects=10**5
+        )
+        sweeper = Sweeper(settings, S3Gateway(c["s3"]), QueueSender(c["sqs"], queue))
+        progress = sweeper.step(SweepStep(bucket, "bench"))
+        return PathCall(name, f"{progress['status']}: {progress['listed']} queued", log)
 
     def key_case(name: str, event: KeyEvent, **overrides: Any) -> PathCall:
         log: list[str] = []
@@ -495,12 +532,15 @@ def measure_bucket_and_key_paths(world: World) -> list[PathCall]:
         guard = KeyGuard(settings, keys, KmsGateway(c["kms"]), SnsPublisher(lambda: c["sns"], world.topic_arn))
         return PathCall(name, guard.handle(event).outcome.value, log)
 
+    queue = boto3.client("sqs", region_name=REGION).create_queue(QueueName="object-events")["QueueUrl"]
     s3 = world.s3
     dsse_rule = {
         "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms:dsse", "KMSMasterKeyID": world.key_arn}
     }
-    for bucket in ("bench-b-compliant", "bench-b-sse-s3", "bench-b-prevent", "bench-b-dry"):
+    for bucket in ("bench-b-compliant", "bench-b-sse-s3", "bench-b-prevent", "bench-b-dry", "bench-b-sweep"):
         s3.create_bucket(Bucket=bucket)
+    for number in range(SWEEP_PAGE_OBJECTS + 1):
+        s3.put_object(Bucket="bench-b-sweep", Key=f"object-{number:05d}", Body=b"")
     config: Any = {"Rules": [dsse_rule]}
     s3.put_bucket_encryption(Bucket="bench-b-compliant", ServerSideEncryptionConfiguration=config)
     kms = boto3.client("kms", region_name=REGION)
@@ -510,6 +550,8 @@ def measure_bucket_and_key_paths(world: World) -> list[PathCall]:
         bucket_case("bucket SSE-S3 -> DSSE", "bench-b-sse-s3"),
         bucket_case("bucket SSE-S3 -> DSSE + prevention policy", "bench-b-prevent", prevention_policy=True),
         bucket_case("bucket dry run", "bench-b-dry", dry_run=True),
+        bucket_case("bucket SSE-S3 -> DSSE + sweep", "bench-b-sweep", sweep_after_reset=True, object_queue_url=queue),
+        sweep_step_case(f"sweep step, {SWEEP_PAGE_OBJECTS + 1} objects in the bucket", "bench-b-sweep"),
         bucket_case("bucket out of scope", "bench-b-dry", scope=Scope(exclude=("bench-b-*",))),
         key_case("key event on another key", KeyEvent((other,), "DisableKey")),
     ]
@@ -526,7 +568,7 @@ def measure_bucket_and_key_paths(world: World) -> list[PathCall]:
 
 def format_paths(results: Sequence[PathCall]) -> list[str]:
     lines = ["3. AWS API calls of the bucket and key paths (moto + tests.aws_fidelity, one request per case)", ""]
-    rows = [[r.case, r.outcome, str(len(r.calls)), ", ".join(r.calls) or "(none)"] for r in results]
+    rows = [[r.case, r.outcome, str(len(r.calls)), describe_calls(r.calls)] for r in results]
     return lines + table(["case", "outcome", "calls", "calls in order"], rows)
 
 
