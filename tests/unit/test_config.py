@@ -82,3 +82,16 @@ def test_full_configuration() -> None:
 def test_bad_values_fail_loudly(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         Settings.from_env(env)
+
+
+def test_a_throttled_alias_lookup_at_cold_start_is_retried_not_a_configuration_error() -> None:
+    from botocore.exceptions import ClientError
+
+    from dsse_remediation.aws.kms import KeyRing
+
+    class Throttled:
+        def describe_key(self, KeyId: str) -> None:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "DescribeKey")
+
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        KeyRing(["alias/dsse"], lambda: Throttled())  # type: ignore[arg-type, return-value]

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from ..config import is_key_arn
 from ..exceptions import ConfigError
+from . import errors
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
@@ -33,6 +34,8 @@ class KeyRing:
         try:
             metadata = kms.describe_key(KeyId=ref)["KeyMetadata"]
         except ClientError as exc:
+            if errors.is_transient(exc):
+                raise  # throttled at cold start: the invocation fails and is retried, the configuration is fine
             raise ConfigError(f"KMS key {ref!r} could not be resolved to a key ARN: {exc}") from exc
         if metadata.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
             raise ConfigError(f"KMS key {ref!r} is {metadata['KeySpec']}: DSSE-KMS needs a symmetric key")
