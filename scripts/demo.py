@@ -131,7 +131,7 @@ def load(name: str) -> ModuleType:
 class EventBus:
     """EventBridge as the stack wires it: the template's patterns, the object queue, direct invocations."""
 
-    def __init__(self, sqs: Any, handlers: dict[str, ModuleType]) -> None:
+    def __init__(self, sqs: Any, queue: str, handlers: dict[str, ModuleType]) -> None:
         from tests.cfn import Resolved, routes
         from tests.lambda_context import LambdaContext
 
@@ -145,7 +145,7 @@ class EventBus:
         source = template.resource(OBJECT)["Properties"]["Events"]["ObjectEvents"]["Properties"]
         self.batch_size = int(source["BatchSize"])
         self.sqs = sqs
-        self.queue = sqs.create_queue(QueueName="object-events")["QueueUrl"]
+        self.queue = queue
         self.handlers = handlers
         self.context = LambdaContext()
         self.invocations: Counter[str] = Counter()
@@ -257,6 +257,13 @@ def run() -> int:
             s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket="finance-ledger", VersioningConfiguration={"Status": "Enabled"})
         s3.create_bucket(Bucket="legacy-website", ObjectOwnership="ObjectWriter")
+        # Objects written before the deployment: no event will ever mention them.
+        s3.create_bucket(Bucket="finance-2019")
+        old_objects = [f"statements/2019-{month:02d}.pdf" for month in range(1, 13)]
+        for key in old_objects:
+            s3.put_object(Bucket="finance-2019", Key=key, Body=key.encode(), Metadata={"year": "2019"})
+        old_before = {key: state(s3, "finance-2019", key) for key in old_objects}
+        queue = sqs.create_queue(QueueName="object-events")["QueueUrl"]
         os.environ.update(
             DSSE_KMS_KEY=key_arn,
             ALERT_TOPIC_ARN=topic,
@@ -266,13 +273,15 @@ def run() -> int:
             MULTIPART_THRESHOLD_BYTES=str(8 * MIB),
             MULTIPART_PART_SIZE_BYTES=str(5 * MIB),
             KEY_GUARD_REVERT="true",
+            SWEEP_AFTER_BUCKET_RESET="true",
+            OBJECT_QUEUE_URL=queue,
         )
         handlers = {OBJECT: load("object_remediation"), BUCKET: load("bucket_remediation"), KEY: load("key_guard")}
-        bus = EventBus(sqs, handlers)
+        bus = EventBus(sqs, queue, handlers)
         from dsse_remediation.aws import clients
 
         calls: Counter[str] = Counter()
-        for service in ("s3", "kms", "sns"):
+        for service in ("s3", "kms", "sns", "sqs"):
             clients.client(service, REGION).meta.events.register(
                 f"before-parameter-build.{service}", lambda model, _s=service, **_: calls.update([f"{_s}:{model.name}"])
             )
@@ -329,9 +338,12 @@ def run() -> int:
         key_resource = [{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": key_arn}]
         bus.put(cloudtrail("kms", "DisableKey", {"keyId": key_arn}, {"keyId": key_arn}, ADMIN, key_resource))
 
-        # 5. Buckets that predate the deployment: on-call brings them in with the manual payload.
-        for bucket in ("finance-reports", "legacy-website"):
+        # 5. Buckets that predate the deployment: on-call brings them in with the manual payload. The reset queues a
+        #    sweep of the objects already there (SWEEP_AFTER_BUCKET_RESET): the object function lists the bucket page
+        #    by page from its own queue and remediates every object, as it does event-driven writes.
+        for bucket in ("finance-reports", "legacy-website", "finance-2019"):
             bus.invoke(BUCKET, {"bucket": bucket})
+        bus.drain()
 
         # The report.
         ok = True
@@ -347,8 +359,21 @@ def run() -> int:
                 f"{'s3://' + w.bucket + '/' + w.key:<42.42} {w.how:<30.30} {b['encryption'] + ' -> ' + after:<32} "
                 f"{'bytes, metadata, tags, class, ACL' if kept else 'CHANGED'}"
             )
+        swept = [key for key in old_objects if state(s3, "finance-2019", key)["kms_key_id"] == key_arn]
+        kept_old = all(
+            state(s3, "finance-2019", key)[f] == old_before[key][f]
+            for key in old_objects
+            for f in ("sha256", "metadata")
+        )
+        ok &= len(swept) == len(old_objects) and kept_old
+        print(
+            f"\ns3://finance-2019: {len(swept)} of {len(old_objects)} objects written before the deployment swept to "
+            f"DSSE under the key ({'bytes and metadata kept' if kept_old else 'CHANGED'})"
+        )
         print(f"\n{'bucket':<20} default encryption after")
-        for bucket in ("finance-reports", "finance-ledger", "legacy-website", "finance-archive", "scratch-space"):
+        for bucket in (
+            "finance-reports", "finance-ledger", "legacy-website", "finance-archive", "finance-2019", "scratch-space"
+        ):  # fmt: skip
             default = bucket_default(s3, bucket)
             compliant = default == {"SSEAlgorithm": "aws:kms:dsse", "KMSMasterKeyID": key_arn}
             ok &= compliant or bucket.startswith("scratch-")
@@ -369,7 +394,8 @@ def run() -> int:
         s3_calls = {k: v for k, v in object_calls.items() if k.startswith("s3:")}
         print(
             f"\nCost: Lambda invocations {dict(bus.invocations)} (the object function takes {bus.batch_size} queued "
-            "event(s) per invocation; 2 bucket invocations are the manual ones); "
+            "event(s) per invocation; 3 bucket invocations are the manual ones, and the object function's include the "
+            "sweep's listing steps and its 12 objects); "
             f"S3 calls for the {len(objects)} writes: {sum(s3_calls.values())} {s3_calls}. "
             f"Events the rules dropped: {dict(bus.unrouted)} (the compliant upload, the out-of-scope one and the "
             f"{copies} remediation writes: no loop). The SSE-KMS object under a team's key needs that key in the "

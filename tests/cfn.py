@@ -104,12 +104,23 @@ class Resolved:
             "AWS::SQS::Queue": f"https://sqs.us-east-1.amazonaws.com/123456789012/{name}",
         }.get(kind, f"dsse-remediation-{name}")
 
+    def _type(self, name: str) -> str:
+        """A resource's type, SAM's generated rules included (an EventBridgeRule event E of function F is rule FE)."""
+        if name in self.template["Resources"]:
+            return str(self.resource(name)["Type"])
+        for function, resource in self.template["Resources"].items():
+            for event, spec in resource.get("Properties", {}).get("Events", {}).items():
+                if resource["Type"] == "AWS::Serverless::Function" and function + event == name:
+                    assert spec["Type"] == "EventBridgeRule", name
+                    return "AWS::Events::Rule"
+        raise KeyError(name)
+
     def _Condition(self, name: str) -> bool:
         return self._condition(name)
 
     def _fn_GetAtt(self, argument: Any) -> str:
         name, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
-        kind = self.resource(name)["Type"].split("::")[1].lower()
+        kind = self._type(name).split("::")[1].lower()
         return f"arn:aws:{kind}:us-east-1:123456789012:{name}" if attribute == "Arn" else f"{name}-{attribute}"
 
     def _fn_Sub(self, argument: Any) -> str:
@@ -149,19 +160,38 @@ class Resolved:
         return all(self._value(a) for a in argument)
 
 
-def routes(template: Resolved) -> dict[str, list[EventPattern]]:
-    """Each function's EventBridge patterns: SAM EventBridgeRule events, and the rule whose target feeds its queue."""
-    found: dict[str, list[EventPattern]] = {}
+def rule_patterns(template: Resolved) -> dict[str, dict[str, Any]]:
+    """Every EventBridge pattern the stack deploys, by rule: the rules in Resources (their EventPattern is a JSON
+    string), and SAM's EventBridgeRule events (named <function><event>, as SAM names the rule). Rules whose condition
+    is false are left out."""
+    found: dict[str, dict[str, Any]] = {}
     for name, resource in template.template["Resources"].items():
-        if resource["Type"] != "AWS::Serverless::Function":
+        if not template.exists(name):
             continue
-        for event in resource["Properties"].get("Events", {}).values():
-            if event["Type"] == "EventBridgeRule":
-                pattern = template.value(event["Properties"]["Pattern"])
-                found.setdefault(name, []).append(EventPattern.load(json.dumps(pattern)))
-    rule = template.resource("ObjectWritesRule")["Properties"]
-    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["ObjectEventsQueue", "Arn"]}
+        if resource["Type"] == "AWS::Events::Rule":
+            pattern = template.value(resource["Properties"]["EventPattern"])
+            found[name] = json.loads(pattern) if isinstance(pattern, str) else pattern
+        elif resource["Type"] == "AWS::Serverless::Function":
+            for event_name, event in resource["Properties"].get("Events", {}).items():
+                if event["Type"] == "EventBridgeRule":
+                    found[name + event_name] = template.value(event["Properties"]["Pattern"])
+    return found
+
+
+def routes(template: Resolved) -> dict[str, list[EventPattern]]:
+    """Each function's EventBridge patterns: SAM EventBridgeRule events, and the rules whose target is the object
+    queue (the object function's only event source)."""
     sources = template.resource(OBJECT)["Properties"]["Events"]["ObjectEvents"]
     assert sources["Properties"]["Queue"] == {"Fn::GetAtt": ["ObjectEventsQueue", "Arn"]}
-    found.setdefault(OBJECT, []).append(EventPattern.load(template.value(rule["EventPattern"])))
+    patterns = rule_patterns(template)
+    found: dict[str, list[EventPattern]] = {}
+    for name, resource in template.template["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            for event_name, event in resource["Properties"].get("Events", {}).items():
+                if event["Type"] == "EventBridgeRule" and name + event_name in patterns:
+                    found.setdefault(name, []).append(EventPattern.load(json.dumps(patterns[name + event_name])))
+        elif resource["Type"] == "AWS::Events::Rule" and name in patterns:
+            targets = [target["Arn"] for target in resource["Properties"]["Targets"]]
+            assert targets == [{"Fn::GetAtt": ["ObjectEventsQueue", "Arn"]}], name
+            found.setdefault(OBJECT, []).append(EventPattern.load(json.dumps(patterns[name])))
     return found

@@ -14,7 +14,7 @@ from dsse_remediation import sweep as sweep_module
 from dsse_remediation.aws.sqs import QueueNotAccepted
 from dsse_remediation.config import Mode
 from dsse_remediation.exceptions import InvalidRequest
-from dsse_remediation.model import BucketRequest, Outcome, Trigger
+from dsse_remediation.model import BucketRequest, Outcome, SweepStep, Trigger
 from dsse_remediation.scope import Scope
 from dsse_remediation.triggers import parse_object_event
 from tests.conftest import REGION, inject_error, snapshot
@@ -418,6 +418,17 @@ class TestSweepAfterReset:
         assert "queued 3 objects (SWEEP_MAX_OBJECTS) and stopped" in alerts[0]["body"]["reason"]
         assert "after the key 'c.csv'" in alerts[0]["body"]["reason"]
         assert snapshot(s3, bucket, "d.csv").encryption == "AES256"
+
+    def test_a_step_left_on_the_queue_is_not_continued_in_alert_only_mode(
+        self, sweep: Sweep, bucket: str, calls: Any
+    ) -> None:
+        sweeper = sweep.bucket_path(mode=Mode.ALERT_ONLY).sweeper
+
+        progress = sweeper.step(SweepStep(bucket, "left-over"))
+
+        assert progress["status"] == "not continued: alert-only mode"
+        assert calls.calls == []
+        assert sweep.queued() == []
 
     def test_dry_run_and_alert_only_queue_nothing(self, sweep: Sweep, bucket: str) -> None:
         sweep.bucket_path().handle(BucketRequest(bucket, dry_run=True))

@@ -1,55 +1,77 @@
 """The template and the code agree: every variable the code reads is set (or knowingly defaulted), every IAM action
-the code's AWS calls need is granted, and nothing more is granted than those calls need."""
+the code's AWS calls need is granted on the resource the call names, nothing more is granted than those calls need,
+and an alert-only deployment can write nothing, neither by its permissions nor by its calls."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlparse
 
 import boto3
 import pytest
 
+from dsse_remediation import sweep
 from dsse_remediation.aws.kms import KeyRing, KmsGateway
 from dsse_remediation.aws.s3 import S3Gateway
 from dsse_remediation.aws.sns import SnsPublisher
+from dsse_remediation.aws.sqs import QueueSender
 from dsse_remediation.buckets import BucketRemediator
-from dsse_remediation.config import MIB, Settings
+from dsse_remediation.config import MIB, Mode, Settings
 from dsse_remediation.keyguard import KeyGuard
-from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest
+from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, SweepStep
 from dsse_remediation.remediation import ObjectRemediator
+from dsse_remediation.sweep import Sweeper
 from tests.cfn import Resolved
 from tests.conftest import REGION, inject_error
 from tests.integration.test_copy_in_place import put
 
-FUNCTIONS = ("ObjectRemediationFunction", "BucketRemediationFunction", "KeyGuardFunction")
+OBJECT, BUCKET, KEY = "ObjectRemediationFunction", "BucketRemediationFunction", "KeyGuardFunction"
+FUNCTIONS = (OBJECT, BUCKET, KEY)
+ACCOUNT = "123456789012"
+CATEGORY = "secrets-*"  # the BucketKeyMap pattern of the scenarios: buckets named secrets-... use the category key
 # Variables every function reads through Settings but the template leaves to their defaults, and why.
 DEFAULTED = {
-    "BUCKET_KEY_MAP": "one key per bucket category needs IAM for each key: a deployment that wants it edits both",
     "ENCRYPTION_CONTEXT": "optional; none by default",
     "MULTIPART_PART_SIZE_BYTES": "512 MiB, raised automatically to stay within 10,000 parts",
     "COPY_CONCURRENCY": "8 part copies at a time per object",
-    "SWEEP_MAX_OBJECTS": "1,000 objects; larger buckets are for the bulk backfill",
+    "SWEEP_MAX_OBJECTS": "1,000 objects per sweep; larger buckets are for the bulk backfill",
     "AWS_REGION": "set by the Lambda runtime",
     "AWS_DEFAULT_REGION": "set by the Lambda runtime",
 }
 # Variables a function reads but does not use; the template sets them only where they matter.
 UNUSED_BY = {
-    "ObjectRemediationFunction": {"PREVENTION_POLICY", "SWEEP_AFTER_BUCKET_RESET", "KEY_GUARD_REVERT"},
-    "BucketRemediationFunction": {"PURGE_NONCURRENT_VERSIONS", "KEY_GUARD_REVERT"},
-    "KeyGuardFunction": {
+    OBJECT: {"PREVENTION_POLICY", "KEY_GUARD_REVERT"},
+    BUCKET: {
+        "PURGE_NONCURRENT_VERSIONS",
+        "KEY_GUARD_REVERT",
+        "MULTIPART_THRESHOLD_BYTES",  # the bucket function no longer copies objects: a sweep only queues them
+        "REMEDIATE_RESTORED_ARCHIVES",
+    },
+    KEY: {
         "PREVENTION_POLICY",
         "SWEEP_AFTER_BUCKET_RESET",
         "PURGE_NONCURRENT_VERSIONS",
         "MULTIPART_THRESHOLD_BYTES",
+        "OBJECT_QUEUE_URL",
+        "REMEDIATE_RESTORED_ARCHIVES",
     },
 }
+PLACEHOLDER_OTHER_KEY = "arn:aws:kms:us-east-1:123456789012:key/2222bbbb-22bb-22bb-22bb-222222222222"
+PLACEHOLDER_CATEGORY_KEY = "arn:aws:kms:us-east-1:123456789012:key/3333cccc-33cc-33cc-33cc-333333333333"
+# Every opt-in of the template on.
 ALL_ON = {
     "PurgeNoncurrentVersions": "true",
     "PreventionPolicy": "true",
     "SweepAfterBucketReset": "true",
     "KeyGuardRevert": "true",
-    "SourceKmsKeyArns": "arn:aws:kms:us-east-1:123456789012:key/2222bbbb-22bb-22bb-22bb-222222222222",
+    "RemediateRestoredArchives": "true",
+    "SourceKmsKeyArns": PLACEHOLDER_OTHER_KEY,
+    "BucketKeyMap": f"{CATEGORY}={PLACEHOLDER_CATEGORY_KEY}",
 }
 
 
@@ -74,93 +96,295 @@ def test_every_variable_read_is_set_by_the_template_and_every_variable_set_is_re
     assert env.read - ours <= set(DEFAULTED) | UNUSED_BY[function], f"read, never set: {env.read - ours}"
 
 
-# --- IAM: what the code's calls need --------------------------------------------------------------------------------
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_function_reads_the_bucket_key_map_the_template_sets(function: str) -> None:
+    """Each function must know every key: the object function picks one, the bucket function checks it, the key
+    guard watches it."""
+    settings = Settings.from_env(Resolved(ALL_ON).function_environment(function))
+
+    assert settings.bucket_keys == ((CATEGORY, PLACEHOLDER_CATEGORY_KEY),)
 
 
-def needed(service: str, operation: str, params: dict[str, Any]) -> set[str]:
-    """IAM actions one API call needs (https://docs.aws.amazon.com/service-authorization/latest/reference/)."""
-    versioned = "VersionId" in params
-    if service == "kms":
-        return {f"kms:{operation}"}
-    if service == "sns":
-        return {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"}  # an SSE topic: the publisher uses its key
-    writes_dsse = params.get("ServerSideEncryption") == "aws:kms:dsse"
-    write_extras = {"kms:GenerateDataKey"} if writes_dsse else set()
-    if any(name.startswith("Grant") for name in params):
-        write_extras.add("s3:PutObjectAcl")
-    if "ObjectLockMode" in params:
-        write_extras.add("s3:PutObjectRetention")
-    if "ObjectLockLegalHoldStatus" in params:
-        write_extras.add("s3:PutObjectLegalHold")
-    table: dict[str, set[str]] = {
-        # HeadObject reports Object Lock settings only to callers with the retention and legal-hold read actions;
-        # on a missing key it answers 404 only to callers with s3:ListBucket (403 otherwise).
-        "HeadObject": {
-            "s3:GetObjectVersion" if versioned else "s3:GetObject",
-            "s3:GetObjectRetention",
-            "s3:GetObjectLegalHold",
-            "s3:ListBucket",
-        },
-        "GetObjectAcl": {"s3:GetObjectVersionAcl" if versioned else "s3:GetObjectAcl"},
-        "GetObjectTagging": {"s3:GetObjectVersionTagging" if versioned else "s3:GetObjectTagging"},
-        "CopyObject": {
-            "s3:GetObject",
-            "s3:PutObject",
-            "s3:GetObjectTagging",
-            "s3:PutObjectTagging",
-            "s3:GetObjectAnnotation",
-            "s3:PutObjectAnnotation",
-            "kms:Decrypt",
-        }
-        | write_extras,
-        "CreateMultipartUpload": {"s3:PutObject"}
-        | ({"s3:PutObjectTagging"} if "Tagging" in params else set())
-        | write_extras,
-        "UploadPartCopy": {"s3:GetObject", "s3:PutObject", "kms:Decrypt", "kms:GenerateDataKey"},
-        "CompleteMultipartUpload": {"s3:PutObject"},
-        "AbortMultipartUpload": {"s3:AbortMultipartUpload"},
-        "ListObjectAnnotations": {"s3:ListObjectAnnotations"},
-        "GetBucketOwnershipControls": {"s3:GetBucketOwnershipControls"},
-        "DeleteObject": {"s3:DeleteObjectVersion" if versioned else "s3:DeleteObject"},
-        "ListObjectsV2": {"s3:ListBucket"},
-        "GetBucketEncryption": {"s3:GetEncryptionConfiguration"},
-        "PutBucketEncryption": {"s3:PutEncryptionConfiguration"},
-        "GetBucketLocation": {"s3:GetBucketLocation"},
-        "GetBucketPolicy": {"s3:GetBucketPolicy"},
-        "PutBucketPolicy": {"s3:PutBucketPolicy"},
-    }
-    return table[operation]
+@pytest.mark.parametrize("sweep", ["true", "false"])
+def test_a_sweep_is_wired_in_both_functions_that_run_it_or_in_neither(sweep: str) -> None:
+    """The bucket function starts a sweep, the object function runs its steps: each builds its sweeper from the
+    variables the template sets, so both have one or neither has (a step nobody runs would be dropped)."""
+    from dsse_remediation import service
+
+    template = Resolved(ALL_ON | {"SweepAfterBucketReset": sweep})
+    object_side = service.sweeper(template.function_environment(OBJECT))
+    bucket_side = service.bucket_remediator(template.function_environment(BUCKET)).sweeper
+
+    assert (object_side is not None, bucket_side is not None) == ((sweep == "true"),) * 2
 
 
+# --- IAM: what the code's calls need, on which resource -------------------------------------------------------------
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html (and the KMS, SNS, SQS pages)
+
+Need = tuple[str, str]  # (IAM action, ARN of the resource the call acts on)
+
+
+def s3_arn(bucket: str, key: str | None = None) -> str:
+    return f"arn:aws:s3:::{bucket}" if key is None else f"arn:aws:s3:::{bucket}/{key}"
+
+
+def queue_arn(url: str) -> str:
+    """https://sqs.<region>.amazonaws.com/<account>/<name> -> arn:aws:sqs:<region>:<account>:<name>"""
+    parsed = urlparse(url)
+    account, name = parsed.path.strip("/").split("/")
+    return f"arn:aws:sqs:{parsed.netloc.split('.')[1]}:{account}:{name}"
+
+
+@dataclass
 class Calls:
-    def __init__(self) -> None:
-        self.actions: set[str] = set()
+    """Records what each call made through `client()` needs. Looks at the state it needs (a copy source's
+    encryption, a multipart upload's key) with its own, unrecorded, clients."""
+
+    topic_key: str  # the alert topic is encrypted with the stack's AlertTopicKey: publishing uses it
+    needs: set[Need] = field(default_factory=set)
+    uploads: dict[tuple[str, str], str] = field(default_factory=dict)  # (bucket, key) -> its multipart upload's key
 
     def client(self, service: str) -> Any:
         client = boto3.client(service, region_name=REGION)
 
         def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-            self.actions |= needed(service, model.name, params)
+            self.needs |= self.needed(service, model.name, params)
 
         client.meta.events.register(f"provide-client-params.{service}", record)
         return client
 
+    def needed(self, service: str, operation: str, params: Mapping[str, Any]) -> set[Need]:
+        if service == "kms":
+            return {(f"kms:{operation}", self.key_arn(params["KeyId"]))}
+        if service == "sns":  # an SSE topic: the publisher encrypts with the topic's key
+            return {
+                ("sns:Publish", params["TopicArn"]),
+                ("kms:GenerateDataKey", self.topic_key),
+                ("kms:Decrypt", self.topic_key),
+            }
+        if service == "sqs":  # SendMessageBatch is authorized by sqs:SendMessage; the queue is SSE-SQS (no KMS)
+            return {("sqs:SendMessage", queue_arn(params["QueueUrl"]))}
+        assert service == "s3", service
+        return self.s3_needed(operation, params)
+
+    def s3_needed(self, operation: str, params: Mapping[str, Any]) -> set[Need]:
+        bucket = params["Bucket"]
+        versioned = "VersionId" in params
+        obj = s3_arn(bucket, params.get("Key"))
+        table: dict[str, set[str]] = {
+            # HeadObject reports Object Lock settings only to callers with the retention and legal-hold read
+            # actions; on a missing key it answers 404 only to callers with s3:ListBucket (403 otherwise).
+            "HeadObject": {
+                "s3:GetObjectVersion" if versioned else "s3:GetObject",
+                "s3:GetObjectRetention",
+                "s3:GetObjectLegalHold",
+            },
+            "GetObjectAcl": {"s3:GetObjectVersionAcl" if versioned else "s3:GetObjectAcl"},
+            "GetObjectTagging": {"s3:GetObjectVersionTagging" if versioned else "s3:GetObjectTagging"},
+            "CompleteMultipartUpload": {"s3:PutObject"},
+            "AbortMultipartUpload": {"s3:AbortMultipartUpload"},
+            "ListObjectAnnotations": {"s3:ListObjectAnnotations"},
+            "DeleteObject": {"s3:DeleteObjectVersion" if versioned else "s3:DeleteObject"},
+        }
+        bucket_table: dict[str, str] = {
+            "ListObjectsV2": "s3:ListBucket",
+            "GetBucketOwnershipControls": "s3:GetBucketOwnershipControls",
+            "GetBucketEncryption": "s3:GetEncryptionConfiguration",
+            "PutBucketEncryption": "s3:PutEncryptionConfiguration",
+            "GetBucketLocation": "s3:GetBucketLocation",
+            "GetBucketPolicy": "s3:GetBucketPolicy",
+            "PutBucketPolicy": "s3:PutBucketPolicy",
+        }
+        if operation in bucket_table:
+            return {(bucket_table[operation], s3_arn(bucket))}
+        needs = {(action, obj) for action in table.get(operation, set())}
+        if operation == "HeadObject":
+            needs.add(("s3:ListBucket", s3_arn(bucket)))
+        if operation in ("CopyObject", "UploadPartCopy"):
+            needs |= self.copy_source_needed(params["CopySource"])
+            needs.add(("s3:PutObject", obj))
+        if operation == "CopyObject":
+            source = self.source_object(params["CopySource"])
+            needs |= {("s3:GetObjectTagging", source), ("s3:GetObjectAnnotation", source)}
+            needs |= {("s3:PutObjectTagging", obj), ("s3:PutObjectAnnotation", obj)}
+        if operation == "CreateMultipartUpload":
+            needs.add(("s3:PutObject", obj))
+            if "Tagging" in params:
+                needs.add(("s3:PutObjectTagging", obj))
+        if operation in ("CopyObject", "CreateMultipartUpload"):
+            needs |= self.write_extras(obj, params)
+        if operation == "CreateMultipartUpload" and "SSEKMSKeyId" in params:
+            # "you must have permission to the kms:Decrypt and kms:GenerateDataKey actions on the key ... because
+            # Amazon S3 must decrypt and read data from the encrypted file parts before it completes the multipart
+            # upload" https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions
+            self.uploads[(bucket, params["Key"])] = params["SSEKMSKeyId"]
+            needs |= {("kms:GenerateDataKey", params["SSEKMSKeyId"]), ("kms:Decrypt", params["SSEKMSKeyId"])}
+        if operation == "UploadPartCopy" and (bucket, params["Key"]) in self.uploads:
+            needs.add(("kms:GenerateDataKey", self.uploads[(bucket, params["Key"])]))
+        assert needs, f"no IAM mapping for s3:{operation}"
+        return needs
+
+    def write_extras(self, obj: str, params: Mapping[str, Any]) -> set[Need]:
+        needs: set[Need] = set()
+        if params.get("ServerSideEncryption") in ("aws:kms", "aws:kms:dsse"):
+            needs.add(("kms:GenerateDataKey", self.key_arn(params["SSEKMSKeyId"])))
+        if any(name.startswith("Grant") for name in params):
+            needs.add(("s3:PutObjectAcl", obj))
+        if "ObjectLockMode" in params:
+            needs.add(("s3:PutObjectRetention", obj))
+        if "ObjectLockLegalHoldStatus" in params:
+            needs.add(("s3:PutObjectLegalHold", obj))
+        return needs
+
+    @staticmethod
+    def source(copy_source: Any) -> tuple[str, str, str | None]:
+        if isinstance(copy_source, Mapping):
+            return copy_source["Bucket"], copy_source["Key"], copy_source.get("VersionId")
+        path, _, query = str(copy_source).partition("?versionId=")
+        bucket, key = path.lstrip("/").split("/", 1)
+        return bucket, key, query or None
+
+    def source_object(self, copy_source: Any) -> str:
+        bucket, key, _ = self.source(copy_source)
+        return s3_arn(bucket, key)
+
+    def copy_source_needed(self, copy_source: Any) -> set[Need]:
+        """Reading the source: its object, and the key it is encrypted with (SSE-KMS or DSSE-KMS) to decrypt it."""
+        bucket, key, version = self.source(copy_source)
+        needs: set[Need] = {("s3:GetObjectVersion" if version else "s3:GetObject", s3_arn(bucket, key))}
+        head = boto3.client("s3", region_name=REGION).head_object(
+            Bucket=bucket, Key=key, **({"VersionId": version} if version else {})
+        )
+        if head.get("ServerSideEncryption") in ("aws:kms", "aws:kms:dsse"):
+            needs.add(("kms:Decrypt", self.key_arn(head["SSEKMSKeyId"])))
+        return needs
+
+    @staticmethod
+    def key_arn(key_id: str) -> str:
+        if key_id.startswith("arn:aws:kms:") and ":key/" in key_id:
+            return key_id
+        arn: str = boto3.client("kms", region_name=REGION).describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+        return arn
+
+
+# --- what the template grants, and the comparison -----------------------------------------------------------------
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def iam_match(pattern: str, arn: str) -> bool:
+    """IAM's Resource matching: `*` any run of characters (`/` included), `?` one character, case-sensitive.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html#reference_policies_elements_resource_wildcards
+    """
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, arn) is not None
+
+
+def covers(statement: Mapping[str, Any], need: Need) -> bool:
+    action, arn = need
+    return (
+        statement["Effect"] == "Allow"
+        and action in as_list(statement["Action"])
+        and any(iam_match(pattern, arn) for pattern in as_list(statement["Resource"]))
+    )
+
+
+def missing(needs: Iterable[Need], statements: list[dict[str, Any]]) -> set[Need]:
+    return {need for need in needs if not any(covers(s, need) for s in statements)}
+
+
+def inert(statement: Mapping[str, Any], resource: str, map_patterns: Iterable[str]) -> bool:
+    """An S3 ARN in a KMS-only statement grants nothing: BucketKeyMap's patterns ride along with its keys (the
+    template cannot take the keys alone out of the pairs). Exactly those patterns, nothing broader."""
+    kms_only = all(action.startswith("kms:") for action in as_list(statement["Action"]))
+    return kms_only and resource in {s3_arn(pattern) for pattern in map_patterns}
+
+
+def unneeded(needs: set[Need], statements: list[dict[str, Any]], map_patterns: Iterable[str]) -> set[Need]:
+    """Each (action, resource) a statement grants that no call needed."""
+    patterns = list(map_patterns)
+    found: set[Need] = set()
+    for statement in statements:
+        for action in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                if inert(statement, resource, patterns):
+                    continue
+                if not any(a == action and iam_match(resource, arn) for a, arn in needs):
+                    found.add((action, resource))
+    return found
+
+
+# --- the scenarios: every path of each function on fake AWS ------------------------------------------------------
+
+
+@dataclass
+class World:
+    dsse_key: str
+    other_key: str  # SourceKmsKeyArns: some team's SSE-KMS key
+    category_key: str  # BucketKeyMap: secrets-* buckets
+    topic: str
+    queue_url: str
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        """The template, deployed for this world: its keys, its topic and queue (named as tests/cfn.py names them)."""
+        return ALL_ON | {
+            "DsseKmsKeyArn": self.dsse_key,
+            "SourceKmsKeyArns": self.other_key,
+            "BucketKeyMap": f"{CATEGORY}={self.category_key}",
+        }
+
+    def settings(self, mode: Mode) -> Settings:
+        """Every opt-in of the code on, as the template sets them."""
+        return Settings(
+            key=self.dsse_key,
+            bucket_keys=((CATEGORY, self.category_key),),
+            mode=mode,
+            alert_topic_arn=self.topic,
+            purge_noncurrent=True,
+            prevention_policy=True,
+            sweep_after_reset=True,
+            object_queue_url=self.queue_url,
+            key_guard_revert=True,
+            remediate_restored_archives=True,
+            multipart_threshold=5 * MIB,
+            part_size=5 * MIB,
+        )
+
 
 @pytest.fixture
-def calls(aws: None) -> Calls:
-    return Calls()
+def world(aws: None) -> World:
+    kms = boto3.client("kms", region_name=REGION)
+    template = Resolved()
+    topic = boto3.client("sns", region_name=REGION).create_topic(Name="AlertTopic")["TopicArn"]
+    queue_url = boto3.client("sqs", region_name=REGION).create_queue(QueueName="ObjectEventsQueue")["QueueUrl"]
+    # The scenarios' topic and queue are the template's, as tests/cfn.py resolves them.
+    assert topic == template.value({"Ref": "AlertTopic"})
+    assert queue_url == template.value({"Ref": "ObjectEventsQueue"})
+    return World(
+        dsse_key=kms.create_key()["KeyMetadata"]["Arn"],
+        other_key=kms.create_key()["KeyMetadata"]["Arn"],
+        category_key=kms.create_key()["KeyMetadata"]["Arn"],
+        topic=topic,
+        queue_url=queue_url,
+    )
 
 
-def every_kind_of_object(bucket: str, other_key: str) -> list[str]:
+@pytest.fixture
+def calls(world: World) -> Calls:
+    return Calls(topic_key=Resolved().value({"Fn::GetAtt": ["AlertTopicKey", "Arn"]}))
+
+
+def every_kind_of_object(bucket: str, world: World) -> list[str]:
     """A versioned, Object Lock, ACL-enabled bucket holding one object of each kind the object path treats apart."""
-    from datetime import UTC, datetime
-
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True, ObjectOwnership="ObjectWriter")
     put(s3, bucket, "a-broken.bin", Body=b"y" * (6 * MIB))  # its multipart copy fails once: aborted
     put(s3, bucket, "big.bin", Body=b"x" * (6 * MIB), Tagging="team=a", ACL="public-read")
     put(s3, bucket, "page.html", ACL="public-read", Tagging="team=web")
-    put(s3, bucket, "sse-kms.csv", ServerSideEncryption="aws:kms", SSEKMSKeyId=other_key)
+    put(s3, bucket, "sse-kms.csv", ServerSideEncryption="aws:kms", SSEKMSKeyId=world.other_key)
     put(s3, bucket, "held.log", ObjectLockLegalHoldStatus="ON")
     put(
         s3,
@@ -175,120 +399,232 @@ def every_kind_of_object(bucket: str, other_key: str) -> list[str]:
     return sorted(item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"])
 
 
-def object_scenarios(calls: Calls, dsse_key: str, other_key: str, topic: str) -> None:
-    settings = Settings(
-        key=dsse_key, alert_topic_arn=topic, purge_noncurrent=True, multipart_threshold=5 * MIB, part_size=5 * MIB
-    )
-    keys = every_kind_of_object("objects", other_key)
-    version = boto3.client("s3", region_name=REGION).head_object(Bucket="objects", Key="plain.csv")["VersionId"]
-    gateway = S3Gateway(calls.client("s3"), "123456789012")
+def object_scenarios(calls: Calls, world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = every_kind_of_object("objects", world)
+    s3 = boto3.client("s3", region_name=REGION)
+    version = s3.head_object(Bucket="objects", Key="plain.csv")["VersionId"]
+    # A category bucket: its objects go under the category key; a DSSE object under the default key is read with it.
+    s3.create_bucket(Bucket="secrets-vault")
+    put(s3, "secrets-vault", "big.bin", Body=b"z" * (6 * MIB))
+    put(s3, "secrets-vault", "dsse-default.csv", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=world.dsse_key)
+    gateway = S3Gateway(calls.client("s3"), ACCOUNT)
     sns = calls.client("sns")
+    publisher = SnsPublisher(lambda: sns, world.topic)
     remediator = ObjectRemediator(
-        settings, KeyRing([dsse_key], calls.client), gateway, SnsPublisher(lambda: sns, topic)
+        settings, KeyRing(settings.key_references, lambda: calls.client("kms")), gateway, publisher
     )
     inject_error(gateway.client, "CompleteMultipartUpload", "InternalError", 500, times=1)
     remediator.handle(ObjectRequest("objects", ("plain.csv",), version_id=version))  # a manual request for a version
     for key in [*keys, "deleted.csv"]:
         remediator.handle(ObjectRequest("objects", (key,)))
     remediator.handle(ObjectRequest("objects-unversioned", ("page.html",)))
+    for key in ("big.bin", "dsse-default.csv"):
+        remediator.handle(ObjectRequest("secrets-vault", (key,)))
+    # Sweep steps: a page of 2 keys instead of 1,000 (the calls are the same), so the first step queues the next.
+    monkeypatch.setattr(sweep, "PAGE", 2)
+    sweeper = Sweeper(settings, gateway, QueueSender(calls.client("sqs"), world.queue_url), publisher)
+    s3.put_object(Bucket="objects-unversioned", Key="more.csv", Body=b"m")
+    s3.put_object(Bucket="objects-unversioned", Key="most.csv", Body=b"m")
+    sweeper.step(SweepStep("objects-unversioned", "sweep-1"))
 
 
-def bucket_scenarios(calls: Calls, dsse_key: str, other_key: str, topic: str) -> None:
-    settings = Settings(
-        key=dsse_key,
-        alert_topic_arn=topic,
-        prevention_policy=True,
-        sweep_after_reset=True,
-        multipart_threshold=5 * MIB,
-        part_size=5 * MIB,
-    )
-    every_kind_of_object("new-bucket", other_key)
-    gateway = S3Gateway(calls.client("s3"), "123456789012")
-    inject_error(gateway.client, "CompleteMultipartUpload", "InternalError", 500, times=1)
+def bucket_scenarios(calls: Calls, world: World, settings: Settings, _: pytest.MonkeyPatch) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    for bucket in ("new-bucket", "secrets-new"):  # the default key, and a category's key
+        s3.create_bucket(Bucket=bucket)
+        put(s3, bucket, "old.csv")
+    gateway = S3Gateway(calls.client("s3"), ACCOUNT)
     sns = calls.client("sns")
-    keys = KeyRing([dsse_key], calls.client)
-    objects = ObjectRemediator(settings, keys, gateway, SnsPublisher(lambda: sns, topic))
-    kms = KmsGateway(calls.client("kms"))
-    remediator = BucketRemediator(settings, keys, gateway, kms, SnsPublisher(lambda: sns, topic), objects)
-    for bucket in ("new-bucket", "new-bucket-unversioned"):
+    publisher = SnsPublisher(lambda: sns, world.topic)
+    sweeper = Sweeper(settings, gateway, QueueSender(calls.client("sqs"), world.queue_url), publisher)
+    remediator = BucketRemediator(
+        settings,
+        KeyRing(settings.key_references, lambda: calls.client("kms")),
+        gateway,
+        KmsGateway(calls.client("kms")),
+        publisher,
+        sweeper=sweeper,
+    )
+    for bucket in ("new-bucket", "secrets-new"):
         remediator.handle(BucketRequest(bucket))
 
 
-def key_scenarios(calls: Calls, dsse_key: str, _other_key: str, topic: str) -> None:
-    settings = Settings(key=dsse_key, alert_topic_arn=topic, key_guard_revert=True)
+def key_scenarios(calls: Calls, world: World, settings: Settings, _: pytest.MonkeyPatch) -> None:
     sns = calls.client("sns")
     guard = KeyGuard(
-        settings, KeyRing([dsse_key], calls.client), KmsGateway(calls.client("kms")), SnsPublisher(lambda: sns, topic)
+        settings,
+        KeyRing(settings.key_references, lambda: calls.client("kms")),
+        KmsGateway(calls.client("kms")),
+        SnsPublisher(lambda: sns, world.topic),
     )
     kms = boto3.client("kms", region_name=REGION)
-    for event in ("DisableKey", "ScheduleKeyDeletion", "DisableKeyRotation", "PutKeyPolicy"):
-        if event == "ScheduleKeyDeletion":
-            kms.schedule_key_deletion(KeyId=dsse_key, PendingWindowInDays=7)
-        guard.handle(KeyEvent((dsse_key,), event))
-    guard.handle(KeyEvent((dsse_key,)))  # the manual report
+    for key in (world.dsse_key, world.category_key):  # the key guard watches every key of the configuration
+        for event in ("DisableKey", "ScheduleKeyDeletion", "DisableKeyRotation", "PutKeyPolicy"):
+            if event == "DisableKey":
+                kms.disable_key(KeyId=key)
+            if event == "ScheduleKeyDeletion":
+                kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+            if event == "DisableKeyRotation":
+                kms.disable_key_rotation(KeyId=key)
+            guard.handle(KeyEvent((key,), event))
+        guard.handle(KeyEvent((key,)))  # the manual report
 
 
-SCENARIOS: dict[str, Callable[..., None]] = {
-    "ObjectRemediationFunction": object_scenarios,
-    "BucketRemediationFunction": bucket_scenarios,
-    "KeyGuardFunction": key_scenarios,
+SCENARIOS: dict[str, Callable[[Calls, World, Settings, pytest.MonkeyPatch], None]] = {
+    OBJECT: object_scenarios,
+    BUCKET: bucket_scenarios,
+    KEY: key_scenarios,
 }
 
 
-def granted(function: str) -> set[str]:
-    actions: set[str] = set()
-    for statement in Resolved(ALL_ON).function_statements(function):
-        assert statement["Effect"] == "Allow"
-        found = statement["Action"]
-        actions |= {found} if isinstance(found, str) else set(found)
-    return actions
-
-
-@pytest.fixture
-def scenario_keys(aws: None) -> tuple[str, str, str]:
-    kms = boto3.client("kms", region_name=REGION)
-    dsse = kms.create_key()["KeyMetadata"]["Arn"]
-    other = kms.create_key()["KeyMetadata"]["Arn"]
-    topic = boto3.client("sns", region_name=REGION).create_topic(Name="alerts")["TopicArn"]
-    return dsse, other, topic
+def map_patterns(parameters: Mapping[str, str]) -> list[str]:
+    return [entry.split("=", 1)[0] for entry in parameters["BucketKeyMap"].split(",") if entry]
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_iam_grants_exactly_what_the_calls_need(
-    function: str, calls: Calls, scenario_keys: tuple[str, str, str]
+    function: str, calls: Calls, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    SCENARIOS[function](calls, *scenario_keys)
+    SCENARIOS[function](calls, world, world.settings(Mode.REMEDIATE), monkeypatch)
+    statements = Resolved(world.parameters).function_statements(function)
 
-    assert calls.actions <= granted(function), f"missing: {sorted(calls.actions - granted(function))}"
-    assert granted(function) <= calls.actions, f"granted, never needed: {sorted(granted(function) - calls.actions)}"
+    assert missing(calls.needs, statements) == set(), "needed, not granted on that resource"
+    assert unneeded(calls.needs, statements, map_patterns(world.parameters)) == set(), "granted, never needed"
 
 
-def test_no_wildcard_actions_anywhere() -> None:
+def test_a_grant_on_the_wrong_resource_does_not_count() -> None:
+    """The comparison is by resource, not only by action: kms:Decrypt on the source keys held by the object function
+    does not let the bucket function read an SSE-KMS object (what the sweep's old in-function copy needed)."""
+    source_key = PLACEHOLDER_OTHER_KEY
     template = Resolved(ALL_ON)
+    needs = {("kms:Decrypt", source_key)}
+
+    dsse_key = template.value({"Ref": "DsseKmsKeyArn"})
+
+    assert missing(needs, template.function_statements(OBJECT)) == set()
+    assert missing(needs, template.function_statements(BUCKET)) == needs
+    assert missing(needs, [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": dsse_key}]) == needs
+    assert missing(needs, [{"Effect": "Allow", "Action": "kms:Encrypt", "Resource": source_key}]) == needs
+
+
+def test_iam_wildcards_match_as_iam_does() -> None:
+    assert iam_match("arn:aws:s3:::*/*", "arn:aws:s3:::bucket/a/b.csv")
+    assert iam_match("arn:aws:s3:::logs-?", "arn:aws:s3:::logs-1")
+    assert not iam_match("arn:aws:s3:::logs-?", "arn:aws:s3:::logs-12")
+    assert not iam_match("arn:aws:s3:::secrets-*", "arn:aws:s3:::Secrets-a")  # case-sensitive
+    assert not iam_match("arn:aws:s3:::secrets-*", "arn:aws:kms:us-east-1:123456789012:key/x")
+
+
+def named_resources(template: Resolved) -> set[str]:
+    """ARNs the parameters and the stack name: the keys, the topic and its key, the queue."""
+    p = template.parameters
+    keys = [p["DsseKmsKeyArn"], *p["SourceKmsKeyArns"], *(e.split("=", 1)[1] for e in p["BucketKeyMap"] if e)]
+    stack = [
+        template.value({"Ref": "AlertTopic"}),
+        template.value({"Fn::GetAtt": ["AlertTopicKey", "Arn"]}),
+        template.value({"Fn::GetAtt": ["ObjectEventsQueue", "Arn"]}),
+    ]
+    return set(keys) | set(stack)
+
+
+@pytest.mark.parametrize("protected", ["*", "finance-*,example-protected-bucket"])
+def test_no_wildcard_actions_and_resources_only_what_parameters_name(protected: str) -> None:
+    template = Resolved(ALL_ON | {"ProtectedBuckets": protected})
+    buckets = [s3_arn(p) for p in template.parameters["ProtectedBuckets"]]
     for function in FUNCTIONS:
         for statement in template.function_statements(function):
-            actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
-            assert not [a for a in actions if a == "*" or a.endswith(":*")], (function, statement["Sid"])
-            resource = json.dumps(statement.get("Resource", ""))
-            if "*" in resource:  # only the ProtectedBuckets patterns, in this account's buckets, may hold wildcards
-                assert resource.startswith('["arn:aws:s3:::'), (function, statement["Sid"])
-                assert statement["Condition"] == {"StringEquals": {"s3:ResourceAccount": "123456789012"}}
+            where = (function, statement["Sid"])
+            assert statement["Effect"] == "Allow", where
+            assert not [a for a in as_list(statement["Action"]) if "*" in a], where
+            for resource in as_list(statement["Resource"]):
+                if resource in named_resources(template) or inert(statement, resource, map_patterns(ALL_ON)):
+                    continue
+                # Otherwise only the ProtectedBuckets patterns (or their objects), in this account's buckets.
+                assert resource in buckets or resource in [f"{b}/*" for b in buckets], (where, resource)
+                assert all(a.startswith("s3:") for a in as_list(statement["Action"])), where
+                assert statement["Condition"] == {"StringEquals": {"s3:ResourceAccount": ACCOUNT}}, where
+
+
+# --- alert-only: no write anywhere ----------------------------------------------------------------------------------
+
+
+def writes(needs: Iterable[Need], topic_key: str) -> set[Need]:
+    """Actions that change something: S3/KMS Put*/Delete*/Abort*/Enable*/Cancel*, queueing work, and generating data
+    keys (an encrypted write) with any key but the alert topic's (publishing an alert is allowed)."""
+    verbs = ("Put", "Delete", "Abort", "Enable", "Cancel")
+    return {
+        (action, resource)
+        for action, resource in needs
+        if action.split(":")[1].startswith(verbs)
+        or action == "sqs:SendMessage"
+        or (action == "kms:GenerateDataKey" and resource != topic_key)
+    }
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_alert_only_deployments_cannot_write(function: str) -> None:
-    template = Resolved(ALL_ON | {"Mode": "alert-only", "KeyGuardRevert": "false"})
-    actions = {
-        a
-        for s in template.function_statements(function)
-        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    """Every opt-in on, KeyGuardRevert included: Mode=alert-only still grants no write."""
+    template = Resolved(ALL_ON | {"Mode": "alert-only"})
+    topic_key = template.value({"Fn::GetAtt": ["AlertTopicKey", "Arn"]})
+    granted = {
+        (action, resource)
+        for statement in template.function_statements(function)
+        for action in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
     }
 
-    writes = {a for a in actions if a.split(":")[1].startswith(("Put", "Delete", "Abort", "Enable", "Cancel"))}
-    assert writes == set()
-    assert "kms:GenerateDataKey" not in {
-        a
-        for s in template.function_statements(function)
-        if s["Sid"] != "EncryptAlerts"
-        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    assert writes(granted, topic_key) == set()
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_alert_only_code_makes_no_write_call(
+    function: str, calls: Calls, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same scenarios with Settings(mode=alert-only, every opt-in on): the code itself checks the mode."""
+    SCENARIOS[function](calls, world, world.settings(Mode.ALERT_ONLY), monkeypatch)
+
+    assert writes(calls.needs, calls.topic_key) == set()
+    assert calls.needs, "the scenarios made no call at all"
+
+
+def test_the_write_check_sees_writes() -> None:
+    topic_key = "arn:aws:kms:us-east-1:123456789012:AlertTopicKey"
+    found = {
+        ("s3:PutObject", "arn:aws:s3:::b/k"),
+        ("kms:EnableKey", "arn:aws:kms:us-east-1:123456789012:key/k"),
+        ("sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:q"),
+        ("kms:GenerateDataKey", "arn:aws:kms:us-east-1:123456789012:key/k"),
     }
+    reads = {("s3:GetObject", "arn:aws:s3:::b/k"), ("kms:GenerateDataKey", topic_key), ("sns:Publish", "t")}
+
+    assert writes(found | reads, topic_key) == found
+
+
+# --- operations ---------------------------------------------------------------------------------------------------
+
+
+def test_the_publish_failure_alarm_watches_the_metric_the_code_emits() -> None:
+    """The alarm on alerts that could not be published reads the EMF metric the handlers emit, in the namespace and
+    with the service dimension the template gives Powertools."""
+    from aws_lambda_powertools import Logger, Metrics
+
+    from dsse_remediation.reporting import Reporter
+
+    template = Resolved()
+    shared = template.function_environment(OBJECT)
+    alarm = template.value(template.resource("AlertPublishFailedAlarm")["Properties"])
+    metrics = Metrics(namespace=shared["POWERTOOLS_METRICS_NAMESPACE"], service=shared["POWERTOOLS_SERVICE_NAME"])
+    Reporter(Logger(), metrics).alert_failed(RuntimeError("publish failed"))
+    emitted = metrics.serialize_metric_set()
+    metrics.clear_metrics()
+    (directive,) = emitted["_aws"]["CloudWatchMetrics"]
+
+    assert alarm["Namespace"] == directive["Namespace"]
+    assert alarm["MetricName"] in [metric["Name"] for metric in directive["Metrics"]]
+    assert [d["Name"] for d in alarm["Dimensions"]] in directive["Dimensions"]
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"service": emitted["service"]}
+    assert (alarm["Statistic"], alarm["Threshold"], alarm["Period"]) == ("Sum", 1, 300)
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [template.value({"Ref": "AlertTopic"})]
+    dashboard = json.loads(template.value(template.resource("Dashboard")["Properties"]["DashboardBody"]))
+    assert [m for w in dashboard["widgets"] for m in w["properties"]["metrics"] if "AlertPublishFailed" in m]

@@ -1,13 +1,18 @@
 """Event routing, with the patterns read from template.yaml and moto's EventBridge pattern matcher.
 
-Every EventBridge sample in events/ reaches exactly the function it is meant for; compliant writes, the remediation's
-own copies, failed calls and events about other keys reach none; out-of-scope buckets reach none where the pattern
-can tell.
+Every EventBridge sample in events/ reaches exactly the function it is meant for; compliant writes (DSSE under their
+bucket's key), the remediation's own copies, failed calls, writes into other accounts' buckets and events about other
+keys reach none; out-of-scope buckets reach none where the pattern can tell.
+
+moto's matcher is more lenient than EventBridge's (Event Ruler): it takes an unknown operator as a match, and it ANDs a
+field constrained twice where Event Ruler refuses it or keeps one. So the patterns are also checked against what
+EventBridge accepts: documented operators only, and no field constrained twice in one alternative.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -15,14 +20,20 @@ import pytest
 from moto.events.models import EventPattern
 
 from tests import aws_fidelity
-from tests.cfn import OBJECT, Resolved, routes
+from tests.cfn import OBJECT, Resolved, routes, rule_patterns
 from tests.conftest import EVENTS
 
 BUCKET, KEY = "BucketRemediationFunction", "KeyGuardFunction"
 DSSE_KEY = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111111111"  # the template's key here
+OTHER_KEY = "arn:aws:kms:us-east-1:123456789012:key/2222bbbb-22bb-22bb-22bb-222222222222"
+SECRETS_KEY = "arn:aws:kms:us-east-1:123456789012:key/3333cccc-33cc-33cc-33cc-333333333333"
+FINANCE_KEY = "arn:aws:kms:us-east-1:123456789012:key/4444dddd-44dd-44dd-44dd-444444444444"
+KEY_MAP = f"secrets-*={SECRETS_KEY},finance-*={FINANCE_KEY}"  # two bucket categories, each under its own key
+ACCOUNT, PARTNER = "123456789012", "444455556666"
 
 ROUTES: dict[str, str | None] = {
     "put-object-sse-s3.json": OBJECT,
+    "post-object-sse-s3.json": OBJECT,  # an HTML-form (browser, presigned POST) upload: a write like any other
     "put-object-sse-kms-other-key.json": OBJECT,
     "put-object-dsse-other-key.json": OBJECT,
     "put-object-dsse-right-key.json": None,  # compliant: dropped by the pre-filter
@@ -32,7 +43,9 @@ ROUTES: dict[str, str | None] = {
     "put-object-versioned-sse-s3.json": OBJECT,
     "put-object-key-with-special-characters.json": OBJECT,
     "put-object-out-of-scope-bucket.json": OBJECT,  # the default scope is every bucket
+    "put-object-other-account-bucket.json": None,  # another account's bucket: not ours to fix
     "object-created-sse-s3.json": None,  # S3's own notifications are not routed: the stack uses CloudTrail
+    "object-restore-completed.json": None,  # RemediateRestoredArchives is off by default
     "create-bucket.json": BUCKET,
     "create-bucket-out-of-scope.json": BUCKET,
     "put-bucket-encryption-sse-kms.json": BUCKET,
@@ -145,3 +158,365 @@ def test_scope_is_applied_in_the_pattern(protected: str, excluded: str, bucket: 
     event["detail"]["requestParameters"]["bucketName"] = bucket
 
     assert (OBJECT in reached(routes(template), event)) is invokes
+
+
+def object_write(bucket: str, algorithm: str | None, key: str | None) -> dict[str, Any]:
+    """A PutObject into `bucket` whose response reports `algorithm` and `key` (None: not reported)."""
+    event = sample("put-object-sse-s3.json")
+    event["detail"]["requestParameters"]["bucketName"] = bucket
+    event["detail"]["resources"] = [
+        {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/reports/2026/q3-summary.csv"},
+        {"accountId": ACCOUNT, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"},
+    ]
+    response = {"x-amz-server-side-encryption": algorithm, "x-amz-server-side-encryption-aws-kms-key-id": key}
+    event["detail"]["responseElements"] = {name: value for name, value in response.items() if value is not None}
+    return event
+
+
+def invokes_object_function(template: Resolved, event: Mapping[str, Any]) -> bool:
+    return OBJECT in reached(routes(template), event)
+
+
+class TestBucketOwner:
+    """CloudTrail delivers a requester's object events to the requester's account too: a write by this account into
+    a partner's bucket is not ours to fix. The bucket entry of detail.resources names the owner's account."""
+
+    SCOPES = [
+        pytest.param({}, id="every-bucket"),
+        pytest.param({"ExcludedBuckets": "example-excluded-*"}, id="exclusions"),
+        pytest.param({"ProtectedBuckets": "example-*"}, id="named"),
+        pytest.param({"BucketKeyMap": KEY_MAP}, id="key-map"),
+        pytest.param({"BucketKeyMap": KEY_MAP, "ProtectedBuckets": "example-*,secrets-*"}, id="key-map-named"),
+    ]
+
+    def _write_into_bucket_of(self, owner: str | None) -> dict[str, Any]:
+        event = sample("put-object-sse-s3.json")
+        (bucket,) = [r for r in event["detail"]["resources"] if r["type"] == "AWS::S3::Bucket"]
+        if owner is None:
+            del bucket["accountId"]
+        else:
+            bucket["accountId"] = owner
+        return event
+
+    @pytest.mark.parametrize("parameters", SCOPES)
+    def test_own_buckets_are_delivered(self, parameters: dict[str, str]) -> None:
+        assert invokes_object_function(Resolved(parameters), self._write_into_bucket_of(ACCOUNT))
+
+    @pytest.mark.parametrize("parameters", SCOPES)
+    def test_other_accounts_buckets_are_dropped(self, parameters: dict[str, str]) -> None:
+        assert not invokes_object_function(Resolved(parameters), self._write_into_bucket_of(PARTNER))
+
+    @pytest.mark.parametrize("parameters", SCOPES)
+    def test_an_event_that_names_no_owner_is_left_to_the_function(self, parameters: dict[str, str]) -> None:
+        assert invokes_object_function(Resolved(parameters), self._write_into_bucket_of(None))
+
+    def test_the_owner_is_read_from_the_bucket_entry_not_the_object_entry(self) -> None:
+        """The object entry carries no accountId; a foreign bucket is dropped all the same. Event Ruler matches a
+        field of an array of objects against every element (the fidelity patch makes moto do the same); and since
+        no alternative constrains two fields of detail.resources (checked below), Event Ruler's array consistency
+        (two fields must come from one element) cannot make it differ from moto here."""
+        event = self._write_into_bucket_of(PARTNER)
+        event["detail"]["resources"].reverse()
+
+        assert not invokes_object_function(Resolved(), event)
+
+
+class TestRestoredArchives:
+    """S3's "Object Restore Completed" reaches the object function only with RemediateRestoredArchives, in scope."""
+
+    def test_routed_only_with_the_opt_in(self) -> None:
+        event = sample("object-restore-completed.json")
+
+        assert not invokes_object_function(Resolved(), event)
+        assert invokes_object_function(Resolved({"RemediateRestoredArchives": "true"}), event)
+
+    @pytest.mark.parametrize(
+        ("protected", "excluded", "bucket", "invokes"),
+        [
+            ("*", "example-excluded-*", "example-protected-bucket", True),
+            ("*", "example-excluded-*", "example-excluded-bucket", False),
+            ("example-protected-*", "", "example-protected-bucket", True),
+            ("example-protected-*", "", "example-excluded-bucket", False),
+        ],
+    )
+    def test_the_bucket_scope_applies(self, protected: str, excluded: str, bucket: str, invokes: bool) -> None:
+        template = Resolved(
+            {"RemediateRestoredArchives": "true", "ProtectedBuckets": protected, "ExcludedBuckets": excluded}
+        )
+        event = sample("object-restore-completed.json")
+        event["detail"]["bucket"]["name"] = bucket
+
+        assert invokes_object_function(template, event) is invokes
+
+    def test_object_writes_are_unaffected(self) -> None:
+        assert routes(Resolved({"RemediateRestoredArchives": "true"}))[OBJECT][0].matches_event(
+            sample("put-object-sse-s3.json")
+        )
+
+
+DSSE = "aws:kms:dsse"
+
+
+class TestBucketKeyMap:
+    """With a map of bucket categories, a write is compliant when it is DSSE under its own bucket's key: those cause
+    no invocation; everything else is delivered. The same in every scope configuration."""
+
+    SCOPES = [
+        pytest.param({}, id="every-bucket"),
+        pytest.param({"ExcludedBuckets": "logs-*,tmp-*"}, id="exclusions"),
+        pytest.param({"ProtectedBuckets": "secrets-*,finance-*,app-*"}, id="named"),
+    ]
+
+    @pytest.mark.parametrize("parameters", SCOPES)
+    @pytest.mark.parametrize(
+        ("bucket", "algorithm", "key", "invokes"),
+        [
+            pytest.param("secrets-vault", DSSE, SECRETS_KEY, False, id="category-bucket-own-key"),
+            pytest.param("finance-ledger", DSSE, FINANCE_KEY, False, id="other-category-bucket-own-key"),
+            pytest.param("app-data", DSSE, DSSE_KEY, False, id="unmapped-bucket-default-key"),
+            pytest.param("secrets-vault", DSSE, DSSE_KEY, True, id="category-bucket-default-key"),
+            pytest.param("secrets-vault", DSSE, FINANCE_KEY, True, id="category-bucket-other-category-key"),
+            pytest.param("secrets-vault", DSSE, OTHER_KEY, True, id="category-bucket-unknown-key"),
+            pytest.param("finance-ledger", DSSE, SECRETS_KEY, True, id="other-category-bucket-wrong-key"),
+            pytest.param("app-data", DSSE, SECRETS_KEY, True, id="unmapped-bucket-category-key"),
+            pytest.param("app-data", DSSE, OTHER_KEY, True, id="unmapped-bucket-unknown-key"),
+            pytest.param("secrets-vault", "aws:kms", SECRETS_KEY, True, id="category-key-but-sse-kms"),
+            pytest.param("secrets-vault", "AES256", None, True, id="category-bucket-sse-s3"),
+            pytest.param("secrets-vault", DSSE, None, True, id="dsse-no-key-reported"),
+            pytest.param("secrets-vault", None, SECRETS_KEY, True, id="key-but-no-algorithm-reported"),
+            pytest.param("app-data", None, None, True, id="no-encryption-reported"),
+        ],
+    )
+    def test_writes_under_their_bucket_key_are_dropped_and_everything_else_delivered(
+        self, parameters: dict[str, str], bucket: str, algorithm: str | None, key: str | None, invokes: bool
+    ) -> None:
+        template = Resolved(parameters | {"BucketKeyMap": KEY_MAP})
+
+        assert invokes_object_function(template, object_write(bucket, algorithm, key)) is invokes
+
+    @pytest.mark.parametrize(
+        ("parameters", "bucket"),
+        [
+            pytest.param({"ExcludedBuckets": "logs-*,tmp-*"}, "logs-2026", id="excluded"),
+            pytest.param({"ProtectedBuckets": "secrets-*,finance-*,app-*"}, "other-team", id="not-protected"),
+        ],
+    )
+    @pytest.mark.parametrize(
+        ("algorithm", "key"),
+        [
+            pytest.param("AES256", None, id="sse-s3"),
+            pytest.param(DSSE, DSSE_KEY, id="dsse-default-key"),
+            pytest.param("aws:kms", OTHER_KEY, id="sse-kms-unknown-key"),
+        ],
+    )
+    def test_out_of_scope_buckets_stay_out(
+        self, parameters: dict[str, str], bucket: str, algorithm: str, key: str | None
+    ) -> None:
+        template = Resolved(parameters | {"BucketKeyMap": KEY_MAP})
+
+        assert not invokes_object_function(template, object_write(bucket, algorithm, key))
+
+    def test_without_a_map_the_default_key_is_every_buckets_key(self) -> None:
+        template = Resolved()
+
+        assert not invokes_object_function(template, object_write("secrets-vault", DSSE, DSSE_KEY))
+        assert invokes_object_function(template, object_write("secrets-vault", DSSE, SECRETS_KEY))
+
+    @pytest.mark.parametrize(
+        ("entry", "accepted"),
+        [
+            ("", True),  # no map
+            (f"secrets-*={SECRETS_KEY}", True),
+            (f"Legacy_Bucket.2017={SECRETS_KEY}", True),  # legacy us-east-1 names: capitals, "_" and "."
+            (f'secrets"]}}={SECRETS_KEY}', False),  # would break out of the pattern's JSON
+            ("secrets-*=alias/secrets", False),  # an alias never equals the key ARN CloudTrail logs
+            ("secrets-*", False),
+            (f"secrets-*={SECRETS_KEY}={SECRETS_KEY}", False),
+        ],
+    )
+    def test_each_entry_is_checked_before_it_reaches_a_pattern_or_a_policy(self, entry: str, accepted: bool) -> None:
+        """CloudFormation applies a CommaDelimitedList's AllowedPattern to each entry (the template reference,
+        Parameters, AllowedPattern)."""
+        allowed = Resolved().template["Parameters"]["BucketKeyMap"]["AllowedPattern"]
+
+        assert (re.fullmatch(allowed, entry) is not None) is accepted
+
+    @pytest.mark.parametrize("key", [DSSE_KEY, SECRETS_KEY, FINANCE_KEY])
+    def test_the_key_guard_watches_every_key_of_the_map(self, key: str) -> None:
+        event = sample("kms-disable-key.json")
+        event["detail"]["resources"][0]["ARN"] = key
+
+        assert reached(routes(Resolved({"BucketKeyMap": KEY_MAP})), event) == [KEY]
+
+    def test_the_key_guard_ignores_other_keys(self) -> None:
+        event = sample("kms-disable-key.json")
+        event["detail"]["resources"][0]["ARN"] = OTHER_KEY
+
+        assert reached(routes(Resolved({"BucketKeyMap": KEY_MAP})), event) == []
+
+
+# --- what EventBridge accepts ---------------------------------------------------------------------------------------
+
+# Every configuration the patterns depend on, every opt-in on.
+CONFIGURATIONS = [
+    pytest.param(parameters | {"RemediateRestoredArchives": "true", "PreventionPolicy": "true"}, id=name)
+    for name, parameters in {
+        "defaults": {},
+        "exclusions": {"ExcludedBuckets": "logs-*,tmp-*"},
+        "named": {"ProtectedBuckets": "secrets-*,finance-*,app-*"},
+        "key-map": {"BucketKeyMap": KEY_MAP},
+        "key-map-exclusions": {"BucketKeyMap": KEY_MAP, "ExcludedBuckets": "logs-*,tmp-*"},
+        "key-map-named": {"BucketKeyMap": KEY_MAP, "ProtectedBuckets": "secrets-*,finance-*,app-*"},
+    }.items()
+]
+
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html
+OPERATORS = {"prefix", "suffix", "equals-ignore-case", "anything-but", "numeric", "cidr", "exists", "wildcard"}
+ANYTHING_BUT_OF = {"prefix", "suffix", "equals-ignore-case", "wildcard"}  # {"anything-but": {<one of these>: ...}}
+PREFIX_SUFFIX_OF = {"equals-ignore-case"}  # {"prefix": {"equals-ignore-case": ...}}
+
+
+def unknown_operators(pattern: Mapping[str, Any], path: str = "") -> list[str]:
+    """Operators EventBridge does not document, where they are. Field names are free; "$or" takes a list of
+    patterns; a field's list holds values or one-operator objects."""
+    found: list[str] = []
+    for name, value in pattern.items():
+        here = f"{path}.{name}" if path else name
+        if name == "$or":
+            if not isinstance(value, list) or len(value) < 2:
+                found.append(f"{here}: $or needs a list of at least 2 patterns")
+                continue
+            for option in value:
+                found += unknown_operators(option, here)
+        elif isinstance(value, Mapping):
+            found += unknown_operators(value, here)
+        else:
+            for matcher in value:
+                if not isinstance(matcher, Mapping):
+                    continue  # a value to match exactly
+                if len(matcher) != 1:
+                    found.append(f"{here}: one operator per object, not {sorted(matcher)}")
+                    continue
+                ((operator, argument),) = matcher.items()
+                inner = {"anything-but": ANYTHING_BUT_OF, "prefix": PREFIX_SUFFIX_OF, "suffix": PREFIX_SUFFIX_OF}
+                if operator not in OPERATORS:
+                    found.append(f"{here}: {operator}")
+                elif isinstance(argument, Mapping):
+                    allowed = inner.get(operator, set())
+                    found += [f"{here}: {operator} {name}" for name in argument if name not in allowed]
+    return found
+
+
+def alternatives(pattern: Mapping[str, Any], path: tuple[str, ...] = ()) -> list[list[tuple[str, ...]]]:
+    """The fields each alternative of a pattern constrains, as Event Ruler compiles it: every "$or" forks the
+    alternatives built so far (https://github.com/aws/event-ruler, JsonRuleCompiler.parseIntoOrRelationship)."""
+    found: list[list[tuple[str, ...]]] = [[]]
+    for name, value in pattern.items():
+        if name == "$or":
+            found = [done + more for done in found for option in value for more in alternatives(option, path)]
+        elif isinstance(value, Mapping):
+            found = [done + more for done in found for more in alternatives(value, (*path, name))]
+        else:
+            found = [[*done, (*path, name)] for done in found]
+    return found
+
+
+def array_fields_together(pattern: Mapping[str, Any], array: tuple[str, ...]) -> list[list[str]]:
+    """Alternatives that constrain more than one field inside the array of objects at `array`: Event Ruler then
+    requires them to match in one element (array consistency), which moto's flattened matching does not model."""
+    found = []
+    for fields in alternatives(pattern):
+        inside = sorted(".".join(f) for f in fields if f[: len(array)] == array and len(f) > len(array))
+        if len(inside) > 1:
+            found.append(inside)
+    return found
+
+
+def fields_constrained_twice(pattern: Mapping[str, Any]) -> set[str]:
+    """Event Ruler keeps one condition per field in an alternative: a second one is refused ("Path ... cannot be
+    allowed multiple times") or replaces the first (JsonRuleCompiler.writeRules), where moto would AND them."""
+    return {".".join(f) for fields in alternatives(pattern) for f in fields if fields.count(f) > 1}
+
+
+@pytest.mark.parametrize("parameters", CONFIGURATIONS)
+def test_every_operator_is_one_eventbridge_documents(parameters: dict[str, str]) -> None:
+    patterns = rule_patterns(Resolved(parameters))
+    found = {name: unknown_operators(pattern) for name, pattern in patterns.items()}
+
+    assert {name: problems for name, problems in found.items() if problems} == {}
+
+
+@pytest.mark.parametrize("parameters", CONFIGURATIONS)
+def test_moto_and_event_ruler_read_each_alternative_alike(parameters: dict[str, str]) -> None:
+    """No field constrained twice, and at most one field of detail.resources, in any alternative."""
+    patterns = rule_patterns(Resolved(parameters))
+    found = {name: fields_constrained_twice(pattern) for name, pattern in patterns.items()}
+    together = {name: array_fields_together(pattern, ("detail", "resources")) for name, pattern in patterns.items()}
+
+    assert {name: fields for name, fields in found.items() if fields} == {}
+    assert {name: fields for name, fields in together.items() if fields} == {}
+
+
+def test_the_checks_catch_what_moto_lets_through() -> None:
+    """moto matches a misspelled operator, and ANDs a field constrained twice; the checks above refuse both."""
+    misspelled = {"detail": {"state": [{"anything-bt": "running"}]}}
+    bad_inner = {"detail": {"state": [{"anything-but": {"wildcrd": "run*"}}]}}
+    twice = {"detail": {"bucket": ["a"], "$or": [{"bucket": [{"prefix": "b"}]}, {"key": ["k"]}]}}
+
+    assert EventPattern.load(json.dumps(misspelled)).matches_event({"detail": {"state": "running"}})
+    assert unknown_operators(misspelled) == ["detail.state: anything-bt"]
+    assert unknown_operators(bad_inner) == ["detail.state: anything-but wildcrd"]
+    assert fields_constrained_twice(twice) == {"detail.bucket"}
+    together = {"detail": {"resources": {"type": ["AWS::S3::Bucket"], "accountId": ["1"]}}}
+    assert array_fields_together(together, ("detail", "resources")) == [
+        ["detail.resources.accountId", "detail.resources.type"]
+    ]
+    assert unknown_operators({"a": [{"prefix": {"equals-ignore-case": "x"}}], "$or": [{"b": ["1"]}, {"c": [2]}]}) == []
+
+
+def test_eventbridge_pattern_size_quota_holds_for_the_documented_maximum() -> None:
+    """The BucketKeyMap description promises 3 categories with ProtectedBuckets=* and 1 with named buckets, for
+    patterns of about 20 characters, within EventBridge's default 2,048-character quota ("Event pattern size",
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html)."""
+
+    def longest(parameters: dict[str, str]) -> int:
+        """The longest pattern: the rules' JSON strings as written, SAM's patterns as compact JSON."""
+        template = Resolved(parameters | {"RemediateRestoredArchives": "true"})
+        raw = [
+            template.value(resource["Properties"]["EventPattern"])
+            for name, resource in template.template["Resources"].items()
+            if resource["Type"] == "AWS::Events::Rule" and template.exists(name)
+        ]
+        compact = [json.dumps(pattern, separators=(",", ":")) for pattern in rule_patterns(template).values()]
+        return max(len(text) for text in raw + compact)
+
+    def key_map(categories: int) -> str:
+        return ",".join(f"category{n:02d}-buckets-*={SECRETS_KEY[:-2]}{n:02d}" for n in range(categories))
+
+    assert longest({"BucketKeyMap": key_map(3)}) <= 2048
+    assert longest({"BucketKeyMap": key_map(4)}) > 2048  # the description is not too cautious either
+    assert longest({"BucketKeyMap": key_map(1), "ProtectedBuckets": "secrets-*,finance-*,app-data"}) <= 2048
+    assert longest({"BucketKeyMap": key_map(9)}) <= 4096
+    assert longest({"BucketKeyMap": key_map(5), "ProtectedBuckets": "secrets-*,finance-*,app-data"}) <= 4096
+
+
+@pytest.mark.parametrize("restores", ["true", "false"])
+def test_the_queues_accept_exactly_the_rules_that_deliver_to_them(restores: str) -> None:
+    """EventBridge delivers to an SQS queue only when its policy allows the rule (aws:SourceArn): the object queue
+    from the rules that target it, the delivery DLQ from every rule."""
+    template = Resolved({"RemediateRestoredArchives": restores})
+    rules = [name for name in rule_patterns(template) if name in template.template["Resources"]]
+    sam_rules = [name for name in rule_patterns(template) if name not in template.template["Resources"]]
+
+    def allowed(policy: str) -> list[str]:
+        (statement,) = template.value(template.resource(policy)["Properties"]["PolicyDocument"])["Statement"]
+        arns: list[str] = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+        return sorted(arns)
+
+    def arn(rule: str) -> str:
+        return str(template.value({"Fn::GetAtt": [rule, "Arn"]}))
+
+    expected_rules = ["ObjectWritesRule"] + (["RestoredArchivesRule"] if restores == "true" else [])
+    assert sorted(rules) == sorted(expected_rules)
+    assert allowed("ObjectEventsQueuePolicy") == sorted(arn(rule) for rule in rules)
+    assert allowed("EventDeliveryDLQPolicy") == sorted(arn(rule) for rule in rules + sam_rules)

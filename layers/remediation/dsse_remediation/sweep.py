@@ -27,7 +27,7 @@ from .alerts import Publisher, bucket_alert, publish
 from .aws import errors
 from .aws.s3 import S3Gateway
 from .aws.sqs import QueueSender
-from .config import Settings
+from .config import Mode, Settings
 from .model import BucketResult, Outcome, SweepStep, Trigger
 from .scope import require_bucket_name
 
@@ -92,6 +92,8 @@ class Sweeper:
     def step(self, step: SweepStep) -> dict[str, Any]:
         """List one page, queue its objects, queue the next step (or stop at the limit, loudly)."""
         require_bucket_name(step.bucket)
+        if self.settings.mode is Mode.ALERT_ONLY:  # a step left on the queue from before a switch to alert-only
+            return {"id": step.sweep_id, "bucket": step.bucket, "status": "not continued: alert-only mode"}
         if not self.settings.scope.contains(step.bucket):
             return {"id": step.sweep_id, "bucket": step.bucket, "status": "out-of-scope"}
         room = max(self.settings.sweep_max_objects - step.queued, 1)
