@@ -139,6 +139,7 @@ class EventBus:
             "DsseKmsKeyArn": os.environ["DSSE_KMS_KEY"],
             "ProtectedBuckets": os.environ["PROTECTED_BUCKETS"],
             "ExcludedBuckets": os.environ["EXCLUDED_BUCKETS"],
+            "BucketKeyMap": os.environ["BUCKET_KEY_MAP"],
         }
         template = Resolved(parameters)
         self.routes = routes(template)
@@ -205,7 +206,7 @@ def bucket_default(s3: Any, bucket: str) -> dict[str, Any]:
     return dict(rule["ApplyServerSideEncryptionByDefault"])
 
 
-def writes(key_arn: str, team_key: str) -> list[Write]:
+def writes(key_arn: str, team_key: str, secrets_key: str) -> list[Write]:
     csv = {"ContentType": "text/csv", "Metadata": {"owner": "finance"}, "Tagging": "team=finance"}
     return [
         Write("finance-reports", "2026/q3 summary.csv", "no headers (SSE-S3 default)", csv, b"region,revenue\n"),
@@ -219,6 +220,9 @@ def writes(key_arn: str, team_key: str) -> list[Write]:
               {"ContentType": "application/json", "Tagging": "retention=7y"}, b'{"balance": 42}'),
         Write("finance-reports", "backups/db.tar.gz", "multipart upload (12 MiB)", {"Metadata": {"source": "nightly"}},
               bytes(range(256)) * (12 * MIB // 256), multipart=True),
+        Write("finance-secrets", "vault/api-tokens.json", "category bucket, SSE-S3", {}, b'{"token": "..."}'),
+        Write("finance-secrets", "vault/keys.json", "category bucket, its own key",
+              {"ServerSideEncryption": "aws:kms:dsse", "SSEKMSKeyId": secrets_key}, b'{"k": 1}'),
         Write("scratch-space", "tmp/notes.txt", "out of scope (excluded)", {}, b"scratch"),
     ]  # fmt: skip
 
@@ -249,11 +253,12 @@ def run() -> int:
 
         key_arn = kms.create_key(Description="DSSE-KMS key (demo)")["KeyMetadata"]["Arn"]
         team_key = kms.create_key(Description="a team's SSE-KMS key")["KeyMetadata"]["Arn"]
+        secrets_key = kms.create_key(Description="DSSE-KMS key of the secrets category (demo)")["KeyMetadata"]["Arn"]
         topic = sns.create_topic(Name="dsse-alerts")["TopicArn"]
         inbox = sqs.create_queue(QueueName="security-channel")["QueueUrl"]
         inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
-        for bucket in ("finance-reports", "finance-ledger", "scratch-space"):
+        for bucket in ("finance-reports", "finance-ledger", "finance-secrets", "scratch-space"):
             s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket="finance-ledger", VersioningConfiguration={"Status": "Enabled"})
         s3.create_bucket(Bucket="legacy-website", ObjectOwnership="ObjectWriter")
@@ -273,6 +278,7 @@ def run() -> int:
             MULTIPART_THRESHOLD_BYTES=str(8 * MIB),
             MULTIPART_PART_SIZE_BYTES=str(5 * MIB),
             KEY_GUARD_REVERT="true",
+            BUCKET_KEY_MAP=f"finance-secrets*={secrets_key}",  # one key per bucket category
             SWEEP_AFTER_BUCKET_RESET="true",
             OBJECT_QUEUE_URL=queue,
         )
@@ -302,7 +308,11 @@ def run() -> int:
             handler_s3.meta.events.register(f"after-call.s3.{operation}", record_write)
 
         # 1. Objects written the way real users write them; each write's CloudTrail event goes to EventBridge.
-        objects = writes(key_arn, team_key)
+        objects = writes(key_arn, team_key, secrets_key)
+
+        def key_of(bucket: str) -> str:
+            return secrets_key if bucket.startswith("finance-secrets") else key_arn
+
         before = {}
         for w in objects:
             if w.multipart:
@@ -341,22 +351,26 @@ def run() -> int:
         # 5. Buckets that predate the deployment: on-call brings them in with the manual payload. The reset queues a
         #    sweep of the objects already there (SWEEP_AFTER_BUCKET_RESET): the object function lists the bucket page
         #    by page from its own queue and remediates every object, as it does event-driven writes.
-        for bucket in ("finance-reports", "legacy-website", "finance-2019"):
+        for bucket in ("finance-reports", "legacy-website", "finance-2019", "finance-secrets"):
             bus.invoke(BUCKET, {"bucket": bucket})
         bus.drain()
 
         # The report.
         ok = True
-        print(f"\n{'object':<42} {'written as':<30} {'encryption before -> after':<32} kept")
+        print(f"\n{'object':<42} {'written as':<30} {'encryption before -> after':<38} kept")
         for w in objects:
             b, a = before[(w.bucket, w.key)], state(s3, w.bucket, w.key)
             kept = all(b[f] == a[f] for f in ("sha256", "metadata", "content_type", "tags", "storage_class", "grants"))
             in_scope = not w.bucket.startswith("scratch-")
-            compliant = a["encryption"] == "aws:kms:dsse" and a["kms_key_id"] == key_arn
+            compliant = a["encryption"] == "aws:kms:dsse" and a["kms_key_id"] == key_of(w.bucket)
             ok &= kept and (compliant or not in_scope)
-            after = "DSSE, the key" if compliant else a["encryption"]
+            after = (
+                ("DSSE, its category key" if key_of(w.bucket) != key_arn else "DSSE, the key")
+                if compliant
+                else a["encryption"]
+            )
             print(
-                f"{'s3://' + w.bucket + '/' + w.key:<42.42} {w.how:<30.30} {b['encryption'] + ' -> ' + after:<32} "
+                f"{'s3://' + w.bucket + '/' + w.key:<42.42} {w.how:<30.30} {b['encryption'] + ' -> ' + after:<38} "
                 f"{'bytes, metadata, tags, class, ACL' if kept else 'CHANGED'}"
             )
         swept = [key for key in old_objects if state(s3, "finance-2019", key)["kms_key_id"] == key_arn]
@@ -372,12 +386,14 @@ def run() -> int:
         )
         print(f"\n{'bucket':<20} default encryption after")
         for bucket in (
-            "finance-reports", "finance-ledger", "legacy-website", "finance-archive", "finance-2019", "scratch-space"
+            "finance-reports", "finance-ledger", "legacy-website", "finance-archive", "finance-2019",
+            "finance-secrets", "scratch-space",
         ):  # fmt: skip
             default = bucket_default(s3, bucket)
-            compliant = default == {"SSEAlgorithm": "aws:kms:dsse", "KMSMasterKeyID": key_arn}
+            compliant = default == {"SSEAlgorithm": "aws:kms:dsse", "KMSMasterKeyID": key_of(bucket)}
             ok &= compliant or bucket.startswith("scratch-")
-            print(f"{bucket:<20} {'DSSE-KMS under the key' if compliant else default['SSEAlgorithm']}")
+            which = "its category key (BUCKET_KEY_MAP)" if key_of(bucket) != key_arn else "the key"
+            print(f"{bucket:<20} {'DSSE-KMS under ' + which if compliant else default['SSEAlgorithm']}")
         state_after = kms.describe_key(KeyId=key_arn)["KeyMetadata"]["KeyState"]
         ok &= state_after == "Enabled"
         print(f"\nDSSE key after DisableKey: {state_after} (KEY_GUARD_REVERT=true re-enabled it)")
@@ -394,11 +410,12 @@ def run() -> int:
         s3_calls = {k: v for k, v in object_calls.items() if k.startswith("s3:")}
         print(
             f"\nCost: Lambda invocations {dict(bus.invocations)} (the object function takes {bus.batch_size} queued "
-            "event(s) per invocation; 3 bucket invocations are the manual ones, and the object function's include the "
+            "event(s) per invocation; 4 bucket invocations are the manual ones, and the object function's include the "
             "sweep's listing steps and its 12 objects); "
             f"S3 calls for the {len(objects)} writes: {sum(s3_calls.values())} {s3_calls}. "
-            f"Events the rules dropped: {dict(bus.unrouted)} (the compliant upload, the out-of-scope one and the "
-            f"{copies} remediation writes: no loop). The SSE-KMS object under a team's key needs that key in the "
+            f"Events the rules dropped: {dict(bus.unrouted)} (the compliant uploads, one under its category key, "
+            f"the out-of-scope one and the {copies} remediation writes: no loop). "
+            "The SSE-KMS object under a team's key needs that key in the "
             "stack's SourceKmsKeyArns (kms:Decrypt), which this fake AWS does not enforce."
         )
         print("\nRESULT:", "everything in scope is DSSE-KMS under the key, nothing lost" if ok else "FAILED")
