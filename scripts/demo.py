@@ -311,7 +311,7 @@ def run() -> int:
         objects = writes(key_arn, team_key, secrets_key)
 
         def key_of(bucket: str) -> str:
-            return secrets_key if bucket.startswith("finance-secrets") else key_arn
+            return str(secrets_key if bucket.startswith("finance-secrets") else key_arn)
 
         before = {}
         for w in objects:
