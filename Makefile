@@ -14,7 +14,7 @@ TOOLS_VENV := .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed-$(shell cat requirements-tools.txt | cksum | cut -d' ' -f1)
 SAM := SAM_CLI_TELEMETRY=0 $(TOOLS_VENV)/bin/sam
 
-.PHONY: demo test lint typecheck unit unit-lambda-runtime template-checks bench clean
+.PHONY: demo test lint typecheck unit unit-lambda-runtime template-checks bench load clean
 
 $(STAMP):
 	rm -rf $(VENV)
@@ -72,5 +72,8 @@ $(TOOLS_STAMP): requirements-tools.txt
 bench: $(STAMP)  ## cold-start import cost and S3 calls per object
 	PYTHONPATH=layers/remediation:. $(BIN)/python -m benchmarks.measure
 
+load: $(STAMP)  ## 10,000 object events (1,000 twice) through the SQS batch path on moto: lost, duplicates, objects/s, RSS
+	PYTHONPATH=layers/remediation:. $(BIN)/python -m benchmarks.load
+
 clean:
-	rm -rf $(VENV) $(LAMBDA_VENV) $(TOOLS_VENV) .aws-sam .aws-sam-build.log .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LAMBDA_VENV) $(TOOLS_VENV) .aws-sam .aws-sam-build.log .pytest_cache .mypy_cache .ruff_cache .hypothesis
