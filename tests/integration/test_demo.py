@@ -28,6 +28,10 @@ def test_demo_ends_with_everything_in_scope_compliant_and_nothing_lost() -> None
     assert done.returncode == 0, done.stdout + done.stderr
     assert "RESULT: everything in scope is DSSE-KMS under the key, nothing lost" in done.stdout
     # the remediations' own writes, built from S3's answers, are dropped by the rule: no invocation, no loop
-    assert "'CopyObject': 4, 'CompleteMultipartUpload': 1}" in done.stdout
+    # and so are the compliant uploads, one of them under its bucket category's key (BUCKET_KEY_MAP)
+    assert "{'PutObject': 3, 'CopyObject': 5, 'CompleteMultipartUpload': 1}" in done.stdout
+    assert "finance-secrets      DSSE-KMS under its category key (BUCKET_KEY_MAP)" in done.stdout
+    # objects that predate the deployment are swept after their bucket's reset
+    assert "s3://finance-2019: 12 of 12 objects written before the deployment swept" in done.stdout
     assert "[critical] DSSE-KMS key DisableKey" in done.stdout
     assert "DSSE key after DisableKey: Enabled" in done.stdout
