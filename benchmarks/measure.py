@@ -49,15 +49,12 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from moto import mock_aws
 
-from dsse_remediation.aws.kms import KeyRing
-from dsse_remediation.aws.s3 import OWNERSHIP_TTL_SECONDS, S3Gateway
-from dsse_remediation.aws.sns import SnsPublisher
-from dsse_remediation.aws.sqs import QueueSender
+from dsse_remediation.aws.s3_objects import OWNERSHIP_TTL_SECONDS
 from dsse_remediation.config import MIB, Settings
 from dsse_remediation.model import ObjectRequest, Outcome, SweepStep
 from dsse_remediation.remediation import ObjectRemediator
 from dsse_remediation.scope import Scope
-from dsse_remediation.sweep import Sweeper
+from dsse_remediation.wiring import App
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
@@ -414,14 +411,15 @@ def build_remediator(world: World, overrides: Mapping[str, Any]) -> tuple[Object
     settings = Settings(
         key=world.key_arn, alert_topic_arn=world.topic_arn, account_id=ACCOUNT_ID, region=REGION, **overrides
     )
-    s3_log, sns_log = CallLog(), CallLog()
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.meta.events.register("before-call.s3", s3_log)
-    sns = boto3.client("sns", region_name=REGION)
-    sns.meta.events.register("before-call.sns", sns_log)
-    keys = KeyRing(settings.key_references, lambda: boto3.client("kms", region_name=REGION))
-    remediator = ObjectRemediator(settings, keys, S3Gateway(s3), SnsPublisher(lambda: sns, world.topic_arn))
-    return remediator, s3_log, sns_log
+    logs = {"s3": CallLog(), "sns": CallLog()}
+
+    def client(service: str, region: str | None) -> Any:
+        made = boto3.client(service, region_name=region)  # type: ignore[call-overload]
+        if service in logs:
+            made.meta.events.register(f"before-call.{service}", logs[service])
+        return made
+
+    return App(settings, client).objects, logs["s3"], logs["sns"]
 
 
 def run_case(world: World, case: Case) -> CaseResult:
@@ -482,55 +480,37 @@ class PathCall:
 
 def measure_bucket_and_key_paths(world: World) -> list[PathCall]:
     """One request per case on fresh, recorded S3/KMS/SNS clients: what each bucket and key outcome costs."""
-    from dsse_remediation.aws.kms import KmsGateway
-    from dsse_remediation.buckets import BucketRemediator
-    from dsse_remediation.keyguard import KeyGuard
     from dsse_remediation.model import BucketRequest, KeyEvent
 
-    def clients(log: list[str]) -> dict[str, Any]:
-        made = {}
-        for service in ("s3", "kms", "sns", "sqs"):
-            client = boto3.client(service, region_name=REGION)
-            client.meta.events.register(
-                f"before-call.{service}", lambda model, _s=service, **_: log.append(f"{_s}:{model.name}")
+    def recorded(log: list[str], **overrides: Any) -> App:
+        """An App on fresh clients that log every call, in order."""
+
+        def client(service: str, region: str | None) -> Any:
+            made = boto3.client(service, region_name=region)  # type: ignore[call-overload]
+            made.meta.events.register(
+                f"before-call.{service}", lambda model, **_: log.append(f"{service}:{model.name}")
             )
-            made[service] = client
-        return made
+            return made
+
+        return App(
+            Settings(**{"key": world.key_arn, "alert_topic_arn": world.topic_arn, "region": REGION} | overrides), client
+        )
 
     def bucket_case(name: str, bucket: str, dry_run: bool = False, **overrides: Any) -> PathCall:
         log: list[str] = []
-        c = clients(log)
-        settings = Settings(key=world.key_arn, alert_topic_arn=world.topic_arn, region=REGION, **overrides)
-        keys = KeyRing(settings.key_references, lambda: c["kms"])
-        publisher = SnsPublisher(lambda: c["sns"], world.topic_arn)
-        sweeper = Sweeper(settings, S3Gateway(c["s3"]), QueueSender(c["sqs"], queue), publisher)
-        remediator = BucketRemediator(
-            settings,
-            keys,
-            S3Gateway(c["s3"]),
-            KmsGateway(c["kms"]),
-            publisher,
-            sweeper if settings.sweep_after_reset else None,
-        )
-        return PathCall(name, remediator.handle(BucketRequest(bucket, dry_run=dry_run)).outcome.value, log)
+        outcome = recorded(log, **overrides).buckets.handle(BucketRequest(bucket, dry_run=dry_run)).outcome
+        return PathCall(name, outcome.value, log)
 
     def sweep_step_case(name: str, bucket: str) -> PathCall:
         log: list[str] = []
-        c = clients(log)
-        settings = Settings(
-            key=world.key_arn, region=REGION, sweep_after_reset=True, object_queue_url=queue, sweep_max_objects=10**5
-        )
-        sweeper = Sweeper(settings, S3Gateway(c["s3"]), QueueSender(c["sqs"], queue))
-        progress = sweeper.step(SweepStep(bucket, "bench"))
+        app = recorded(log, sweep_after_reset=True, object_queue_url=queue, sweep_max_objects=10**5)
+        assert app.sweeper is not None
+        progress = app.sweeper.step(SweepStep(bucket, "bench"))
         return PathCall(name, f"{progress['status']}: {progress['listed']} queued", log)
 
     def key_case(name: str, event: KeyEvent, **overrides: Any) -> PathCall:
         log: list[str] = []
-        c = clients(log)
-        settings = Settings(key=world.key_arn, alert_topic_arn=world.topic_arn, region=REGION, **overrides)
-        keys = KeyRing(settings.key_references, lambda: c["kms"])
-        guard = KeyGuard(settings, keys, KmsGateway(c["kms"]), SnsPublisher(lambda: c["sns"], world.topic_arn))
-        return PathCall(name, guard.handle(event).outcome.value, log)
+        return PathCall(name, recorded(log, **overrides).key_guard.handle(event).outcome.value, log)
 
     queue = boto3.client("sqs", region_name=REGION).create_queue(QueueName="object-events")["QueueUrl"]
     s3 = world.s3

@@ -15,15 +15,12 @@ import pytest
 from moto import mock_aws
 
 from dsse_remediation.aws import clients
-from dsse_remediation.aws.kms import KeyRing, KmsGateway
-from dsse_remediation.aws.s3 import CONTENT_HEADERS, S3Gateway
-from dsse_remediation.aws.sns import SnsPublisher
-from dsse_remediation.aws.sqs import QueueSender
+from dsse_remediation.aws.s3_objects import CONTENT_HEADERS
 from dsse_remediation.buckets import BucketRemediator
 from dsse_remediation.config import Settings
 from dsse_remediation.keyguard import KeyGuard
 from dsse_remediation.remediation import ObjectRemediator
-from dsse_remediation.sweep import Sweeper
+from dsse_remediation.wiring import App
 from tests import aws_fidelity
 
 REGION = "us-east-1"
@@ -153,9 +150,12 @@ def calls() -> CallLog:
     return CallLog()
 
 
+RECORDED = ("s3", "kms", "sqs")  # SNS is the alert inbox's business: its Publish calls are not counted
+
+
 @dataclass
 class Wiring:
-    """Fresh clients whose calls are recorded, and the settings every service of a test is built with."""
+    """The composition root as a test builds it: the test's settings, and fresh clients whose calls are recorded."""
 
     dsse_key: str
     inbox: Inbox
@@ -177,21 +177,14 @@ class Wiring:
         url: str = sqs.create_queue(QueueName="object-events")["QueueUrl"]
         return url
 
-    def client(self, service: str) -> Any:
-        client = boto3.client(service, region_name=REGION)
-        client.meta.events.register(f"before-parameter-build.{service}", self.calls)
+    def client(self, service: str, region: str | None = None) -> Any:
+        client = boto3.client(service, region_name=region or REGION)
+        if service in RECORDED:
+            client.meta.events.register(f"before-parameter-build.{service}", self.calls)
         return client
 
-    def parts(self, **overrides: Any) -> tuple[Settings, KeyRing, S3Gateway, SnsPublisher]:
-        settings = self.settings(**overrides)
-        keys = KeyRing(settings.key_references, lambda: boto3.client("kms", region_name=REGION))
-        sns = boto3.client("sns", region_name=REGION)
-        return (
-            settings,
-            keys,
-            S3Gateway(self.client("s3"), settings.account_id),
-            SnsPublisher(lambda: sns, self.inbox.topic_arn),
-        )
+    def app(self, **overrides: Any) -> App:
+        return App(self.settings(**overrides), self.client)
 
 
 @pytest.fixture
@@ -201,39 +194,19 @@ def wiring(dsse_key: str, inbox: Inbox, calls: CallLog) -> Wiring:
 
 @pytest.fixture
 def make_remediator(s3: Any, wiring: Wiring) -> Callable[..., ObjectRemediator]:
-    """An ObjectRemediator on a fresh S3 client whose calls are counted; settings overridable per test."""
-
-    def build(**overrides: Any) -> ObjectRemediator:
-        settings, keys, s3_gateway, publisher = wiring.parts(**overrides)
-        return ObjectRemediator(settings, keys, s3_gateway, publisher)
-
-    return build
+    """An ObjectRemediator on fresh clients whose calls are counted; settings overridable per test."""
+    return lambda **overrides: wiring.app(**overrides).objects
 
 
 @pytest.fixture
 def make_bucket_remediator(s3: Any, wiring: Wiring) -> Callable[..., BucketRemediator]:
     """A BucketRemediator (with its sweep when `sweep_after_reset=True`) on fresh clients whose calls are counted."""
-
-    def build(**overrides: Any) -> BucketRemediator:
-        settings, keys, s3_gateway, publisher = wiring.parts(**overrides)
-        sweeper = make_sweeper(wiring, settings, s3_gateway, publisher) if settings.sweep_after_reset else None
-        return BucketRemediator(settings, keys, s3_gateway, KmsGateway(wiring.client("kms")), publisher, sweeper)
-
-    return build
-
-
-def make_sweeper(wiring: Wiring, settings: Settings, s3: S3Gateway, publisher: SnsPublisher) -> Sweeper:
-    assert settings.object_queue_url
-    return Sweeper(settings, s3, QueueSender(wiring.client("sqs"), settings.object_queue_url), publisher)
+    return lambda **overrides: wiring.app(**overrides).buckets
 
 
 @pytest.fixture
 def make_key_guard(kms: Any, wiring: Wiring) -> Callable[..., KeyGuard]:
-    def build(**overrides: Any) -> KeyGuard:
-        settings, keys, _, publisher = wiring.parts(**overrides)
-        return KeyGuard(settings, keys, KmsGateway(wiring.client("kms")), publisher)
-
-    return build
+    return lambda **overrides: wiring.app(**overrides).key_guard
 
 
 @dataclass(frozen=True)

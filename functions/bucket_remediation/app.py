@@ -12,13 +12,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dsse_remediation import service
 from dsse_remediation.exceptions import InvalidRequest
 from dsse_remediation.reporting import powertools
 from dsse_remediation.triggers import correlation_id, parse_bucket_event
+from dsse_remediation.wiring import App
 
 logger, metrics, tracer, report = powertools()
-remediator = service.bucket_remediator(on_alert_error=report.alert_failed)
+app = App.from_env(on_alert_error=report.alert_failed)
+remediator = app.buckets
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -27,13 +28,13 @@ remediator = service.bucket_remediator(on_alert_error=report.alert_failed)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.set_correlation_id(correlation_id(event))
     try:
-        request, ignored = parse_bucket_event(event)
-        if request is None:
-            return report.ignored(ignored or "")
+        parsed = parse_bucket_event(event)
+        if parsed.ignored:
+            return report.ignored(parsed.ignored)
+        [request] = parsed.requests
         logger.append_keys(bucket=request.bucket)
         result = remediator.handle(request)
     except InvalidRequest as exc:
         return report.invalid(exc)
     report.result(result.outcome, "bucket evaluated", reason=result.reason, sweep=result.sweep)
-    report.raise_if_failed([result], event_driven=request.trigger.event_driven)
-    return {"results": [result.to_dict()]}
+    return report.finish([result])

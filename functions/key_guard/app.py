@@ -13,13 +13,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dsse_remediation import service
 from dsse_remediation.exceptions import InvalidRequest
 from dsse_remediation.reporting import powertools
 from dsse_remediation.triggers import correlation_id, parse_key_event
+from dsse_remediation.wiring import App
 
 logger, metrics, tracer, report = powertools()
-guard = service.key_guard(on_alert_error=report.alert_failed)
+app = App.from_env(on_alert_error=report.alert_failed)
+guard = app.key_guard
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -28,13 +29,13 @@ guard = service.key_guard(on_alert_error=report.alert_failed)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.set_correlation_id(correlation_id(event))
     try:
-        key_event, ignored = parse_key_event(event)
+        parsed = parse_key_event(event)
     except InvalidRequest as exc:
         return report.invalid(exc)
-    if key_event is None:
-        return report.ignored(ignored or "")
+    if parsed.ignored:
+        return report.ignored(parsed.ignored)
+    [key_event] = parsed.requests
     result = guard.handle(key_event)
     logger.append_keys(key_arn=result.key_arn)
     report.result(result.outcome, "key event evaluated", event_name=result.event_name, reason=result.reason)
-    report.raise_if_failed([result], event_driven=key_event.trigger.event_driven)
-    return {"results": [result.to_dict()]}
+    return report.finish([result])

@@ -14,15 +14,16 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dsse_remediation import service
 from dsse_remediation.exceptions import InvalidRequest
 from dsse_remediation.reporting import powertools
 from dsse_remediation.triggers import correlation_id, parse_object_event, sqs_records
+from dsse_remediation.wiring import App
 
 logger, metrics, tracer, report = powertools()
 processor = BatchProcessor(event_type=EventType.SQS)
-remediator = service.object_remediator(on_alert_error=report.alert_failed)
-sweeper = service.sweeper(on_alert_error=report.alert_failed)
+app = App.from_env(on_alert_error=report.alert_failed)
+remediator = app.objects  # built at cold start: the key resolved, the S3 client created
+sweeper = app.sweeper
 
 
 def remediate(event: Any) -> dict[str, Any]:
@@ -37,10 +38,9 @@ def remediate(event: Any) -> dict[str, Any]:
     for request in parsed.requests:
         logger.append_keys(bucket=request.bucket, key=request.key)
         result = remediator.handle(request)
-        report.result(result.outcome, "object evaluated", reason=result.reason, action=result.action)
+        report.result(result.outcome, "object evaluated", reason=result.reason, action=result.action.value)
         results.append(result)
-    report.raise_if_failed(results, event_driven=any(r.trigger.event_driven for r in parsed.requests))
-    return {"results": [r.to_dict() for r in results]}
+    return report.finish(results)
 
 
 def record_handler(record: SQSRecord) -> None:

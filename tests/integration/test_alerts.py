@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dsse_remediation.alerts import SCHEMA, subject
-from dsse_remediation.model import ObjectRequest, Trigger
+from dsse_remediation.model import ObjectRequest, Trigger, answer
 from tests.integration.test_copy_in_place import put
 
 WRITER = Trigger(
@@ -39,7 +39,7 @@ def test_remediated_alert_has_subject_schema_attribution_and_attributes(
     assert body["encryptionBefore"] == {"algorithm": "AES256", "kmsKeyId": None}
     assert body["encryptionAfter"] == {"algorithm": "aws:kms:dsse", "kmsKeyId": dsse_key}
     assert body["versionIdAfter"] == result.version_id_after
-    assert body["trigger"] == WRITER.to_dict()
+    assert body["trigger"] == answer(WRITER)
     assert body["action"] == "copy-in-place"
 
 

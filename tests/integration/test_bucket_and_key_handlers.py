@@ -144,7 +144,7 @@ class TestKeyGuardHandler:
     def test_a_critical_alert_that_cannot_be_published_fails_the_invocation_for_a_retry(
         self, function: Any, dsse_key: str, other_key: str
     ) -> None:
-        sns = function.guard.publisher._client_factory()
+        sns = function.guard.alerts.publisher._client_factory()
         inject_error(sns, "Publish", "KMSDisabled", 400, times=99)
 
         with pytest.raises(HandlerFailed, match="the alert could not be published"):

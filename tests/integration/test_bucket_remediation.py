@@ -13,7 +13,7 @@ from dsse_remediation import prevention
 from dsse_remediation import sweep as sweep_module
 from dsse_remediation.aws.sqs import QueueNotAccepted
 from dsse_remediation.config import Mode
-from dsse_remediation.exceptions import InvalidRequest
+from dsse_remediation.exceptions import AwsFailure, InvalidRequest
 from dsse_remediation.model import BucketRequest, Outcome, SweepStep, Trigger
 from dsse_remediation.scope import Scope
 from dsse_remediation.triggers import parse_object_event
@@ -477,7 +477,7 @@ class Sweep:
                     for step in parsed.steps:
                         self.sweeper.step(step)
                         handled.append("step")
-                except (QueueNotAccepted, ReadTimeoutError):
+                except AwsFailure:  # QueueNotAccepted, a read timeout: the step's message stays for its retry
                     handled.append("step-failed")
                     continue
                 for request in parsed.requests:

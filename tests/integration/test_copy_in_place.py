@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from dsse_remediation.aws.s3 import OWNERSHIP_TTL_SECONDS
+from dsse_remediation.aws.s3_objects import OWNERSHIP_TTL_SECONDS
 from dsse_remediation.model import ObjectRequest, Outcome
 from tests.conftest import Snapshot, snapshot
 

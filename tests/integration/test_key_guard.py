@@ -19,7 +19,7 @@ def on_event(dsse_key: str, other_key: str) -> Any:
     """The sample CloudTrail event, about the test's own keys, parsed as the handler parses it."""
 
     def load(name: str) -> Any:
-        key_event, _ = parse_key_event(load_event(name, **key_ids(dsse_key, other_key)))
+        [key_event] = parse_key_event(load_event(name, **key_ids(dsse_key, other_key))).requests
         return key_event
 
     return load
@@ -52,7 +52,7 @@ class TestRevertOff:
 
         assert result.outcome is Outcome.WOULD_REMEDIATE
         assert f"a human must run {undo}" in result.reason
-        assert result.actions == []
+        assert result.actions == ()
         assert state(kms, dsse_key) == before
         [alert] = inbox.messages()
         assert alert["attributes"] == {
@@ -69,7 +69,7 @@ class TestRevertOn:
 
         result = make_key_guard(key_guard_revert=True).handle(on_event("kms-disable-key.json"))
 
-        assert (result.outcome, result.actions) == (Outcome.REMEDIATED, ["EnableKey"])
+        assert (result.outcome, result.actions) == (Outcome.REMEDIATED, ("EnableKey",))
         assert state(kms, dsse_key)[0] == "Enabled"
         assert result.key_state == "Enabled"
 
@@ -80,13 +80,13 @@ class TestRevertOn:
 
         result = make_key_guard(key_guard_revert=True).handle(on_event("kms-schedule-key-deletion.json"))
 
-        assert (result.outcome, result.actions) == (Outcome.REMEDIATED, ["CancelKeyDeletion", "EnableKey"])
+        assert (result.outcome, result.actions) == (Outcome.REMEDIATED, ("CancelKeyDeletion", "EnableKey"))
         assert state(kms, dsse_key)[0] == "Enabled"
 
     def test_rotation_is_turned_back_on(self, kms: Any, dsse_key: str, make_key_guard: Any, on_event: Any) -> None:
         result = make_key_guard(key_guard_revert=True).handle(on_event("kms-disable-key-rotation.json"))
 
-        assert (result.outcome, result.actions) == (Outcome.REMEDIATED, ["EnableKeyRotation"])
+        assert (result.outcome, result.actions) == (Outcome.REMEDIATED, ("EnableKeyRotation",))
         assert state(kms, dsse_key)[1] is True
 
     def test_dry_run_changes_nothing(self, kms: Any, dsse_key: str, make_key_guard: Any, on_event: Any) -> None:
@@ -123,7 +123,7 @@ def test_alert_only_never_writes_to_the_key_even_with_revert_on(
 
     assert result.outcome is Outcome.WOULD_REMEDIATE
     assert "alert-only mode writes nothing" in result.reason
-    assert result.actions == []
+    assert result.actions == ()
     assert state(kms, dsse_key) == before
     assert [c for c in calls.calls if not c.startswith(("Describe", "Get", "List"))] == []
     assert [m["body"]["severity"] for m in inbox.messages()] == ["critical"]
@@ -153,7 +153,7 @@ def test_key_policy_change_is_for_a_human_and_flags_outside_principals(
 
     assert result.outcome is Outcome.UNREMEDIABLE
     assert "human's decision" in result.reason
-    assert result.actions == []
+    assert result.actions == ()
     assert result.policy_statements is not None
     outside = {s["Sid"]: s["outsideAccount"] for s in result.policy_statements}
     assert outside == {"Enable IAM User Permissions": False, "AllowExternalDecrypt": True}
@@ -187,10 +187,10 @@ def test_failed_kms_calls_are_ignored(dsse_key: str, other_key: str) -> None:
     event = load_event("kms-schedule-key-deletion.json", **key_ids(dsse_key, other_key))
     event["detail"]["errorCode"] = "KMSInvalidStateException"
 
-    key_event, ignored = parse_key_event(event)
+    parsed = parse_key_event(event)
 
-    assert key_event is None
-    assert ignored == "ScheduleKeyDeletion failed (KMSInvalidStateException): nothing changed"
+    assert parsed.requests == ()
+    assert parsed.ignored == "ScheduleKeyDeletion failed (KMSInvalidStateException): nothing changed"
 
 
 def test_reverted_deletion_reports_no_deletion_date(
@@ -213,9 +213,9 @@ def test_events_on_other_keys_are_ignored_quickly(make_key_guard: Any, on_event:
 
 def test_manual_payload_reports_the_keys_state(kms: Any, dsse_key: str, make_key_guard: Any, inbox: Any) -> None:
     guard = make_key_guard()
-    healthy = guard.handle(parse_key_event({"keyArn": dsse_key})[0])
+    healthy = guard.handle(parse_key_event({"keyArn": dsse_key}).requests[0])
     kms.enable_key_rotation(KeyId=dsse_key)
-    rotating = guard.handle(parse_key_event({"keyArn": dsse_key})[0])
+    rotating = guard.handle(parse_key_event({"keyArn": dsse_key}).requests[0])
 
     assert (healthy.outcome, healthy.rotation_enabled) == (Outcome.WOULD_REMEDIATE, False)
     assert healthy.reason == "rotation is off"

@@ -217,7 +217,7 @@ class TestAlertsThatMustReachAHuman:
 
     @staticmethod
     def break_sns(handler: Any) -> None:
-        sns = handler.remediator.publisher._client_factory()
+        sns = handler.remediator.alerts.publisher._client_factory()
         sns.meta.events.register("before-call.sns.Publish", refuse_publish)
 
     def test_unremediable_object_with_a_lost_alert_fails_the_sqs_record(

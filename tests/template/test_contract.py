@@ -16,16 +16,9 @@ import boto3
 import pytest
 
 from dsse_remediation import sweep
-from dsse_remediation.aws.kms import KeyRing, KmsGateway
-from dsse_remediation.aws.s3 import S3Gateway
-from dsse_remediation.aws.sns import SnsPublisher
-from dsse_remediation.aws.sqs import QueueSender
-from dsse_remediation.buckets import BucketRemediator
 from dsse_remediation.config import MIB, Mode, Settings
-from dsse_remediation.keyguard import KeyGuard
 from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, SweepStep
-from dsse_remediation.remediation import ObjectRemediator
-from dsse_remediation.sweep import Sweeper
+from dsse_remediation.wiring import App
 from tests.cfn import Resolved
 from tests.conftest import REGION, inject_error
 from tests.integration.test_copy_in_place import put
@@ -109,11 +102,9 @@ def test_every_function_reads_the_bucket_key_map_the_template_sets(function: str
 def test_a_sweep_is_wired_in_both_functions_that_run_it_or_in_neither(sweep: str) -> None:
     """The bucket function starts a sweep, the object function runs its steps: each builds its sweeper from the
     variables the template sets, so both have one or neither has (a step nobody runs would be dropped)."""
-    from dsse_remediation import service
-
     template = Resolved(ALL_ON | {"SweepAfterBucketReset": sweep})
-    object_side = service.sweeper(template.function_environment(OBJECT))
-    bucket_side = service.bucket_remediator(template.function_environment(BUCKET)).sweeper
+    object_side = App.from_env(template.function_environment(OBJECT)).sweeper
+    bucket_side = App.from_env(template.function_environment(BUCKET)).sweeper
 
     assert (object_side is not None, bucket_side is not None) == ((sweep == "true"),) * 2
 
@@ -144,8 +135,12 @@ class Calls:
     needs: set[Need] = field(default_factory=set)
     uploads: dict[tuple[str, str], str] = field(default_factory=dict)  # (bucket, key) -> its multipart upload's key
 
-    def client(self, service: str) -> Any:
-        client = boto3.client(service, region_name=REGION)
+    def app(self, settings: Settings) -> App:
+        """The composition root on clients whose calls are recorded."""
+        return App(settings, self.client)
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        client = boto3.client(service, region_name=region or REGION)
 
         def record(params: dict[str, Any], model: Any, **_: Any) -> None:
             self.needs |= self.needed(service, model.name, params)
@@ -407,13 +402,9 @@ def object_scenarios(calls: Calls, world: World, settings: Settings, monkeypatch
     s3.create_bucket(Bucket="secrets-vault")
     put(s3, "secrets-vault", "big.bin", Body=b"z" * (6 * MIB))
     put(s3, "secrets-vault", "dsse-default.csv", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=world.dsse_key)
-    gateway = S3Gateway(calls.client("s3"), ACCOUNT)
-    sns = calls.client("sns")
-    publisher = SnsPublisher(lambda: sns, world.topic)
-    remediator = ObjectRemediator(
-        settings, KeyRing(settings.key_references, lambda: calls.client("kms")), gateway, publisher
-    )
-    inject_error(gateway.client, "CompleteMultipartUpload", "InternalError", 500, times=1)
+    app = calls.app(settings)
+    remediator = app.objects
+    inject_error(app.object_store.client, "CompleteMultipartUpload", "InternalError", 500, times=1)
     remediator.handle(ObjectRequest("objects", ("plain.csv",), version_id=version))  # a manual request for a version
     for key in [*keys, "deleted.csv"]:
         remediator.handle(ObjectRequest("objects", (key,)))
@@ -422,7 +413,8 @@ def object_scenarios(calls: Calls, world: World, settings: Settings, monkeypatch
         remediator.handle(ObjectRequest("secrets-vault", (key,)))
     # Sweep steps: a page of 2 keys instead of 1,000 (the calls are the same), so the first step queues the next.
     monkeypatch.setattr(sweep, "PAGE", 2)
-    sweeper = Sweeper(settings, gateway, QueueSender(calls.client("sqs"), world.queue_url), publisher)
+    sweeper = app.sweeper
+    assert sweeper is not None
     s3.put_object(Bucket="objects-unversioned", Key="more.csv", Body=b"m")
     s3.put_object(Bucket="objects-unversioned", Key="most.csv", Body=b"m")
     sweeper.step(SweepStep("objects-unversioned", "sweep-1"))
@@ -433,30 +425,13 @@ def bucket_scenarios(calls: Calls, world: World, settings: Settings, _: pytest.M
     for bucket in ("new-bucket", "secrets-new"):  # the default key, and a category's key
         s3.create_bucket(Bucket=bucket)
         put(s3, bucket, "old.csv")
-    gateway = S3Gateway(calls.client("s3"), ACCOUNT)
-    sns = calls.client("sns")
-    publisher = SnsPublisher(lambda: sns, world.topic)
-    sweeper = Sweeper(settings, gateway, QueueSender(calls.client("sqs"), world.queue_url), publisher)
-    remediator = BucketRemediator(
-        settings,
-        KeyRing(settings.key_references, lambda: calls.client("kms")),
-        gateway,
-        KmsGateway(calls.client("kms")),
-        publisher,
-        sweeper=sweeper,
-    )
+    remediator = calls.app(settings).buckets
     for bucket in ("new-bucket", "secrets-new"):
         remediator.handle(BucketRequest(bucket))
 
 
 def key_scenarios(calls: Calls, world: World, settings: Settings, _: pytest.MonkeyPatch) -> None:
-    sns = calls.client("sns")
-    guard = KeyGuard(
-        settings,
-        KeyRing(settings.key_references, lambda: calls.client("kms")),
-        KmsGateway(calls.client("kms")),
-        SnsPublisher(lambda: sns, world.topic),
-    )
+    guard = calls.app(settings).key_guard
     kms = boto3.client("kms", region_name=REGION)
     for key in (world.dsse_key, world.category_key):  # the key guard watches every key of the configuration
         for event in ("DisableKey", "ScheduleKeyDeletion", "DisableKeyRotation", "PutKeyPolicy"):

@@ -88,10 +88,13 @@ def test_a_throttled_alias_lookup_at_cold_start_is_retried_not_a_configuration_e
     from botocore.exceptions import ClientError
 
     from dsse_remediation.aws.kms import KeyRing
+    from dsse_remediation.exceptions import AwsFailure
+    from dsse_remediation.model import Failure
 
     class Throttled:
         def describe_key(self, KeyId: str) -> None:
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "DescribeKey")
 
-    with pytest.raises(ClientError, match="ThrottlingException"):
+    with pytest.raises(AwsFailure, match="ThrottlingException") as raised:
         KeyRing(["alias/dsse"], lambda: Throttled())  # type: ignore[arg-type, return-value]
+    assert raised.value.failure is Failure.THROTTLED

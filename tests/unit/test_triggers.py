@@ -116,7 +116,7 @@ class TestSweepMessages:
 
         assert (request.bucket, request.keys) == ("example-protected-bucket", ("a b.csv",))
         assert request.trigger.source == "sweep"
-        assert request.trigger.event_driven
+        assert not request.trigger.manual
 
     @pytest.mark.parametrize(
         "message",

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from dsse_remediation.aws.s3 import ObjectState
+from dsse_remediation.aws.s3_objects import state_from_head
+from dsse_remediation.model import ObjectState
 from dsse_remediation.verdict import Verdict, judge
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111111111"
@@ -14,7 +15,7 @@ OTHER = "arn:aws:kms:us-east-1:123456789012:key/2222bbbb-22bb-22bb-22bb-22222222
 
 
 def state(**head: Any) -> ObjectState:
-    return ObjectState.from_head("b", "k", {"ETag": '"e"', "ContentLength": 1} | head)
+    return state_from_head("b", "k", {"ETag": '"e"', "ContentLength": 1} | head)
 
 
 @pytest.mark.parametrize(

@@ -27,9 +27,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from .model import CRITICAL, BucketResult, KeyResult, ObjectResult, Outcome
+from .exceptions import AwsFailure
+from .model import CRITICAL, BucketResult, KeyResult, ObjectResult, Outcome, Result, answer
 
 log = logging.getLogger(__name__)
 SCHEMA = "dsse-remediation.alert/v1"
@@ -96,23 +95,6 @@ class Publisher(Protocol):
     def publish(self, alert: Alert) -> str: ...
 
 
-def publish(
-    publisher: Publisher | None, alert: Alert, on_error: Callable[[Exception], None] | None = None
-) -> str | None:
-    """Publish; never raise. Returns why a *required* alert was not delivered (None when it was, or when only the
-    low-severity notice was lost), for the caller to put on its result. Every failure is logged and counted."""
-    if publisher is None:
-        return None
-    try:
-        publisher.publish(alert)
-    except (ClientError, BotoCoreError) as exc:
-        log.error("alert could not be published", extra={"error": str(exc), "subject": alert.subject})
-        if on_error:
-            on_error(exc)
-        return f"the alert could not be published: {exc}" if alert.required else None
-    return None
-
-
 @dataclass(frozen=True)
 class Context:
     """Deployment facts every alert carries."""
@@ -122,18 +104,45 @@ class Context:
     region: str | None
 
 
+class Alerts:
+    """Every path's one way to tell a human: builds the alert of a result and publishes it, never raising."""
+
+    def __init__(
+        self, publisher: Publisher | None, context: Context, on_error: Callable[[Exception], None] | None = None
+    ) -> None:
+        self.publisher = publisher
+        self.context = context
+        self._on_error = on_error
+
+    def send(self, result: Result) -> str | None:
+        """Why a *required* alert was not delivered (None when it was, or when only a low-severity notice was lost),
+        for the caller to put on its result. Every failure is logged and counted (`on_error`)."""
+        return self.publish(alert_for(result, self.context))
+
+    def publish(self, alert: Alert) -> str | None:
+        if self.publisher is None:
+            return None
+        try:
+            self.publisher.publish(alert)
+        except AwsFailure as exc:
+            log.error("alert could not be published", extra={"error": str(exc), "subject": alert.subject})
+            if self._on_error:
+                self._on_error(exc)
+            return f"the alert could not be published: {exc}" if alert.required else None
+        return None
+
+
+def alert_for(result: Result, context: Context) -> Alert:
+    if isinstance(result, ObjectResult):
+        return object_alert(result, context)
+    if isinstance(result, BucketResult):
+        return bucket_alert(result, context)
+    return key_alert(result, context)
+
+
 def object_alert(result: ObjectResult, context: Context) -> Alert:
-    fields = {
-        "bucket": result.bucket,
-        "key": result.key,
-        "action": result.action,
-        "versionIdBefore": result.version_id,
-        "versionIdAfter": result.version_id_after,
-        "purgedVersionId": result.purged_version_id,
-        "encryptionBefore": result.before.to_dict() if result.before else None,
-        "encryptionAfter": result.after.to_dict() if result.after else None,
-        "expectedKmsKeyId": result.expected_key_arn,
-    }
+    fields = _resource_fields(answer(result))
+    fields["versionIdBefore"] = fields.pop("versionId")
     title = _OBJECT_TITLES.get(result.outcome, f"DSSE-KMS {result.outcome.value}")
     resource = f"s3://{result.bucket}/{result.key}"
     return _alert(result, context, title, resource, "object", fields, {"bucket": result.bucket})
@@ -141,26 +150,28 @@ def object_alert(result: ObjectResult, context: Context) -> Alert:
 
 def bucket_alert(result: BucketResult, context: Context) -> Alert:
     title = _BUCKET_TITLES.get(result.outcome, f"DSSE-KMS bucket {result.outcome.value}")
-    fields = _resource_fields(result.to_dict())
+    fields = _resource_fields(answer(result))
     return _alert(result, context, title, f"s3://{result.bucket}", "bucket", fields, {"bucket": result.bucket})
 
 
 def key_alert(result: KeyResult, context: Context) -> Alert:
     title = f"DSSE-KMS key {result.event_name or 'state'}"
-    fields = _resource_fields(result.to_dict())
+    fields = _resource_fields(answer(result))
     short = result.key_arn.rsplit(":", 1)[-1]  # key/<id>: a full ARN would not fit a subject
     return _alert(
         result, context, title, result.key_arn, "kms-key", fields, {"keyArn": result.key_arn}, short, CRITICAL
     )
 
 
-def _resource_fields(answer: dict[str, Any]) -> dict[str, Any]:
+def _resource_fields(answered: dict[str, Any]) -> dict[str, Any]:
     """A result's answer without what every alert carries anyway."""
-    return {name: value for name, value in answer.items() if name not in ("outcome", "reason", "dryRun")}
+    return {
+        name: value for name, value in answered.items() if name not in ("outcome", "reason", "dryRun", "alertError")
+    }
 
 
 def _alert(
-    result: ObjectResult | BucketResult | KeyResult,
+    result: Result,
     context: Context,
     title: str,
     resource: str,
@@ -184,7 +195,7 @@ def _alert(
         "region": context.region,
         "reason": result.reason,
         **fields,
-        "trigger": result.trigger.to_dict(),
+        "trigger": answer(result.trigger),
     }
     return Alert(
         subject=subject(title, short_name or resource),

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from . import prevention
-from .alerts import Publisher, bucket_alert, publish
-from .aws import errors
+from .alerts import Alerts
 from .aws.kms import KeyRing, KmsGateway
-from .aws.s3 import DSSE, S3Gateway
+from .aws.s3_buckets import BucketStore
 from .config import Mode, Settings
-from .model import BucketEncryption, BucketRequest, BucketResult, Outcome
+from .exceptions import AwsFailure
+from .model import DSSE, BucketEncryption, BucketRequest, BucketResult, Failure, Outcome
 from .scope import is_directory_bucket, require_bucket_name
 from .sweep import Sweeper
 
@@ -25,103 +23,91 @@ class BucketRemediator:
         self,
         settings: Settings,
         keys: KeyRing,
-        s3: S3Gateway,
+        s3: BucketStore,
         kms: KmsGateway,
-        publisher: Publisher | None = None,
+        alerts: Alerts,
         sweeper: Sweeper | None = None,
-        on_alert_error: Callable[[Exception], None] | None = None,
     ) -> None:
         self.settings = settings
         self.keys = keys
         self.s3 = s3
         self.kms = kms
-        self.publisher = publisher
+        self.alerts = alerts
         self.sweeper = sweeper
-        self._on_alert_error = on_alert_error
 
     def handle(self, request: BucketRequest) -> BucketResult:
         require_bucket_name(request.bucket)
         try:
             result = self._process(request)
-        except ClientError as exc:
-            result = self._failure(request, exc)
-        except BotoCoreError as exc:
-            result = BucketResult(request.bucket, Outcome.FAILED, f"{exc}")
-        result.trigger = request.trigger
-        result.dry_run = request.dry_run
-        if result.outcome.alerts:
-            alert = bucket_alert(result, self.settings.alert_context)
-            result.alert_error = publish(self.publisher, alert, self._on_alert_error)
+        except AwsFailure as exc:
+            result = self._result(request, *_failure(exc))
+        if result.outcome.alerts and (error := self.alerts.send(result)):
+            return replace(result, alert_error=error)
         return result
 
     def _process(self, request: BucketRequest) -> BucketResult:
-        bucket = request.bucket
-        if not self.settings.scope.contains(bucket):
-            reason = f"bucket {bucket} is outside the protected scope ({self.settings.scope.describe()})"
-            return BucketResult(bucket, Outcome.OUT_OF_SCOPE, reason)
-        owner, account = request.trigger.bucket_owner, self.settings.account_id
-        if owner and account and owner != account:
-            reason = f"bucket {bucket} belongs to account {owner}, not this account ({account}): its owner's business"
-            return BucketResult(bucket, Outcome.OUT_OF_SCOPE, reason)
-        key_arn = self.keys.arn(self.settings.key_for(bucket))
+        bucket, settings = request.bucket, self.settings
+        if not settings.scope.contains(bucket):
+            reason = f"bucket {bucket} is outside the protected scope ({settings.scope.describe()})"
+            return self._result(request, Outcome.OUT_OF_SCOPE, reason)
+        if owner := request.trigger.foreign_owner(settings.account_id):
+            reason = f"bucket {bucket} belongs to account {owner}, not this account ({settings.account_id})"
+            return self._result(request, Outcome.OUT_OF_SCOPE, reason)
+        key_arn = self.keys.arn(settings.key_for(bucket))
         if is_directory_bucket(bucket):
             reason = "directory buckets (S3 Express One Zone) support SSE-S3 and SSE-KMS only, not DSSE-KMS"
-            return BucketResult(bucket, Outcome.UNREMEDIABLE, reason, expected_key_arn=key_arn)
+            return self._result(request, Outcome.UNREMEDIABLE, reason, expected_key_arn=key_arn)
 
         before = self.s3.bucket_encryption(bucket)
-        result = BucketResult(bucket, Outcome.COMPLIANT, "", before=before, expected_key_arn=key_arn)
+        found: dict[str, Any] = {"before": before, "expected_key_arn": key_arn}
         blocked = before.blocked_encryption_types
         policy: dict[str, Any] | None = None
-        if self.settings.prevention_policy:
-            policy, result.policy_change = prevention.merged(self.s3.bucket_policy(bucket), bucket, key_arn)
+        policy_change: str | None = None
+        if settings.prevention_policy:
+            policy, policy_change = prevention.merged(self.s3.bucket_policy(bucket), bucket, key_arn)
             # SSE-C uploads carry no x-amz-server-side-encryption header, so the policy cannot see them: block them.
             blocked = prevention.blocking_sse_c(blocked)
+        found["policy_change"] = policy_change
         default_ok = is_dsse(before, key_arn) and blocked == before.blocked_encryption_types
-        if default_ok and result.policy_change is None:
-            result.reason = f"default encryption is DSSE-KMS under the configured key {key_arn}"
-            return result
+        if default_ok and policy_change is None:
+            reason = f"default encryption is DSSE-KMS under the configured key {key_arn}"
+            return self._result(request, Outcome.COMPLIANT, reason, **found)
 
         changes = [] if default_ok else [f"reset the default encryption from {before} to DSSE-KMS under {key_arn}"]
         if blocked != before.blocked_encryption_types:
             changes.append("blocked SSE-C uploads (BlockedEncryptionTypes)")
-        if result.policy_change:
-            changes.append(f"{result.policy_change} the prevention statements of the bucket policy")
+        if policy_change:
+            changes.append(f"{policy_change} the prevention statements of the bucket policy")
         if not default_ok and (problem := self._key_problem(bucket, key_arn)):
-            result.outcome = Outcome.UNREMEDIABLE
-            result.reason = f"{problem}; nothing was changed (S3 does not check the key a bucket default names)"
-            return result
-        if request.dry_run or self.settings.mode is Mode.ALERT_ONLY:
+            reason = f"{problem}; nothing was changed (S3 does not check the key a bucket default names)"
+            return self._result(request, Outcome.UNREMEDIABLE, reason, **found)
+        if request.dry_run or settings.mode is Mode.ALERT_ONLY:
             why = "dry run" if request.dry_run else "alert-only mode"
-            result.outcome = Outcome.WOULD_REMEDIATE
-            result.reason = f"{why}: would {'; '.join(changes)}"
-            return result
+            return self._result(request, Outcome.WOULD_REMEDIATE, f"{why}: would {'; '.join(changes)}", **found)
 
         if self.sweeper is not None and not default_ok:
             # Queued before the default is written: if anything after this fails, the retry finds the bucket still
             # not compliant and queues the sweep again (sweeping twice is harmless, never sweeping is not).
-            result.sweep = self.sweeper.start(bucket, request.trigger)
+            found["sweep"] = self.sweeper.start(bucket, request.trigger)
             changes.append("queued a sweep of the objects already in the bucket")
-        result.after = before if default_ok else self.s3.put_dsse_default(bucket, key_arn, blocked)
-        result.outcome = Outcome.REMEDIATED
-        result.reason = "; ".join(changes)
-        if policy is not None and result.policy_change:
+        found["after"] = before if default_ok else self.s3.put_dsse_default(bucket, key_arn, blocked)
+        if policy is not None and policy_change:
             try:
                 self.s3.put_bucket_policy(bucket, policy)
-            except ClientError as exc:
-                result.outcome = Outcome.FAILED
+            except AwsFailure as exc:
                 done = "the default encryption was reset, but " if not default_ok else ""
-                result.reason = f"{done}the prevention statements could not be written: {errors.message(exc)}"
-                return result
-        return result
+                reason = f"{done}the prevention statements could not be written: {exc}"
+                return self._result(request, Outcome.FAILED, reason, **found)
+        return self._result(request, Outcome.REMEDIATED, "; ".join(changes), **found)
 
     def _key_problem(self, bucket: str, key_arn: str) -> str | None:
         """Why this key cannot be the bucket's DSSE default (DescribeKey + GetBucketLocation), or None."""
         try:
             facts = self.kms.facts(key_arn)
-        except ClientError as exc:
-            if errors.is_transient(exc):
+        except AwsFailure as exc:
+            if exc.failure.retryable:
                 raise  # throttled or a KMS fault: `failed`, and the event is retried
-            return f"the configured key {key_arn} cannot be described ({errors.message(exc)})"
+            return f"the configured key {key_arn} cannot be described ({exc})"
         if problem := facts.unusable_for_dsse():
             return f"{problem} ({key_arn})"
         region = self.s3.bucket_region(bucket)
@@ -131,19 +117,30 @@ class BucketRemediator:
             )
         return None
 
-    def _failure(self, request: BucketRequest, exc: ClientError) -> BucketResult:
-        code = errors.code(exc)
-        if code == "NoSuchBucket":
-            return BucketResult(request.bucket, Outcome.GONE, "the bucket does not exist (deleted, or a typo)")
-        if code in errors.ACCESS_DENIED:
-            reason = (
-                f"access denied ({errors.message(exc)}), or the bucket belongs to another account (every call names "
-                "this account as the expected owner): the bucket function's role needs "
-                "s3:GetEncryptionConfiguration and s3:PutEncryptionConfiguration here (and s3:GetBucketPolicy / "
-                "s3:PutBucketPolicy with the prevention policy), and no bucket policy may deny them"
-            )
-            return BucketResult(request.bucket, Outcome.UNREMEDIABLE, reason)
-        return BucketResult(request.bucket, Outcome.FAILED, errors.message(exc))
+    @staticmethod
+    def _result(request: BucketRequest, outcome: Outcome, reason: str, **found: Any) -> BucketResult:
+        return BucketResult(
+            bucket=request.bucket,
+            outcome=outcome,
+            reason=reason,
+            dry_run=request.dry_run,
+            trigger=request.trigger,
+            **found,
+        )
+
+
+def _failure(exc: AwsFailure) -> tuple[Outcome, str]:
+    if exc.failure is Failure.GONE:
+        return Outcome.GONE, "the bucket does not exist (deleted, or a typo)"
+    if exc.failure is Failure.DENIED:
+        reason = (
+            f"access denied ({exc}), or the bucket belongs to another account (every call names "
+            "this account as the expected owner): the bucket function's role needs "
+            "s3:GetEncryptionConfiguration and s3:PutEncryptionConfiguration here (and s3:GetBucketPolicy / "
+            "s3:PutBucketPolicy with the prevention policy), and no bucket policy may deny them"
+        )
+        return Outcome.UNREMEDIABLE, reason
+    return Outcome.FAILED, str(exc)
 
 
 def is_dsse(encryption: BucketEncryption, key_arn: str) -> bool:

@@ -42,21 +42,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from . import USER_AGENT, __version__
 from .aws import clients, errors
-from .aws.kms import KeyRing, KmsGateway
-from .aws.s3 import S3Gateway
-from .aws.sns import SnsPublisher
-from .buckets import BucketRemediator
 from .config import Settings
-from .exceptions import ConfigError, InvalidRequest
-from .keyguard import KeyGuard
-from .model import BucketRequest, BucketResult, KeyEvent, KeyResult, ObjectRequest, ObjectResult, Outcome
+from .exceptions import AwsFailure, ConfigError, InvalidRequest
+from .model import BucketRequest, BucketResult, KeyEvent, KeyResult, ObjectRequest, ObjectResult, Outcome, answer
 from .remediation import ObjectRemediator, validate
 from .scope import BUCKET_NAME_RULES, is_valid_bucket_name
+from .wiring import App
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -216,17 +211,13 @@ def load_settings(args: argparse.Namespace, environ: Mapping[str, str], fallback
     return Settings.from_env(env)
 
 
-@dataclass(frozen=True)
-class Services:
-    settings: Settings
-    keys: KeyRing
-    s3: S3Gateway
-    kms: KmsGateway
-    publisher: SnsPublisher | None
-
-
-def connect(args: argparse.Namespace, settings: Settings, pool_size: int) -> Services:
-    """Clients on the caller's session, standard retries; the configured key references resolved to ARNs."""
+def connect(
+    args: argparse.Namespace,
+    settings: Settings,
+    pool_size: int,
+    on_alert_error: Callable[[Exception], None] | None = None,
+) -> App:
+    """The App on the caller's session (standard retries); the configured key references resolved to ARNs."""
     try:
         session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
     except ProfileNotFound as exc:
@@ -235,19 +226,14 @@ def connect(args: argparse.Namespace, settings: Settings, pool_size: int) -> Ser
     if not region:
         raise UsageError("no AWS Region: pass --region, set AWS_REGION, or give the key as a key ARN")
     settings = dataclasses.replace(settings, region=region)
-    config = Config(
-        retries={"mode": "standard", "total_max_attempts": clients.TOTAL_ATTEMPTS},
-        user_agent_extra=f"{USER_AGENT} cli",
-        max_pool_connections=max(10, min(pool_size, 256)),
-    )
-    s3_client = session.client("s3", region_name=region, config=config)
-    kms_client = session.client("kms", region_name=region, config=config)
-    keys = KeyRing(settings.key_references, lambda: kms_client)
-    publisher = None
-    if settings.alert_topic_arn:
-        sns_client = session.client("sns", region_name=_arn_region(settings.alert_topic_arn), config=config)
-        publisher = SnsPublisher(lambda: sns_client, settings.alert_topic_arn)
-    return Services(settings, keys, S3Gateway(s3_client, settings.account_id), KmsGateway(kms_client), publisher)
+    config = clients.config(f"{USER_AGENT} cli", max(10, min(pool_size, 256)))
+
+    def client(service: str, in_region: str | None) -> Any:
+        return session.client(service, region_name=in_region, config=config)  # type: ignore[call-overload]
+
+    app = App(settings, client, on_alert_error)
+    app.keys  # noqa: B018 (resolves the configured key references now: a bad one fails before any work)
+    return app
 
 
 def _arn_region(reference: str) -> str | None:
@@ -354,7 +340,9 @@ def object_worker(remediator: ObjectRemediator, dry_run: bool) -> Callable[[Item
             return remediator.handle(request)
         except Exception as exc:  # one object's surprise must not stop the run; it is reported as failed
             reason = f"unexpected error: {type(exc).__name__}: {exc}"
-            return ObjectResult(item.bucket, item.key, Outcome.FAILED, reason, version_id=item.version_id)
+            return ObjectResult(
+                bucket=item.bucket, key=item.key, version_id=item.version_id, outcome=Outcome.FAILED, reason=reason
+            )
 
     return handle
 
@@ -443,7 +431,7 @@ class Console:
     def finish(self, run: Run) -> None:
         self._clear_progress()
         if self.json_mode:
-            document = {"results": [r.to_dict() for r in run.results], "summary": run.summary()}
+            document = {"results": [answer(r) for r in run.results], "summary": run.summary()}
             print(json.dumps(document, indent=2, default=str), file=self.out, flush=True)
             return
         self.out.write(summary_table(run))
@@ -555,17 +543,13 @@ def run_resources(args: argparse.Namespace, console: Console) -> int:
     target = parse_target(args.target, args.recursive, args.all_versions)
     dry_run = args.command == "check" or args.dry_run
     settings = load_settings(args, os.environ)
-    services = connect(args, settings, args.concurrency * settings.copy_concurrency)
-    settings = services.settings
     alert_errors = AlertErrors(console.notice)
+    app = connect(args, settings, args.concurrency * settings.copy_concurrency, alert_errors)
     with report_file(args.report) as report:
         if target.key or args.recursive or args.all_versions:
-            run = check_objects(args, target, dry_run, services, console, alert_errors)
+            run = check_objects(args, target, dry_run, app, console)
         else:
-            bucket_path = BucketRemediator(
-                settings, services.keys, services.s3, services.kms, services.publisher, None, alert_errors
-            )
-            result = bucket_path.handle(BucketRequest(target.bucket, dry_run=dry_run))
+            result = app.buckets.handle(BucketRequest(target.bucket, dry_run=dry_run))
             console.total = 1
             console.result(result)
             run = Run(args.command, str(target), dry_run, [result], 1, time.monotonic() - console.started)
@@ -582,23 +566,22 @@ def check_objects(
     args: argparse.Namespace,
     target: Target,
     dry_run: bool,
-    services: Services,
+    app: App,
     console: Console,
-    alert_errors: AlertErrors,
 ) -> Run:
-    settings = services.settings
+    settings = app.settings
     if args.recursive and not settings.scope.contains(target.bucket):  # no listing for an out-of-scope bucket
         reason = f"bucket {target.bucket} is outside the protected scope ({settings.scope.describe()})"
-        result = ObjectResult(target.bucket, target.key, Outcome.OUT_OF_SCOPE, reason)
+        result = ObjectResult(bucket=target.bucket, key=target.key, outcome=Outcome.OUT_OF_SCOPE, reason=reason)
         console.result(result)
         return Run(args.command, str(target), dry_run, [result], 1, time.monotonic() - console.started)
-    items, listing_failed = collect_items(services.s3.client, target, args, settings.account_id)
+    store = app.object_store
+    items, listing_failed = collect_items(store.client, target, args, settings.account_id)
     console.total = len(items)
     if args.recursive and not items and listing_failed is None:
         console.notice(f"no objects under {target}")
-    remediator = ObjectRemediator(settings, services.keys, services.s3, services.publisher, alert_errors)
-    worker = object_worker(remediator, dry_run)
-    batch = run_batch(items, worker, args.concurrency, console.result, console.notice, services.s3.stopping.set)
+    worker = object_worker(app.objects, dry_run)
+    batch = run_batch(items, worker, args.concurrency, console.result, console.notice, store.stopping.set)
     results: list[Result] = [*batch.results]
     if listing_failed is not None:
         results.append(listing_failed)
@@ -626,25 +609,24 @@ def collect_items(
             items.append(item)
     except ClientError as exc:
         reason = f"{operation} failed after {len(items)} object(s): {errors.message(exc)}"
-        return items, ObjectResult(target.bucket, target.key, Outcome.FAILED, reason)
+        return items, ObjectResult(bucket=target.bucket, key=target.key, outcome=Outcome.FAILED, reason=reason)
     except BotoCoreError as exc:
         reason = f"{operation} failed after {len(items)} object(s): {exc}"
-        return items, ObjectResult(target.bucket, target.key, Outcome.FAILED, reason)
+        return items, ObjectResult(bucket=target.bucket, key=target.key, outcome=Outcome.FAILED, reason=reason)
     return items, None
 
 
 def run_key(args: argparse.Namespace, console: Console) -> int:
     settings = load_settings(args, os.environ, fallback_key=args.key_ref)
-    services = connect(args, settings, 1)
+    app = connect(args, dataclasses.replace(settings, alert_topic_arn=None), 1)  # a report: it never alerts
     try:
-        facts = services.kms.facts(args.key_ref)
-    except ClientError as exc:
-        result = KeyResult(args.key_ref, Outcome.FAILED, f"DescribeKey failed: {errors.message(exc)}")
+        facts = app.kms.facts(args.key_ref)
+    except AwsFailure as exc:
+        result = KeyResult(key_arn=args.key_ref, outcome=Outcome.FAILED, reason=f"DescribeKey failed: {exc}")
     else:
-        guard = KeyGuard(services.settings, services.keys, services.kms)
-        result = guard.handle(KeyEvent(key_arns=(facts.arn,)))
+        result = app.key_guard.handle(KeyEvent(key_arns=(facts.arn,)))
         if result.outcome is Outcome.OUT_OF_SCOPE:
-            result.key_state = facts.state
+            result = dataclasses.replace(result, key_state=facts.state)
     run = Run(args.command, args.key_ref, True, [result], 1, time.monotonic() - console.started)
     if console.json_mode:
         console.finish(run)
@@ -655,7 +637,7 @@ def run_key(args: argparse.Namespace, console: Console) -> int:
 
 def key_report(result: KeyResult) -> str:
     rotation = {True: "on", False: "off", None: "-"}[result.rotation_enabled]
-    protects = result.protects or ["no configured bucket scope"]
+    protects = result.protects or ("no configured bucket scope",)
     lines = [
         f"key       {result.key_arn}",
         f"outcome   {result.outcome.value}: {result.reason}",

@@ -1,4 +1,8 @@
-"""The errors a caller can act on: bad configuration, or a payload that asks for nothing valid."""
+"""The errors a caller can act on: bad configuration, a payload that asks for nothing valid, a failed AWS call."""
+
+from __future__ import annotations
+
+from .model import Failure
 
 
 class ConfigError(ValueError):
@@ -11,3 +15,12 @@ class InvalidRequest(ValueError):
 
 class InvalidEvent(InvalidRequest):
     """An event this handler does not understand; nothing was read or changed."""
+
+
+class AwsFailure(Exception):
+    """An AWS call failed; `failure` says what that means to the domain (aws/errors.py classifies it)."""
+
+    def __init__(self, failure: Failure, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.code = code

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from .alerts import Publisher, key_alert, publish
-from .aws import errors
+from .alerts import Alerts
 from .aws.kms import KeyRing, KmsGateway
 from .config import Mode, Settings
+from .exceptions import AwsFailure
 from .model import ALIAS_CHANGES, KeyEvent, KeyResult, Outcome
 
 # What undoes each revertible event, in order. CancelKeyDeletion leaves the key Disabled, hence EnableKey after it.
@@ -37,43 +35,38 @@ _REVERT_CALLS = {
 
 
 class KeyGuard:
-    def __init__(
-        self,
-        settings: Settings,
-        keys: KeyRing,
-        kms: KmsGateway,
-        publisher: Publisher | None = None,
-        on_alert_error: Callable[[Exception], None] | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, keys: KeyRing, kms: KmsGateway, alerts: Alerts) -> None:
         self.settings = settings
         self.keys = keys
         self.kms = kms
-        self.publisher = publisher
-        self._on_alert_error = on_alert_error
+        self.alerts = alerts
 
     def handle(self, event: KeyEvent) -> KeyResult:
         """A CloudTrail KMS event (alerted, critical), or a manual look at a key (`event_name` None, not alerted)."""
         key_arn = self._configured_key(event)
         if key_arn is None:
             named = event.alias_name or ", ".join(event.key_arns) or "no key"
-            return KeyResult(named, Outcome.OUT_OF_SCOPE, f"{named} is not a configured DSSE key", event.event_name)
-        result = KeyResult(key_arn, Outcome.COMPLIANT, "", event.event_name, dry_run=event.dry_run)
-        result.trigger = event.trigger
-        result.protects = [
-            scope for ref in self.keys.references_of(key_arn) for scope in self.settings.buckets_using(ref)
-        ]
+            reason = f"{named} is not a configured DSSE key"
+            return KeyResult(key_arn=named, outcome=Outcome.OUT_OF_SCOPE, reason=reason, event_name=event.event_name)
+        common: dict[str, Any] = {
+            "key_arn": key_arn,
+            "event_name": event.event_name,
+            "dry_run": event.dry_run,
+            "trigger": event.trigger,
+            "protects": tuple(
+                scope for ref in self.keys.references_of(key_arn) for scope in self.settings.buckets_using(ref)
+            ),
+        }
+        actions: list[str] = []
         try:
             if event.event_name is None:
-                self._inspect(result)
-                return result
-            self._respond(event, result)
-        except (ClientError, BotoCoreError) as exc:
-            result.outcome = Outcome.FAILED
-            result.reason = f"{event.event_name} on the DSSE key; handling it failed: {_message(exc)}"
-        result.alert_error = publish(
-            self.publisher, key_alert(result, self.settings.alert_context), self._on_alert_error
-        )
-        return result
+                return KeyResult(**common, **self._inspect(key_arn))
+            result = KeyResult(**common, **self._respond(event, key_arn, actions))
+        except AwsFailure as exc:
+            reason = f"{event.event_name} on the DSSE key; handling it failed: {exc}"
+            result = KeyResult(**common, outcome=Outcome.FAILED, reason=reason, actions=tuple(actions))
+        error = self.alerts.send(result)
+        return replace(result, alert_error=error) if error else result
 
     def _configured_key(self, event: KeyEvent) -> str | None:
         """Alias events matter only for a configured alias; every other event, for a configured key ARN."""
@@ -81,14 +74,15 @@ class KeyGuard:
             return self.keys.aliases.get(event.alias_name or "")
         return next((arn for arn in event.key_arns if arn in self.keys.arns), None)
 
-    def _respond(self, event: KeyEvent, result: KeyResult) -> None:
+    def _respond(self, event: KeyEvent, key_arn: str, actions: list[str]) -> dict[str, Any]:
+        """The fields of the result of a KMS event; `actions` records each revert call as it is made."""
         name = event.event_name or ""
-        result.deletion_date = event.response.get("deletionDate")
+        found: dict[str, Any] = {"deletion_date": event.response.get("deletionDate")}
         if name == "PutKeyPolicy":
-            result.policy_statements = policy_summary(event.request.get("policy"), result.key_arn.split(":")[4])
+            statements = policy_summary(event.request.get("policy"), key_arn.split(":")[4])
+            found["policy_statements"] = tuple(statements) if statements is not None else None
         if name in HUMAN_DECISIONS:
-            result.outcome = Outcome.UNREMEDIABLE
-            result.reason = f"{name} on the DSSE key: {HUMAN_DECISIONS[name]}"
+            found |= {"outcome": Outcome.UNREMEDIABLE, "reason": f"{name} on the DSSE key: {HUMAN_DECISIONS[name]}"}
         elif not self.settings.key_guard_revert or event.dry_run or self.settings.mode is Mode.ALERT_ONLY:
             if event.dry_run:
                 why = "dry run"
@@ -96,31 +90,32 @@ class KeyGuard:
                 why = "alert-only mode writes nothing, KEY_GUARD_REVERT included"
             else:
                 why = "revert is off (KEY_GUARD_REVERT=false)"
-            result.outcome = Outcome.WOULD_REMEDIATE
-            result.reason = f"{name} on the DSSE key; {why}: a human must run {' then '.join(REVERTS[name])}"
+            reason = f"{name} on the DSSE key; {why}: a human must run {' then '.join(REVERTS[name])}"
+            found |= {"outcome": Outcome.WOULD_REMEDIATE, "reason": reason}
         else:
             for action in REVERTS[name]:
-                getattr(self.kms, _REVERT_CALLS[action])(result.key_arn)
-                result.actions.append(action)
-            result.outcome = Outcome.REMEDIATED
-            result.reason = f"{name} on the DSSE key was reverted: {' then '.join(result.actions)}"
-            result.deletion_date = None  # the deletion was cancelled
-        facts = self.kms.facts(result.key_arn)
-        result.key_state = facts.state
-        if facts.deletion_date and not result.actions:
-            result.deletion_date = facts.deletion_date.isoformat()
+                getattr(self.kms, _REVERT_CALLS[action])(key_arn)
+                actions.append(action)
+            reason = f"{name} on the DSSE key was reverted: {' then '.join(actions)}"
+            # deletion_date None: the deletion was cancelled
+            found |= {"outcome": Outcome.REMEDIATED, "reason": reason, "actions": tuple(actions), "deletion_date": None}
+        facts = self.kms.facts(key_arn)
+        found["key_state"] = facts.state
+        if facts.deletion_date and not actions:
+            found["deletion_date"] = facts.deletion_date.isoformat()
+        return found
 
-    def _inspect(self, result: KeyResult) -> None:
-        facts = self.kms.facts(result.key_arn)
-        result.key_state = facts.state
-        result.rotation_enabled = self.kms.rotation_enabled(result.key_arn)
-        result.deletion_date = facts.deletion_date.isoformat() if facts.deletion_date else None
-        problems = [p for p in (facts.unusable_for_dsse(), None if result.rotation_enabled else "rotation is off") if p]
-        if problems:
-            result.outcome = Outcome.WOULD_REMEDIATE
-            result.reason = "; ".join(problems)
-        else:
-            result.reason = "enabled, symmetric, rotation on"
+    def _inspect(self, key_arn: str) -> dict[str, Any]:
+        facts = self.kms.facts(key_arn)
+        rotation = self.kms.rotation_enabled(key_arn)
+        problems = [p for p in (facts.unusable_for_dsse(), None if rotation else "rotation is off") if p]
+        return {
+            "outcome": Outcome.WOULD_REMEDIATE if problems else Outcome.COMPLIANT,
+            "reason": "; ".join(problems) if problems else "enabled, symmetric, rotation on",
+            "key_state": facts.state,
+            "rotation_enabled": rotation,
+            "deletion_date": facts.deletion_date.isoformat() if facts.deletion_date else None,
+        }
 
 
 def policy_summary(policy: Any, account: str) -> list[dict[str, Any]] | None:
@@ -150,7 +145,3 @@ def _reaches_outside(principal: Any, account: str) -> bool:
     values = principal.get("AWS", []) if isinstance(principal, dict) else []
     values = [values] if isinstance(values, str) else values
     return any(v == "*" or (v.split(":")[4] if v.startswith("arn:") else v) != account for v in values)
-
-
-def _message(exc: Exception) -> str:
-    return errors.message(exc) if isinstance(exc, ClientError) else str(exc)

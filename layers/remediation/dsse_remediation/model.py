@@ -1,10 +1,19 @@
-"""Value types shared by every path: what was asked, what was found, what was done."""
+"""Value types shared by every path: what was asked, what was found, what was done, and what AWS said went wrong.
+
+Domain modules read and build only these; adapters (aws/) turn AWS answers into them. Results are frozen and built
+whole; `answer()` is the one serialiser of every handler's answer and every alert's resource fields.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import UTC, datetime
+from enum import Enum, StrEnum
+from typing import Any, Generic, TypeVar
+
+DSSE = "aws:kms:dsse"
+T = TypeVar("T")
 
 
 class Outcome(StrEnum):
@@ -35,11 +44,45 @@ _SEVERITY = {
 }
 
 
+class Source(StrEnum):
+    """Where a request came from. Everything but a manual call is event-driven: its failures are retried."""
+
+    CLOUDTRAIL = "cloudtrail"
+    S3_NOTIFICATION = "s3-notification"
+    SWEEP = "sweep"
+    MANUAL = "manual"
+
+
+class Action(StrEnum):
+    NONE = "none"
+    COPY = "copy-in-place"
+    MULTIPART_COPY = "multipart-copy-in-place"
+
+
+class Failure(StrEnum):
+    """What an AWS error means to the domain (aws/errors.py classifies every ClientError and BotoCoreError)."""
+
+    RACE = "race"  # a newer write changed the object under a conditional request (412 / 409)
+    GONE = "gone"  # no such key, version or bucket
+    DENIED = "denied"  # access denied, or the bucket belongs to another account (ExpectedBucketOwner)
+    ARCHIVED = "archived"  # the object must be restored before S3 can read it
+    KEY_UNUSABLE = "key-unusable"  # KMS refused: key disabled, pending deletion, missing, not usable by the role
+    ACLS_DISABLED = "acls-disabled"  # Grant* sent to a BucketOwnerEnforced bucket
+    BAD_REQUEST = "bad-request"  # 400 without a code (a HeadObject of an SSE-C object)
+    THROTTLED = "throttled"  # slow down: retried by botocore, then by the delivery
+    TRANSIENT = "transient"  # a service fault or a network error: retried likewise
+    OTHER = "other"
+
+    @property
+    def retryable(self) -> bool:
+        return self in (Failure.THROTTLED, Failure.TRANSIENT)
+
+
 @dataclass(frozen=True)
 class Trigger:
     """Where a request came from; CloudTrail fields are kept for attribution in alerts."""
 
-    source: str  # "cloudtrail" | "s3-notification" | "sweep" | "manual"
+    source: Source
     event_name: str | None = None
     event_id: str | None = None
     event_time: str | None = None
@@ -49,24 +92,20 @@ class Trigger:
     # CloudTrail also delivers a requester's writes into other accounts' buckets; those are not ours to fix.
     bucket_owner: str | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "source", Source(self.source))  # "cloudtrail" or Source.CLOUDTRAIL alike
+
     @property
-    def event_driven(self) -> bool:
-        """Delivered by AWS or by this stack's own queue: a failure raises, so the delivery is retried."""
-        return self.source != "manual"
+    def manual(self) -> bool:
+        """A person asked: answer them. Anything else is event-driven: a failure raises, so the delivery is retried."""
+        return self.source is Source.MANUAL
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "eventName": self.event_name,
-            "eventId": self.event_id,
-            "eventTime": self.event_time,
-            "actor": self.actor,
-            "sourceIp": self.source_ip,
-            "bucketOwner": self.bucket_owner,
-        }
+    def foreign_owner(self, account: str | None) -> str | None:
+        """The owner's account when the event says the bucket is another account's, else None."""
+        return self.bucket_owner if self.bucket_owner and account and self.bucket_owner != account else None
 
 
-MANUAL = Trigger(source="manual")
+MANUAL = Trigger(source=Source.MANUAL)
 
 
 @dataclass(frozen=True)
@@ -90,6 +129,26 @@ class ObjectRequest:
 
 
 @dataclass(frozen=True)
+class BucketRequest:
+    bucket: str
+    dry_run: bool = False
+    trigger: Trigger = MANUAL
+
+
+@dataclass(frozen=True)
+class KeyEvent:
+    """A KMS management event on some key (CloudTrail), or a manual look at one key (`event_name` None)."""
+
+    key_arns: tuple[str, ...]  # detail.resources[].ARN (key ARNs; alias ARNs too for alias events)
+    event_name: str | None = None
+    alias_name: str | None = None
+    request: Mapping[str, Any] = field(default_factory=dict)  # requestParameters
+    response: Mapping[str, Any] = field(default_factory=dict)  # responseElements
+    dry_run: bool = False
+    trigger: Trigger = MANUAL
+
+
+@dataclass(frozen=True)
 class SweepStep:
     """One step of a bucket sweep, carried by the object queue: list one page from `continuation_token` (None: the
     first page), queue its keys as object tasks, and queue the next step. `queued` counts the keys queued before."""
@@ -101,51 +160,168 @@ class SweepStep:
 
 
 @dataclass(frozen=True)
+class Parsed(Generic[T]):
+    """What a handler was given: requests, or why a well-formed event asks for nothing (e.g. the write failed), or a
+    bucket sweep's listing steps. Every parser returns one."""
+
+    requests: tuple[T, ...] = ()
+    ignored: str | None = None
+    steps: tuple[SweepStep, ...] = ()
+
+
+# What was found.
+
+
+@dataclass(frozen=True)
 class Encryption:
     algorithm: str  # AES256 | aws:kms | aws:kms:dsse | SSE-C | unknown
     kms_key_id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"algorithm": self.algorithm, "kmsKeyId": self.kms_key_id}
 
     def __str__(self) -> str:
         return f"{self.algorithm} ({self.kms_key_id})" if self.kms_key_id else self.algorithm
 
 
-@dataclass
+@dataclass(frozen=True)
+class ObjectState:
+    """What one HeadObject says about an object."""
+
+    bucket: str
+    key: str
+    etag: str
+    size: int
+    version_id: str | None
+    encryption: Encryption
+    storage_class: str
+    archive_status: str | None = None
+    restore: str | None = None
+    website_redirect: str | None = None
+    content: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    tag_count: int = 0
+    lock: Mapping[str, Any] = field(default_factory=dict)  # the ObjectLock* fields HeadObject returned
+
+    @property
+    def versioned(self) -> bool:
+        return self.version_id not in (None, "null")
+
+    @property
+    def locked(self) -> bool:
+        """Retention still running, a legal hold or an event hold: S3 refuses to delete this version."""
+        until = self.lock.get("ObjectLockRetainUntilDate")
+        retained = until is not None and until > datetime.now(UTC)
+        held = "ON" in (self.lock.get("ObjectLockLegalHoldStatus"), self.lock.get("ObjectLockEventHold"))
+        return retained or held
+
+
+@dataclass(frozen=True)
+class DsseTarget:
+    key_arn: str
+    encryption_context: str | None = None  # base64 JSON, as SSEKMSEncryptionContext wants it
+
+
+@dataclass(frozen=True)
+class Written:
+    """What S3 reported for the in-place write."""
+
+    version_id: str | None
+    encryption: Encryption
+
+
+@dataclass(frozen=True)
+class BucketEncryption:
+    """A bucket's default encryption rule, as GetBucketEncryption reports it."""
+
+    algorithm: str  # AES256 | aws:kms | aws:kms:dsse
+    kms_key_id: str | None = None
+    bucket_key_enabled: bool = False
+    blocked_encryption_types: tuple[str, ...] | None = None  # None: the bucket has no BlockedEncryptionTypes
+
+    def __str__(self) -> str:
+        text = f"{self.algorithm} ({self.kms_key_id})" if self.kms_key_id else self.algorithm
+        return text + (", Bucket Key on" if self.bucket_key_enabled else "")
+
+
+# What was done. Fields are listed in answer order; `json` metadata renames a field, None leaves it out of answers.
+
+
+OMITTED = {"json": None}  # field metadata: not part of answers (alerts carry the trigger on their own)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ObjectResult:
     bucket: str
     key: str
+    version_id: str | None = None
     outcome: Outcome
     reason: str
-    version_id: str | None = None
     version_id_after: str | None = None
-    before: Encryption | None = None
-    after: Encryption | None = None
-    action: str = "none"  # none | copy-in-place | multipart-copy-in-place
+    before: Encryption | None = field(default=None, metadata={"json": "encryptionBefore"})
+    after: Encryption | None = field(default=None, metadata={"json": "encryptionAfter"})
+    action: Action = Action.NONE
     purged_version_id: str | None = None
-    expected_key_arn: str | None = None
+    expected_key_arn: str | None = field(default=None, metadata={"json": "expectedKmsKeyId"})
     dry_run: bool = False
-    trigger: Trigger = field(default=MANUAL)
     alert_error: str | None = None  # an alert a human must read could not be published
+    trigger: Trigger = field(default=MANUAL, metadata=OMITTED)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The answer shape every handler returns: one entry per object."""
+
+@dataclass(frozen=True, kw_only=True)
+class BucketResult:
+    bucket: str
+    outcome: Outcome
+    reason: str
+    before: BucketEncryption | None = field(default=None, metadata={"json": "encryptionBefore"})
+    after: BucketEncryption | None = field(default=None, metadata={"json": "encryptionAfter"})
+    expected_key_arn: str | None = field(default=None, metadata={"json": "expectedKmsKeyId"})
+    policy_change: str | None = field(default=None, metadata={"json": "preventionPolicy"})  # added | updated | None
+    sweep: Mapping[str, Any] | None = None
+    dry_run: bool = False
+    alert_error: str | None = None
+    trigger: Trigger = field(default=MANUAL, metadata=OMITTED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyResult:
+    key_arn: str
+    outcome: Outcome
+    reason: str
+    event_name: str | None = None
+    key_state: str | None = None
+    rotation_enabled: bool | None = None
+    deletion_date: str | None = None
+    actions: tuple[str, ...] = ()  # revert calls made
+    protects: tuple[str, ...] = ()  # bucket scopes using this key
+    policy_statements: tuple[Mapping[str, Any], ...] | None = None
+    dry_run: bool = False
+    alert_error: str | None = None
+    trigger: Trigger = field(default=MANUAL, metadata=OMITTED)
+
+
+Result = ObjectResult | BucketResult | KeyResult
+
+
+def answer(value: Any) -> Any:
+    """Any value of this module as JSON-ready data: dataclasses as objects with camelCase names, enums as values."""
+    if is_dataclass(value) and not isinstance(value, type):
         return {
-            "bucket": self.bucket,
-            "key": self.key,
-            "versionId": self.version_id,
-            "outcome": self.outcome.value,
-            "reason": self.reason,
-            "versionIdAfter": self.version_id_after,
-            "encryptionBefore": self.before.to_dict() if self.before else None,
-            "encryptionAfter": self.after.to_dict() if self.after else None,
-            "action": self.action,
-            "purgedVersionId": self.purged_version_id,
-            "expectedKmsKeyId": self.expected_key_arn,
-            "dryRun": self.dry_run,
-            "alertError": self.alert_error,
+            f.metadata.get("json") or _camel(f.name): answer(getattr(value, f.name))
+            for f in fields(value)
+            if f.metadata.get("json", "") is not None
         }
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): answer(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [answer(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 # Every S3 data event that writes a whole new object. UploadPart / UploadPartCopy only stage parts: the object appears
@@ -159,109 +335,3 @@ KEY_REVERTIBLE = frozenset({"DisableKey", "ScheduleKeyDeletion", "DisableKeyRota
 KEY_FOR_HUMANS = frozenset({"PutKeyPolicy", "DeleteImportedKeyMaterial"})
 ALIAS_CHANGES = frozenset({"UpdateAlias", "DeleteAlias"})
 KEY_EVENTS = KEY_REVERTIBLE | KEY_FOR_HUMANS | ALIAS_CHANGES
-
-
-@dataclass(frozen=True)
-class BucketRequest:
-    bucket: str
-    dry_run: bool = False
-    trigger: Trigger = MANUAL
-
-
-@dataclass(frozen=True)
-class BucketEncryption:
-    """A bucket's default encryption rule, as GetBucketEncryption reports it."""
-
-    algorithm: str  # AES256 | aws:kms | aws:kms:dsse
-    kms_key_id: str | None = None
-    bucket_key_enabled: bool = False
-    blocked_encryption_types: tuple[str, ...] | None = None  # None: the bucket has no BlockedEncryptionTypes
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "algorithm": self.algorithm,
-            "kmsKeyId": self.kms_key_id,
-            "bucketKeyEnabled": self.bucket_key_enabled,
-            "blockedEncryptionTypes": list(self.blocked_encryption_types)
-            if self.blocked_encryption_types is not None
-            else None,
-        }
-
-    def __str__(self) -> str:
-        text = f"{self.algorithm} ({self.kms_key_id})" if self.kms_key_id else self.algorithm
-        return text + (", Bucket Key on" if self.bucket_key_enabled else "")
-
-
-@dataclass
-class BucketResult:
-    bucket: str
-    outcome: Outcome
-    reason: str
-    before: BucketEncryption | None = None
-    after: BucketEncryption | None = None
-    expected_key_arn: str | None = None
-    policy_change: str | None = None  # added | updated | None (prevention policy)
-    sweep: dict[str, Any] | None = None
-    dry_run: bool = False
-    trigger: Trigger = field(default=MANUAL)
-    alert_error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "bucket": self.bucket,
-            "outcome": self.outcome.value,
-            "reason": self.reason,
-            "encryptionBefore": self.before.to_dict() if self.before else None,
-            "encryptionAfter": self.after.to_dict() if self.after else None,
-            "expectedKmsKeyId": self.expected_key_arn,
-            "preventionPolicy": self.policy_change,
-            "sweep": self.sweep,
-            "dryRun": self.dry_run,
-            "alertError": self.alert_error,
-        }
-
-
-@dataclass(frozen=True)
-class KeyEvent:
-    """A KMS management event on some key (CloudTrail), or a manual look at one key (`event_name` None)."""
-
-    key_arns: tuple[str, ...]  # detail.resources[].ARN (key ARNs; alias ARNs too for alias events)
-    event_name: str | None = None
-    alias_name: str | None = None
-    request: dict[str, Any] = field(default_factory=dict)  # requestParameters
-    response: dict[str, Any] = field(default_factory=dict)  # responseElements
-    dry_run: bool = False
-    trigger: Trigger = MANUAL
-
-
-@dataclass
-class KeyResult:
-    key_arn: str
-    outcome: Outcome
-    reason: str
-    event_name: str | None = None
-    key_state: str | None = None
-    rotation_enabled: bool | None = None
-    deletion_date: str | None = None
-    actions: list[str] = field(default_factory=list)  # revert calls made
-    protects: list[str] = field(default_factory=list)  # bucket scopes using this key
-    policy_statements: list[dict[str, Any]] | None = None
-    dry_run: bool = False
-    trigger: Trigger = field(default=MANUAL)
-    alert_error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "keyArn": self.key_arn,
-            "outcome": self.outcome.value,
-            "reason": self.reason,
-            "eventName": self.event_name,
-            "keyState": self.key_state,
-            "rotationEnabled": self.rotation_enabled,
-            "deletionDate": self.deletion_date,
-            "actions": self.actions,
-            "protects": self.protects,
-            "policyStatements": self.policy_statements,
-            "dryRun": self.dry_run,
-            "alertError": self.alert_error,
-        }

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .model import BucketResult, KeyResult, ObjectResult, Outcome
+from .model import Outcome, Result, answer
 
 METRIC_NAMES = {outcome: outcome.value.title().replace("-", "") for outcome in Outcome}  # e.g. WouldRemediate
 
@@ -50,12 +50,14 @@ class Reporter:
         return {"error": {"type": type(exc).__name__, "message": str(exc)}, "results": []}
 
     @staticmethod
-    def raise_if_failed(results: Sequence[ObjectResult | BucketResult | KeyResult], event_driven: bool) -> None:
-        """Event-driven work that failed, or whose required alert was not delivered, raises to be retried."""
+    def finish(results: Sequence[Result]) -> dict[str, Any]:
+        """The answer; but event-driven work that failed, or whose required alert was not delivered, raises instead,
+        so its delivery is retried (SQS redrive, async retries) into a DLQ. A manual call always gets its answer."""
         problems = [r.reason if r.outcome is Outcome.FAILED else r.alert_error for r in results]
         problems = [p for r, p in zip(results, problems, strict=True) if r.outcome is Outcome.FAILED or r.alert_error]
-        if problems and event_driven:
+        if problems and any(not r.trigger.manual for r in results):
             raise HandlerFailed(f"{len(problems)} resource(s) failed, to be retried: {problems[0]}")
+        return {"results": [answer(r) for r in results]}
 
 
 def powertools() -> tuple[Logger, Metrics, Tracer, Reporter]:

@@ -17,24 +17,21 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from .alerts import Publisher, bucket_alert, publish
-from .aws import errors
-from .aws.s3 import S3Gateway
+from .alerts import Alerts
+from .aws.s3_buckets import BucketStore
 from .aws.sqs import QueueSender
 from .config import Mode, Settings
-from .model import BucketResult, Outcome, SweepStep, Trigger
+from .exceptions import AwsFailure
+from .model import BucketResult, Failure, Outcome, Source, SweepStep, Trigger
 from .scope import require_bucket_name
 
 log = logging.getLogger(__name__)
 
 PAGE = 1000  # ListObjectsV2's largest page
-SWEEP = "sweep"
+SWEEP = Source.SWEEP.value  # the key of a sweep's queue messages
 
 
 class AlertNotDelivered(Exception):
@@ -58,23 +55,15 @@ def step_message(step: SweepStep) -> dict[str, Any]:
 
 def sweep_trigger(sweep_id: str) -> Trigger:
     """The trigger of a sweep's object tasks: event-driven (a failure is retried), alerts only when a human must act."""
-    return Trigger(source=SWEEP, event_name="BucketSweep", event_id=sweep_id)
+    return Trigger(source=Source.SWEEP, event_name="BucketSweep", event_id=sweep_id)
 
 
 class Sweeper:
-    def __init__(
-        self,
-        settings: Settings,
-        s3: S3Gateway,
-        queue: QueueSender,
-        publisher: Publisher | None = None,
-        on_alert_error: Callable[[Exception], None] | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, s3: BucketStore, queue: QueueSender, alerts: Alerts) -> None:
         self.settings = settings
         self.s3 = s3
         self.queue = queue
-        self.publisher = publisher
-        self._on_alert_error = on_alert_error
+        self.alerts = alerts
 
     def start(self, bucket: str, trigger: Trigger) -> dict[str, Any]:
         """Queue the first step (one SendMessage); the bucket function does nothing else for the sweep."""
@@ -99,8 +88,8 @@ class Sweeper:
         room = max(self.settings.sweep_max_objects - step.queued, 1)
         try:
             keys, token = self.s3.list_page(step.bucket, step.continuation_token, min(PAGE, room))
-        except ClientError as exc:
-            if errors.code(exc) != "NoSuchBucket":
+        except AwsFailure as exc:
+            if exc.failure is not Failure.GONE:
                 raise  # retried by the queue, then dead-lettered (alarmed) with the step that failed
             return {"id": step.sweep_id, "bucket": step.bucket, "status": "the bucket was deleted"}
         self.queue.send_batch([task_message(step, key) for key in keys])
@@ -122,8 +111,12 @@ class Sweeper:
             "were not looked at and may not be DSSE-KMS. Backfill this bucket with S3 Batch Operations, or raise "
             "SWEEP_MAX_OBJECTS and reset the bucket's default again"
         )
-        result = BucketResult(step.bucket, Outcome.UNREMEDIABLE, reason, sweep={"id": step.sweep_id, "queued": queued})
-        result.trigger = sweep_trigger(step.sweep_id)
-        error = publish(self.publisher, bucket_alert(result, self.settings.alert_context), self._on_alert_error)
-        if error:
+        result = BucketResult(
+            bucket=step.bucket,
+            outcome=Outcome.UNREMEDIABLE,
+            reason=reason,
+            sweep={"id": step.sweep_id, "queued": queued},
+            trigger=sweep_trigger(step.sweep_id),
+        )
+        if error := self.alerts.send(result):
             raise AlertNotDelivered(error)

@@ -20,11 +20,11 @@ shape, is an InvalidEvent with a message saying what was expected.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes.event_bridge_event import EventBridgeEvent
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventBridgeNotificationEvent
 
 from .config import is_key_arn
 from .exceptions import InvalidEvent
@@ -35,6 +35,8 @@ from .model import (
     BucketRequest,
     KeyEvent,
     ObjectRequest,
+    Parsed,
+    Source,
     SweepStep,
     Trigger,
 )
@@ -49,14 +51,7 @@ MANUAL_BUCKET_FIELDS = {"bucket": str, "dryRun": bool}
 MANUAL_KEY_FIELDS = {"keyArn": str, "dryRun": bool}
 
 
-@dataclass(frozen=True)
-class Parsed:
-    requests: tuple[ObjectRequest, ...]
-    ignored: str | None = None  # why a well-formed event asks for nothing (e.g. the write failed)
-    steps: tuple[SweepStep, ...] = ()  # a bucket sweep's listing steps
-
-
-def parse_object_event(event: Any) -> Parsed:
+def parse_object_event(event: Any) -> Parsed[ObjectRequest]:
     if not isinstance(event, Mapping):
         raise InvalidEvent(f"expected a JSON object, got {type(event).__name__}")
     if SWEEP in event:
@@ -66,7 +61,7 @@ def parse_object_event(event: Any) -> Parsed:
         if bridge.detail_type == CLOUDTRAIL:
             return _cloudtrail(bridge)
         if bridge.detail_type in S3_NOTIFICATIONS and bridge.source == "aws.s3":
-            return _s3_notification(bridge)
+            return _s3_notification(S3EventBridgeNotificationEvent(dict(event)))
         raise InvalidEvent(
             f"unsupported EventBridge event (source {bridge.source!r}, detail-type {bridge.detail_type!r}): "
             f"expected {CLOUDTRAIL!r} S3 data events, or S3 {OBJECT_CREATED!r} / {RESTORE_COMPLETED!r}"
@@ -92,7 +87,7 @@ def manual_request(payload: Mapping[str, Any]) -> ObjectRequest:
     )
 
 
-def _cloudtrail(bridge: EventBridgeEvent) -> Parsed:
+def _cloudtrail(bridge: EventBridgeEvent) -> Parsed[ObjectRequest]:
     detail, name = _cloudtrail_detail(bridge, "s3.amazonaws.com", OBJECT_WRITES, "an object write")
     if detail.get("errorCode"):
         return Parsed((), ignored=f"{name} failed ({detail['errorCode']}): nothing was written")
@@ -106,31 +101,29 @@ def _cloudtrail(bridge: EventBridgeEvent) -> Parsed:
     return Parsed((request,))
 
 
-def parse_bucket_event(event: Any) -> tuple[BucketRequest | None, str | None]:
-    """A bucket request, or (None, why it is ignored) for a failed call."""
+def parse_bucket_event(event: Any) -> Parsed[BucketRequest]:
     if _is_manual(event, MANUAL_BUCKET_FIELDS, "bucket"):
-        return BucketRequest(bucket=event["bucket"], dry_run=event.get("dryRun", False)), None
+        return Parsed((BucketRequest(bucket=event["bucket"], dry_run=event.get("dryRun", False)),))
     detail, name = _management_event(event, "s3.amazonaws.com", BUCKET_CHANGES, "a bucket encryption change")
     if detail.get("errorCode"):
-        return None, f"{name} failed ({detail['errorCode']}): nothing changed"
+        return Parsed(ignored=f"{name} failed ({detail['errorCode']}): nothing changed")
     bucket = _request_parameters(detail).get("bucketName")
     if not isinstance(bucket, str) or not bucket:
         raise InvalidEvent("CloudTrail event lacks detail.requestParameters.bucketName")
-    return BucketRequest(bucket=bucket, trigger=_trigger(detail)), None
+    return Parsed((BucketRequest(bucket=bucket, trigger=_trigger(detail)),))
 
 
-def parse_key_event(event: Any) -> tuple[KeyEvent | None, str | None]:
-    """A key event, or (None, why it is ignored) for a failed call."""
+def parse_key_event(event: Any) -> Parsed[KeyEvent]:
     if _is_manual(event, MANUAL_KEY_FIELDS, "keyArn"):
         if not is_key_arn(event["keyArn"]):
             raise InvalidEvent(
                 "field 'keyArn' must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), "
                 f"got {event['keyArn']!r}"
             )
-        return KeyEvent(key_arns=(event["keyArn"],), dry_run=event.get("dryRun", False)), None
+        return Parsed((KeyEvent(key_arns=(event["keyArn"],), dry_run=event.get("dryRun", False)),))
     detail, name = _management_event(event, "kms.amazonaws.com", KEY_EVENTS, "a guarded KMS change")
     if detail.get("errorCode"):
-        return None, f"{name} failed ({detail['errorCode']}): nothing changed"
+        return Parsed(ignored=f"{name} failed ({detail['errorCode']}): nothing changed")
     resources = detail.get("resources")
     resources = resources if isinstance(resources, list) else []
     # detail.resources[].ARN is always the key ARN; requestParameters.keyId may be an id, ARN or alias.
@@ -146,7 +139,7 @@ def parse_key_event(event: Any) -> tuple[KeyEvent | None, str | None]:
         response=dict(response or {}),
         trigger=_trigger(detail),
     )
-    return key_event, None
+    return Parsed((key_event,))
 
 
 def _is_manual(event: Any, fields: Mapping[str, type], required: str) -> bool:
@@ -207,7 +200,7 @@ def _trigger(detail: Mapping[str, Any]) -> Trigger:
     if not isinstance(identity, Mapping):
         identity = {}
     return Trigger(
-        source="cloudtrail",
+        source=Source.CLOUDTRAIL,
         event_name=_text(detail.get("eventName")),
         event_id=_text(detail.get("eventID")),
         event_time=_text(detail.get("eventTime")),
@@ -244,29 +237,29 @@ def _check_manual(payload: Mapping[str, Any], fields: Mapping[str, type], requir
             raise InvalidEvent(f"field {name!r} must be a {kind.__name__}, got {type(payload[name]).__name__}")
 
 
-def _s3_notification(bridge: EventBridgeEvent) -> Parsed:
-    """S3's own "Object Created" / "Object Restore Completed" events (same detail shape for bucket and object)."""
-    detail = bridge.detail
-    what = bridge.detail_type
-    try:
-        bucket = detail["bucket"]["name"]
-        raw_key = detail["object"]["key"]
-    except (KeyError, TypeError):
-        raise InvalidEvent(f"S3 {what!r} event lacks detail.bucket.name or detail.object.key") from None
-    if not isinstance(bucket, str) or not isinstance(raw_key, str):
+def _s3_notification(event: S3EventBridgeNotificationEvent) -> Parsed[ObjectRequest]:
+    """S3's own "Object Created" / "Object Restore Completed" events (Powertools' data class; same detail shape)."""
+    detail = event.detail
+    what = event.detail_type
+    bucket, raw_key = detail.get("bucket"), detail.get("object")
+    if not isinstance(bucket, Mapping) or not isinstance(raw_key, Mapping):
+        raise InvalidEvent(f"S3 {what!r} event lacks detail.bucket.name or detail.object.key")
+    if not isinstance(bucket.get("name"), str) or not isinstance(raw_key.get("key"), str):
         raise InvalidEvent(f"S3 {what!r} event has a non-string bucket name or key")
     trigger = Trigger(
-        source="s3-notification",
-        event_name=_text(detail.get("reason")) or what,
-        event_id=_text(bridge.get("id")),
-        event_time=_text(bridge.get("time")),
+        source=Source.S3_NOTIFICATION,
+        event_name=_text(detail.reason) or what,
+        event_id=_text(event.get("id")),
+        event_time=_text(event.get("time")),
         actor=_text(detail.get("requester")),
-        source_ip=_text(detail.get("source-ip-address")),
+        source_ip=_text(detail.source_ip_address),
     )
-    return Parsed((ObjectRequest(bucket=bucket, keys=(unquote_plus(raw_key), raw_key), trigger=trigger),))
+    # The key arrives URL-encoded (the data class decodes it): tried decoded, then as delivered.
+    keys = (detail.object.key, raw_key["key"])
+    return Parsed((ObjectRequest(bucket=detail.bucket.name, keys=keys, trigger=trigger),))
 
 
-def _sweep(event: Mapping[str, Any]) -> Parsed:
+def _sweep(event: Mapping[str, Any]) -> Parsed[ObjectRequest]:
     """A bucket sweep's message (sweep.task_message / sweep.step_message)."""
     body = event[SWEEP]
     if len(event) != 1 or not isinstance(body, Mapping):

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .aws.s3 import DSSE, ObjectState
+from .model import DSSE, ObjectState
 
 # Objects in these classes must be restored before S3 can read them for a copy (InvalidObjectState).
 # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html

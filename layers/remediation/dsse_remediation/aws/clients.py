@@ -20,11 +20,18 @@ if TYPE_CHECKING:
 # call and 5 retries). `total_max_attempts` counts the first call; `max_attempts` would count retries only.
 # https://boto3.amazonaws.com/v1/documentation/api/latest/guide/retries.html
 TOTAL_ATTEMPTS = 6
-_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": TOTAL_ATTEMPTS},
-    user_agent_extra=USER_AGENT,
-    max_pool_connections=64,
-)
+
+
+def config(user_agent_extra: str = USER_AGENT, max_pool_connections: int = 64) -> Config:
+    """Every client's configuration: the Lambdas' (below) and the CLI's (its own user agent and pool size)."""
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": TOTAL_ATTEMPTS},
+        user_agent_extra=user_agent_extra,
+        max_pool_connections=max_pool_connections,
+    )
+
+
+_CONFIG = config()
 
 
 @functools.cache

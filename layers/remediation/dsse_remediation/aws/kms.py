@@ -34,8 +34,9 @@ class KeyRing:
         try:
             metadata = kms.describe_key(KeyId=ref)["KeyMetadata"]
         except ClientError as exc:
-            if errors.is_transient(exc):
-                raise  # throttled at cold start: the invocation fails and is retried, the configuration is fine
+            found = errors.failure(exc)
+            if found.failure.retryable:
+                raise found from exc  # throttled at cold start: the invocation fails and is retried
             raise ConfigError(f"KMS key {ref!r} could not be resolved to a key ARN: {exc}") from exc
         if metadata.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
             raise ConfigError(f"KMS key {ref!r} is {metadata['KeySpec']}: DSSE-KMS needs a symmetric key")
@@ -85,6 +86,7 @@ class KmsGateway:
     def __init__(self, client: KMSClient) -> None:
         self._client = client
 
+    @errors.translated
     def facts(self, key: str) -> KeyFacts:
         metadata = self._client.describe_key(KeyId=key)["KeyMetadata"]
         return KeyFacts(
@@ -95,14 +97,18 @@ class KmsGateway:
             deletion_date=metadata.get("DeletionDate"),
         )
 
+    @errors.translated
     def rotation_enabled(self, key_arn: str) -> bool:
         return bool(self._client.get_key_rotation_status(KeyId=key_arn).get("KeyRotationEnabled"))
 
+    @errors.translated
     def enable_key(self, key_arn: str) -> None:
         self._client.enable_key(KeyId=key_arn)
 
+    @errors.translated
     def cancel_key_deletion(self, key_arn: str) -> None:
         self._client.cancel_key_deletion(KeyId=key_arn)  # leaves the key Disabled: EnableKey follows
 
+    @errors.translated
     def enable_key_rotation(self, key_arn: str) -> None:
         self._client.enable_key_rotation(KeyId=key_arn)

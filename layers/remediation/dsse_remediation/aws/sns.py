@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from . import errors
+
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
@@ -19,6 +21,7 @@ class SnsPublisher:
         self._client_factory = client
         self._topic_arn = topic_arn
 
+    @errors.translated
     def publish(self, alert: Alert) -> str:
         # MessageStructure=json: e-mail subscribers read the text, every other protocol gets the JSON body.
         # https://docs.aws.amazon.com/sns/latest/dg/sns-send-custom-platform-specific-payloads-mobile-devices.html

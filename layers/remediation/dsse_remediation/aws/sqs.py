@@ -6,6 +6,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import AwsFailure
+from ..model import Failure
+from . import errors
+
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
@@ -13,8 +17,11 @@ if TYPE_CHECKING:
 BATCH = 10  # SendMessageBatch takes at most 10 entries
 
 
-class QueueNotAccepted(Exception):
-    """SQS refused some entries of a batch; nothing tells which were kept, so the caller retries the whole step."""
+class QueueNotAccepted(AwsFailure):
+    """SQS refused some entries of a batch (a 200 answer listing them as Failed): the caller retries the whole step."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(Failure.TRANSIENT, message, "SendMessageBatch.Failed")
 
 
 class QueueSender:
@@ -22,9 +29,11 @@ class QueueSender:
         self._client = client
         self._queue_url = queue_url
 
+    @errors.translated
     def send(self, body: Mapping[str, Any]) -> None:
         self._client.send_message(QueueUrl=self._queue_url, MessageBody=_json(body))
 
+    @errors.translated
     def send_batch(self, bodies: Sequence[Mapping[str, Any]]) -> None:
         """Every body, 10 per SendMessageBatch. A batch answers 200 with per-entry failures: those raise."""
         for start in range(0, len(bodies), BATCH):

@@ -1,0 +1,103 @@
+"""The composition root: the one place the object graph is built.
+
+Handlers, the CLI, the demo, the tests and the benchmarks all build an `App` from Settings and a client factory, the
+one seam: a factory `(service, region) -> boto3 client`. The Lambdas pass the cached clients of `aws.clients`; the CLI
+passes its session's; tests pass clients whose calls they record or whose answers they fault. Every part is built on
+first use, so a cold start pays only for what its path needs (the object function never creates a KMS client unless
+an alias must be resolved, and no SNS client until its first alert).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from typing import Any
+
+from .alerts import Alerts
+from .aws import clients
+from .aws.kms import KeyRing, KmsGateway
+from .aws.s3_buckets import BucketStore
+from .aws.s3_objects import ObjectStore
+from .aws.sns import SnsPublisher
+from .aws.sqs import QueueSender
+from .buckets import BucketRemediator
+from .config import Settings
+from .keyguard import KeyGuard
+from .remediation import ObjectRemediator
+from .sweep import Sweeper
+
+ClientFactory = Callable[[str, "str | None"], Any]
+OnAlertError = Callable[[Exception], None]
+
+
+class App:
+    def __init__(
+        self,
+        settings: Settings,
+        client: ClientFactory | None = None,
+        on_alert_error: OnAlertError | None = None,
+    ) -> None:
+        self.settings = settings
+        self._client_factory = client or clients.client  # read now: the cached clients of this process
+        self._clients: dict[tuple[str, str | None], Any] = {}
+        self._on_alert_error = on_alert_error
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        client: ClientFactory | None = None,
+        on_alert_error: OnAlertError | None = None,
+    ) -> App:
+        """What a Lambda builds at cold start: Settings from its environment variables (ConfigError names a bad one)."""
+        return cls(Settings.from_env(env), client, on_alert_error)
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        """One client per service and Region for the life of the App."""
+        where = (service, region or self.settings.region)
+        if where not in self._clients:
+            self._clients[where] = self._client_factory(*where)
+        return self._clients[where]
+
+    @cached_property
+    def keys(self) -> KeyRing:
+        return KeyRing(self.settings.key_references, lambda: self.client("kms"))
+
+    @cached_property
+    def object_store(self) -> ObjectStore:
+        return ObjectStore(self.client("s3"), self.settings.account_id)
+
+    @cached_property
+    def bucket_store(self) -> BucketStore:
+        return BucketStore(self.client("s3"), self.settings.account_id)
+
+    @cached_property
+    def kms(self) -> KmsGateway:
+        return KmsGateway(self.client("kms"))
+
+    @cached_property
+    def alerts(self) -> Alerts:
+        topic = self.settings.alert_topic_arn
+        # The topic's own Region (its ARN), which may differ from the buckets'.
+        publisher = SnsPublisher(lambda: self.client("sns", topic.split(":")[3]), topic) if topic else None
+        return Alerts(publisher, self.settings.alert_context, self._on_alert_error)
+
+    @cached_property
+    def objects(self) -> ObjectRemediator:
+        return ObjectRemediator(self.settings, self.keys, self.object_store, self.alerts)
+
+    @cached_property
+    def sweeper(self) -> Sweeper | None:
+        """A bucket sweep's steps; None when the sweep is off."""
+        if not self.settings.sweep_after_reset or not self.settings.object_queue_url:
+            return None
+        queue = QueueSender(self.client("sqs"), self.settings.object_queue_url)
+        return Sweeper(self.settings, self.bucket_store, queue, self.alerts)
+
+    @cached_property
+    def buckets(self) -> BucketRemediator:
+        return BucketRemediator(self.settings, self.keys, self.bucket_store, self.kms, self.alerts, self.sweeper)
+
+    @cached_property
+    def key_guard(self) -> KeyGuard:
+        return KeyGuard(self.settings, self.keys, self.kms, self.alerts)
