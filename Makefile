@@ -10,11 +10,18 @@ PYTHON_LAMBDA ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python
 LAMBDA_VENV := .venv-lambda-runtime
 LAMBDA_STAMP := $(LAMBDA_VENV)/.installed-$(shell cat requirements-dev.txt layers/remediation/requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
+# The suite runs in parallel (pytest-xdist), one worker per CPU. `--dist loadscope` sends a module's test functions
+# (a class's methods) to one worker: tests/reliability/test_fuzz.py builds its fake account once per module and counts
+# its inputs across the module. (`--dist loadgroup` would group by marker, but pytest-xdist 3.8 cannot rename pytest
+# 9.2's node ids, so its groups are silently ignored.) `make test XDIST=` runs everything serially.
+PYTEST := -m pytest -q -p no:cacheprovider
+XDIST ?= -n auto --dist loadscope
+
 TOOLS_VENV := .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed-$(shell cat requirements-tools.txt | cksum | cut -d' ' -f1)
 SAM := SAM_CLI_TELEMETRY=0 $(TOOLS_VENV)/bin/sam
 
-.PHONY: demo test lint typecheck unit unit-lambda-runtime template-checks bench load clean
+.PHONY: demo test lint fmt typecheck unit integration suite suite-lambda-runtime template-checks bench load clean
 
 $(STAMP):
 	rm -rf $(VENV)
@@ -26,24 +33,34 @@ $(STAMP):
 demo: $(STAMP)  ## the product on a local fake AWS (moto's server on 127.0.0.1)
 	$(BIN)/python scripts/demo.py
 
-test: lint typecheck template-checks unit unit-lambda-runtime  ## everything CI runs
+test: lint typecheck template-checks suite suite-lambda-runtime  ## everything CI runs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+fmt: $(STAMP)  ## fix what `make lint` finds where ruff can: lint fixes, then formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
-	$(BIN)/python -m pytest
+unit: $(STAMP)  ## tests/unit only: no fake AWS, no network, a few seconds
+	$(BIN)/python $(PYTEST) tests/unit
 
-unit-lambda-runtime:
+integration: $(STAMP)  ## the rest: moto-backed integration and reliability tests, template checks in Python
+	$(BIN)/python $(PYTEST) $(XDIST) tests --ignore=tests/unit
+
+suite: $(STAMP)  ## the whole suite (unit + integration)
+	$(BIN)/python $(PYTEST) $(XDIST)
+
+suite-lambda-runtime:  ## the whole suite again on the Lambda runtime's Python, when it is installed
 ifeq ($(PYTHON_LAMBDA),)
 	@echo "python3.13 (the Lambda runtime) not found: the suite ran on $$($(BIN)/python --version) only"
 else
 	@$(MAKE) --no-print-directory $(LAMBDA_STAMP)
-	$(LAMBDA_VENV)/bin/python -m pytest -q -p no:cacheprovider
+	$(LAMBDA_VENV)/bin/python $(PYTEST) $(XDIST)
 endif
 
 $(LAMBDA_STAMP):
@@ -69,8 +86,9 @@ $(TOOLS_STAMP): requirements-tools.txt
 	$(TOOLS_VENV)/bin/python -m pip install --quiet -r requirements-tools.txt
 	touch $@
 
-bench: $(STAMP)  ## cold-start import cost and S3 calls per object
-	PYTHONPATH=layers/remediation:. $(BIN)/python -m benchmarks.measure
+bench: $(STAMP)  ## cold-start import cost, then the AWS calls per object and per bucket / key path
+	PYTHONPATH=layers/remediation:. $(BIN)/python -m benchmarks.imports
+	PYTHONPATH=layers/remediation:. $(BIN)/python -m benchmarks.calls
 
 load: $(STAMP)  ## 10,000 object events (1,000 twice) through the SQS batch path on moto: lost, duplicates, objects/s, RSS
 	PYTHONPATH=layers/remediation:. $(BIN)/python -m benchmarks.load

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dsse_remediation.alerts import SCHEMA, subject
-from dsse_remediation.model import ObjectRequest, Trigger, answer
-from tests.integration.test_copy_in_place import put
-
-WRITER = Trigger(
-    source="cloudtrail",
-    event_name="PutObject",
-    event_id="8d6c1a4e-6f0f-4a59-9a9e-3b4b8e0d7a11",
-    event_time="2026-11-20T09:15:02Z",
-    actor="arn:aws:sts::123456789012:assumed-role/data-pipeline/ingest-job",
-    source_ip="198.51.100.23",
-)
+from dsse_remediation.alerts import SCHEMA
+from dsse_remediation.model import ObjectRequest, answer
+from tests.helpers import WRITER, put
 
 
 def test_remediated_alert_has_subject_schema_attribution_and_attributes(
@@ -72,12 +63,3 @@ def test_compliant_and_out_of_scope_publish_nothing(
     make_remediator(scope=Scope(include=("other-*",))).handle(ObjectRequest(bucket, ("ok.csv",)))
 
     assert inbox.messages() == []
-
-
-def test_subject_is_ascii_and_within_the_sns_limit() -> None:
-    text = subject("DSSE-KMS remediated", "s3://bucket/" + "Ünïcødé 文件/" * 20 + "\nline")
-
-    assert text.isascii()
-    assert "\n" not in text
-    assert len(text) < 100
-    assert text.startswith("DSSE-KMS remediated: s3://bucket/%C3%9Cn")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from dsse_remediation.reporting import HandlerFailed
-from tests.conftest import inject_error, key_ids, load_event
+from tests.helpers import inject_error, invoke, key_ids, load_event
 from tests.lambda_context import LambdaContext, load_function
 
 
@@ -20,10 +19,6 @@ def environment(monkeypatch: pytest.MonkeyPatch, dsse_key: str, inbox: Any, s3: 
     monkeypatch.setenv("ACCOUNT_ID", "123456789012")
     s3.create_bucket(Bucket="example-protected-bucket")
     s3.create_bucket(Bucket="example-excluded-bucket")
-
-
-def invoke(function: Any, event: Any) -> Any:
-    return json.loads(json.dumps(function.lambda_handler(event, LambdaContext())))
 
 
 class TestBucketHandler:
@@ -65,12 +60,6 @@ class TestBucketHandler:
         )
 
         assert [r["outcome"] for r in answer["results"]] == ["compliant"]
-
-    def test_failed_call_is_ignored_and_malformed_payload_refused(self, function: Any) -> None:
-        assert "AccessDenied" in invoke(function, load_event("put-bucket-encryption-failed.json"))["ignored"]
-        answer = invoke(function, load_event("manual-bucket-malformed.json"))
-        assert answer["results"] == []
-        assert "unknown field(s) ['dryrun']" in answer["error"]["message"]
 
     def test_event_driven_failure_raises_for_a_retry(self, function: Any) -> None:
         inject_error(function.remediator.s3.client, "GetBucketEncryption", "InternalError", 500, times=99)
@@ -149,8 +138,3 @@ class TestKeyGuardHandler:
 
         with pytest.raises(HandlerFailed, match="the alert could not be published"):
             function.lambda_handler(load_event("kms-disable-key.json", **key_ids(dsse_key, other_key)), LambdaContext())
-
-    def test_malformed_payload(self, function: Any) -> None:
-        answer = invoke(function, {"key": "alias/x"})
-
-        assert "unknown field(s) ['key']" in answer["error"]["message"]

@@ -15,11 +15,8 @@ from dsse_remediation.aws.sqs import QueueNotAccepted
 from dsse_remediation.config import Mode
 from dsse_remediation.exceptions import AwsFailure, InvalidRequest
 from dsse_remediation.model import BucketRequest, Outcome, SweepStep, Trigger
-from dsse_remediation.scope import Scope
 from dsse_remediation.triggers import parse_object_event
-from tests.conftest import REGION, inject_error, snapshot
-from tests.iam_conditions import denied
-from tests.integration.test_copy_in_place import put
+from tests.helpers import REGION, Response, inject_error, put, snapshot, tls_only
 
 DSSE_RULE = "aws:kms:dsse"
 
@@ -169,14 +166,6 @@ def test_dry_run_and_alert_only_write_nothing(
     assert [m["attributes"]["outcome"] for m in inbox.messages()] == ["would-remediate"]
 
 
-def test_out_of_scope_and_directory_buckets(make_bucket_remediator: Any, calls: Any) -> None:
-    remediator = make_bucket_remediator(scope=Scope(include=("*",), exclude=("scratch-*",)))
-
-    assert remediator.handle(BucketRequest("scratch-space")).outcome is Outcome.OUT_OF_SCOPE
-    assert remediator.handle(BucketRequest("fast--use1-az4--x-s3")).outcome is Outcome.UNREMEDIABLE
-    assert calls.calls == []
-
-
 def test_unknown_bucket_is_gone_and_invalid_name_refused(make_bucket_remediator: Any) -> None:
     remediator = make_bucket_remediator()
 
@@ -218,60 +207,20 @@ def test_alert_names_who_changed_it_and_the_configuration_before_and_after(
 class TestPreventionPolicy:
     """Opt-in: deny writes that ask for other encryption; everything relying on the default keeps working."""
 
-    OBJECTS = "arn:aws:s3:::example-protected-bucket/reports/q3.csv"
-
-    @pytest.fixture
-    def policy(self, s3: Any, bucket: str, make_bucket_remediator: Any) -> dict[str, Any]:
-        make_bucket_remediator(prevention_policy=True).handle(BucketRequest(bucket))
-        import json
-
-        parsed: dict[str, Any] = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
-        return parsed
-
-    @pytest.mark.parametrize(
-        ("request_headers", "should_deny"),
-        [
-            pytest.param({}, False, id="upload-relying-on-the-default"),
-            pytest.param({"s3:x-amz-server-side-encryption": DSSE_RULE, "KEY": "DSSE"}, False, id="dsse-right-key"),
-            pytest.param({"s3:x-amz-server-side-encryption": DSSE_RULE}, True, id="dsse-no-key-header-aws-s3-key"),
-            pytest.param({"s3:x-amz-server-side-encryption": "AES256"}, True, id="sse-s3-header"),
-            pytest.param({"s3:x-amz-server-side-encryption": "aws:kms", "KEY": "DSSE"}, True, id="sse-kms"),
-            pytest.param({"s3:x-amz-server-side-encryption": DSSE_RULE, "KEY": "OTHER"}, True, id="dsse-other-key"),
-        ],
-    )
-    def test_what_it_denies_and_lets_through(
-        self,
-        policy: dict[str, Any],
-        dsse_key: str,
-        other_key: str,
-        request_headers: dict[str, str],
-        should_deny: bool,
+    def test_the_policy_written_is_the_prevention_statements_the_unit_tests_evaluate(
+        self, s3: Any, bucket: str, dsse_key: str, make_bucket_remediator: Any
     ) -> None:
-        context = dict(request_headers)
-        if "KEY" in context:
-            context[prevention.KEY_HEADER] = {"DSSE": dsse_key, "OTHER": other_key}[context.pop("KEY")]
+        """tests/unit/test_prevention.py checks what these statements deny; this is the policy S3 is given."""
+        result = make_bucket_remediator(prevention_policy=True).handle(BucketRequest(bucket))
 
-        assert denied(policy, "s3:PutObject", self.OBJECTS, context) is should_deny
-
-    def test_multipart_upload_parts_carry_no_header_and_pass(self, policy: dict[str, Any], dsse_key: str) -> None:
-        create = {"s3:x-amz-server-side-encryption": DSSE_RULE, prevention.KEY_HEADER: dsse_key}
-
-        assert not denied(policy, "s3:PutObject", self.OBJECTS, create)  # CreateMultipartUpload
-        assert not denied(policy, "s3:PutObject", self.OBJECTS, {})  # UploadPart: authorized as s3:PutObject
+        written = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        assert result.policy_change == "added"
+        assert written == prevention.merged(None, bucket, dsse_key)[0]
 
     def test_merge_keeps_foreign_statements_and_is_idempotent(
         self, s3: Any, bucket: str, make_bucket_remediator: Any, calls: Any
     ) -> None:
-        import json
-
-        foreign = {
-            "Sid": "TlsOnly",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }
+        foreign = tls_only(bucket)
         s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [foreign]}))
         remediator = make_bucket_remediator(prevention_policy=True)
 
@@ -297,8 +246,6 @@ class TestPreventionPolicy:
     def test_replaces_stale_statements_of_a_single_statement_policy(
         self, s3: Any, bucket: str, other_key: str, dsse_key: str, make_bucket_remediator: Any
     ) -> None:
-        import json
-
         stale = prevention.statements(bucket, other_key)[1]
         s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": stale}))
 
@@ -311,8 +258,6 @@ class TestPreventionPolicy:
     def test_a_policy_write_failure_still_reports_the_reset(
         self, s3: Any, bucket: str, dsse_key: str, make_bucket_remediator: Any
     ) -> None:
-        from tests.conftest import inject_error
-
         remediator = make_bucket_remediator(prevention_policy=True)
         inject_error(remediator.s3.client, "PutBucketPolicy", "MalformedPolicy", 400)
 
@@ -493,7 +438,7 @@ def refuse_entries(queue: Any) -> None:
 
     def handler(**_: Any) -> Any:
         failed = [{"Id": "0", "SenderFault": False, "Code": "InternalError", "Message": "injected"}]
-        return _Ok(), {"Successful": [], "Failed": failed, "ResponseMetadata": {"HTTPStatusCode": 200}}
+        return Response(200), {"Successful": [], "Failed": failed, "ResponseMetadata": {"HTTPStatusCode": 200}}
 
     queue._client.meta.events.register("before-call.sqs.SendMessageBatch", handler)
 
@@ -507,13 +452,6 @@ def time_out(queue: Any, operation: str, times: int) -> None:
             raise ReadTimeoutError(endpoint_url="https://sqs.us-east-1.amazonaws.com/")
 
     queue._client.meta.events.register(f"before-call.sqs.{operation}", handler)
-
-
-class _Ok:
-    status_code = 200
-    headers: dict[str, str] = {}
-    content = b""
-    text = ""
 
 
 class TestBucketsOfOtherAccounts:

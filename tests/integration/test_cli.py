@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import re
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 
 from dsse_remediation import cli
+from dsse_remediation.cli import commands, console, pool
 from tests.conftest import snapshot
 from tests.integration.test_copy_in_place import assert_remediated, put
 
@@ -235,43 +238,6 @@ class TestKey:
         assert "state     Enabled" in out
 
 
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["check", "example-protected-bucket/a.csv"], "is not an S3 URI"),
-        (["check", "s3://ab/a.csv"], "is not a valid S3 bucket name"),
-        (["check", "s3://example-protected-bucket/reports/"], "add --recursive"),
-        (["check", "s3://example-protected-bucket", "--all-versions"], "--all-versions needs"),
-        (["check", "s3://example-protected-bucket/" + "k" * 1025], "S3 keys are at most 1,024 bytes"),
-        (["check", "s3://example-protected-bucket/a", "--include", "Bad Pattern"], "invalid bucket patterns"),
-    ],
-)
-def test_usage_errors_exit_2_with_one_line(argv: list[str], message: str, bucket: str, run: Any) -> None:
-    code, out, err = run(*argv)
-
-    assert code == 2
-    assert out == ""
-    assert message in err
-    assert len(err.strip().splitlines()) == 1
-
-
-def test_missing_key_is_a_usage_error(run: Any, monkeypatch: pytest.MonkeyPatch, aws: None) -> None:
-    monkeypatch.delenv("DSSE_KMS_KEY")
-
-    code, _, err = run("check", "s3://example-protected-bucket/a.csv")
-
-    assert code == 2
-    assert err == "dsse-remediate: no DSSE key: pass --key <key ARN or alias> or set DSSE_KMS_KEY\n"
-
-
-@pytest.mark.parametrize("argv", [["check"], ["frobnicate", "s3://b/k"], ["fix", "s3://b/k", "--concurrency", "0"]])
-def test_argparse_errors_exit_2(argv: list[str], run: Any) -> None:
-    code, _, err = run(*argv)
-
-    assert code == 2
-    assert "usage: dsse-remediate" in err
-
-
 def test_out_of_scope_bucket_is_reported_and_exits_0(s3: Any, bucket: str, run: Any) -> None:
     put(s3, bucket, "a.csv")
     before = snapshot(s3, bucket, "a.csv")
@@ -340,24 +306,23 @@ def test_ctrl_c_stops_submitting_finishes_running_work_and_exits_130(
     s3: Any, bucket: str, dsse_key: str, run: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     keys = populate(s3, bucket)
-    real_wait = cli.wait
+    real_wait = pool.wait
     calls = [0]
 
     def interrupted_wait(*args: Any, **kwargs: Any) -> Any:
         calls[0] += 1
-        if calls[0] == 1:
-            raise KeyboardInterrupt
+        if calls[0] == 1:  # Ctrl-C, as a terminal sends it, while the pool waits
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
         return real_wait(*args, **kwargs)
 
-    monkeypatch.setattr(cli, "wait", interrupted_wait)
+    monkeypatch.setattr(pool, "wait", interrupted_wait)
     stopped: list[bool] = []
-    real_run_batch = cli.run_batch
+    real_run_pool = commands.run_pool
 
-    def run_batch(*args: Any, **kwargs: Any) -> Any:
-        stop = args[5]
-        return real_run_batch(*args[:5], lambda: (stopped.append(True), stop()))
+    def run_pool(*args: Any, stop: Any, **kwargs: Any) -> Any:
+        return real_run_pool(*args, stop=lambda: (stopped.append(True), stop()), **kwargs)
 
-    monkeypatch.setattr(cli, "run_batch", run_batch)
+    monkeypatch.setattr(commands, "run_pool", run_pool)
 
     code, out, err = run("fix", f"s3://{bucket}/{PREFIX}", "-r", "--concurrency", "2", "--output", "json")
 
@@ -383,7 +348,7 @@ def test_progress_goes_to_stderr_only_on_a_terminal(
     populate(s3, bucket, 3)
     terminal = _Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
-    monkeypatch.setattr(cli.Console, "REDRAW_SECONDS", 0.0)
+    monkeypatch.setattr(console.Console, "REDRAW_SECONDS", 0.0)
 
     code = cli.main(["check", f"s3://{bucket}/{PREFIX}", "-r", "--output", "json"])
 
@@ -391,24 +356,6 @@ def test_progress_goes_to_stderr_only_on_a_terminal(
     json.loads(capsys.readouterr().out)  # stdout is still only the document
     assert "3/3 objects (100%)" in terminal.getvalue()
     assert "remediated 0  failed 0" in terminal.getvalue()
-
-
-def test_progress_line() -> None:
-    line = cli.progress_line(10, 40, 2.0, {cli.Outcome.REMEDIATED: 9, cli.Outcome.FAILED: 1})
-
-    assert line == "10/40 objects (25%)  5.0/s  remediated 9  failed 1"
-
-
-def test_report_keys_never_run_as_spreadsheet_formulas(s3: Any, bucket: str, run: Any, tmp_path: Any) -> None:
-    import csv
-
-    put(s3, bucket, "=HYPERLINK(1).csv")
-    report = tmp_path / "report.csv"
-
-    assert run("fix", f"s3://{bucket}/=HYPERLINK(1).csv", "--report", str(report))[0] == 0
-
-    [row] = list(csv.DictReader(report.open(encoding="utf-8")))
-    assert row["key"] == "'=HYPERLINK(1).csv"
 
 
 def test_bucket_key_map_fixes_each_category_under_its_own_key(
@@ -451,3 +398,82 @@ def test_a_legacy_bucket_name_is_accepted(s3: Any, dsse_key: str, run: Any) -> N
 
     assert code == 0
     assert encryption(s3, "Legacy_Reports", "a.csv") == ("aws:kms:dsse", dsse_key)
+
+
+class TestStreamedListing:
+    """A recursive run works while it lists: pages of 3 keys here, so 10 objects take 4 ListObjectsV2 calls."""
+
+    PAGE = 3
+
+    @pytest.fixture
+    def calls(self, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+        """The S3 operations the CLI calls, in order; ListObjectsV2 pages of PAGE keys."""
+        made: list[str] = []
+        real_connect = commands.connect
+
+        def connect(*args: Any, **kwargs: Any) -> Any:
+            app = real_connect(*args, **kwargs)
+            events = app.client("s3").meta.events
+            events.register("provide-client-params.s3.ListObjectsV2", self.small_pages)
+            events.register("before-call.s3", lambda model, **_: made.append(model.name))
+            return app
+
+        monkeypatch.setattr(commands, "connect", connect)
+        return made
+
+    def small_pages(self, params: dict[str, Any], **_: Any) -> None:
+        params["MaxKeys"] = self.PAGE
+
+    def test_the_first_object_is_fixed_before_the_listing_ends(
+        self, s3: Any, bucket: str, dsse_key: str, run: Any, calls: list[str]
+    ) -> None:
+        keys = populate(s3, bucket, 10)
+
+        code, out, _ = run("fix", f"s3://{bucket}/{PREFIX}", "-r", "--concurrency", "1")
+
+        assert code == 0
+        assert calls.count("ListObjectsV2") == 4
+        assert calls.index("CopyObject") < calls.index("ListObjectsV2", 1)  # a copy before the second page
+        assert [resource for _, resource in result_lines(out)] == [f"s3://{bucket}/{key}" for key in keys]
+        assert "10 of 10 in " in out
+
+    def test_a_listing_that_breaks_off_reports_what_was_listed_and_a_failed_result(
+        self, s3: Any, bucket: str, dsse_key: str, run: Any, calls: list[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        keys = populate(s3, bucket, 10)
+        pages = [0]
+
+        def second_page_denied(**_: Any) -> Any:
+            pages[0] += 1
+            if pages[0] != 2:
+                return None
+            error = {"Code": "AccessDenied", "Message": "injected"}
+            return _Denied(), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 403}}
+
+        real_connect = commands.connect
+
+        def connect(*args: Any, **kwargs: Any) -> Any:
+            app = real_connect(*args, **kwargs)
+            app.client("s3").meta.events.register("before-call.s3.ListObjectsV2", second_page_denied)
+            return app
+
+        monkeypatch.setattr(commands, "connect", connect)
+
+        code, out, _ = run("fix", f"s3://{bucket}/{PREFIX}", "-r", "--concurrency", "1", "--output", "json")
+
+        document = json.loads(out)
+        assert code == 1
+        assert [(r["key"], r["outcome"]) for r in document["results"]] == [
+            *((key, "remediated") for key in keys[: self.PAGE]),
+            (PREFIX, "failed"),
+        ]
+        assert document["results"][-1]["reason"] == "ListObjectsV2 failed after 3 object(s): AccessDenied: injected"
+        assert (document["summary"]["total"], document["summary"]["processed"]) == (4, 4)
+        assert [encryption(s3, bucket, key)[0] for key in keys] == ["aws:kms:dsse"] * 3 + ["AES256"] * 7
+
+
+class _Denied:
+    status_code = 403
+    headers: dict[str, str] = {}
+    content = b""
+    text = ""

@@ -10,30 +10,9 @@ import pytest
 
 from dsse_remediation.aws.s3_objects import OWNERSHIP_TTL_SECONDS
 from dsse_remediation.model import ObjectRequest, Outcome
-from tests.conftest import Snapshot, snapshot
+from tests.helpers import REGION, assert_remediated, error_answer, once_before, put, snapshot
 
-FULL_OBJECT: dict[str, Any] = {
-    "Body": b"quarterly numbers\n" * 1000,
-    "Metadata": {"owner": "finance", "classification": "internal"},
-    "ContentType": "text/csv",
-    "CacheControl": "max-age=3600",
-    "ContentDisposition": 'attachment; filename="q3.csv"',
-    "ContentEncoding": "identity",
-    "ContentLanguage": "en-GB",
-    "Expires": datetime(2030, 1, 1, tzinfo=UTC),
-    "Tagging": "team=finance&retention=7y",
-    "StorageClass": "STANDARD_IA",
-    "WebsiteRedirectLocation": "/reports/latest.html",
-}
-
-
-def put(s3: Any, bucket: str, key: str, **extra: Any) -> None:
-    s3.put_object(Bucket=bucket, Key=key, **(FULL_OBJECT | extra))
-
-
-def assert_remediated(before: Snapshot, after: Snapshot, key_arn: str) -> None:
-    assert after.kept() == before.kept()
-    assert (after.encryption, after.kms_key_id) == ("aws:kms:dsse", key_arn)
+__all__ = ["assert_remediated", "put"]  # tests/integration/test_cli.py imports them from here, for now
 
 
 @pytest.mark.parametrize(
@@ -159,11 +138,13 @@ class TestAcls:
     ) -> None:
         """ACLs disabled when first read; then the bucket allows ACLs again and an object gets a public-read grant.
         Once the fact is older than OWNERSHIP_TTL_SECONDS it is read again, and the grant rides on the copy."""
+        # GIVEN a remediator that read "ACLs disabled" for the bucket
         clock = FakeClock()
         remediator = make_remediator()
         remediator.s3._clock = clock
         put(s3, bucket, "first.csv")
         assert remediator.handle(ObjectRequest(bucket, ("first.csv",))).outcome is Outcome.REMEDIATED
+        # ... and then ACLs enabled again, a public-read object, and the fact's TTL passing
         s3.put_bucket_ownership_controls(
             Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
         )
@@ -171,8 +152,10 @@ class TestAcls:
         before = snapshot(s3, bucket, "public.html")
         clock.now += OWNERSHIP_TTL_SECONDS
 
+        # WHEN the public object is remediated
         result = remediator.handle(ObjectRequest(bucket, ("public.html",)))
 
+        # THEN the ownership was read again and the grant kept
         assert result.outcome is Outcome.REMEDIATED
         assert snapshot(s3, bucket, "public.html").grants == before.grants
         assert calls.counts["GetBucketOwnershipControls"] == 2
@@ -216,7 +199,7 @@ def refuse_grants_when_acls_are_disabled(client: Any) -> None:
     """Real S3: under Object Ownership BucketOwnerEnforced, a request that sets an ACL (Grant* headers) fails with
     400 AccessControlListNotSupported. https://docs.aws.amazon.com/AmazonS3/latest/userguide/about-object-ownership.html
     moto accepts it and ignores the grants, so the answer is injected from the bucket's real ownership."""
-    reader = boto3.client("s3", region_name="us-east-1")
+    reader = boto3.client("s3", region_name=REGION)
     asked: dict[str, Any] = {}
 
     def remember(params: dict[str, Any], **_: Any) -> None:
@@ -228,19 +211,10 @@ def refuse_grants_when_acls_are_disabled(client: Any) -> None:
         rules = reader.get_bucket_ownership_controls(Bucket=asked["bucket"])["OwnershipControls"]["Rules"]
         if rules[0]["ObjectOwnership"] != "BucketOwnerEnforced":
             return None
-        error = {"Code": "AccessControlListNotSupported", "Message": "The bucket does not allow ACLs"}
-        return _Response(400), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        return error_answer("AccessControlListNotSupported", 400, "The bucket does not allow ACLs")
 
     client.meta.events.register("provide-client-params.s3.CopyObject", remember)
     client.meta.events.register("before-call.s3.CopyObject", handler)
-
-
-class _Response:
-    def __init__(self, status: int) -> None:
-        self.status_code = status
-        self.headers: dict[str, str] = {}
-        self.content = b""
-        self.text = ""
 
 
 class TestVersionedBuckets:
@@ -330,23 +304,23 @@ def test_keeps_object_lock_retention_on_the_new_version(s3: Any, dsse_key: str, 
 
 def test_a_newer_write_of_the_same_bytes_keeps_its_own_metadata(s3: Any, dsse_key: str, make_remediator: Any) -> None:
     """Same bytes = same ETag, so only copying the current object (not the judged version) keeps the newer metadata."""
+    # GIVEN a versioned object, and a write of the same bytes with other metadata just before the copy reaches S3
     s3.create_bucket(Bucket="example-versioned-bucket")
     s3.put_bucket_versioning(Bucket="example-versioned-bucket", VersioningConfiguration={"Status": "Enabled"})
     put(s3, "example-versioned-bucket", "same.csv", Metadata={"v": "1"}, ContentType="text/csv")
     remediator = make_remediator()
-    writer = boto3.client("s3", region_name="us-east-1")
-    done: list[bool] = []
-
-    def same_bytes_newer_write(**_: Any) -> None:
-        if not done:
-            done.append(True)
-            put(s3=writer, bucket="example-versioned-bucket", key="same.csv", Metadata={"v": "2"}, ContentType="text/x")
-
-    remediator.s3.client.meta.events.register("before-call.s3.CopyObject", same_bytes_newer_write)
+    writer = boto3.client("s3", region_name=REGION)
+    once_before(
+        remediator.s3.client,
+        "CopyObject",
+        lambda: put(writer, "example-versioned-bucket", "same.csv", Metadata={"v": "2"}, ContentType="text/x"),
+    )
     newer_expected = {"v": "2"}
 
+    # WHEN the object judged before that write is remediated
     result = remediator.handle(ObjectRequest("example-versioned-bucket", ("same.csv",)))
 
+    # THEN the copy is of the newer write, its metadata kept
     after = snapshot(s3, "example-versioned-bucket", "same.csv")
     assert result.outcome is Outcome.REMEDIATED
     assert after.metadata == newer_expected

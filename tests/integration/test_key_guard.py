@@ -9,7 +9,7 @@ import pytest
 from dsse_remediation.config import Mode
 from dsse_remediation.model import Outcome
 from dsse_remediation.triggers import parse_key_event
-from tests.conftest import key_ids, load_event
+from tests.helpers import key_ids, load_event
 
 ALIAS = "alias/dsse-data"
 
@@ -181,16 +181,6 @@ def test_alias_events_matter_only_when_the_alias_is_the_configuration(
     assert alert["attributes"]["severity"] == "critical"
     assert configured_by_arn.outcome is Outcome.OUT_OF_SCOPE
     assert inbox.messages() == []
-
-
-def test_failed_kms_calls_are_ignored(dsse_key: str, other_key: str) -> None:
-    event = load_event("kms-schedule-key-deletion.json", **key_ids(dsse_key, other_key))
-    event["detail"]["errorCode"] = "KMSInvalidStateException"
-
-    parsed = parse_key_event(event)
-
-    assert parsed.requests == ()
-    assert parsed.ignored == "ScheduleKeyDeletion failed (KMSInvalidStateException): nothing changed"
 
 
 def test_reverted_deletion_reports_no_deletion_date(

@@ -7,12 +7,11 @@ other tests; tests/conftest.py empties it before every test too. A module-long s
 
 Faults are injected at botocore's `before-send` event, once per HTTP attempt: botocore's standard retry mode then sees
 them exactly as it would see S3's, KMS's or SNS's own answers (retrying 5xx, throttling and timeouts), where the
-`before-call` short-circuit of `tests.conftest.inject_error` answers once per API call and skips the retry loop.
+`before-call` short-circuit of `tests.helpers.inject_error` answers once per API call and skips the retry loop.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -26,40 +25,15 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import ReadTimeoutError
 
 from dsse_remediation.aws import clients
+from tests.helpers import REGION
 from tests.lambda_context import load_function
 
-REGION = "us-east-1"
 SERVICES = ("s3", "kms", "sns", "sqs")
 READ_PREFIXES = ("Head", "Get", "List", "Describe")
 # moto's botocore stub answers every request whose URL it recognises, even when an earlier `before-send` handler
 # already answered it; an injected answer points its request here first, so the fake service never carries it out.
 NOWHERE = "https://fault-injected.invalid/"
-OBJECT_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:dsse-remediation-object-events"
 PASSED = pytest.StashKey[bool]()  # set by tests/reliability/conftest.py: whether a test's call phase passed
-
-
-def sqs_record(body: str, message_id: str, receive_count: int = 1) -> dict[str, Any]:
-    """One record of an SQS batch as Lambda's event source mapping delivers it."""
-    return {
-        "messageId": message_id,
-        "receiptHandle": f"AQEB{message_id}",
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": str(receive_count),
-            "SentTimestamp": "1795166103843",
-            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
-            "ApproximateFirstReceiveTimestamp": "1795166103902",
-        },
-        "messageAttributes": {},
-        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": OBJECT_QUEUE_ARN,
-        "awsRegion": REGION,
-    }
-
-
-def sqs_batch(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    return {"Records": list(records)}
 
 
 class PinnedClients:

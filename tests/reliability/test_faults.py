@@ -31,10 +31,9 @@ from botocore.retries.standard import ExponentialBackoff
 
 from dsse_remediation.aws import clients
 from dsse_remediation.reporting import HandlerFailed
-from tests.conftest import REGION, Inbox, key_ids, load_event, snapshot
-from tests.integration.test_copy_in_place import put
+from tests.helpers import REGION, Inbox, key_ids, load_event, put, snapshot, sqs_batch, sqs_record
 from tests.lambda_context import LambdaContext
-from tests.reliability.harness import Faults, load_handlers, part_number, sqs_batch, sqs_record
+from tests.reliability.harness import Faults, load_handlers, part_number
 
 MIB = 1024 * 1024
 KEY = "reports/2026/q3-summary.csv"  # what events/put-object-sse-s3.json and events/manual-object.json name

@@ -38,20 +38,13 @@ from moto import mock_aws
 from dsse_remediation.aws import clients
 from dsse_remediation.reporting import HandlerFailed
 from tests import aws_fidelity
-from tests.conftest import key_ids, load_event
+from tests.helpers import AWS_UNSET, FAKE_AWS_ENV, key_ids, load_event, sqs_batch, sqs_record
 from tests.lambda_context import LambdaContext
-from tests.reliability.harness import (
-    PASSED,
-    REGION,
-    Call,
-    CallRecorder,
-    PinnedClients,
-    library_clients,
-    load_handlers,
-    sqs_batch,
-    sqs_record,
-)
+from tests.reliability.harness import PASSED, REGION, Call, CallRecorder, PinnedClients, library_clients, load_handlers
 
+# Under pytest-xdist the whole module runs on one worker (`--dist loadscope`, Makefile: the module's functions are one
+# unit of work): the fake account is built once per module, and the quota test counts what every other test of the
+# module generated, so it is skipped, not counted, when they ran elsewhere.
 OBJECT, BUCKET, KEY = "object_remediation", "bucket_remediation", "key_guard"
 QUOTA = 1_000  # generated inputs per handler, at least
 
@@ -190,18 +183,9 @@ class World:
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     with pytest.MonkeyPatch.context() as env, mock_aws(), aws_fidelity.applied():
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "POWERTOOLS_TRACE_DISABLED": "1",
-            "POWERTOOLS_METRICS_NAMESPACE": "DsseRemediationTests",
-            "POWERTOOLS_SERVICE_NAME": "dsse-remediation",
-        }.items():
+        for name, value in FAKE_AWS_ENV.items():  # tests/conftest.py's, for the whole module
             env.setenv(name, value)
-        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        for name in AWS_UNSET:
             env.delenv(name, raising=False)
         s3 = boto3.client("s3", region_name=REGION)
         kms = boto3.client("kms", region_name=REGION)
@@ -779,6 +763,7 @@ def mixed_batches(draw: st.DrawFn, world: World) -> tuple[list[str], list[str]]:
 @fuzz(100)
 @given(data=st.data())
 def test_sqs_batch_mixing_good_and_bad_records_loses_no_good_record(world: World, data: st.DataObject) -> None:
+    # GIVEN a shuffled batch of good records (objects that exist, not compliant) and bad ones
     goods, bads = data.draw(mixed_batches(world))
     good_keys: dict[str, str] = {}  # messageId -> key
     records = []
@@ -791,8 +776,10 @@ def test_sqs_batch_mixing_good_and_bad_records_loses_no_good_record(world: World
     records += [sqs_record(body, message_id) for message_id, body in bad_ids.items()]
     batch = sqs_batch(data.draw(st.permutations(records)))
 
+    # WHEN the object handler gets it
     reply = call(world, OBJECT, batch)
 
+    # THEN only bad records are reported, every good object ends DSSE-KMS, and nothing else is written
     assert reply.failed is None, reply.failed
     assert reply.answer is not None
     reported = {item["itemIdentifier"] for item in reply.answer["batchItemFailures"]}

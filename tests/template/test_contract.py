@@ -20,8 +20,7 @@ from dsse_remediation.config import MIB, Mode, Settings
 from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, SweepStep
 from dsse_remediation.wiring import App
 from tests.cfn import Resolved
-from tests.conftest import REGION, inject_error
-from tests.integration.test_copy_in_place import put
+from tests.helpers import PLACEHOLDER_OTHER_KEY, REGION, inject_error, put
 
 OBJECT, BUCKET, KEY = "ObjectRemediationFunction", "BucketRemediationFunction", "KeyGuardFunction"
 FUNCTIONS = (OBJECT, BUCKET, KEY)
@@ -54,7 +53,6 @@ UNUSED_BY = {
         "REMEDIATE_RESTORED_ARCHIVES",
     },
 }
-PLACEHOLDER_OTHER_KEY = "arn:aws:kms:us-east-1:123456789012:key/2222bbbb-22bb-22bb-22bb-222222222222"
 PLACEHOLDER_CATEGORY_KEY = "arn:aws:kms:us-east-1:123456789012:key/3333cccc-33cc-33cc-33cc-333333333333"
 # Every opt-in of the template on.
 ALL_ON = {

@@ -21,11 +21,10 @@ from moto.events.models import EventPattern
 
 from tests import aws_fidelity
 from tests.cfn import OBJECT, Resolved, routes, rule_patterns
-from tests.conftest import EVENTS
+from tests.helpers import EVENTS, PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY, load_event
 
 BUCKET, KEY = "BucketRemediationFunction", "KeyGuardFunction"
-DSSE_KEY = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111111111"  # the template's key here
-OTHER_KEY = "arn:aws:kms:us-east-1:123456789012:key/2222bbbb-22bb-22bb-22bb-222222222222"
+DSSE_KEY, OTHER_KEY = PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY  # the template's key here (tests/cfn.py), and another
 SECRETS_KEY = "arn:aws:kms:us-east-1:123456789012:key/3333cccc-33cc-33cc-33cc-333333333333"
 FINANCE_KEY = "arn:aws:kms:us-east-1:123456789012:key/4444dddd-44dd-44dd-44dd-444444444444"
 KEY_MAP = f"secrets-*={SECRETS_KEY},finance-*={FINANCE_KEY}"  # two bucket categories, each under its own key
@@ -74,19 +73,14 @@ def reached(found: Mapping[str, list[EventPattern]], event: Mapping[str, Any]) -
     return sorted(name for name, patterns in found.items() if any(p.matches_event(dict(event)) for p in patterns))
 
 
-def sample(name: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
-    return event
-
-
 def test_every_eventbridge_sample_has_an_expected_route() -> None:
-    samples = {p.name for p in EVENTS.glob("*.json") if "detail-type" in sample(p.name)}
+    samples = {p.name for p in EVENTS.glob("*.json") if "detail-type" in load_event(p.name)}
     assert samples == set(ROUTES)
 
 
 @pytest.mark.parametrize(("name", "expected"), ROUTES.items())
 def test_each_sample_reaches_exactly_its_function(name: str, expected: str | None) -> None:
-    assert reached(routes(Resolved()), sample(name)) == ([expected] if expected else [])
+    assert reached(routes(Resolved()), load_event(name)) == ([expected] if expected else [])
 
 
 class TestObjectPreFilter:
@@ -97,7 +91,7 @@ class TestObjectPreFilter:
         return routes(Resolved())[OBJECT]
 
     def _write(self, response: Any) -> dict[str, Any]:
-        event = sample("put-object-sse-s3.json")
+        event = load_event("put-object-sse-s3.json")
         event["detail"]["responseElements"] = response
         return event
 
@@ -154,7 +148,7 @@ def test_scope_is_applied_in_the_pattern(protected: str, excluded: str, bucket: 
             "ExcludedBuckets": excluded,
         }
     )
-    event = sample("put-object-sse-s3.json")
+    event = load_event("put-object-sse-s3.json")
     event["detail"]["requestParameters"]["bucketName"] = bucket
 
     assert (OBJECT in reached(routes(template), event)) is invokes
@@ -162,7 +156,7 @@ def test_scope_is_applied_in_the_pattern(protected: str, excluded: str, bucket: 
 
 def object_write(bucket: str, algorithm: str | None, key: str | None) -> dict[str, Any]:
     """A PutObject into `bucket` whose response reports `algorithm` and `key` (None: not reported)."""
-    event = sample("put-object-sse-s3.json")
+    event = load_event("put-object-sse-s3.json")
     event["detail"]["requestParameters"]["bucketName"] = bucket
     event["detail"]["resources"] = [
         {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/reports/2026/q3-summary.csv"},
@@ -190,7 +184,7 @@ class TestBucketOwner:
     ]
 
     def _write_into_bucket_of(self, owner: str | None) -> dict[str, Any]:
-        event = sample("put-object-sse-s3.json")
+        event = load_event("put-object-sse-s3.json")
         (bucket,) = [r for r in event["detail"]["resources"] if r["type"] == "AWS::S3::Bucket"]
         if owner is None:
             del bucket["accountId"]
@@ -225,7 +219,7 @@ class TestRestoredArchives:
     """S3's "Object Restore Completed" reaches the object function only with RemediateRestoredArchives, in scope."""
 
     def test_routed_only_with_the_opt_in(self) -> None:
-        event = sample("object-restore-completed.json")
+        event = load_event("object-restore-completed.json")
 
         assert not invokes_object_function(Resolved(), event)
         assert invokes_object_function(Resolved({"RemediateRestoredArchives": "true"}), event)
@@ -243,14 +237,14 @@ class TestRestoredArchives:
         template = Resolved(
             {"RemediateRestoredArchives": "true", "ProtectedBuckets": protected, "ExcludedBuckets": excluded}
         )
-        event = sample("object-restore-completed.json")
+        event = load_event("object-restore-completed.json")
         event["detail"]["bucket"]["name"] = bucket
 
         assert invokes_object_function(template, event) is invokes
 
     def test_object_writes_are_unaffected(self) -> None:
         assert routes(Resolved({"RemediateRestoredArchives": "true"}))[OBJECT][0].matches_event(
-            sample("put-object-sse-s3.json")
+            load_event("put-object-sse-s3.json")
         )
 
 
@@ -343,13 +337,13 @@ class TestBucketKeyMap:
 
     @pytest.mark.parametrize("key", [DSSE_KEY, SECRETS_KEY, FINANCE_KEY])
     def test_the_key_guard_watches_every_key_of_the_map(self, key: str) -> None:
-        event = sample("kms-disable-key.json")
+        event = load_event("kms-disable-key.json")
         event["detail"]["resources"][0]["ARN"] = key
 
         assert reached(routes(Resolved({"BucketKeyMap": KEY_MAP})), event) == [KEY]
 
     def test_the_key_guard_ignores_other_keys(self) -> None:
-        event = sample("kms-disable-key.json")
+        event = load_event("kms-disable-key.json")
         event["detail"]["resources"][0]["ARN"] = OTHER_KEY
 
         assert reached(routes(Resolved({"BucketKeyMap": KEY_MAP})), event) == []

@@ -9,9 +9,10 @@ import pytest
 from dsse_remediation.config import Mode, Settings
 from dsse_remediation.exceptions import ConfigError
 from dsse_remediation.scope import Scope
+from tests.helpers import PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY
+from tests.lambda_context import load_function
 
-KEY = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111111111"
-OTHER = "arn:aws:kms:us-east-1:123456789012:key/2222bbbb-22bb-22bb-22bb-222222222222"
+KEY, OTHER = PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY
 
 
 def test_defaults_protect_every_bucket_in_remediate_mode() -> None:
@@ -82,6 +83,14 @@ def test_full_configuration() -> None:
 def test_bad_values_fail_loudly(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         Settings.from_env(env)
+
+
+def test_bad_configuration_fails_at_cold_start_with_the_variable_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DSSE_KMS_KEY", KEY)
+    monkeypatch.setenv("MODE", "fix-everything")
+
+    with pytest.raises(ConfigError, match="MODE='fix-everything' is not one of: remediate, alert-only"):
+        load_function("object_remediation")
 
 
 def test_a_throttled_alias_lookup_at_cold_start_is_retried_not_a_configuration_error() -> None:

@@ -4,7 +4,6 @@ expected. Pure: no fake AWS."""
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 import pytest
@@ -18,13 +17,7 @@ from dsse_remediation.triggers import (
     parse_object_event,
     sqs_records,
 )
-from tests.conftest import EVENTS
-
-
-def sample(name: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
-    return event
-
+from tests.helpers import load_event, sqs_record
 
 PARSERS = {
     "object": (parse_object_event, "put-object-sse-s3.json"),
@@ -37,7 +30,7 @@ PARSERS = {
 @pytest.mark.parametrize("field", ["source", "detail-type", "detail"])
 def test_an_eventbridge_event_missing_an_envelope_field_is_invalid_not_a_crash(parser: str, field: str) -> None:
     parse, name = PARSERS[parser]
-    event = sample(name)
+    event = load_event(name)
     del event[field]
 
     with pytest.raises(InvalidEvent):
@@ -48,7 +41,7 @@ def test_an_eventbridge_event_missing_an_envelope_field_is_invalid_not_a_crash(p
 @pytest.mark.parametrize("field", ["id", "time"])
 def test_optional_envelope_fields_may_be_missing(parser: str, field: str) -> None:
     parse, name = PARSERS[parser]
-    event = sample(name)
+    event = load_event(name)
     del event[field]
 
     parse(event)  # no exception: id and time only feed attribution and logs
@@ -64,7 +57,7 @@ def test_any_json_value_is_answered_with_invalid_event(parser: str, value: Any) 
 
 
 def test_post_object_browser_uploads_are_object_writes() -> None:
-    event = sample("put-object-sse-s3.json")
+    event = load_event("put-object-sse-s3.json")
     event["detail"]["eventName"] = "PostObject"
 
     [request] = parse_object_event(event).requests
@@ -74,7 +67,7 @@ def test_post_object_browser_uploads_are_object_writes() -> None:
 
 
 def test_the_bucket_owner_is_read_from_the_bucket_entry_of_detail_resources() -> None:
-    event = sample("put-object-sse-s3.json")
+    event = load_event("put-object-sse-s3.json")
     event["detail"]["resources"] = [
         {"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::example-protected-bucket/reports/2026/q3-summary.csv"},
         {"type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::example-protected-bucket", "accountId": "444455556666"},
@@ -86,7 +79,7 @@ def test_the_bucket_owner_is_read_from_the_bucket_entry_of_detail_resources() ->
 
 
 def test_no_owner_is_claimed_when_the_event_names_none() -> None:
-    event = sample("put-object-sse-s3.json")
+    event = load_event("put-object-sse-s3.json")
     event["detail"]["resources"] = "garbage"
 
     [request] = parse_object_event(event).requests
@@ -95,7 +88,7 @@ def test_no_owner_is_claimed_when_the_event_names_none() -> None:
 
 
 def test_s3_object_restore_completed_events_are_parsed_like_object_created() -> None:
-    event = sample("object-created-sse-s3.json")
+    event = load_event("object-created-sse-s3.json")
     event["detail-type"] = "Object Restore Completed"
     event["detail"].pop("reason", None)
 
@@ -150,7 +143,7 @@ class TestManualPayloads:
 class TestSqsBatches:
     @staticmethod
     def record(n: int, **fields: Any) -> dict[str, Any]:
-        return {"messageId": f"m{n}", "body": "{}", "eventSource": "aws:sqs"} | fields
+        return sqs_record("{}", f"m{n}") | fields
 
     def test_records_sqs_could_not_have_sent_are_left_out(self) -> None:
         good = [self.record(0), self.record(2)]
@@ -167,7 +160,7 @@ class TestSqsBatches:
 
 
 def test_parsing_never_changes_the_event() -> None:
-    event = sample("put-object-sse-s3.json")
+    event = load_event("put-object-sse-s3.json")
     before = copy.deepcopy(event)
 
     parse_object_event(event)

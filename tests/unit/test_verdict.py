@@ -9,9 +9,9 @@ import pytest
 from dsse_remediation.aws.s3_objects import state_from_head
 from dsse_remediation.model import ObjectState
 from dsse_remediation.verdict import Verdict, judge
+from tests.helpers import PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY
 
-KEY = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111111111"
-OTHER = "arn:aws:kms:us-east-1:123456789012:key/2222bbbb-22bb-22bb-22bb-222222222222"
+KEY, OTHER = PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY
 
 
 def state(**head: Any) -> ObjectState:

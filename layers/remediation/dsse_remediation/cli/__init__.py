@@ -1,0 +1,46 @@
+"""`dsse-remediate`: check and fix the DSSE-KMS encryption of S3 objects and buckets from a terminal.
+
+The same library as the Lambdas, with the caller's AWS credentials: the standard boto3 chain, `--profile`,
+`--region`; boto3 honours `AWS_ENDPOINT_URL`, so it runs against a local fake too.
+
+    dsse-remediate check s3://bucket/key                  one object; report only
+    dsse-remediate check s3://bucket                      the bucket's default encryption
+    dsse-remediate check s3://bucket/prefix/ --recursive  every object under the prefix (S3 prefix semantics)
+    dsse-remediate fix   <same targets> [--dry-run]       remediate; --dry-run reports what it would do
+    dsse-remediate key   alias/dsse-data                  the key's state and the bucket scopes that depend on it
+
+Options go after the command: `--key`, `--include`, `--exclude` (else DSSE_KMS_KEY, PROTECTED_BUCKETS,
+EXCLUDED_BUCKETS), `--profile`, `--region`, `--all-versions`, `--concurrency N`, `--output text|json`,
+`--report file.csv`, `--no-alerts`. The other settings the Lambdas read (BUCKET_KEY_MAP, ENCRYPTION_CONTEXT, MODE,
+MULTIPART_*, PURGE_NONCURRENT_VERSIONS, ACCOUNT_ID, ...) come from the environment as well. `fix` publishes alerts
+only when ALERT_TOPIC_ARN is set (and `--no-alerts` is not given); `check` never does.
+
+Exit codes: 0 when everything in scope is compliant afterwards (compliant or remediated; out-of-scope and gone do
+not count against it); 1 when anything failed, is unremediable or would be remediated (`check` or `--dry-run`
+finding non-compliance); 2 for usage errors; 130 on Ctrl-C, which starts no new work, lets running single copies
+finish, makes running multipart copies abort at their next part, and prints the partial summary.
+
+A recursive run works while it lists (ListObjectsV2, or ListObjectVersions with `--all-versions`): the first object
+is fixed as soon as the first page is read, and memory holds one page of keys and at most 2 x concurrency objects in
+flight, whatever the size of the prefix; the results are counted, written to the CSV report as they come, and kept
+only for the JSON document of `--output json`.
+
+The modules, one concern each: `arguments` (the flags, limits, exit codes, the target), `session` (settings and the
+App on the caller's session), `listing` (the keys, page by page), `pool` (the bounded worker pool and Ctrl-C;
+standard library only), `console`, `summary` and `report` (what is printed and written), `commands` (the commands
+and `main`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The `dsse-remediate` console script (pyproject.toml: `dsse_remediation.cli:main`).
+
+    The commands are imported on call, not with the package, so that `dsse_remediation.cli.pool` imports without
+    argparse, boto3 or botocore (it is tested alone)."""
+    from .commands import main as run
+
+    return run(argv)

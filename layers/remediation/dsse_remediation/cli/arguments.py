@@ -1,0 +1,142 @@
+"""The command line: its flags (argparse), its limits and exit codes, and the s3:// target it names.
+
+Parent parsers share the flags between `check`, `fix` and `key`; argument groups keep `--help` readable. Everything
+here is checked before any AWS call, so a usage error (exit 2) never reads or changes anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from .. import __version__
+from ..model import ObjectRequest
+from ..remediation import validate
+from ..scope import BUCKET_NAME_RULES, is_valid_bucket_name
+
+PROG = "dsse-remediate"
+DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 64
+EXIT_OK, EXIT_ATTENTION, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# The CSV report's columns, in order; named here because `--report --help` documents them.
+REPORT_FIELDS = ("bucket", "key", "versionId", "outcome", "reason", "encryptionBefore", "encryptionAfter")
+
+
+class UsageError(ValueError):
+    """The command line asks for something impossible; nothing was read or changed."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    config = common.add_argument_group("configuration (flags, else the environment variables the Lambdas read)")
+    config.add_argument("--key", metavar="KEY", help="the DSSE KMS key: key ARN or alias (else DSSE_KMS_KEY)")
+    config.add_argument(
+        "--include", metavar="PATTERNS", help="protected bucket patterns, comma-separated (else PROTECTED_BUCKETS; *)"
+    )
+    config.add_argument(
+        "--exclude", metavar="PATTERNS", help="excluded bucket patterns, comma-separated (else EXCLUDED_BUCKETS)"
+    )
+    config.add_argument(
+        "--bucket-key-map",
+        metavar="MAP",
+        help="a key per bucket category: pattern=keyArn,pattern=keyArn; first match wins, else --key "
+        "(else BUCKET_KEY_MAP)",
+    )
+    config.add_argument(
+        "--no-alerts", action="store_true", help="publish no SNS alert even when ALERT_TOPIC_ARN is set"
+    )
+    config.add_argument("--profile", help="AWS profile (else the standard boto3 credential chain)")
+    config.add_argument("--region", help="AWS Region (else AWS_REGION / the profile's; else the key ARN's)")
+    config.add_argument(
+        "--output", choices=("text", "json"), default="text", help="json: one JSON document on stdout, nothing else"
+    )
+
+    resources = argparse.ArgumentParser(add_help=False)
+    resources.add_argument("target", metavar="S3_URI", help="s3://bucket/key, s3://bucket, or s3://bucket/prefix/")
+    what = resources.add_argument_group("what to look at")
+    what.add_argument("-r", "--recursive", action="store_true", help="every object under the prefix (ListObjectsV2)")
+    what.add_argument(
+        "--all-versions",
+        action="store_true",
+        help="every version (ListObjectVersions). Noncurrent versions are only reported, never copied: "
+        "copying one in place would put old data over newer data",
+    )
+    what.add_argument(
+        "--concurrency",
+        type=concurrency,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"objects handled at once, 1-{MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY}). Every copy makes S3 "
+        "call KMS (GenerateDataKey, and Decrypt for a KMS-encrypted source) on the account's per-Region KMS "
+        "request quota, which the remediation Lambdas and every other KMS user share: the default stays well below "
+        "it; raise it with care. Objects above MULTIPART_THRESHOLD_BYTES copy COPY_CONCURRENCY parts each on top",
+    )
+    what.add_argument(
+        "--report",
+        metavar="FILE.csv",
+        help="write one CSV row per resource: " + ", ".join(REPORT_FIELDS) + " (encryptionAfter is the encryption "
+        "after the run: the same as before when nothing was changed)",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Check and fix DSSE-KMS encryption of S3 objects and buckets under your KMS key.",
+        epilog="exit codes: 0 everything in scope compliant afterwards; 1 something failed, is unremediable or "
+        "would be remediated; 2 usage error; 130 interrupted",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "check", parents=[resources, common], help="report only (a dry run): what is not DSSE-KMS under the key"
+    )
+    fix = commands.add_parser(
+        "fix", parents=[resources, common], help="remediate: copy objects in place, reset defaults"
+    )
+    fix.add_argument("--dry-run", action="store_true", help="change nothing; print what would be done (as check)")
+    fix.add_argument(
+        "--remediate-restored-archives",
+        action="store_true",
+        help="also copy restored GLACIER / DEEP_ARCHIVE objects: the copy is a new archived version, which ends "
+        "the restore (else REMEDIATE_RESTORED_ARCHIVES; off: they are reported, not copied)",
+    )
+    key = commands.add_parser("key", parents=[common], help="a key's state and the bucket scopes that depend on it")
+    key.add_argument("key_ref", metavar="KEY", help="key ARN, alias (alias/name), alias ARN or key id")
+    return parser
+
+
+def concurrency(raw: str) -> int:
+    """`--concurrency`: a whole number within 1-MAX_CONCURRENCY (argparse turns the error into exit 2)."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    if not 1 <= value <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"{value} is outside 1-{MAX_CONCURRENCY}")
+    return value
+
+
+@dataclass(frozen=True)
+class Target:
+    """An s3:// URI: a bucket (`key` empty), an object, or a prefix (with --recursive)."""
+
+    bucket: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}" if self.key else f"s3://{self.bucket}"
+
+
+def parse_target(uri: str, recursive: bool, all_versions: bool) -> Target:
+    """The target, or a UsageError saying what is wrong with it in one line."""
+    if not uri.startswith("s3://"):
+        raise UsageError(f"{uri!r} is not an S3 URI: expected s3://bucket, s3://bucket/key or s3://bucket/prefix/")
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not is_valid_bucket_name(bucket):
+        raise UsageError(f"{uri!r}: {bucket!r} is not a valid S3 bucket name ({BUCKET_NAME_RULES})")
+    if not recursive and key.endswith("/"):
+        raise UsageError(f"{uri} ends in '/': add --recursive to take every object under the prefix")
+    if not recursive and not key and all_versions:
+        raise UsageError("--all-versions needs an object key or --recursive (a bucket's default has no versions)")
+    if key and not recursive:
+        validate(ObjectRequest(bucket, (key,)))  # the key length limit: InvalidRequest, exit 2
+    return Target(bucket, key)

@@ -1,0 +1,112 @@
+"""The terminal: result lines and the summary (text) or one JSON document (json) on stdout; notes and a progress line
+on stderr, so `--output json` can be piped into a JSON reader untouched."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import TextIO
+
+from ..model import BucketResult, KeyResult, Outcome, Result, answer
+from .arguments import PROG
+from .pool import Tally
+from .summary import Run, summary_table
+
+
+class AlertErrors:
+    """Counts alerts that could not be published (from any worker thread) and says so once: the run goes on."""
+
+    def __init__(self, notice: Callable[[str], None]) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+        self._notice = notice
+
+    def __call__(self, exc: Exception) -> None:
+        with self._lock:
+            self.count += 1
+            first = self.count == 1
+        if first:
+            self._notice(f"an alert could not be published ({exc}); the run goes on")
+
+
+def progress_line(done: int, total: int, elapsed: float, counts: Mapping[Outcome, int], listed: bool = True) -> str:
+    """`total` is what was listed so far; while the listing goes on (`listed` False) there is no percentage."""
+    rate = done / elapsed if elapsed > 0 else 0.0
+    if listed:
+        percent = 100 * done // total if total else 100
+        where = f"{done}/{total} objects ({percent}%)"
+    else:
+        where = f"{done}/{total}+ objects (listing)"
+    return (
+        f"{where}  {rate:.1f}/s  remediated {counts.get(Outcome.REMEDIATED, 0)}  failed {counts.get(Outcome.FAILED, 0)}"
+    )
+
+
+class Console:
+    """stdout: result lines and the summary table (text), or nothing until the JSON document (json).
+    stderr: notes, and a progress line that redraws in place, only when stderr is a terminal."""
+
+    REDRAW_SECONDS = 0.2
+
+    def __init__(self, json_mode: bool, show_versions: bool) -> None:
+        self.json_mode = json_mode
+        self.show_versions = show_versions
+        self.out: TextIO = sys.stdout
+        self.err: TextIO = sys.stderr
+        self.progress_enabled = self.err.isatty()
+        self.counts: Counter[Outcome] = Counter()
+        self.tally = Tally()  # what the progress line counts against: the pool's, during a listing
+        self.started = time.monotonic()
+        self._drawn = 0.0
+        self._progress_visible = False
+
+    def notice(self, text: str) -> None:
+        self._clear_progress()
+        print(f"{PROG}: {text}", file=self.err, flush=True)
+
+    def result(self, result: Result) -> None:
+        self.counts[result.outcome] += 1
+        if not self.json_mode:
+            self._clear_progress()
+            print(f"{result.outcome.value:<16} {self.resource(result)}  {result.reason}", file=self.out, flush=True)
+        self.progress()
+
+    def progress(self) -> None:
+        now = time.monotonic()
+        if not self.progress_enabled or not self.tally.taken or now - self._drawn < self.REDRAW_SECONDS:
+            return
+        self._drawn = now
+        done = sum(self.counts.values())
+        line = progress_line(done, self.tally.taken, now - self.started, self.counts, self.tally.complete)
+        self.err.write("\r\x1b[K" + line)
+        self.err.flush()
+        self._progress_visible = True
+
+    def _clear_progress(self) -> None:
+        if self._progress_visible:
+            self.err.write("\r\x1b[K")
+            self.err.flush()
+            self._progress_visible = False
+
+    def resource(self, result: Result) -> str:
+        if isinstance(result, BucketResult):
+            return f"s3://{result.bucket} (default encryption)"
+        if isinstance(result, KeyResult):
+            return result.key_arn
+        text = f"s3://{result.bucket}/{result.key}"
+        if self.show_versions and result.version_id not in (None, "null"):
+            text += f" (version {result.version_id})"
+        return text
+
+    def finish(self, run: Run) -> None:
+        self._clear_progress()
+        if self.json_mode:
+            document = {"results": [answer(r) for r in run.results], "summary": run.summary()}
+            print(json.dumps(document, indent=2, default=str), file=self.out, flush=True)
+            return
+        self.out.write(summary_table(run))
+        self.out.flush()

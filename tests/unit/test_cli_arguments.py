@@ -1,0 +1,135 @@
+"""The command line before any AWS call: targets, flags and usage errors (exit 2, one line, nothing read)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from dsse_remediation.cli import arguments, commands
+from dsse_remediation.cli.arguments import Target, UsageError, parse_target
+from dsse_remediation.exceptions import InvalidRequest
+
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111111111"
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """`dsse-remediate` with a key configured; reaching AWS fails the test (a usage error must come first)."""
+    monkeypatch.setenv("DSSE_KMS_KEY", KEY)
+    for name in ("ALERT_TOPIC_ARN", "PROTECTED_BUCKETS", "EXCLUDED_BUCKETS", "MODE"):
+        monkeypatch.delenv(name, raising=False)
+
+    def no_aws(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the command line reached AWS")
+
+    monkeypatch.setattr(commands, "connect", no_aws)
+
+    def invoke(*argv: str) -> tuple[int, str, str]:
+        code = commands.main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+@pytest.mark.parametrize(
+    ("uri", "recursive", "target"),
+    [
+        ("s3://example-bucket", False, Target("example-bucket", "")),
+        ("s3://example-bucket/a/b.csv", False, Target("example-bucket", "a/b.csv")),
+        ("s3://example-bucket/reports/", True, Target("example-bucket", "reports/")),
+        ("s3://example-bucket", True, Target("example-bucket", "")),
+        ("s3://Legacy_Reports/a.csv", False, Target("Legacy_Reports", "a.csv")),
+    ],
+)
+def test_an_s3_uri_names_a_bucket_an_object_or_a_prefix(uri: str, recursive: bool, target: Target) -> None:
+    assert parse_target(uri, recursive, all_versions=False) == target
+    assert str(target) == uri
+
+
+@pytest.mark.parametrize(
+    ("uri", "recursive", "all_versions", "message"),
+    [
+        ("example-protected-bucket/a.csv", False, False, "is not an S3 URI"),
+        ("s3://ab/a.csv", False, False, "is not a valid S3 bucket name"),
+        ("s3://example-protected-bucket/reports/", False, False, "add --recursive"),
+        ("s3://example-protected-bucket", False, True, "--all-versions needs"),
+    ],
+)
+def test_a_target_that_cannot_be_meant_is_a_usage_error(
+    uri: str, recursive: bool, all_versions: bool, message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse_target(uri, recursive, all_versions)
+
+
+def test_an_object_key_over_the_s3_limit_is_refused_before_any_call() -> None:
+    with pytest.raises(InvalidRequest, match="S3 keys are at most 1,024 bytes"):
+        parse_target("s3://example-protected-bucket/" + "k" * 1025, recursive=False, all_versions=False)
+
+
+@pytest.mark.parametrize(("raw", "value"), [("1", 1), ("8", 8), (str(arguments.MAX_CONCURRENCY), 64)])
+def test_concurrency_is_a_whole_number_within_the_limit(raw: str, value: int) -> None:
+    assert arguments.concurrency(raw) == value
+
+
+@pytest.mark.parametrize(("raw", "message"), [("0", "outside 1-64"), ("65", "outside 1-64"), ("x", "not a whole")])
+def test_concurrency_outside_the_limit_is_refused(raw: str, message: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=message):
+        arguments.concurrency(raw)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["check", "example-protected-bucket/a.csv"], "is not an S3 URI"),
+        (["check", "s3://ab/a.csv"], "is not a valid S3 bucket name"),
+        (["check", "s3://example-protected-bucket/reports/"], "add --recursive"),
+        (["check", "s3://example-protected-bucket", "--all-versions"], "--all-versions needs"),
+        (["check", "s3://example-protected-bucket/" + "k" * 1025], "S3 keys are at most 1,024 bytes"),
+        (["check", "s3://example-protected-bucket/a", "--include", "Bad Pattern"], "invalid bucket patterns"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(argv: list[str], message: str, run: Any) -> None:
+    code, out, err = run(*argv)
+
+    assert code == 2
+    assert out == ""
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_key_is_a_usage_error(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DSSE_KMS_KEY")
+
+    code, _, err = run("check", "s3://example-protected-bucket/a.csv")
+
+    assert code == 2
+    assert err == "dsse-remediate: no DSSE key: pass --key <key ARN or alias> or set DSSE_KMS_KEY\n"
+
+
+@pytest.mark.parametrize("argv", [["check"], ["frobnicate", "s3://b/k"], ["fix", "s3://b/k", "--concurrency", "0"]])
+def test_argparse_errors_exit_2(argv: list[str], run: Any) -> None:
+    code, _, err = run(*argv)
+
+    assert code == 2
+    assert "usage: dsse-remediate" in err
+
+
+def test_version_and_help_exit_0(run: Any) -> None:
+    code, out, _ = run("--version")
+    assert (code, out) == (0, "dsse-remediate 0.1.0\n")
+
+    code, out, _ = run("fix", "--help")
+    assert code == 0
+    assert "--report FILE.csv" in out
+    assert ", ".join(arguments.REPORT_FIELDS) in " ".join(out.split())
+
+
+def test_the_console_script_entry_point_is_the_package_main(run: Any) -> None:
+    from dsse_remediation import cli
+
+    assert cli.main(["--version"]) == 0
