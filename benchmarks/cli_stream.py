@@ -37,24 +37,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import ACCOUNT_ID, FAKE_AWS_ENV, REGION, ROOT
+
 AFTER = ROOT / "layers" / "remediation"
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"  # moto's default account
 BUCKET = "example-protected-bucket"
 PREFIX = "exports/2026/"
 BODY = b"cli stream benchmark object\n"
 BATCH = 10_000
-FAKE_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_REGION": REGION,
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
 UNSET_ENV = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "ALERT_TOPIC_ARN", "PROTECTED_BUCKETS", "EXCLUDED_BUCKETS", "MODE")
 
 
