@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from moto import mock_aws
 
-from benchmarks.measure import AWS_UNSET, FAKE_AWS_ENV, aws_fidelity_applied, table
+from benchmarks.common import AWS_UNSET, FAKE_AWS_ENV, aws_fidelity_applied, table
 from dsse_remediation.aws import clients
 
 if TYPE_CHECKING:

@@ -17,9 +17,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 
 from benchmarks import calls, imports
-from benchmarks.common import AWS_UNSET, FAKE_AWS_ENV, aws_fidelity_applied, table
 
-__all__ = ["AWS_UNSET", "FAKE_AWS_ENV", "aws_fidelity_applied", "main", "table"]
+__all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,7 +19,6 @@ from dsse_remediation.keyguard import KeyGuard
 from dsse_remediation.remediation import ObjectRemediator
 from tests import aws_fidelity
 from tests.helpers import AWS_UNSET, FAKE_AWS_ENV, REGION, CallLog, Inbox, Wiring
-from tests.helpers import snapshot as snapshot  # tests/integration/test_cli.py imports it from here, for now
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -16,8 +16,7 @@ import pytest
 
 from dsse_remediation import cli
 from dsse_remediation.cli import commands, console, pool
-from tests.conftest import snapshot
-from tests.integration.test_copy_in_place import assert_remediated, put
+from tests.helpers import assert_remediated, put, snapshot
 
 PREFIX = "reports/2026/"
 

@@ -12,8 +12,6 @@ from dsse_remediation.aws.s3_objects import OWNERSHIP_TTL_SECONDS
 from dsse_remediation.model import ObjectRequest, Outcome
 from tests.helpers import REGION, assert_remediated, error_answer, once_before, put, snapshot
 
-__all__ = ["assert_remediated", "put"]  # tests/integration/test_cli.py imports them from here, for now
-
 
 @pytest.mark.parametrize(
     ("source", "encryption"),
