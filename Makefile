@@ -86,9 +86,10 @@ $(TOOLS_STAMP): requirements-tools.txt
 	$(TOOLS_VENV)/bin/python -m pip install --quiet -r requirements-tools.txt
 	touch $@
 
-bench: $(STAMP)  ## cold-start import cost, then the AWS calls per object and per bucket / key path
+bench: $(STAMP)  ## cold-start import cost, the AWS calls per object and per bucket / key path, Batch Operations tasks/s
 	PYTHONPATH=layers/remediation:. $(BIN)/python -m benchmarks.imports
 	PYTHONPATH=layers/remediation:. $(BIN)/python -m benchmarks.calls
+	PYTHONPATH=layers/remediation:. $(BIN)/python -m benchmarks.batch_tasks
 
 load: $(STAMP)  ## 10,000 object events (1,000 twice) through the SQS batch path on moto: lost, duplicates, objects/s, RSS
 	PYTHONPATH=layers/remediation:. $(BIN)/python -m benchmarks.load

@@ -6,15 +6,18 @@ objects the way real users do. Each S3 and KMS call becomes the CloudTrail event
 through the EventBridge patterns read from template.yaml; object events go through an SQS queue drained by the real
 object handler in batches, bucket and key events invoke their handlers directly. The remediations' own copies
 produce events too, which the rule filters out. It then changes a bucket's default encryption, creates a bucket and
-disables the key, to show the bucket and key paths, and brings the buckets that predate the deployment in with the
-manual payload. It prints a before/after table, the alerts published and the
-invocations and calls spent, and exits 0 only if every object and bucket in scope ended compliant with nothing lost.
+disables the key, to show the bucket and key paths, brings the buckets that predate the deployment in with the
+manual payload, and backfills a larger one on S3 Batch Operations (played by a local stand-in,
+tests/batch_operations.py: moto runs no jobs), whose run ends in one summary alert. It prints a before/after table,
+the alerts published and the invocations and calls spent, and exits 0 only if every object and bucket in scope ended
+compliant with nothing lost.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import io
 import json
 import logging
@@ -37,6 +40,11 @@ WRITER = "arn:aws:sts::123456789012:assumed-role/data-pipeline/ingest-job"
 ADMIN = "arn:aws:iam::123456789012:user/alice"
 REMEDIATOR = "arn:aws:sts::123456789012:assumed-role/dsse-remediation/ObjectRemediation"
 OBJECT, BUCKET, KEY = "ObjectRemediationFunction", "BucketRemediationFunction", "KeyGuardFunction"
+JOBS = "BatchJobsFunction"
+# The stack's batch parts, as its outputs name them (a version ARN: the job pins it as is).
+TASK_FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:dsse-remediation-BatchTask:1"
+JOB_ROLE = f"arn:aws:iam::{ACCOUNT}:role/dsse-remediation-BatchJob"
+REPORTS = "dsse-remediation-reports"
 
 
 @dataclass
@@ -187,6 +195,11 @@ class EventBus:
                     self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
 
 
+def quiet_call(function: ModuleType, event: dict[str, Any], context: Any) -> Any:
+    with quiet():
+        return function.lambda_handler(event, context)
+
+
 def state(s3: Any, bucket: str, key: str) -> dict[str, Any]:
     obj = s3.get_object(Bucket=bucket, Key=key)
     return {
@@ -268,6 +281,22 @@ def run() -> int:
         for key in old_objects:
             s3.put_object(Bucket="finance-2019", Key=key, Body=key.encode(), Metadata={"year": "2019"})
         old_before = {key: state(s3, "finance-2019", key) for key in old_objects}
+        # A larger bucket from before the deployment: brought in by a backfill on S3 Batch Operations (step 6).
+        s3.create_bucket(Bucket="finance-2018")
+        backfilled = [f"ledgers/2018 q{n % 4 + 1}/entry {n:03d}+final.csv" for n in range(24)]
+        for n, key in enumerate(backfilled):
+            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": team_key} if n % 6 == 0 else {}
+            s3.put_object(Bucket="finance-2018", Key=key, Body=key.encode(), Metadata={"year": "2018"}, **extra)
+        s3.put_object(Bucket="finance-2018", Key="cold/2018-archive.tar", Body=b"cold", StorageClass="GLACIER")
+        backfill_before = {key: state(s3, "finance-2018", key) for key in backfilled}
+        s3.create_bucket(Bucket=REPORTS)  # the stack's report bucket: DSSE-KMS under the key
+        dsse_default = {"SSEAlgorithm": "aws:kms:dsse", "KMSMasterKeyID": key_arn}
+        s3.put_bucket_encryption(
+            Bucket=REPORTS,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": dsse_default, "BucketKeyEnabled": False}]
+            },
+        )
         queue = sqs.create_queue(QueueName="object-events")["QueueUrl"]
         os.environ.update(
             DSSE_KMS_KEY=key_arn,
@@ -281,8 +310,16 @@ def run() -> int:
             BUCKET_KEY_MAP=f"finance-secrets*={secrets_key}",  # one key per bucket category
             SWEEP_AFTER_BUCKET_RESET="true",
             OBJECT_QUEUE_URL=queue,
+            BATCH_TASK_FUNCTION=TASK_FUNCTION,
+            BATCH_JOB_ROLE_ARN=JOB_ROLE,
+            REPORT_BUCKET=REPORTS,
         )
-        handlers = {OBJECT: load("object_remediation"), BUCKET: load("bucket_remediation"), KEY: load("key_guard")}
+        handlers = {
+            OBJECT: load("object_remediation"),
+            BUCKET: load("bucket_remediation"),
+            KEY: load("key_guard"),
+            JOBS: load("batch_jobs"),
+        }
         bus = EventBus(sqs, queue, handlers)
         from dsse_remediation.aws import clients
 
@@ -355,6 +392,34 @@ def run() -> int:
             bus.invoke(BUCKET, {"bucket": bucket})
         bus.drain()
 
+        # 6. Backfill on S3 Batch Operations: what `dsse-remediate backfill s3://finance-2018 --wait` does. moto runs no
+        #    Batch Operations jobs: tests/batch_operations.py plays the service (a LOCAL STAND-IN: it builds each
+        #    job's manifest as the generator would, invokes the real task function once per object with schema 2.0
+        #    payloads, writes the completion report in S3's CSV format); tests/s3control_double.py answers the
+        #    s3control calls after checking each against the service model. Each job's JobStatusChanged event goes
+        #    through the template's rule to the batch jobs function, which publishes one alert for the run.
+        from dsse_remediation.backfill import plan
+        from dsse_remediation.wiring import App
+
+        # Imported by name: mypy's scope excludes tests/ (the stand-in and the double are test code).
+        stand_ins: Any = importlib.import_module("tests.batch_operations")
+        doubles: Any = importlib.import_module("tests.s3control_double")
+
+        double = doubles.S3ControlDouble(ACCOUNT, s3=s3)
+        handlers[JOBS].app._clients[("s3control", REGION)] = double.client  # the function's S3 Control: the double
+        operator = App.from_env(client=double.factory(clients.client))  # the CLI's view of the stack
+        specs = plan("finance-2018", campaign="backfill-demo", priority=operator.settings.batch_job_priority)
+        estimate = operator.backfill.estimate(specs)
+        job_ids = [operator.backfill.start(spec) for spec in specs]
+        with quiet():
+            task_function = load("batch_task")
+        stand_in = stand_ins.BatchOperations(
+            double, s3, lambda event, context: quiet_call(task_function, event, context)
+        )
+        for job in stand_in.run_pending():
+            bus.put(job.status_event())
+        backfill_summary = operator.completions.summarize_run(job_ids)
+
         # The report.
         ok = True
         print(f"\n{'object':<42} {'written as':<30} {'encryption before -> after':<38} kept")
@@ -384,6 +449,23 @@ def run() -> int:
             f"\ns3://finance-2019: {len(swept)} of {len(old_objects)} objects written before the deployment swept to "
             f"DSSE under the key ({'bytes and metadata kept' if kept_old else 'CHANGED'})"
         )
+        remediated = [key for key in backfilled if state(s3, "finance-2018", key)["kms_key_id"] == key_arn]
+        kept_2018 = all(
+            state(s3, "finance-2018", key)[f] == backfill_before[key][f]
+            for key in backfilled
+            for f in ("sha256", "metadata", "tags", "storage_class")
+        )
+        ok &= len(remediated) == len(backfilled) and kept_2018
+        ok &= backfill_summary.counts.get("remediated") == len(backfilled)
+        print(
+            f"\nBackfill of s3://finance-2018 on S3 Batch Operations ({len(job_ids)} jobs, one per encryption type; "
+            f"the service played by a local stand-in): {len(remediated)} of {len(backfilled)} pre-existing objects "
+            f"DSSE under the key ({'bytes, metadata, tags, class kept' if kept_2018 else 'CHANGED'}); the GLACIER "
+            "one reported. Fees estimated before the jobs were created:"
+        )
+        print("  " + str(estimate).replace("\n", "\n  "))
+        print("What `dsse-remediate backfill --wait` prints, and the run's one alert says:")
+        print("  " + backfill_summary.text().replace("\n", "\n  "))
         print(f"\n{'bucket':<20} default encryption after")
         for bucket in (
             "finance-reports", "finance-ledger", "legacy-website", "finance-archive", "finance-2019",

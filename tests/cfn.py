@@ -71,6 +71,13 @@ class Resolved:
             statements.extend(policy["Statement"])
         return statements
 
+    def role_statements(self, name: str) -> list[dict[str, Any]]:
+        """The inline policies of an AWS::IAM::Role."""
+        statements = []
+        for policy in self.value(self.resource(name)["Properties"]["Policies"]) or []:
+            statements.extend(policy["PolicyDocument"]["Statement"])
+        return statements
+
     # -- intrinsic functions
 
     def _condition(self, name: str) -> bool:
@@ -98,11 +105,20 @@ class Resolved:
             return PSEUDO[name]
         if name in self.parameters:
             return self.parameters[name]
+        if name.endswith((".Alias", ".Version")):  # SAM: a function's AutoPublishAlias alias, or its version
+            function, what = name.rsplit(".", 1)
+            alias = self.resource(function)["Properties"]["AutoPublishAlias"]
+            return f"{self.function_arn(function)}:{alias if what == 'Alias' else '1'}"
         kind = self.resource(name)["Type"]
         return {
             "AWS::SNS::Topic": f"arn:aws:sns:us-east-1:123456789012:{name}",
             "AWS::SQS::Queue": f"https://sqs.us-east-1.amazonaws.com/123456789012/{name}",
+            "AWS::S3::Bucket": f"dsse-remediation-{name.lower()}",  # bucket names are lower case
         }.get(kind, f"dsse-remediation-{name}")
+
+    def function_arn(self, name: str) -> str:
+        """A function's unqualified ARN, named as Ref names it."""
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self._Ref(name)}"
 
     def _type(self, name: str) -> str:
         """A resource's type, SAM's generated rules included (an EventBridgeRule event E of function F is rule FE)."""
@@ -120,8 +136,16 @@ class Resolved:
 
     def _fn_GetAtt(self, argument: Any) -> str:
         name, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
-        kind = self._type(name).split("::")[1].lower()
-        return f"arn:aws:{kind}:us-east-1:123456789012:{name}" if attribute == "Arn" else f"{name}-{attribute}"
+        kind = self._type(name)
+        if attribute == "Arn" and kind in ("AWS::S3::Bucket", "AWS::Serverless::Function", "AWS::IAM::Role"):
+            # ARNs the IAM tests compare with the ARNs of real calls: shaped as AWS shapes them.
+            return {
+                "AWS::S3::Bucket": f"arn:aws:s3:::{self._Ref(name)}",
+                "AWS::Serverless::Function": self.function_arn(name),
+                "AWS::IAM::Role": f"arn:aws:iam::123456789012:role/{self._Ref(name)}",
+            }[kind]
+        service = kind.split("::")[1].lower()
+        return f"arn:aws:{service}:us-east-1:123456789012:{name}" if attribute == "Arn" else f"{name}-{attribute}"
 
     def _fn_Sub(self, argument: Any) -> str:
         text, variables = (argument, {}) if isinstance(argument, str) else argument
@@ -178,9 +202,20 @@ def rule_patterns(template: Resolved) -> dict[str, dict[str, Any]]:
     return found
 
 
+def rule_target(template: Resolved, rule: str) -> str:
+    """The function a rule of Resources delivers to: the object function through the object queue (its only event
+    source), or a function it targets directly. One target per rule."""
+    (target,) = [target["Arn"] for target in template.resource(rule)["Properties"]["Targets"]]
+    if target == {"Fn::GetAtt": ["ObjectEventsQueue", "Arn"]}:
+        return OBJECT
+    (name, attribute) = target["Fn::GetAtt"]
+    assert attribute == "Arn", (rule, target)
+    assert template.resource(name)["Type"] == "AWS::Serverless::Function", (rule, target)
+    return str(name)
+
+
 def routes(template: Resolved) -> dict[str, list[EventPattern]]:
-    """Each function's EventBridge patterns: SAM EventBridgeRule events, and the rules whose target is the object
-    queue (the object function's only event source)."""
+    """Each function's EventBridge patterns: SAM EventBridgeRule events, and the rules of Resources by their target."""
     sources = template.resource(OBJECT)["Properties"]["Events"]["ObjectEvents"]
     assert sources["Properties"]["Queue"] == {"Fn::GetAtt": ["ObjectEventsQueue", "Arn"]}
     patterns = rule_patterns(template)
@@ -191,7 +226,5 @@ def routes(template: Resolved) -> dict[str, list[EventPattern]]:
                 if event["Type"] == "EventBridgeRule" and name + event_name in patterns:
                     found.setdefault(name, []).append(EventPattern.load(json.dumps(patterns[name + event_name])))
         elif resource["Type"] == "AWS::Events::Rule" and name in patterns:
-            targets = [target["Arn"] for target in resource["Properties"]["Targets"]]
-            assert targets == [{"Fn::GetAtt": ["ObjectEventsQueue", "Arn"]}], name
-            found.setdefault(OBJECT, []).append(EventPattern.load(json.dumps(patterns[name])))
+            found.setdefault(rule_target(template, name), []).append(EventPattern.load(json.dumps(patterns[name])))
     return found

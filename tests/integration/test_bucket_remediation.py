@@ -362,6 +362,7 @@ class TestSweepAfterReset:
         assert alerts[0]["body"]["severity"] == "high"
         assert "queued 3 objects (SWEEP_MAX_OBJECTS) and stopped" in alerts[0]["body"]["reason"]
         assert "after the key 'c.csv'" in alerts[0]["body"]["reason"]
+        assert f"dsse-remediate backfill s3://{bucket}" in alerts[0]["body"]["reason"]
         assert snapshot(s3, bucket, "d.csv").encryption == "AES256"
 
     def test_a_step_left_on_the_queue_is_not_continued_in_alert_only_mode(

@@ -476,3 +476,54 @@ class _Denied:
     headers: dict[str, str] = {}
     content = b""
     text = ""
+
+
+class TestMaxObjects:
+    """A recursive run is for prefixes one machine can list: above --max-objects it stops and points to backfill."""
+
+    def test_above_the_limit_the_listing_stops_and_says_to_use_backfill(
+        self, s3: Any, bucket: str, run: Any, calls: list[str]
+    ) -> None:
+        keys = populate(s3, bucket, 10)
+
+        code, out, _ = run("check", f"s3://{bucket}/{PREFIX}", "-r", "--max-objects", "4", "--output", "json")
+
+        document = json.loads(out)
+        assert code == 1
+        assert [(r["key"], r["outcome"]) for r in document["results"]] == [
+            *((key, "would-remediate") for key in keys[:4]),
+            (PREFIX, "failed"),
+        ]
+        assert document["results"][-1]["reason"] == (
+            f"more than 4 objects under s3://{bucket}/{PREFIX}: the listing stopped there (--max-objects; those were "
+            f"worked on). For buckets this large use `dsse-remediate backfill s3://{bucket}` (S3 Batch Operations)"
+        )
+        assert calls.count("ListObjectsV2") == 2  # pages of 3: the fifth key was read, no page after it
+
+    def test_exactly_the_limit_is_a_complete_run(self, s3: Any, bucket: str, run: Any) -> None:
+        populate(s3, bucket, 4)
+
+        code, out, _ = run("fix", f"s3://{bucket}/{PREFIX}", "-r", "--max-objects", "4")
+
+        assert code == 0
+        assert "backfill" not in out
+        assert "4 of 4 in " in out
+
+    @pytest.fixture
+    def calls(self, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+        """The S3 operations the CLI calls; ListObjectsV2 pages of 3 keys."""
+        made: list[str] = []
+        real_connect = commands.connect
+
+        def pages_of_3(params: dict[str, Any], **_: Any) -> None:
+            params["MaxKeys"] = 3
+
+        def connect(*args: Any, **kwargs: Any) -> Any:
+            app = real_connect(*args, **kwargs)
+            events = app.client("s3").meta.events
+            events.register("provide-client-params.s3.ListObjectsV2", pages_of_3)
+            events.register("before-call.s3", lambda model, **_: made.append(model.name))
+            return app
+
+        monkeypatch.setattr(commands, "connect", connect)
+        return made

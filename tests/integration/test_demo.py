@@ -35,3 +35,9 @@ def test_demo_ends_with_everything_in_scope_compliant_and_nothing_lost() -> None
     assert "s3://finance-2019: 12 of 12 objects written before the deployment swept" in done.stdout
     assert "[critical] DSSE-KMS key DisableKey" in done.stdout
     assert "DSSE key after DisableKey: Enabled" in done.stdout
+    # a larger bucket from before the deployment is backfilled on S3 Batch Operations (the local stand-in), its fees
+    # estimated first, and the run ends in one summary alert
+    assert "24 of 24 pre-existing objects DSSE under the key (bytes, metadata, tags, class kept)" in done.stdout
+    assert "Estimated fees of 3 S3 Batch Operations jobs" in done.stdout
+    assert "Outcomes:  remediated 24, unremediable 1" in done.stdout
+    assert done.stdout.count("DSSE-KMS batch job") == 1

@@ -4,26 +4,35 @@ and an alert-only deployment can write nothing, neither by its permissions nor b
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote_plus, urlparse
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.exceptions import ClientError
 
-from dsse_remediation import sweep
+from dsse_remediation import backfill, sweep
+from dsse_remediation.batch_events import JobStatusChange, parse_batch_jobs_event
+from dsse_remediation.cli.session import STACK_OUTPUTS
 from dsse_remediation.config import MIB, Mode, Settings
 from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, SweepStep
+from dsse_remediation.scope import Scope
+from dsse_remediation.triggers import parse_batch_invocation
 from dsse_remediation.wiring import App
 from tests.cfn import Resolved
-from tests.helpers import PLACEHOLDER_OTHER_KEY, REGION, inject_error, put
+from tests.helpers import PLACEHOLDER_OTHER_KEY, REGION, inject_error, load_event, put
 
 OBJECT, BUCKET, KEY = "ObjectRemediationFunction", "BucketRemediationFunction", "KeyGuardFunction"
-FUNCTIONS = (OBJECT, BUCKET, KEY)
+TASK, JOBS = "BatchTaskFunction", "BatchJobsFunction"  # S3 Batch Operations: its tasks; starting and summarising jobs
+FUNCTIONS = (OBJECT, BUCKET, KEY, TASK, JOBS)
+INVENTORY_BUCKET = "example-inventory-reports"  # InventoryBuckets: where S3 Inventory delivers the reports
 ACCOUNT = "123456789012"
 CATEGORY = "secrets-*"  # the BucketKeyMap pattern of the scenarios: buckets named secrets-... use the category key
 # Variables every function reads through Settings but the template leaves to their defaults, and why.
@@ -34,15 +43,21 @@ DEFAULTED = {
     "SWEEP_MAX_OBJECTS": "1,000 objects per sweep; larger buckets are for the bulk backfill",
     "AWS_REGION": "set by the Lambda runtime",
     "AWS_DEFAULT_REGION": "set by the Lambda runtime",
+    "BATCH_JOB_PRIORITY": "10 for every backstop job; the CLI's backfill --priority sets one backfill's",
+    "BACKSTOP_LOOKBACK_HOURS": "25: a bucket's first backstop window, a day and an hour of overlap",
+    "BACKSTOP_LISTING_LIMIT": "10,000 keys listed per bucket to see a recent write; larger buckets want S3 Inventory",
 }
+# The batch jobs function's variables: where jobs run, what they invoke, where they report.
+BATCH = {"BATCH_TASK_FUNCTION", "BATCH_JOB_ROLE_ARN", "REPORT_BUCKET", "BACKSTOP_INCLUDE_DSSE_OTHER_KEYS"}
 # Variables a function reads but does not use; the template sets them only where they matter.
 UNUSED_BY = {
-    OBJECT: {"PREVENTION_POLICY", "KEY_GUARD_REVERT"},
+    OBJECT: {"PREVENTION_POLICY", "KEY_GUARD_REVERT", *BATCH},
     BUCKET: {
         "PURGE_NONCURRENT_VERSIONS",
         "KEY_GUARD_REVERT",
         "MULTIPART_THRESHOLD_BYTES",  # the bucket function no longer copies objects: a sweep only queues them
         "REMEDIATE_RESTORED_ARCHIVES",
+        *BATCH,
     },
     KEY: {
         "PREVENTION_POLICY",
@@ -50,6 +65,26 @@ UNUSED_BY = {
         "PURGE_NONCURRENT_VERSIONS",
         "MULTIPART_THRESHOLD_BYTES",
         "OBJECT_QUEUE_URL",
+        "REMEDIATE_RESTORED_ARCHIVES",
+        *BATCH,
+    },
+    # The object remediation without its alerts (a job's summary alert says it all) and without sweeps.
+    TASK: {
+        "PREVENTION_POLICY",
+        "KEY_GUARD_REVERT",
+        "SWEEP_AFTER_BUCKET_RESET",
+        "OBJECT_QUEUE_URL",
+        "ALERT_TOPIC_ARN",
+        *BATCH,
+    },
+    # It starts and reads jobs; the objects are the task function's.
+    JOBS: {
+        "PREVENTION_POLICY",
+        "KEY_GUARD_REVERT",
+        "SWEEP_AFTER_BUCKET_RESET",
+        "OBJECT_QUEUE_URL",
+        "PURGE_NONCURRENT_VERSIONS",
+        "MULTIPART_THRESHOLD_BYTES",
         "REMEDIATE_RESTORED_ARCHIVES",
     },
 }
@@ -63,6 +98,9 @@ ALL_ON = {
     "RemediateRestoredArchives": "true",
     "SourceKmsKeyArns": PLACEHOLDER_OTHER_KEY,
     "BucketKeyMap": f"{CATEGORY}={PLACEHOLDER_CATEGORY_KEY}",
+    "BackstopSchedule": "rate(1 day)",
+    "BackstopIncludeDsseOtherKeys": "true",
+    "InventoryBuckets": INVENTORY_BUCKET,
 }
 
 
@@ -132,6 +170,13 @@ class Calls:
     topic_key: str  # the alert topic is encrypted with the stack's AlertTopicKey: publishing uses it
     needs: set[Need] = field(default_factory=set)
     uploads: dict[tuple[str, str], str] = field(default_factory=dict)  # (bucket, key) -> its multipart upload's key
+    # Answers for what moto does not serve ("service" or "service.Operation" -> answer(params)): the request is still
+    # built, and so checked against the service model, before the answer replaces AWS's.
+    fakes: dict[str, Callable[[str, Mapping[str, Any]], dict[str, Any]]] = field(default_factory=dict)
+    requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # (service, operation, params)
+    # HeadObject reports Object Lock settings only to callers with the retention and legal-hold read actions: the
+    # object path needs them (it keeps them on its copy); the backstop only asks whether a report exists.
+    lock_fields: bool = True
 
     def app(self, settings: Settings) -> App:
         """The composition root on clients whose calls are recorded."""
@@ -141,12 +186,35 @@ class Calls:
         client = boto3.client(service, region_name=region or REGION)
 
         def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+            self.requests.append((service, model.name, dict(params)))
             self.needs |= self.needed(service, model.name, params)
 
-        client.meta.events.register(f"provide-client-params.{service}", record)
+        def fake(model: Any, **_: Any) -> Any:
+            answer = self.fakes.get(f"{service}.{model.name}") or self.fakes.get(service)
+            if answer is None:
+                return None
+            (_, _, params) = [r for r in self.requests if r[:2] == (service, model.name)][-1]  # this call's
+            return AWSResponse("https://fake", 200, HTTPHeaders(), None), answer(model.name, params)
+
+        events = client.meta.service_model.service_id.hyphenize()  # s3control's events are named s3-control
+        client.meta.events.register(f"provide-client-params.{events}", record)
+        client.meta.events.register(f"before-call.{events}", fake)
         return client
 
     def needed(self, service: str, operation: str, params: Mapping[str, Any]) -> set[Need]:
+        if service == "s3control":
+            if operation == "CreateJob":  # no resource type (Service Authorization Reference); the role is passed
+                return {("s3:CreateJob", "*"), ("iam:PassRole", params["RoleArn"])}
+            if operation == "ListJobs":  # no resource type (Service Authorization Reference)
+                return {("s3:ListJobs", "*")}
+            assert operation == "DescribeJob", operation
+            return {("s3:DescribeJob", f"arn:aws:s3:{REGION}:{params['AccountId']}:job/{params['JobId']}")}
+        if service == "lambda":  # GetAlias acts on the function (the Lambda developer guide's resource table)
+            assert operation == "GetAlias", operation
+            name = params["FunctionName"]
+            return {
+                ("lambda:GetAlias", name if name.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT}:{name}")
+            }
         if service == "kms":
             return {(f"kms:{operation}", self.key_arn(params["KeyId"]))}
         if service == "sns":  # an SSE topic: the publisher encrypts with the topic's key
@@ -161,17 +229,16 @@ class Calls:
         return self.s3_needed(operation, params)
 
     def s3_needed(self, operation: str, params: Mapping[str, Any]) -> set[Need]:
+        if operation == "ListBuckets":  # no resource type
+            return {("s3:ListAllMyBuckets", "*")}
         bucket = params["Bucket"]
         versioned = "VersionId" in params
         obj = s3_arn(bucket, params.get("Key"))
         table: dict[str, set[str]] = {
             # HeadObject reports Object Lock settings only to callers with the retention and legal-hold read
             # actions; on a missing key it answers 404 only to callers with s3:ListBucket (403 otherwise).
-            "HeadObject": {
-                "s3:GetObjectVersion" if versioned else "s3:GetObject",
-                "s3:GetObjectRetention",
-                "s3:GetObjectLegalHold",
-            },
+            "HeadObject": {"s3:GetObjectVersion" if versioned else "s3:GetObject"}
+            | ({"s3:GetObjectRetention", "s3:GetObjectLegalHold"} if self.lock_fields else set()),
             "GetObjectAcl": {"s3:GetObjectVersionAcl" if versioned else "s3:GetObjectAcl"},
             "GetObjectTagging": {"s3:GetObjectVersionTagging" if versioned else "s3:GetObjectTagging"},
             "CompleteMultipartUpload": {"s3:PutObject"},
@@ -187,10 +254,25 @@ class Calls:
             "GetBucketLocation": "s3:GetBucketLocation",
             "GetBucketPolicy": "s3:GetBucketPolicy",
             "PutBucketPolicy": "s3:PutBucketPolicy",
+            "ListBucketInventoryConfigurations": "s3:GetInventoryConfiguration",
         }
         if operation in bucket_table:
             return {(bucket_table[operation], s3_arn(bucket))}
         needs = {(action, obj) for action in table.get(operation, set())}
+        if operation == "GetObject":
+            needs |= self.read_needed(bucket, params["Key"], params.get("VersionId"))
+        if operation == "PutObject":
+            needs.add(("s3:PutObject", obj))
+            needs |= self.default_encryption_needed(bucket, params)
+        if operation == "UploadPart":
+            needs.add(("s3:PutObject", obj))
+            if (bucket, params["Key"]) in self.uploads:
+                needs.add(("kms:GenerateDataKey", self.uploads[(bucket, params["Key"])]))
+        if operation == "CreateMultipartUpload" and "SSEKMSKeyId" not in params:
+            key = self.bucket_key(bucket) if "ServerSideEncryption" not in params else None
+            if key is not None:  # the bucket's default encrypts the parts (see the note on SSEKMSKeyId below)
+                self.uploads[(bucket, params["Key"])] = key
+                needs |= {("kms:GenerateDataKey", key), ("kms:Decrypt", key)}
         if operation == "HeadObject":
             needs.add(("s3:ListBucket", s3_arn(bucket)))
         if operation in ("CopyObject", "UploadPartCopy"):
@@ -216,6 +298,42 @@ class Calls:
             needs.add(("kms:GenerateDataKey", self.uploads[(bucket, params["Key"])]))
         assert needs, f"no IAM mapping for s3:{operation}"
         return needs
+
+    def read_needed(self, bucket: str, key: str, version: str | None) -> set[Need]:
+        """GetObject: the object, the key it is encrypted with, and ListBucket where the object is missing (S3 answers
+        404 rather than 403 only to callers allowed to list: https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html)."""
+        needs: set[Need] = {("s3:GetObjectVersion" if version else "s3:GetObject", s3_arn(bucket, key))}
+        s3 = boto3.client("s3", region_name=REGION)
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))
+        except ClientError:
+            return needs | {("s3:ListBucket", s3_arn(bucket))}
+        if head.get("ServerSideEncryption") in ("aws:kms", "aws:kms:dsse"):
+            # moto leaves SSEKMSKeyId out of an object encrypted by its bucket's default: that default's key.
+            key_id = head.get("SSEKMSKeyId") or self.bucket_key(bucket)
+            assert key_id is not None, (bucket, key)
+            needs.add(("kms:Decrypt", self.key_arn(key_id)))
+        return needs
+
+    def default_encryption_needed(self, bucket: str, params: Mapping[str, Any]) -> set[Need]:
+        """A write that names no encryption takes the bucket's default: under a KMS key, the writer generates its
+        data key."""
+        if "ServerSideEncryption" in params:
+            return self.write_extras(s3_arn(bucket, params["Key"]), params)
+        key = self.bucket_key(bucket)
+        return {("kms:GenerateDataKey", key)} if key else set()
+
+    def bucket_key(self, bucket: str) -> str | None:
+        """The KMS key of the bucket's default encryption (SSE-KMS or DSSE-KMS), if it has one."""
+        try:
+            rules = boto3.client("s3", region_name=REGION).get_bucket_encryption(Bucket=bucket)[
+                "ServerSideEncryptionConfiguration"
+            ]["Rules"]
+        except ClientError:
+            return None
+        default = rules[0]["ApplyServerSideEncryptionByDefault"]
+        key_id = default.get("KMSMasterKeyID")
+        return self.key_arn(key_id) if default["SSEAlgorithm"] in ("aws:kms", "aws:kms:dsse") and key_id else None
 
     def write_extras(self, obj: str, params: Mapping[str, Any]) -> set[Need]:
         needs: set[Need] = set()
@@ -443,11 +561,221 @@ def key_scenarios(calls: Calls, world: World, settings: Settings, _: pytest.Monk
         guard.handle(KeyEvent((key,)))  # the manual report
 
 
+def batch_task_scenarios(calls: Calls, world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The object scenarios as S3 Batch Operations tasks (schema 2.0, keys URL-encoded as events/batch-task.json),
+    a dry run among them; no sweep (the task function queues nothing)."""
+    keys = every_kind_of_object("objects", world)
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="secrets-vault")
+    put(s3, "secrets-vault", "big.bin", Body=b"z" * (6 * MIB))
+    put(s3, "secrets-vault", "dsse-default.csv", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=world.dsse_key)
+    app = calls.app(settings)
+    inject_error(app.object_store.client, "CompleteMultipartUpload", "InternalError", 500, times=1)
+    tasks = [("objects", key) for key in [*keys, "deleted.csv"]]
+    tasks += [("objects-unversioned", "page.html"), ("secrets-vault", "big.bin"), ("secrets-vault", "dsse-default.csv")]
+    version = s3.head_object(Bucket="objects", Key="plain.csv")["VersionId"]
+    for dry_run in ("true", "false"):
+        for bucket, key, version_id in [("objects", "plain.csv", version), *((b, k, None) for b, k in tasks)]:
+            invocation = load_event("batch-task.json")
+            invocation["job"]["userArguments"]["dryRun"] = dry_run
+            invocation["tasks"][0] |= {
+                "s3Bucket": bucket,
+                "s3Key": quote_plus(key, safe="/"),
+                "s3VersionId": version_id,
+            }
+            (result,) = app.batch_tasks.run(parse_batch_invocation(invocation))
+            assert result.result is not None, result.text  # every task reached the remediation
+
+
+JOB_ID = "9c1d5e0b-fd60-4b6e-9ae7-c9ab5a41b3e6"  # the job of events/batch-job-status-complete.json
+
+
+class FakeBatchOperations:
+    """S3 Batch Operations as s3control and Lambda answer for it (moto has no jobs): CreateJob keeps the request,
+    DescribeJob describes the job it created, finished, ListJobs lists them; GetAlias names version 7."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, Mapping[str, Any]] = {}
+
+    def s3control(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        if operation == "CreateJob":
+            job_id = JOB_ID if not self.jobs else f"{len(self.jobs):08d}-0000-4000-8000-000000000000"
+            self.jobs[job_id] = params
+            return {"JobId": job_id}
+        if operation == "ListJobs":
+            jobs = [{"JobId": job_id, "Description": request["Description"]} for job_id, request in self.jobs.items()]
+            return {"Jobs": jobs}
+        assert operation == "DescribeJob", operation
+        request = self.jobs[params["JobId"]]
+        arn = f"arn:aws:s3:{REGION}:{ACCOUNT}:job/{params['JobId']}"
+        return {
+            "Job": {
+                "JobId": params["JobId"],
+                "JobArn": arn,
+                "Status": "Complete",
+                "Description": request["Description"],
+                "RoleArn": request["RoleArn"],
+                "Operation": request["Operation"],
+                "Report": request["Report"],
+                "Priority": request["Priority"],
+                "ProgressSummary": {"TotalNumberOfTasks": 2, "NumberOfTasksSucceeded": 1, "NumberOfTasksFailed": 1},
+            }
+        }
+
+    @staticmethod
+    def lambda_(operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        assert operation == "GetAlias", operation
+        return {
+            "AliasArn": f"{params['FunctionName']}:{params['Name']}",
+            "Name": params["Name"],
+            "FunctionVersion": "7",
+        }
+
+
+def inventory_report(s3: Any, source: str, rows: int) -> None:
+    """An S3 Inventory report of `source` (CSV with EncryptionStatus) in INVENTORY_BUCKET, as S3 delivers it:
+    <prefix>/<source>/<id>/<YYYY-MM-DDTHH-MMZ>/manifest.json and gzip CSV data files.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-location.html"""
+    data_key = f"inventory/{source}/all/data/part-0.csv.gz"
+    lines = "".join(
+        f'"{source}","exports/file-{n:07d}.csv","{"DSSE-KMS" if n % 2 else "SSE-S3"}"\n' for n in range(rows)
+    )
+    s3.put_object(Bucket=INVENTORY_BUCKET, Key=data_key, Body=gzip.compress(lines.encode()))
+    manifest = {
+        "sourceBucket": source,
+        "destinationBucket": f"arn:aws:s3:::{INVENTORY_BUCKET}",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, EncryptionStatus",
+        "files": [{"key": data_key, "size": 1, "MD5checksum": "0"}],
+        "creationTimestamp": str(int(datetime.now(UTC).timestamp() * 1000)),
+    }
+    folder = f"inventory/{source}/all/{datetime.now(UTC):%Y-%m-%dT%H-00Z}/"
+    s3.put_object(Bucket=INVENTORY_BUCKET, Key=f"{folder}manifest.json", Body=json.dumps(manifest).encode())
+
+
+def inventory_configurations(source: str) -> Callable[[str, Mapping[str, Any]], dict[str, Any]]:
+    """ListBucketInventoryConfigurations as S3 answers it: moto drops the OptionalFields it was given
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBucketInventoryConfigurations.html)."""
+
+    def answer(_: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        if params["Bucket"] != source:
+            return {"IsTruncated": False}
+        return {
+            "IsTruncated": False,
+            "InventoryConfigurationList": [
+                {
+                    "Id": "all",
+                    "IsEnabled": True,
+                    "IncludedObjectVersions": "Current",
+                    "Schedule": {"Frequency": "Daily"},
+                    "OptionalFields": ["EncryptionStatus"],
+                    "Destination": {
+                        "S3BucketDestination": {
+                            "Bucket": f"arn:aws:s3:::{INVENTORY_BUCKET}",
+                            "Format": "CSV",
+                            "Prefix": "inventory",
+                        }
+                    },
+                }
+            ],
+        }
+
+    return answer
+
+
+def completion_report(s3: Any, request: Mapping[str, Any], job_id: str) -> None:
+    """The completion report Batch Operations writes: <prefix>/job-<id>/manifest.json and a result file per status
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-examples-reports.html)."""
+    bucket = request["Report"]["Bucket"].split(":::")[1]
+    folder = f"{request['Report']['Prefix']}/job-{job_id}/"
+    results = [
+        ("succeeded", "objects,new.csv,,succeeded,200,,remediated: copied in place\n"),
+        ("failed", "objects,old.csv,,failed,500,,failed: InternalError\n"),
+    ]
+    files = []
+    for status, row in results:
+        key = f"{folder}results/{status}.csv"
+        s3.put_object(Bucket=bucket, Key=key, Body=row.encode())
+        files.append({"TaskExecutionStatus": status, "Bucket": bucket, "MD5Checksum": "0", "Key": key})
+    manifest = {"Format": "Report_CSV_20180820", "ReportCreationDate": "2026-11-20T11:42:07Z", "Results": files}
+    s3.put_object(Bucket=bucket, Key=f"{folder}manifest.json", Body=json.dumps(manifest).encode())
+
+
+def batch_jobs_scenarios(calls: Calls, world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backstop (dry run, a run whose manifest upload fails, a run) over a bucket with recent writes and a bucket
+    with an S3 Inventory report, then the summary of a finished job, from its JobStatusChanged event."""
+    s3 = boto3.client("s3", region_name=REGION)
+    env = Resolved(world.parameters).function_environment(JOBS)
+    report_bucket = env["REPORT_BUCKET"]
+    s3.create_bucket(Bucket=report_bucket)
+    s3.put_bucket_encryption(
+        Bucket=report_bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms:dsse",
+                        "KMSMasterKeyID": world.dsse_key,
+                    },
+                    "BucketKeyEnabled": False,
+                }
+            ]
+        },
+    )
+    s3.create_bucket(Bucket="objects")
+    put(s3, "objects", "new.csv")
+    s3.create_bucket(Bucket="inventoried")
+    s3.create_bucket(Bucket=INVENTORY_BUCKET)
+    # Over one 5 MiB part of manifest rows: the manifest is a multipart upload (which fails once: aborted).
+    monkeypatch.setattr(backfill, "UPLOAD_PART_BYTES", 5 * MIB)
+    inventory_report(s3, "inventoried", rows=320_000)
+    fake = FakeBatchOperations()
+    calls.lock_fields = False
+    calls.fakes |= {
+        "s3control": fake.s3control,
+        "lambda": fake.lambda_,
+        "s3.ListBucketInventoryConfigurations": inventory_configurations("inventoried"),
+    }
+    app = calls.app(settings)
+    app.backstop.run(dry_run=True)
+    inject_error(app.backstop.store._client, "CompleteMultipartUpload", "InternalError", 500, times=1)
+    assert app.backstop.run().failed  # the inventoried bucket: looked at again next time
+    assert not app.backstop.run().failed
+    completion_report(s3, fake.jobs[JOB_ID], JOB_ID)
+    request = parse_batch_jobs_event(load_event("batch-job-status-complete.json"))
+    assert isinstance(request, JobStatusChange)
+    summary = app.completions.on_status_change(request.job_id, request.status, request.trigger)
+    assert summary is not None
+    assert summary.alert_error is None
+    app.completions.summarize(JOB_ID)
+
+
+def jobs_settings(world: World, mode: Mode) -> Settings:
+    """The batch jobs function's settings as the template sets them for this world."""
+    env = Resolved(world.parameters).function_environment(JOBS)
+    return replace(
+        world.settings(mode),
+        scope=Scope(("*",), (env["REPORT_BUCKET"], INVENTORY_BUCKET)),
+        batch_task_function=env["BATCH_TASK_FUNCTION"],
+        batch_job_role_arn=env["BATCH_JOB_ROLE_ARN"],
+        report_bucket=env["REPORT_BUCKET"],
+        backstop_include_dsse_other_keys=env["BACKSTOP_INCLUDE_DSSE_OTHER_KEYS"] == "true",
+        account_id=ACCOUNT,
+        region=REGION,
+    )
+
+
 SCENARIOS: dict[str, Callable[[Calls, World, Settings, pytest.MonkeyPatch], None]] = {
     OBJECT: object_scenarios,
     BUCKET: bucket_scenarios,
     KEY: key_scenarios,
+    TASK: batch_task_scenarios,
+    JOBS: batch_jobs_scenarios,
 }
+
+
+def scenario_settings(function: str, world: World, mode: Mode) -> Settings:
+    return jobs_settings(world, mode) if function == JOBS else world.settings(mode)
 
 
 def map_patterns(parameters: Mapping[str, str]) -> list[str]:
@@ -458,7 +786,7 @@ def map_patterns(parameters: Mapping[str, str]) -> list[str]:
 def test_iam_grants_exactly_what_the_calls_need(
     function: str, calls: Calls, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    SCENARIOS[function](calls, world, world.settings(Mode.REMEDIATE), monkeypatch)
+    SCENARIOS[function](calls, world, scenario_settings(function, world, Mode.REMEDIATE), monkeypatch)
     statements = Resolved(world.parameters).function_statements(function)
 
     assert missing(calls.needs, statements) == set(), "needed, not granted on that resource"
@@ -496,8 +824,27 @@ def named_resources(template: Resolved) -> set[str]:
         template.value({"Ref": "AlertTopic"}),
         template.value({"Fn::GetAtt": ["AlertTopicKey", "Arn"]}),
         template.value({"Fn::GetAtt": ["ObjectEventsQueue", "Arn"]}),
+        # S3 Batch Operations: the stack's jobs, task function, job role, report bucket and its prefixes
+        f"arn:aws:s3:{REGION}:{ACCOUNT}:job/*",
+        template.value({"Fn::GetAtt": [TASK, "Arn"]}),
+        template.value({"Fn::GetAtt": ["BatchJobRole", "Arn"]}),
+        *report_bucket_resources(template),
     ]
-    return set(keys) | set(stack)
+    inventories = [s3_arn(bucket) for bucket in p["InventoryBuckets"] if bucket]
+    return set(keys) | set(stack) | set(inventories) | {f"{bucket}/*" for bucket in inventories}
+
+
+def report_bucket_resources(template: Resolved) -> list[str]:
+    bucket = template.value({"Fn::GetAtt": ["ReportBucket", "Arn"]})
+    return [bucket, *(f"{bucket}/{prefix}/*" for prefix in ("reports", "manifests", "backstop"))]
+
+
+# Actions with no resource type (Service Authorization Reference, Amazon S3): granted on "*", by the batch jobs
+# function only. CreateJob is held to requests that tag the job as this product's; what a job may do is bounded by
+# the one role the function may pass (BatchJobRole). ListAllMyBuckets only names the account's buckets, ListJobs the
+# account's jobs (how the jobs of one backfill run find each other).
+ON_EVERY_RESOURCE = {"s3:CreateJob", "s3:ListAllMyBuckets", "s3:ListJobs"}
+JOB_TAG_CONDITION = {"Null": {f"aws:RequestTag/{backfill.CAMPAIGN_TAG}": "false"}}
 
 
 @pytest.mark.parametrize("protected", ["*", "finance-*,example-protected-bucket"])
@@ -510,6 +857,13 @@ def test_no_wildcard_actions_and_resources_only_what_parameters_name(protected: 
             assert statement["Effect"] == "Allow", where
             assert not [a for a in as_list(statement["Action"]) if "*" in a], where
             for resource in as_list(statement["Resource"]):
+                if resource == "*":
+                    assert function == JOBS, where
+                    assert len(as_list(statement["Action"])) == 1, where
+                    assert set(as_list(statement["Action"])) <= ON_EVERY_RESOURCE, where
+                    if statement["Action"] == "s3:CreateJob":
+                        assert statement["Condition"] == JOB_TAG_CONDITION, where
+                    continue
                 if resource in named_resources(template) or inert(statement, resource, map_patterns(ALL_ON)):
                     continue
                 # Otherwise only the ProtectedBuckets patterns (or their objects), in this account's buckets.
@@ -522,9 +876,10 @@ def test_no_wildcard_actions_and_resources_only_what_parameters_name(protected: 
 
 
 def writes(needs: Iterable[Need], topic_key: str) -> set[Need]:
-    """Actions that change something: S3/KMS Put*/Delete*/Abort*/Enable*/Cancel*, queueing work, and generating data
-    keys (an encrypted write) with any key but the alert topic's (publishing an alert is allowed)."""
-    verbs = ("Put", "Delete", "Abort", "Enable", "Cancel")
+    """Actions that change something: S3/KMS Put*/Delete*/Abort*/Enable*/Cancel*/Create* (a Batch Operations job
+    among them), queueing work, and generating data keys (an encrypted write) with any key but the alert topic's
+    (publishing an alert is allowed)."""
+    verbs = ("Put", "Delete", "Abort", "Enable", "Cancel", "Create")
     return {
         (action, resource)
         for action, resource in needs
@@ -534,30 +889,63 @@ def writes(needs: Iterable[Need], topic_key: str) -> set[Need]:
     }
 
 
+def alert_only_exception(function: str, template: Resolved) -> set[Need]:
+    """The writes an alert-only deployment keeps, all in the batch jobs function: starting Batch Operations jobs
+    (dry runs: the code asks for them, and the task function they invoke holds no write), and writing into the
+    stack's own report bucket (manifests, the backstop's record) under its DSSE key, through S3 only. No protected
+    bucket is written."""
+    if function != JOBS:
+        return set()
+    bucket = template.value({"Fn::GetAtt": ["ReportBucket", "Arn"]})
+    return {
+        ("s3:CreateJob", "*"),
+        ("s3:PutObject", f"{bucket}/manifests/*"),
+        ("s3:AbortMultipartUpload", f"{bucket}/manifests/*"),
+        ("s3:PutObject", f"{bucket}/backstop/*"),
+        ("kms:GenerateDataKey", template.parameters["DsseKmsKeyArn"]),
+    }
+
+
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_alert_only_deployments_cannot_write(function: str) -> None:
-    """Every opt-in on, KeyGuardRevert included: Mode=alert-only still grants no write."""
+    """Every opt-in on, KeyGuardRevert included: Mode=alert-only still grants no write, but for the batch jobs
+    function's documented exception (dry-run jobs, its own report bucket)."""
     template = Resolved(ALL_ON | {"Mode": "alert-only"})
     topic_key = template.value({"Fn::GetAtt": ["AlertTopicKey", "Arn"]})
+    statements = template.function_statements(function)
     granted = {
         (action, resource)
-        for statement in template.function_statements(function)
+        for statement in statements
         for action in as_list(statement["Action"])
         for resource in as_list(statement["Resource"])
     }
 
-    assert writes(granted, topic_key) == set()
+    assert writes(granted, topic_key) == alert_only_exception(function, template)
+    for statement in statements:  # the exception's KMS use is through S3 only
+        generates = "kms:GenerateDataKey" in as_list(statement["Action"])
+        if function == JOBS and generates and statement["Resource"] != topic_key:
+            assert statement["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}}
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_alert_only_code_makes_no_write_call(
     function: str, calls: Calls, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The same scenarios with Settings(mode=alert-only, every opt-in on): the code itself checks the mode."""
-    SCENARIOS[function](calls, world, world.settings(Mode.ALERT_ONLY), monkeypatch)
+    """The same scenarios with Settings(mode=alert-only, every opt-in on): the code itself checks the mode. The
+    batch jobs function's jobs are all dry runs."""
+    SCENARIOS[function](calls, world, scenario_settings(function, world, Mode.ALERT_ONLY), monkeypatch)
+    allowed = alert_only_exception(function, Resolved(world.parameters))
 
-    assert writes(calls.needs, calls.topic_key) == set()
+    assert {need for need in writes(calls.needs, calls.topic_key) if missing([need], allow(allowed))} == set()
     assert calls.needs, "the scenarios made no call at all"
+    jobs = [params for service, operation, params in calls.requests if operation == "CreateJob"]
+    assert all(job["Operation"]["LambdaInvoke"]["UserArguments"]["dryRun"] == "true" for job in jobs)
+    assert bool(jobs) is (function == JOBS)
+
+
+def allow(needs: Iterable[Need]) -> list[dict[str, Any]]:
+    """Allow statements granting exactly these (action, resource pattern) pairs."""
+    return [{"Effect": "Allow", "Action": action, "Resource": resource} for action, resource in needs]
 
 
 def test_the_write_check_sees_writes() -> None:
@@ -567,8 +955,14 @@ def test_the_write_check_sees_writes() -> None:
         ("kms:EnableKey", "arn:aws:kms:us-east-1:123456789012:key/k"),
         ("sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:q"),
         ("kms:GenerateDataKey", "arn:aws:kms:us-east-1:123456789012:key/k"),
+        ("s3:CreateJob", "*"),
     }
-    reads = {("s3:GetObject", "arn:aws:s3:::b/k"), ("kms:GenerateDataKey", topic_key), ("sns:Publish", "t")}
+    reads = {
+        ("s3:GetObject", "arn:aws:s3:::b/k"),
+        ("kms:GenerateDataKey", topic_key),
+        ("sns:Publish", "t"),
+        ("s3:DescribeJob", "arn:aws:s3:us-east-1:123456789012:job/j"),
+    }
 
     assert writes(found | reads, topic_key) == found
 
@@ -601,3 +995,123 @@ def test_the_publish_failure_alarm_watches_the_metric_the_code_emits() -> None:
     assert alarm["AlarmActions"] == [template.value({"Ref": "AlertTopic"})]
     dashboard = json.loads(template.value(template.resource("Dashboard")["Properties"]["DashboardBody"]))
     assert [m for w in dashboard["widgets"] for m in w["properties"]["metrics"] if "AlertPublishFailed" in m]
+
+
+# --- S3 Batch Operations: the jobs the code creates, and the role they run as ----------------------------------------
+
+
+def job_role_needs(request: Mapping[str, Any], job_id: str, dsse_key: str) -> set[Need]:
+    """What Batch Operations does as the job's role to run this CreateJob request
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-iam-role-policies.html): invoke the function,
+    generate the manifest (list the source bucket, read its objects, write the manifest) or read the given one, and
+    write the completion report; the report bucket is DSSE-KMS under the DSSE key."""
+    needs: set[Need] = {("lambda:InvokeFunction", request["Operation"]["LambdaInvoke"]["FunctionArn"])}
+    report = request["Report"]
+    needs.add(("s3:PutObject", f"{report['Bucket']}/{report['Prefix']}/job-{job_id}/results/part-0.csv"))
+    if "ManifestGenerator" in request:
+        generator = request["ManifestGenerator"]["S3JobManifestGenerator"]
+        output = generator["ManifestOutputLocation"]
+        needs.add(("s3:ListBucket", generator["SourceBucket"]))
+        needs |= {
+            (action, f"{generator['SourceBucket']}/any/key") for action in ("s3:GetObject", "s3:GetObjectVersion")
+        }
+        needs.add(("s3:PutObject", f"{output['Bucket']}/{output['ManifestPrefix']}/job-{job_id}/manifest.json"))
+    else:
+        location = request["Manifest"]["Location"]["ObjectArn"]
+        needs |= {("s3:GetObject", location), ("s3:GetObjectVersion", location)}
+    return needs | {("kms:GenerateDataKey", dsse_key), ("kms:Decrypt", dsse_key)}
+
+
+@pytest.fixture
+def started_jobs(calls: Calls, world: World, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    batch_jobs_scenarios(calls, world, jobs_settings(world, Mode.REMEDIATE), monkeypatch)
+    return [params for service, operation, params in calls.requests if operation == "CreateJob"]
+
+
+def test_every_job_the_code_creates_is_one_the_grants_allow(started_jobs: list[dict[str, Any]], world: World) -> None:
+    """CreateJob is granted on "*" to requests that tag the job as this product's, with only BatchJobRole to pass;
+    each job invokes a published version of the task function (pinned), which its role may invoke."""
+    template = Resolved(world.parameters)
+    role = template.value({"Fn::GetAtt": ["BatchJobRole", "Arn"]})
+    task = template.value({"Fn::GetAtt": [TASK, "Arn"]})
+    (tag,) = [key.split("/", 1)[1] for key in JOB_TAG_CONDITION["Null"]]
+
+    assert len({job["ClientRequestToken"] for job in started_jobs}) >= 2  # the window's jobs and the inventory's
+    for job in started_jobs:
+        assert tag in [t["Key"] for t in job["Tags"]]
+        assert job["RoleArn"] == role
+        assert re.fullmatch(rf"{re.escape(task)}:\d+", job["Operation"]["LambdaInvoke"]["FunctionArn"])
+
+
+def test_the_job_role_grants_exactly_what_the_jobs_need(started_jobs: list[dict[str, Any]], world: World) -> None:
+    template = Resolved(world.parameters)
+    needs = set().union(*(job_role_needs(job, "job-id", world.dsse_key) for job in started_jobs))
+    statements = template.role_statements("BatchJobRole")
+
+    assert {job.get("ManifestGenerator") is None for job in started_jobs} == {True, False}  # both kinds of manifest
+    assert missing(needs, statements) == set(), "needed, not granted on that resource"
+    assert unneeded(needs, statements, []) == set(), "granted, never needed"
+
+
+def test_the_job_role_is_for_batch_operations_of_this_account_only() -> None:
+    template = Resolved()
+    trust = template.value(template.resource("BatchJobRole")["Properties"]["AssumeRolePolicyDocument"])
+
+    assert trust["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "batchoperations.s3.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        }
+    ]
+
+
+def test_alert_only_job_role_writes_only_into_the_report_bucket() -> None:
+    template = Resolved(ALL_ON | {"Mode": "alert-only"})
+    topic_key = template.value({"Fn::GetAtt": ["AlertTopicKey", "Arn"]})
+    bucket = template.value({"Fn::GetAtt": ["ReportBucket", "Arn"]})
+    granted = {
+        (action, resource)
+        for statement in template.role_statements("BatchJobRole")
+        for action in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    }
+
+    assert writes(granted, topic_key) == {
+        ("s3:PutObject", f"{bucket}/reports/*"),
+        ("s3:PutObject", f"{bucket}/manifests/*"),
+        ("kms:GenerateDataKey", template.parameters["DsseKmsKeyArn"]),
+    }
+
+
+def test_the_task_function_holds_the_object_functions_object_rights_and_nothing_else() -> None:
+    """Same S3 and KMS statements in every mode and opt-in (so a change to one is made to both), without the
+    object function's alert and queue statements: a task publishes and queues nothing."""
+    for parameters in (ALL_ON, ALL_ON | {"Mode": "alert-only"}, {}):
+        template = Resolved(parameters)
+        kept = [
+            s
+            for s in template.function_statements(OBJECT)
+            if s["Sid"] not in ("PublishAlerts", "EncryptAlerts", "QueueSweepSteps")
+        ]
+
+        assert template.function_statements(TASK) == kept
+
+
+def test_the_batch_jobs_function_finds_its_jobs_settings_where_the_cli_finds_them() -> None:
+    """`backfill --stack` reads the stack's outputs (cli/session.py STACK_OUTPUTS); the function reads the same
+    values from its environment, and they make a working job configuration (an alias ARN the adapter pins)."""
+    template = Resolved(ALL_ON)
+    env = template.function_environment(JOBS)
+    outputs = {name: template.value(output["Value"]) for name, output in template.template["Outputs"].items()}
+
+    for output, variable in STACK_OUTPUTS.items():
+        assert outputs[output] == env[variable], output
+    assert env["BATCH_TASK_FUNCTION"] == template.value({"Fn::GetAtt": [TASK, "Arn"]}) + ":live"
+    settings = Settings.from_env(env)
+    assert (settings.batch_task_function, settings.batch_job_role_arn, settings.report_bucket) == (
+        env["BATCH_TASK_FUNCTION"],
+        env["BATCH_JOB_ROLE_ARN"],
+        env["REPORT_BUCKET"],
+    )

@@ -20,10 +20,10 @@ import pytest
 from moto.events.models import EventPattern
 
 from tests import aws_fidelity
-from tests.cfn import OBJECT, Resolved, routes, rule_patterns
+from tests.cfn import OBJECT, Resolved, routes, rule_patterns, rule_target
 from tests.helpers import EVENTS, PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY, load_event
 
-BUCKET, KEY = "BucketRemediationFunction", "KeyGuardFunction"
+BUCKET, KEY, JOBS = "BucketRemediationFunction", "KeyGuardFunction", "BatchJobsFunction"
 DSSE_KEY, OTHER_KEY = PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY  # the template's key here (tests/cfn.py), and another
 SECRETS_KEY = "arn:aws:kms:us-east-1:123456789012:key/3333cccc-33cc-33cc-33cc-333333333333"
 FINANCE_KEY = "arn:aws:kms:us-east-1:123456789012:key/4444dddd-44dd-44dd-44dd-444444444444"
@@ -60,6 +60,8 @@ ROUTES: dict[str, str | None] = {
     "kms-update-alias.json": None,  # configured by key ARN: alias changes cannot move it
     "kms-delete-alias.json": None,
     "kms-disable-key-unrelated.json": None,  # another key
+    "batch-job-status-complete.json": JOBS,  # a finished Batch Operations job: its summary alert
+    "batch-job-status-active.json": None,  # not final
 }
 
 
@@ -510,7 +512,118 @@ def test_the_queues_accept_exactly_the_rules_that_deliver_to_them(restores: str)
     def arn(rule: str) -> str:
         return str(template.value({"Fn::GetAtt": [rule, "Arn"]}))
 
+    to_queue = [rule for rule in rules if rule_target(template, rule) == OBJECT]
     expected_rules = ["ObjectWritesRule"] + (["RestoredArchivesRule"] if restores == "true" else [])
-    assert sorted(rules) == sorted(expected_rules)
-    assert allowed("ObjectEventsQueuePolicy") == sorted(arn(rule) for rule in rules)
+    assert sorted(to_queue) == sorted(expected_rules)
+    assert allowed("ObjectEventsQueuePolicy") == sorted(arn(rule) for rule in to_queue)
     assert allowed("EventDeliveryDLQPolicy") == sorted(arn(rule) for rule in rules + sam_rules)
+
+
+class TestBatchJobStatus:
+    """S3 records Batch Operations job status changes in CloudTrail (JobStatusChanged, "AWS Service Event via
+    CloudTrail"); the batch jobs function receives the final ones, of every job (it keeps its own by their role)."""
+
+    @staticmethod
+    def _status(status: str, **detail: Any) -> dict[str, Any]:
+        event = load_event("batch-job-status-complete.json")
+        event["detail"]["serviceEventDetails"]["status"] = status
+        event["detail"].update(detail)
+        return dict(event)
+
+    @pytest.mark.parametrize(
+        ("status", "invokes"),
+        [
+            ("Complete", True),
+            ("Failed", True),
+            ("Cancelled", True),
+            # Documented job states that are not final, and whose summary would be premature.
+            ("New", False),
+            ("Preparing", False),
+            ("Ready", False),
+            ("Active", False),
+            ("Pausing", False),
+            ("Paused", False),
+            ("Completing", False),
+            ("Failing", False),
+            ("Cancelling", False),
+            ("Suspended", False),
+        ],
+    )
+    def test_only_final_states_reach_the_batch_jobs_function(self, status: str, invokes: bool) -> None:
+        assert reached(routes(Resolved()), self._status(status)) == ([JOBS] if invokes else [])
+
+    def test_job_creation_and_other_service_events_do_not(self) -> None:
+        created = self._status("Complete", eventName="JobCreated")
+        other = self._status("Complete", eventSource="kms.amazonaws.com")
+
+        assert reached(routes(Resolved()), created) == []
+        assert reached(routes(Resolved()), other) == []
+
+    @pytest.mark.parametrize("parameters", CONFIGURATIONS)
+    def test_the_rule_does_not_depend_on_the_scope(self, parameters: dict[str, str]) -> None:
+        """Jobs are the stack's own whatever the buckets in scope: the function tells them apart by their role."""
+        assert reached(routes(Resolved(parameters)), self._status("Complete")) == [JOBS]
+
+    def test_failed_deliveries_are_retried_then_dead_lettered_like_the_other_rules(self) -> None:
+        template = Resolved()
+        (target,) = template.value(template.resource("BatchJobStatusRule")["Properties"]["Targets"])
+        (other,) = template.value(template.resource("ObjectWritesRule")["Properties"]["Targets"])
+
+        assert target["RetryPolicy"] == other["RetryPolicy"]
+        assert target["DeadLetterConfig"] == other["DeadLetterConfig"]
+        permission = template.value(template.resource("BatchJobStatusPermission")["Properties"])
+        assert permission == {
+            "FunctionName": template.value({"Fn::GetAtt": ["BatchJobsFunction", "Arn"]}),
+            "Action": "lambda:InvokeFunction",
+            "Principal": "events.amazonaws.com",
+            "SourceArn": template.value({"Fn::GetAtt": ["BatchJobStatusRule", "Arn"]}),
+        }
+
+
+class TestScheduledBackstop:
+    """The backstop runs on an EventBridge Scheduler schedule, off unless BackstopSchedule names a rate or cron."""
+
+    def test_off_by_default(self) -> None:
+        template = Resolved()
+
+        assert not template.exists("ScheduledBackstop")
+        assert not template.exists("ScheduledBackstopRole")
+
+    @pytest.mark.parametrize("expression", ["rate(1 day)", "cron(0 3 * * ? *)"])
+    def test_on_with_an_expression_it_sends_the_backstop_payload_to_the_batch_jobs_function(
+        self, expression: str
+    ) -> None:
+        template = Resolved({"BackstopSchedule": expression})
+        schedule = template.value(template.resource("ScheduledBackstop")["Properties"])
+
+        assert template.exists("ScheduledBackstop")
+        assert schedule["ScheduleExpression"] == expression
+        assert schedule["Target"]["Arn"] == template.value({"Fn::GetAtt": ["BatchJobsFunction", "Arn"]})
+        assert json.loads(schedule["Target"]["Input"]) == load_event("backstop-scheduled.json")
+
+    def test_its_role_may_invoke_the_batch_jobs_function_and_nothing_else(self) -> None:
+        template = Resolved({"BackstopSchedule": "rate(1 day)"})
+        trust = template.value(template.resource("ScheduledBackstopRole")["Properties"]["AssumeRolePolicyDocument"])
+
+        assert [(s["Action"], s["Resource"]) for s in template.role_statements("ScheduledBackstopRole")] == [
+            ("lambda:InvokeFunction", template.value({"Fn::GetAtt": ["BatchJobsFunction", "Arn"]}))
+        ]
+        (statement,) = trust["Statement"]
+        assert statement["Principal"] == {"Service": "scheduler.amazonaws.com"}
+        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+    @pytest.mark.parametrize(
+        ("value", "accepted"),
+        [
+            ("", True),
+            ("rate(1 day)", True),
+            ("rate(12 hours)", True),
+            ("cron(0 3 * * ? *)", True),
+            ("1 day", False),
+            ("daily", False),
+        ],
+    )
+    def test_the_parameter_takes_an_expression_or_nothing(self, value: str, accepted: bool) -> None:
+        allowed = Resolved().template["Parameters"]["BackstopSchedule"]["AllowedPattern"]
+
+        assert (re.fullmatch(allowed, value) is not None) is accepted

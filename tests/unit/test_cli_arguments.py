@@ -111,7 +111,16 @@ def test_missing_key_is_a_usage_error(run: Any, monkeypatch: pytest.MonkeyPatch)
     assert err == "dsse-remediate: no DSSE key: pass --key <key ARN or alias> or set DSSE_KMS_KEY\n"
 
 
-@pytest.mark.parametrize("argv", [["check"], ["frobnicate", "s3://b/k"], ["fix", "s3://b/k", "--concurrency", "0"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check"],
+        ["frobnicate", "s3://b/k"],
+        ["fix", "s3://b/k", "--concurrency", "0"],
+        ["fix", "s3://b/", "-r", "--max-objects", "0"],
+        ["backfill", "s3://b", "--no-alerts"],  # backfill publishes nothing itself: the stack sends each job's alert
+    ],
+)
 def test_argparse_errors_exit_2(argv: list[str], run: Any) -> None:
     code, _, err = run(*argv)
 
@@ -127,6 +136,16 @@ def test_version_and_help_exit_0(run: Any) -> None:
     assert code == 0
     assert "--report FILE.csv" in out
     assert ", ".join(arguments.REPORT_FIELDS) in " ".join(out.split())
+
+
+def test_backfill_help_names_every_way_to_find_the_stacks_parts(run: Any) -> None:
+    code, out, _ = run("backfill", "--help")
+
+    text = " ".join(out.split())
+    assert code == 0
+    for flag in ("--all", "--from-inventory", "--estimate-only", "--wait", "--stack NAME", "--task-function ARN"):
+        assert flag in text
+    assert "BatchTaskFunctionAlias, BatchJobRoleArn, ReportBucketName" in text
 
 
 def test_the_console_script_entry_point_is_the_package_main(run: Any) -> None:

@@ -10,9 +10,16 @@ from typing import Any
 
 import pytest
 
+from dsse_remediation.batch_events import BackstopRequest, JobStatusChange, SummaryRequest, parse_batch_jobs_event
 from dsse_remediation.exceptions import InvalidEvent
 from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, Parsed
-from dsse_remediation.triggers import parse_bucket_event, parse_key_event, parse_object_event, sqs_records
+from dsse_remediation.triggers import (
+    parse_batch_invocation,
+    parse_bucket_event,
+    parse_key_event,
+    parse_object_event,
+    sqs_records,
+)
 from tests.helpers import EVENTS, PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY, load_event
 
 PARSERS: dict[str, Callable[[Any], Parsed[Any]]] = {
@@ -157,6 +164,27 @@ SAMPLES: dict[str, tuple[str, list[tuple[Any, ...]] | tuple[str, str]]] = {
 }
 
 
+JOB_ID = "9c1d5e0b-fd60-4b6e-9ae7-c9ab5a41b3e6"
+# The Batch Operations samples: the task function's invocations (bucket, URL-encoded key, dry run, campaign) and the
+# batch jobs function's requests.
+BATCH_TASK_SAMPLES = {
+    "batch-task.json": (
+        BUCKET,
+        "inbox/Q3+report%2Bfinal+100%25/%C3%9Cn%C3%AFc%C3%B8d%C3%A9+%E6%96%87%E4%BB%B6.txt",
+        False,
+        "backfill-2026-11",
+    ),
+    "batch-task-dry-run.json": (BUCKET, Q3, True, "backstop-2026-11-20"),
+}
+BATCH_JOBS_SAMPLES: dict[str, Any] = {
+    "batch-job-status-complete.json": (JobStatusChange, JOB_ID, "Complete"),
+    "batch-job-status-active.json": (JobStatusChange, JOB_ID, "Active"),
+    "backstop-scheduled.json": BackstopRequest(dry_run=False),
+    "backstop-dry-run.json": BackstopRequest(dry_run=True),
+    "manual-batch-job.json": SummaryRequest(job_id=JOB_ID),
+}
+
+
 def summary(request: ObjectRequest | BucketRequest | KeyEvent) -> tuple[Any, ...]:
     """What a handler acts on: the resource, the dry run, and where the request came from."""
     trigger = request.trigger
@@ -184,7 +212,37 @@ def summary(request: ObjectRequest | BucketRequest | KeyEvent) -> tuple[Any, ...
 
 
 def test_every_sample_has_an_expected_parse() -> None:
-    assert {path.name for path in EVENTS.glob("*.json")} == set(SAMPLES)
+    expected = set(SAMPLES) | set(BATCH_TASK_SAMPLES) | set(BATCH_JOBS_SAMPLES)
+    assert {path.name for path in EVENTS.glob("*.json")} == expected
+
+
+@pytest.mark.parametrize(("name", "expected"), BATCH_TASK_SAMPLES.items(), ids=list(BATCH_TASK_SAMPLES))
+def test_each_batch_task_sample_is_one_schema_2_task(name: str, expected: tuple[str, str, bool, str]) -> None:
+    invocation = parse_batch_invocation(load_event(name))
+
+    [task] = invocation.tasks
+    assert invocation.schema_version == "2.0"
+    assert (task.bucket, task.s3_key, invocation.arguments.dry_run, invocation.arguments.campaign) == expected
+    assert (task.problem, invocation.arguments_problem) == (None, None)
+
+
+@pytest.mark.parametrize(("name", "expected"), BATCH_JOBS_SAMPLES.items(), ids=list(BATCH_JOBS_SAMPLES))
+def test_each_batch_jobs_sample_parses_to_its_request(name: str, expected: Any) -> None:
+    request = parse_batch_jobs_event(load_event(name))
+
+    if isinstance(expected, tuple):
+        kind, job_id, status = expected
+        assert isinstance(request, kind)
+        assert (request.job_id, request.status) == (job_id, status)
+    else:
+        assert request == expected
+
+
+@pytest.mark.parametrize("name", [*BATCH_TASK_SAMPLES, *BATCH_JOBS_SAMPLES])
+def test_no_remediation_handler_takes_a_batch_sample(name: str) -> None:
+    for parse in PARSERS.values():
+        with pytest.raises(InvalidEvent):
+            parse(load_event(name))
 
 
 @pytest.mark.parametrize(("name", "expected"), SAMPLES.items(), ids=list(SAMPLES))

@@ -74,6 +74,14 @@ class Settings:
     # Remediating a restored GLACIER / DEEP_ARCHIVE object writes a new version in the archive class, which ends the
     # restore a reader asked for: only with this opt-in.
     remediate_restored_archives: bool = False
+    # Backfill and backstop on S3 Batch Operations (the batch jobs function, the CLI's `backfill`).
+    batch_task_function: str | None = None  # the task function's alias ARN; each job pins the version it points to
+    batch_job_role_arn: str | None = None  # the role Batch Operations assumes (trusts batchoperations.s3.amazonaws.com)
+    report_bucket: str | None = None  # completion reports, generated manifests, the backstop's last-run record
+    batch_job_priority: int = 10
+    backstop_include_dsse_other_keys: bool = False  # also the DSSEKMS job (lists compliant objects too: one HEAD each)
+    backstop_lookback_hours: int = 25  # the first backstop run's CreatedAfter window (no last run recorded yet)
+    backstop_listing_limit: int = 10_000  # objects the backstop may list to see whether a bucket had writes
 
     def __post_init__(self) -> None:
         _check_key_reference("DSSE_KMS_KEY", self.key)
@@ -100,6 +108,12 @@ class Settings:
             )
         if not 1 <= self.copy_concurrency <= 64:
             raise ConfigError(f"COPY_CONCURRENCY={self.copy_concurrency} must be between 1 and 64")
+        if not 0 <= self.batch_job_priority <= 2_147_483_647:
+            raise ConfigError(f"BATCH_JOB_PRIORITY={self.batch_job_priority} must be between 0 and 2147483647")
+        if not 1 <= self.backstop_lookback_hours <= 24 * 366:
+            raise ConfigError(f"BACKSTOP_LOOKBACK_HOURS={self.backstop_lookback_hours} must be between 1 and 8784")
+        if not 0 <= self.backstop_listing_limit <= 1_000_000:
+            raise ConfigError(f"BACKSTOP_LISTING_LIMIT={self.backstop_listing_limit} must be between 0 and 1000000")
         if self.alert_topic_arn is not None and not _TOPIC_ARN.match(self.alert_topic_arn):
             raise ConfigError(
                 f"ALERT_TOPIC_ARN={self.alert_topic_arn!r} is not a standard SNS topic ARN (FIFO topics would need a "
@@ -169,6 +183,15 @@ class Settings:
             remediate_restored_archives=_parse_bool(
                 "REMEDIATE_RESTORED_ARCHIVES", env.get("REMEDIATE_RESTORED_ARCHIVES", "false")
             ),
+            batch_task_function=env.get("BATCH_TASK_FUNCTION", "").strip() or None,
+            batch_job_role_arn=env.get("BATCH_JOB_ROLE_ARN", "").strip() or None,
+            report_bucket=env.get("REPORT_BUCKET", "").strip() or None,
+            batch_job_priority=_parse_int("BATCH_JOB_PRIORITY", env, 10),
+            backstop_include_dsse_other_keys=_parse_bool(
+                "BACKSTOP_INCLUDE_DSSE_OTHER_KEYS", env.get("BACKSTOP_INCLUDE_DSSE_OTHER_KEYS", "false")
+            ),
+            backstop_lookback_hours=_parse_int("BACKSTOP_LOOKBACK_HOURS", env, 25),
+            backstop_listing_limit=_parse_int("BACKSTOP_LISTING_LIMIT", env, 10_000),
         )
 
 

@@ -50,6 +50,7 @@ class Source(StrEnum):
     CLOUDTRAIL = "cloudtrail"
     S3_NOTIFICATION = "s3-notification"
     SWEEP = "sweep"
+    BATCH = "batch-operations"  # a task of an S3 Batch Operations job: its result code, not a raise, asks for a retry
     MANUAL = "manual"
 
 
@@ -262,6 +263,9 @@ class ObjectResult:
     expected_key_arn: str | None = field(default=None, metadata={"json": "expectedKmsKeyId"})
     dry_run: bool = False
     alert_error: str | None = None  # an alert a human must read could not be published
+    # What AWS said went wrong when the outcome comes from an AWS error (failed, some unremediable): whether a retry
+    # can help. Not part of answers; the reason says it in words.
+    failure: Failure | None = field(default=None, metadata=OMITTED)
     trigger: Trigger = field(default=MANUAL, metadata=OMITTED)
 
 

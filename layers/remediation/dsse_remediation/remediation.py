@@ -162,12 +162,12 @@ class _Judging:
                 return self._found(state, Outcome.UNREMEDIABLE, reason)
             except CopyStopped as exc:
                 reason = f"interrupted ({exc}): the multipart upload was aborted and the object left as it was"
-                return self._found(state, Outcome.FAILED, reason)
+                return self._found(state, Outcome.FAILED, reason, failure=Failure.TRANSIENT)
             return self._remediated(state, action, written)
         reason = (
             f"a newer write replaced the object during each of {ObjectRemediator.MAX_ATTEMPTS} attempts; left as it is"
         )
-        return self._found(state, Outcome.FAILED, reason)
+        return self._found(state, Outcome.FAILED, reason, failure=Failure.RACE)
 
     def _head(self, keys: tuple[str, ...], version_id: str | None) -> ObjectState | ObjectResult:
         """HeadObject with each candidate key in turn (as delivered, then decoded) until one is found.
@@ -191,14 +191,14 @@ class _Judging:
                         "without their customer key, and cannot re-encrypt them without it)"
                     )
                     return self._refused(Outcome.UNREMEDIABLE, reason, Encryption("SSE-C?"))
-                return self._refused(Outcome.FAILED, f"HeadObject failed: {exc}")
+                return self._refused(Outcome.FAILED, f"HeadObject failed: {exc}", failure=exc.failure)
         if denied:
             reason = (
                 "access denied reading the object (HeadObject 403), or the bucket belongs to another account (every "
                 "call names this account as the expected owner): the remediation role needs s3:GetObject and "
                 "s3:ListBucket here, and no bucket policy may deny it"
             )
-            return self._refused(Outcome.UNREMEDIABLE, reason)
+            return self._refused(Outcome.UNREMEDIABLE, reason, failure=Failure.DENIED)
         what = f"version {version_id} of " if version_id else ""
         reason = (
             f"no {what}s3://{self.request.bucket}/{self.request.key}: deleted since it was written, or it never existed"
@@ -234,16 +234,18 @@ class _Judging:
                 f"KMS refused the write ({exc}): the key is disabled, pending deletion or missing, "
                 "or the remediation role may not use it (kms:GenerateDataKey, kms:Decrypt)"
             )
-            return self._found(state, Outcome.UNREMEDIABLE, reason)
+            return self._found(state, Outcome.UNREMEDIABLE, reason, failure=exc.failure)
         if exc.failure is Failure.DENIED:
             reason = (
                 f"access denied copying the object ({exc}): the role needs s3:GetObject and "
                 "s3:PutObject here, and kms:Decrypt on the source key when it is SSE-KMS"
             )
-            return self._found(state, Outcome.UNREMEDIABLE, reason)
+            return self._found(state, Outcome.UNREMEDIABLE, reason, failure=exc.failure)
         if exc.failure is Failure.ARCHIVED:
-            return self._found(state, Outcome.UNREMEDIABLE, f"archived object: restore it first ({exc})")
-        return self._found(state, Outcome.FAILED, f"copy failed: {exc}")
+            return self._found(
+                state, Outcome.UNREMEDIABLE, f"archived object: restore it first ({exc})", failure=exc.failure
+            )
+        return self._found(state, Outcome.FAILED, f"copy failed: {exc}", failure=exc.failure)
 
     def _confirm_gone(self, state: ObjectState, exc: AwsFailure) -> ObjectResult:
         """A 404 from the copy is `gone` only if a HeadObject agrees; else a failure, retried by the delivery."""
@@ -251,7 +253,10 @@ class _Judging:
         if isinstance(found, ObjectResult) and found.outcome is Outcome.GONE:
             return self._found(state, Outcome.GONE, "deleted while it was being remediated")
         return self._found(
-            state, Outcome.FAILED, f"the copy answered {exc}, but the object is still there: to be retried"
+            state,
+            Outcome.FAILED,
+            f"the copy answered {exc}, but the object is still there: to be retried",
+            failure=Failure.TRANSIENT,
         )
 
     def _remediated(self, state: ObjectState, action: Action, written: Written) -> ObjectResult:
@@ -312,7 +317,9 @@ class _Judging:
             **done,
         )
 
-    def _refused(self, outcome: Outcome, reason: str, before: Encryption | None = None) -> ObjectResult:
+    def _refused(
+        self, outcome: Outcome, reason: str, before: Encryption | None = None, failure: Failure | None = None
+    ) -> ObjectResult:
         """A result about the request, before (or without) finding the object."""
         return ObjectResult(
             bucket=self.request.bucket,
@@ -323,5 +330,6 @@ class _Judging:
             before=before,
             expected_key_arn=self.key_arn,
             dry_run=self.request.dry_run,
+            failure=failure,
             trigger=self.request.trigger,
         )

@@ -1,15 +1,20 @@
-"""What the three handlers share: one EMF metric per outcome, one log line per result, the error answer."""
+"""What the handlers share: one EMF metric per outcome, one log line per result, the error answer."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .model import Outcome, Result, answer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import S3BatchOperationResponse
+
+    from .batch_tasks import TaskResult
 
 METRIC_NAMES = {outcome: outcome.value.title().replace("-", "") for outcome in Outcome}  # e.g. WouldRemediate
 
@@ -38,6 +43,31 @@ class Reporter:
         self.metrics.add_metric(name="SweepObjectsQueued", unit=MetricUnit.Count, value=progress.get("listed", 0))
         self.logger.info("sweep step", **progress)
         return progress
+
+    def task(self, done: TaskResult) -> None:
+        """One Batch Operations task: its outcome's metric and log line, and a metric per failure result code."""
+        if done.code.value != "Succeeded":
+            self.metrics.add_metric(name=f"BatchTask{done.code.value}", unit=MetricUnit.Count, value=1)
+        if done.result is None:
+            self.logger.warning("batch task refused, nothing changed", task_id=done.task_id, result=done.text)
+            return
+        r = done.result
+        self.logger.append_keys(bucket=r.bucket, key=r.key)
+        fields = {"task_id": done.task_id, "result_code": done.code.value, "action": r.action.value}
+        self.result(r.outcome, "batch task evaluated", reason=r.reason, **fields)
+
+    @staticmethod
+    def batch_response(response: S3BatchOperationResponse) -> dict[str, Any]:
+        """The invocation's answer. Batch Operations sends one task per invocation, which is all Powertools' asdict()
+        accepts; an invocation with several tasks gets the same shape with a result for each."""
+        if len(response.results) == 1:
+            return dict(response.asdict())
+        return {
+            "invocationSchemaVersion": response.invocation_schema_version,
+            "treatMissingKeysAs": response.treat_missing_keys_as,
+            "invocationId": response.invocation_id,
+            "results": [record.asdict() for record in response.results],
+        }
 
     def ignored(self, reason: str) -> dict[str, Any]:
         self.logger.info("event ignored", reason=reason)

@@ -6,7 +6,7 @@ continuation token, queues one object task per key (SendMessageBatch) and then t
 runs the steps and the tasks under the queue's concurrency limit, retries and DLQ (alarmed). A failed step is retried
 from its own token: keys it had already queued are queued again, and remediation is idempotent (a compliant object
 costs one HeadObject). A sweep stops at SWEEP_MAX_OBJECTS and says so in a high-severity alert naming where it
-stopped: larger buckets are for the bulk backfill.
+stopped: larger buckets are for the backfill on S3 Batch Operations (`dsse-remediate backfill`, backfill.py).
 
 Queue messages (JSON bodies), read back by `triggers.parse_object_event`:
     object task: {"sweep": {"id": <sweep id>, "bucket": <bucket>, "key": <key>}}
@@ -108,8 +108,9 @@ class Sweeper:
         after = f" after the key {last_key!r}" if last_key else ""
         reason = (
             f"the sweep {step.sweep_id} queued {queued} objects (SWEEP_MAX_OBJECTS) and stopped: the objects{after} "
-            "were not looked at and may not be DSSE-KMS. Backfill this bucket with S3 Batch Operations, or raise "
-            "SWEEP_MAX_OBJECTS and reset the bucket's default again"
+            f"were not looked at and may not be DSSE-KMS. Backfill this bucket on S3 Batch Operations: "
+            f"`dsse-remediate backfill s3://{step.bucket} --stack <stack> --wait` (README, Backfill), or raise "
+            "SWEEP_MAX_OBJECTS (up to 1,000,000) and reset the bucket's default again"
         )
         result = BucketResult(
             bucket=step.bucket,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .alerts import Alerts
 from .aws import clients
@@ -25,6 +25,13 @@ from .config import Settings
 from .keyguard import KeyGuard
 from .remediation import ObjectRemediator
 from .sweep import Sweeper
+
+if TYPE_CHECKING:  # the batch parts are imported when first used: the event paths' cold start does not pay for them
+    from .aws.batch_jobs import BatchJobs
+    from .backfill import Backfill
+    from .backstop import Backstop
+    from .batch_tasks import BatchTasks
+    from .completion import Completions
 
 ClientFactory = Callable[[str, "str | None"], Any]
 OnAlertError = Callable[[Exception], None]
@@ -101,3 +108,33 @@ class App:
     @cached_property
     def key_guard(self) -> KeyGuard:
         return KeyGuard(self.settings, self.keys, self.kms, self.alerts)
+
+    @cached_property
+    def batch_tasks(self) -> BatchTasks:
+        from .batch_tasks import BatchTasks
+
+        return BatchTasks(self.objects)
+
+    @cached_property
+    def batch_jobs(self) -> BatchJobs:
+        from .aws.batch_jobs import BatchJobs
+
+        return BatchJobs(self.client("s3control"), self.client("lambda"), self.settings.account_id or "")
+
+    @cached_property
+    def backfill(self) -> Backfill:
+        from .backfill import Backfill
+
+        return Backfill(self.settings, self.batch_jobs, self.client("s3"), self.client("cloudwatch"))
+
+    @cached_property
+    def completions(self) -> Completions:
+        from .completion import Completions
+
+        return Completions(self.settings, self.batch_jobs, self.client("s3"), self.alerts)
+
+    @cached_property
+    def backstop(self) -> Backstop:
+        from .backstop import Backstop
+
+        return Backstop(self.settings, self.backfill, self.client("s3"))

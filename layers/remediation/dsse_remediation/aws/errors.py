@@ -14,8 +14,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..exceptions import AwsFailure
 from ..model import Failure
 
-NOT_FOUND = frozenset({"NoSuchKey", "NoSuchVersion", "NoSuchBucket", "404", "NotFound"})
-ACCESS_DENIED = frozenset({"AccessDenied", "403", "Forbidden", "AllAccessDisabled"})
+# Lambda spells them ResourceNotFoundException / AccessDeniedException (GetAlias of the Batch task function). KMS's and
+# S3 Control's bare "NotFoundException" is left out: a missing key is not a missing object, and a job id unknown to
+# DescribeJob is reported with its message.
+NOT_FOUND = frozenset({"NoSuchKey", "NoSuchVersion", "NoSuchBucket", "404", "NotFound", "ResourceNotFoundException"})
+ACCESS_DENIED = frozenset({"AccessDenied", "403", "Forbidden", "AllAccessDisabled", "AccessDeniedException"})
 # A newer write (412) or a concurrent conditional write (409) changed the object under us.
 RACE = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
 ARCHIVED = frozenset({"InvalidObjectState", "ObjectNotInActiveTierError"})
@@ -101,7 +104,7 @@ def classify(exc: ClientError | BotoCoreError) -> Failure:
         return Failure.THROTTLED
     if unprefixed in SERVICE_FAULTS or (isinstance(status, int) and status >= 500):
         return Failure.TRANSIENT
-    if found in ("400", "BadRequest"):
+    if found in ("400", "BadRequest", "BadRequestException"):
         return Failure.BAD_REQUEST
     return Failure.OTHER
 

@@ -8,6 +8,7 @@ The same library as the Lambdas, with the caller's AWS credentials: the standard
     dsse-remediate check s3://bucket/prefix/ --recursive  every object under the prefix (S3 prefix semantics)
     dsse-remediate fix   <same targets> [--dry-run]       remediate; --dry-run reports what it would do
     dsse-remediate key   alias/dsse-data                  the key's state and the bucket scopes that depend on it
+    dsse-remediate backfill s3://bucket --stack NAME [--wait]   existing objects at any scale: S3 Batch Operations
 
 Options go after the command: `--key`, `--include`, `--exclude` (else DSSE_KMS_KEY, PROTECTED_BUCKETS,
 EXCLUDED_BUCKETS), `--profile`, `--region`, `--all-versions`, `--concurrency N`, `--output text|json`,
@@ -20,15 +21,24 @@ not count against it); 1 when anything failed, is unremediable or would be remed
 finding non-compliance); 2 for usage errors; 130 on Ctrl-C, which starts no new work, lets running single copies
 finish, makes running multipart copies abort at their next part, and prints the partial summary.
 
+`backfill` plans one S3 Batch Operations job per bucket and encryption type that is not DSSE-KMS (or one job over an
+S3 Inventory report with `--from-inventory`), prints their estimated fees before creating anything, creates them and
+prints their ids; the stack's task function remediates each object, and each job ends with one summary alert, which
+`--wait` also prints. It finds the stack's task function, job role and report bucket with `--stack NAME`
+(DescribeStacks), or `--task-function`, `--job-role`, `--report-bucket` (else BATCH_TASK_FUNCTION,
+BATCH_JOB_ROLE_ARN, REPORT_BUCKET). Its exit code: 0 when every job was created (with `--wait`: every job complete and
+nothing failed, unremediable or, in a dry run, to remediate), 1 otherwise, 2 and 130 as above.
+
 A recursive run works while it lists (ListObjectsV2, or ListObjectVersions with `--all-versions`): the first object
 is fixed as soon as the first page is read, and memory holds one page of keys and at most 2 x concurrency objects in
 flight, whatever the size of the prefix; the results are counted, written to the CSV report as they come, and kept
-only for the JSON document of `--output json`.
+only for the JSON document of `--output json`. It stops listing after `--max-objects` (100,000 by default) and says
+to use `backfill`: one machine is not the place for millions of objects.
 
 The modules, one concern each: `arguments` (the flags, limits, exit codes, the target), `session` (settings and the
 App on the caller's session), `listing` (the keys, page by page), `pool` (the bounded worker pool and Ctrl-C;
 standard library only), `console`, `summary` and `report` (what is printed and written), `commands` (the commands
-and `main`).
+and `main`), `backfill` (the backfill command: plan, estimate, start, follow).
 """
 
 from __future__ import annotations

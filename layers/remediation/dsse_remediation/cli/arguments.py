@@ -7,7 +7,9 @@ here is checked before any AWS call, so a usage error (exit 2) never reads or ch
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from .. import __version__
 from ..model import ObjectRequest
@@ -17,8 +19,14 @@ from ..scope import BUCKET_NAME_RULES, is_valid_bucket_name
 PROG = "dsse-remediate"
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 64
+# The most objects a recursive check/fix lists; above it a bucket belongs to `backfill` (S3 Batch Operations).
+DEFAULT_MAX_OBJECTS = 100_000
 EXIT_OK, EXIT_ATTENTION, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # The CSV report's columns, in order; named here because `--report --help` documents them.
+# A backfill campaign label goes into job descriptions, tags, report and manifest prefixes and alerts.
+CAMPAIGN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+CAMPAIGN_RULES = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+MAX_PRIORITY = 2_147_483_647  # CreateJob's Priority: a non-negative 32-bit integer, higher runs first
 REPORT_FIELDS = ("bucket", "key", "versionId", "outcome", "reason", "encryptionBefore", "encryptionAfter")
 
 
@@ -26,7 +34,9 @@ class UsageError(ValueError):
     """The command line asks for something impossible; nothing was read or changed."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def configuration(*, alerts: bool = True) -> argparse.ArgumentParser:
+    """The flags that replace the Lambdas' environment variables, for a parent parser (`alerts`: `--no-alerts`, for
+    the commands that may publish one)."""
     common = argparse.ArgumentParser(add_help=False)
     config = common.add_argument_group("configuration (flags, else the environment variables the Lambdas read)")
     config.add_argument("--key", metavar="KEY", help="the DSSE KMS key: key ARN or alias (else DSSE_KMS_KEY)")
@@ -42,15 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="a key per bucket category: pattern=keyArn,pattern=keyArn; first match wins, else --key "
         "(else BUCKET_KEY_MAP)",
     )
-    config.add_argument(
-        "--no-alerts", action="store_true", help="publish no SNS alert even when ALERT_TOPIC_ARN is set"
-    )
+    if alerts:
+        config.add_argument(
+            "--no-alerts", action="store_true", help="publish no SNS alert even when ALERT_TOPIC_ARN is set"
+        )
     config.add_argument("--profile", help="AWS profile (else the standard boto3 credential chain)")
     config.add_argument("--region", help="AWS Region (else AWS_REGION / the profile's; else the key ARN's)")
     config.add_argument(
         "--output", choices=("text", "json"), default="text", help="json: one JSON document on stdout, nothing else"
     )
+    return common
 
+
+def build_parser() -> argparse.ArgumentParser:
+    common = configuration()
     resources = argparse.ArgumentParser(add_help=False)
     resources.add_argument("target", metavar="S3_URI", help="s3://bucket/key, s3://bucket, or s3://bucket/prefix/")
     what = resources.add_argument_group("what to look at")
@@ -70,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
         "call KMS (GenerateDataKey, and Decrypt for a KMS-encrypted source) on the account's per-Region KMS "
         "request quota, which the remediation Lambdas and every other KMS user share: the default stays well below "
         "it; raise it with care. Objects above MULTIPART_THRESHOLD_BYTES copy COPY_CONCURRENCY parts each on top",
+    )
+    what.add_argument(
+        "--max-objects",
+        type=positive,
+        default=DEFAULT_MAX_OBJECTS,
+        metavar="N",
+        help=f"a recursive run stops listing after N objects (default {DEFAULT_MAX_OBJECTS:,}; those are worked "
+        f"on) and says to use `{PROG} backfill`: S3 Batch Operations lists, retries and reports at any size",
     )
     what.add_argument(
         "--report",
@@ -101,17 +124,129 @@ def build_parser() -> argparse.ArgumentParser:
     )
     key = commands.add_parser("key", parents=[common], help="a key's state and the bucket scopes that depend on it")
     key.add_argument("key_ref", metavar="KEY", help="key ARN, alias (alias/name), alias ARN or key id")
+    add_backfill(commands)
     return parser
+
+
+def add_backfill(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    backfill = commands.add_parser(
+        "backfill",
+        parents=[configuration(alerts=False)],
+        help="existing objects at any scale: S3 Batch Operations jobs that run the stack's remediation per object",
+        description="Plan S3 Batch Operations jobs (one per encryption type that is not DSSE-KMS, per bucket), print "
+        "their estimated fees, create them and print their ids. Each job invokes the stack's task function for "
+        "every object, and ends with one summary alert.",
+        epilog="exit codes: 0 every job created (--wait: every job complete, nothing failed, unremediable or, in a "
+        "dry run, to remediate); 1 a job could not be created, or (--wait) something needs attention; 2 usage "
+        "error; 130 interrupted (created jobs go on)",
+    )
+    backfill.add_argument("buckets", nargs="*", metavar="S3_URI", help="s3://bucket: whole buckets")
+    which = backfill.add_argument_group("which objects")
+    which.add_argument(
+        "--all",
+        action="store_true",
+        help="every in-scope bucket of the account in the Region (ListBuckets), the stack's report bucket excepted",
+    )
+    which.add_argument(
+        "--from-inventory",
+        metavar="S3_URI",
+        help="an S3 Inventory report's manifest.json (with the EncryptionStatus field): one job over the objects "
+        "it lists that are not DSSE-KMS, and none when there are none",
+    )
+    which.add_argument(
+        "--created-after",
+        type=timestamp,
+        metavar="TIME",
+        help="only objects created after TIME (ISO 8601: 2026-01-31 or 2026-01-31T12:00Z; UTC unless given)",
+    )
+    which.add_argument(
+        "--include-dsse-other-keys",
+        action="store_true",
+        help="also a DSSEKMS job per bucket, for DSSE objects under another key: it lists the compliant objects too "
+        "(one task and one HEAD each)",
+    )
+    jobs = backfill.add_argument_group("the jobs")
+    jobs.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="the jobs change nothing and report what they would do (their fees still apply; see --estimate-only)",
+    )
+    jobs.add_argument("--estimate-only", action="store_true", help="print the estimated fees; create nothing")
+    jobs.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the jobs (a progress bar each on a terminal) and print each job's summary when all have ended",
+    )
+    jobs.add_argument(
+        "--priority",
+        type=priority,
+        metavar="N",
+        help=f"job priority 0-{MAX_PRIORITY}, higher first (else BATCH_JOB_PRIORITY; 10)",
+    )
+    jobs.add_argument(
+        "--campaign",
+        type=campaign_label,
+        metavar="LABEL",
+        help="a label in the jobs' descriptions, tags, report paths and alerts (default backfill-<UTC date>)",
+    )
+    stack = backfill.add_argument_group(
+        "the stack's parts (--stack, or the flags; a flag wins; else BATCH_TASK_FUNCTION, BATCH_JOB_ROLE_ARN, "
+        "REPORT_BUCKET)"
+    )
+    stack.add_argument(
+        "--stack",
+        metavar="NAME",
+        help="the deployed stack (DescribeStacks): its outputs BatchTaskFunctionAlias, BatchJobRoleArn, "
+        "ReportBucketName, and its key and bucket scope unless --key/--include/--exclude say otherwise",
+    )
+    stack.add_argument("--task-function", metavar="ARN", help="the task function's alias ARN (or a version ARN)")
+    stack.add_argument("--job-role", metavar="ARN", help="the role S3 Batch Operations assumes for the jobs")
+    stack.add_argument("--report-bucket", metavar="NAME", help="where completion reports and manifests are written")
+
+
+def campaign_label(raw: str) -> str:
+    """`--campaign`: a label safe in an S3 prefix, a tag value and a job description."""
+    if not CAMPAIGN.match(raw):
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a campaign label ({CAMPAIGN_RULES})")
+    return raw
+
+
+def timestamp(raw: str) -> datetime:
+    """`--created-after`: ISO 8601, a date or a time; UTC unless it names its own offset."""
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not an ISO 8601 time (2026-01-31 or 2026-01-31T12:00Z)") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def priority(raw: str) -> int:
+    value = whole(raw)
+    if not 0 <= value <= MAX_PRIORITY:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0-{MAX_PRIORITY}")
+    return value
+
+
+def whole(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
 
 
 def concurrency(raw: str) -> int:
     """`--concurrency`: a whole number within 1-MAX_CONCURRENCY (argparse turns the error into exit 2)."""
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    value = whole(raw)
     if not 1 <= value <= MAX_CONCURRENCY:
         raise argparse.ArgumentTypeError(f"{value} is outside 1-{MAX_CONCURRENCY}")
+    return value
+
+
+def positive(raw: str) -> int:
+    """A whole number of at least 1 (argparse turns the error into exit 2)."""
+    value = whole(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
     return value
 
 

@@ -68,7 +68,9 @@ def check_objects(
         results.add(result)
         return Run(args.command, str(target), dry_run, results.counts, 1, console_elapsed(console), results.kept)
     store = app.object_store
-    listing = Listing.of(store.client, target, args.recursive, args.all_versions, settings.account_id)
+    listing = Listing.of(
+        store.client, target, args.recursive, args.all_versions, settings.account_id, limit=args.max_objects
+    )
     console.tally = Tally()
     batch = run_pool(
         listing,
@@ -153,6 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "key":
             return run_key(args, console)
+        if args.command == "backfill":
+            from .backfill import run_backfill  # the batch parts load only for this command
+
+            return run_backfill(args, console)
         return run_resources(args, console)
     except (UsageError, ConfigError, InvalidRequest) as exc:
         console.notice(str(exc))
@@ -162,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except ClientError as exc:
         console.notice(errors.message(exc))
+        return EXIT_ATTENTION
+    except AwsFailure as exc:
+        console.notice(str(exc))
         return EXIT_ATTENTION
     except BotoCoreError as exc:
         console.notice(str(exc))

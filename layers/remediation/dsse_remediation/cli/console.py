@@ -4,11 +4,12 @@ on stderr, so `--output json` can be piped into a JSON reader untouched."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TextIO
 
 from ..model import BucketResult, KeyResult, Outcome, Result, answer
@@ -46,6 +47,16 @@ def progress_line(done: int, total: int, elapsed: float, counts: Mapping[Outcome
     )
 
 
+def job_progress_line(label: str, status: str, done: int, total: int, failed: int, width: int = 20) -> str:
+    """One Batch Operations job: a bar of its finished tasks (succeeded + failed) against its total, the label last
+    (a narrow terminal cuts it, not the bar). The total is 0 until the manifest is read (statuses New, Preparing)."""
+    if not total:
+        return f"[{'.' * width}]   -   {status}  {label}"
+    filled = min(width, width * done // total)
+    bar = "#" * filled + "." * (width - filled)
+    return f"[{bar}] {100 * done // total:>3}%  {done:,}/{total:,}  failed {failed:,}  {status}  {label}"
+
+
 class Console:
     """stdout: result lines and the summary table (text), or nothing until the JSON document (json).
     stderr: notes, and a progress line that redraws in place, only when stderr is a terminal."""
@@ -62,7 +73,7 @@ class Console:
         self.tally = Tally()  # what the progress line counts against: the pool's, during a listing
         self.started = time.monotonic()
         self._drawn = 0.0
-        self._progress_visible = False
+        self._progress_lines = 0  # lines of progress drawn on stderr, cleared before anything else is printed
 
     def notice(self, text: str) -> None:
         self._clear_progress()
@@ -81,16 +92,28 @@ class Console:
             return
         self._drawn = now
         done = sum(self.counts.values())
-        line = progress_line(done, self.tally.taken, now - self.started, self.counts, self.tally.complete)
-        self.err.write("\r\x1b[K" + line)
+        self.draw([progress_line(done, self.tally.taken, now - self.started, self.counts, self.tally.complete)])
+
+    def draw(self, lines: Sequence[str]) -> None:
+        """Progress lines drawn over the previous ones, on a terminal only. Each is cut to the terminal's width: a
+        wrapped line would throw off the cursor moves of the next redraw."""
+        if not self.progress_enabled:
+            return
+        if not lines:
+            self._clear_progress()
+            return
+        width = max(20, shutil.get_terminal_size().columns - 1)
+        up = "\x1b[A" * (self._progress_lines - 1)  # back to the first line drawn last time
+        below = "\x1b[J" if len(lines) < self._progress_lines else ""  # fewer lines now: clear the rest
+        self.err.write(up + "\r\x1b[K" + "\n\x1b[K".join(line[:width] for line in lines) + below)
         self.err.flush()
-        self._progress_visible = True
+        self._progress_lines = len(lines)
 
     def _clear_progress(self) -> None:
-        if self._progress_visible:
-            self.err.write("\r\x1b[K")
+        if self._progress_lines:
+            self.err.write("\r\x1b[K" + "\x1b[A\x1b[K" * (self._progress_lines - 1))
             self.err.flush()
-            self._progress_visible = False
+            self._progress_lines = 0
 
     def resource(self, result: Result) -> str:
         if isinstance(result, BucketResult):
@@ -102,11 +125,22 @@ class Console:
             text += f" (version {result.version_id})"
         return text
 
+    def line(self, text: str) -> None:
+        """A line of the command's own output on stdout; none in json mode, whose document is all of stdout."""
+        if self.json_mode:
+            return
+        self._clear_progress()
+        print(text, file=self.out, flush=True)
+
+    def document(self, document: Mapping[str, object]) -> None:
+        """`--output json`: the one JSON document on stdout."""
+        self._clear_progress()
+        print(json.dumps(document, indent=2, default=str), file=self.out, flush=True)
+
     def finish(self, run: Run) -> None:
         self._clear_progress()
         if self.json_mode:
-            document = {"results": [answer(r) for r in run.results], "summary": run.summary()}
-            print(json.dumps(document, indent=2, default=str), file=self.out, flush=True)
+            self.document({"results": [answer(r) for r in run.results], "summary": run.summary()})
             return
         self.out.write(summary_table(run))
         self.out.flush()

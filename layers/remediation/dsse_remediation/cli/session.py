@@ -13,18 +13,42 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
-from botocore.exceptions import ProfileNotFound
+from botocore.exceptions import ClientError, ProfileNotFound
 
 from .. import USER_AGENT
-from ..aws import clients
+from ..aws import clients, errors
 from ..config import Settings
 from ..wiring import App
 from .arguments import UsageError
+
+# `backfill --stack NAME`: the deployed stack's outputs and parameters, as the environment variables they set.
+STACK_OUTPUTS = {
+    "BatchTaskFunctionAlias": "BATCH_TASK_FUNCTION",
+    "BatchJobRoleArn": "BATCH_JOB_ROLE_ARN",
+    "ReportBucketName": "REPORT_BUCKET",
+}
+STACK_PARAMETERS = {
+    "DsseKmsKeyArn": "DSSE_KMS_KEY",
+    "ProtectedBuckets": "PROTECTED_BUCKETS",
+    "ExcludedBuckets": "EXCLUDED_BUCKETS",
+    "BucketKeyMap": "BUCKET_KEY_MAP",
+}
+# `backfill`'s flags for the stack's parts, and the environment variables they replace.
+BATCH_FLAGS = {
+    "task_function": "BATCH_TASK_FUNCTION",
+    "job_role": "BATCH_JOB_ROLE_ARN",
+    "report_bucket": "REPORT_BUCKET",
+}
 
 
 def load_settings(args: argparse.Namespace, environ: Mapping[str, str], fallback_key: str | None = None) -> Settings:
     """The Lambdas' settings, each flag given replacing its environment variable."""
     env = dict(environ)
+    for flag, variable in BATCH_FLAGS.items():
+        if getattr(args, flag, None):
+            env[variable] = getattr(args, flag)
+    if getattr(args, "priority", None) is not None:
+        env["BATCH_JOB_PRIORITY"] = str(args.priority)
     if args.key:
         env["DSSE_KMS_KEY"] = args.key
     if not env.get("DSSE_KMS_KEY", "").strip():
@@ -39,9 +63,49 @@ def load_settings(args: argparse.Namespace, environ: Mapping[str, str], fallback
         env["BUCKET_KEY_MAP"] = args.bucket_key_map
     if getattr(args, "remediate_restored_archives", False):
         env["REMEDIATE_RESTORED_ARCHIVES"] = "true"
-    if args.no_alerts or getattr(args, "command", None) == "check":  # check only reports: it never alerts
+    if getattr(args, "no_alerts", False) or getattr(args, "command", None) in (
+        "check",
+        "backfill",
+    ):  # check only reports: it never alerts
         env.pop("ALERT_TOPIC_ARN", None)
     return Settings.from_env(env)
+
+
+def open_session(args: argparse.Namespace) -> boto3.session.Session:
+    try:
+        return boto3.session.Session(profile_name=args.profile, region_name=args.region)
+    except ProfileNotFound as exc:
+        raise UsageError(str(exc)) from None
+
+
+def stack_environment(args: argparse.Namespace) -> dict[str, str]:
+    """`--stack NAME`: the environment variables the stack gives its functions (its outputs for the batch parts,
+    its parameters for the key and the scope) and ACCOUNT_ID from the stack's ARN. One DescribeStacks call."""
+    session = open_session(args)
+    if not session.region_name:
+        raise UsageError("no AWS Region for --stack: pass --region or set AWS_REGION")
+    cloudformation = session.client("cloudformation", config=clients.config(f"{USER_AGENT} cli", 10))
+    try:
+        [stack] = cloudformation.describe_stacks(StackName=args.stack)["Stacks"]
+    except ClientError as exc:
+        if errors.code(exc) == "ValidationError":  # CloudFormation's answer for a stack that does not exist
+            raise UsageError(f"--stack {args.stack}: {errors.message(exc)}") from None
+        raise
+    outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
+    missing = [name for name in STACK_OUTPUTS if not outputs.get(name)]
+    if missing:
+        raise UsageError(
+            f"stack {args.stack} has no output {', '.join(missing)}: is it a dsse-remediation stack with the batch "
+            "parts (version 0.2 or later)? Else pass --task-function, --job-role and --report-bucket"
+        )
+    env = {variable: outputs[name] for name, variable in STACK_OUTPUTS.items()}
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    env |= {variable: parameters[name] for name, variable in STACK_PARAMETERS.items() if name in parameters}
+    # The stack excludes its own report bucket from the scope, as its functions' EXCLUDED_BUCKETS does.
+    excluded = [p for p in env.get("EXCLUDED_BUCKETS", "").split(",") if p.strip()]
+    env["EXCLUDED_BUCKETS"] = ",".join([*excluded, env["REPORT_BUCKET"]])
+    env["ACCOUNT_ID"] = stack["StackId"].split(":")[4]
+    return env
 
 
 def connect(
@@ -49,12 +113,12 @@ def connect(
     settings: Settings,
     pool_size: int,
     on_alert_error: Callable[[Exception], None] | None = None,
+    *,
+    account: bool = False,
 ) -> App:
-    """The App on the caller's session (standard retries); the configured key references resolved to ARNs."""
-    try:
-        session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
-    except ProfileNotFound as exc:
-        raise UsageError(str(exc)) from None
+    """The App on the caller's session (standard retries); the configured key references resolved to ARNs.
+    `account`: the account id is needed (S3 Control calls name it): ACCOUNT_ID, else the caller's (STS)."""
+    session = open_session(args)
     region = args.region or session.region_name or settings.region or arn_region(settings.key)
     if not region:
         raise UsageError("no AWS Region: pass --region, set AWS_REGION, or give the key as a key ARN")
@@ -64,6 +128,8 @@ def connect(
     def client(service: str, in_region: str | None) -> Any:
         return session.client(service, region_name=in_region, config=config)  # type: ignore[call-overload]
 
+    if account and not settings.account_id:
+        settings = dataclasses.replace(settings, account_id=client("sts", region).get_caller_identity()["Account"])
     app = App(settings, client, on_alert_error)
     app.keys  # noqa: B018 (resolves the configured key references now: a bad one fails before any work)
     return app

@@ -1,0 +1,152 @@
+"""S3 Batch Operations tasks: each task is one object, remediated exactly as the event path does it.
+
+A job (LambdaInvoke, invocation schema 2.0) sends one task per invocation; the answer holds one result per task:
+
+- `Succeeded` for every expected outcome: remediated, compliant, would-remediate (dry run, alert-only), gone,
+  out-of-scope, and unremediable objects (SSE-C, archived, noncurrent version, annotations above the multipart
+  threshold). A job fails once more than 50% of its tasks fail after 1,000 tasks, so a bucket full of compliant or
+  SSE-C objects must not look like a failure: the result string names the outcome instead.
+- `TemporaryFailure` for what a retry can fix (throttling, a service fault or timeout, a newer write that kept
+  racing the copy, a copy stopped before the Lambda timeout): Batch Operations redrives it before the job ends.
+- `PermanentFailure` for the rest, among them the environment problems that would fail every task alike (access
+  denied, the DSSE key unusable): the 50% rule then stops a misconfigured job early instead of billing every object.
+
+The result string is "<outcome>: <reason>" (the completion report's ResultMessage), so the job's summary counts
+outcomes from the report alone. No per-object alert is published for batch work: the job's summary alert lists the
+objects that failed or are unremediable (completion.py).
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-invoke-lambda.html
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import unquote, unquote_plus
+
+from .exceptions import InvalidRequest
+from .model import Failure, ObjectRequest, ObjectResult, Outcome, Source, Trigger
+from .remediation import ObjectRemediator
+
+log = logging.getLogger(__name__)
+
+RESULT_STRING_LIMIT = 1000  # the report's ResultMessage column; keep a row readable
+ARGUMENTS = {"dryRun": "'true' or 'false'", "campaign": "a label for the job's logs and summary (≤ 128 characters)"}
+BATCH_ACTOR = "batchoperations.s3.amazonaws.com"
+
+
+class ResultCode(StrEnum):
+    SUCCEEDED = "Succeeded"
+    TEMPORARY_FAILURE = "TemporaryFailure"
+    PERMANENT_FAILURE = "PermanentFailure"
+
+
+@dataclass(frozen=True)
+class JobArguments:
+    """The job's UserArguments: string values only (the CreateJob model), at most 10 of them."""
+
+    dry_run: bool = False
+    campaign: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchTask:
+    task_id: str
+    bucket: str
+    s3_key: str  # as Batch Operations sent it: URL-encoded
+    version_id: str | None = None
+    problem: str | None = None  # why this task cannot be read (answered PermanentFailure, nothing called)
+
+
+@dataclass(frozen=True)
+class BatchInvocation:
+    schema_version: str
+    invocation_id: str
+    job_id: str
+    tasks: tuple[BatchTask, ...]
+    arguments: JobArguments
+    arguments_problem: str | None = None  # bad UserArguments fail every task of the job, before any call
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    task_id: str
+    code: ResultCode
+    text: str
+    result: ObjectResult | None = None
+
+
+def parse_arguments(raw: object) -> JobArguments:
+    """UserArguments → JobArguments, or InvalidRequest naming what is wrong (unknown names are refused: a typo such
+    as "dryrun" must not turn a dry run into a remediation)."""
+    if raw is None:
+        return JobArguments()
+    if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+        raise InvalidRequest("job.userArguments must be an object of strings")
+    unknown = sorted(set(raw) - set(ARGUMENTS))
+    if unknown:
+        known = ", ".join(f"{name} ({what})" for name, what in ARGUMENTS.items())
+        raise InvalidRequest(f"unknown job.userArguments {unknown}: this function takes {known}")
+    dry_run = raw.get("dryRun", "false").strip().lower()
+    if dry_run not in ("true", "false"):
+        raise InvalidRequest(f"job.userArguments.dryRun must be 'true' or 'false', got {raw['dryRun']!r}")
+    campaign = raw.get("campaign")
+    if campaign is not None and not 0 < len(campaign) <= 128:
+        raise InvalidRequest("job.userArguments.campaign must be 1 to 128 characters")
+    return JobArguments(dry_run=dry_run == "true", campaign=campaign)
+
+
+def result_code(result: ObjectResult) -> ResultCode:
+    """What Batch Operations should do with the task: see the module docstring."""
+    if result.outcome is Outcome.FAILED:
+        retry = result.failure is not None and (result.failure.retryable or result.failure is Failure.RACE)
+        return ResultCode.TEMPORARY_FAILURE if retry else ResultCode.PERMANENT_FAILURE
+    if result.outcome is Outcome.UNREMEDIABLE and result.failure in (Failure.DENIED, Failure.KEY_UNUSABLE):
+        return ResultCode.PERMANENT_FAILURE
+    return ResultCode.SUCCEEDED
+
+
+def result_string(result: ObjectResult) -> str:
+    text = f"{result.outcome.value}: {result.reason}"
+    return text if len(text) <= RESULT_STRING_LIMIT else text[: RESULT_STRING_LIMIT - 3] + "..."
+
+
+class BatchTasks:
+    """Runs a job's tasks through the object remediation; per-object alerts are left to the job's summary."""
+
+    def __init__(self, objects: ObjectRemediator) -> None:
+        self.objects = objects
+
+    def run(self, invocation: BatchInvocation) -> list[TaskResult]:
+        return [self.run_task(invocation, task) for task in invocation.tasks]
+
+    def run_task(self, invocation: BatchInvocation, task: BatchTask) -> TaskResult:
+        problem = invocation.arguments_problem or task.problem
+        if problem:
+            return TaskResult(
+                task.task_id, ResultCode.PERMANENT_FAILURE, f"invalid task: {problem}"[:RESULT_STRING_LIMIT]
+            )
+        try:
+            result = self.objects.handle(self.request(invocation, task), alert=False)
+        except InvalidRequest as exc:  # a key S3 cannot hold, a bad bucket name: nothing was called
+            return TaskResult(task.task_id, ResultCode.PERMANENT_FAILURE, f"invalid task: {exc}"[:RESULT_STRING_LIMIT])
+        return TaskResult(task.task_id, result_code(result), result_string(result), result)
+
+    @staticmethod
+    def request(invocation: BatchInvocation, task: BatchTask) -> ObjectRequest:
+        """Keys arrive URL-encoded; which decoding is not certain (a literal '+' versus an encoded space), so the
+        object is looked up decoded with unquote_plus, then with unquote, then as sent, as the event path does."""
+        keys = tuple(dict.fromkeys((unquote_plus(task.s3_key), unquote(task.s3_key), task.s3_key)))
+        trigger = Trigger(
+            source=Source.BATCH,
+            event_name=f"BatchOperations:{invocation.arguments.campaign}" if invocation.arguments.campaign else None,
+            event_id=invocation.job_id,
+            actor=BATCH_ACTOR,
+        )
+        return ObjectRequest(
+            bucket=task.bucket,
+            keys=keys,
+            version_id=task.version_id,
+            dry_run=invocation.arguments.dry_run,
+            trigger=trigger,
+        )
