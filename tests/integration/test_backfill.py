@@ -151,15 +151,48 @@ def test_an_inventory_keeps_the_current_objects_that_are_not_dsse_with_their_key
             "plus%2Bsign+and+space.csv",
             "100%25%20done.txt",
             "caf%C3%A9/%E2%82%AC-report.pdf",
-            "customer-key.bin",
-        )
+        )  # not the SSE-C one: nothing can re-encrypt it, a job would only report it, every day
     )
-    assert spec.manifest.objects == 5
+    assert spec.manifest.objects == 4
     job_id = app.backfill.start(spec)
     assert double.jobs[job_id]["Manifest"]["Location"] == {
         "ObjectArn": f"arn:aws:s3:::{REPORTS}/{spec.manifest.key}",
         "ETag": written["ETag"].strip('"'),
     }
+
+
+def test_archived_objects_of_an_inventory_are_left_out_unless_restored_archives_are_remediated(
+    wiring: Wiring, double: S3ControlDouble, task_alias: str, reports: str, s3: Any
+) -> None:
+    schema = f"{SCHEMA}, StorageClass"
+    rows = [[*row("cold.tar", "SSE-S3"), "GLACIER"], [*row("warm.csv", "SSE-S3"), "STANDARD"]]
+    uri = inventory(s3, rows, schema=schema, files=1)
+
+    def selected(archives: bool) -> list[str]:
+        settings = wiring.settings(
+            batch_task_function=task_alias,
+            batch_job_role_arn=ROLE,
+            report_bucket=reports,
+            remediate_restored_archives=archives,
+        )
+        spec = App(settings, double.factory(wiring.client)).backfill.from_inventory(uri, campaign=f"a{archives:d}-c")
+        assert spec is not None
+        assert spec.manifest is not None
+        body = s3.get_object(Bucket=REPORTS, Key=spec.manifest.key)["Body"].read().decode()
+        return sorted(line.split(",")[1] for line in body.splitlines())
+
+    assert selected(archives=False) == ["warm.csv"]
+    assert selected(archives=True) == ["cold.tar", "warm.csv"]
+
+
+def test_an_inventory_manifest_whose_files_are_not_objects_is_refused(app: App, s3: Any) -> None:
+    uri = inventory(s3, [row("a.txt", "SSE-S3")])
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest | {"files": ["part-0.csv.gz"]}).encode())
+
+    with pytest.raises(InvalidRequest, match="files is not a list of objects"):
+        app.backfill.from_inventory(uri, campaign="c1")
 
 
 def test_an_inventory_with_nothing_left_to_fix_starts_no_job_and_writes_nothing(

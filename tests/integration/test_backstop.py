@@ -22,7 +22,7 @@ from dsse_remediation.model import Failure, answer
 from dsse_remediation.scope import Scope
 from dsse_remediation.wiring import App
 from tests.batch_operations import BATCH_SETTINGS, REPORT_BUCKET
-from tests.helpers import ACCOUNT_ID, Wiring, put
+from tests.helpers import ACCOUNT_ID, Wiring, inject_error, put
 from tests.s3control_double import S3ControlDouble
 
 INVENTORY_BUCKET = "example-excluded-inventory-destination"  # out of scope: its own writes start no job
@@ -101,7 +101,7 @@ def test_a_bucket_written_to_since_its_last_run_gets_the_windows_jobs_and_is_rec
 
     result = only(run, bucket)
     assert result.action is Action.STARTED
-    assert result.encryption_filters == ("NOTSSE", "SSES3", "SSEKMS")
+    assert result.encryption_filters == ("SSES3",)  # the type its recent writes have: one job, not one per type
     assert sorted(result.job_ids) == sorted(double.jobs)
     since = backstop.clock() - timedelta(hours=25)
     assert result.created_after == since.replace(minute=0, second=0, microsecond=0)
@@ -127,12 +127,56 @@ def test_an_idle_bucket_starts_no_job(
     assert double.jobs == {}
 
 
-def test_the_dsse_job_of_other_keys_is_added_when_configured(
+def test_an_active_bucket_whose_writes_the_event_path_fixed_starts_no_job(
+    make_backstop: Callable[..., Backstop], double: S3ControlDouble, s3: Any, bucket: str, dsse_key: str
+) -> None:
+    for n in range(3):
+        put(s3, bucket, f"new-{n}.csv", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=dsse_key)
+    backstop = make_backstop()
+
+    run = backstop.run()
+
+    result = only(run, bucket)
+    assert (result.action, result.job_ids) == (Action.SKIPPED, ())
+    assert "3 object(s) written since" in result.reason
+    assert "every one DSSE-KMS under its key" in result.reason
+    assert double.jobs == {}
+    assert last_runs(s3)[bucket] == backstop.clock().isoformat(timespec="seconds")
+
+
+def test_recent_sse_c_objects_start_no_job_no_job_could_re_encrypt_them(
+    make_backstop: Callable[..., Backstop], double: S3ControlDouble, s3: Any, bucket: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="c.bin", Body=b"x", SSECustomerAlgorithm="AES256", SSECustomerKey=b"k" * 32)
+    backstop = make_backstop()
+    # S3 answers HeadObject on an SSE-C object without its key with a bare 400 (moto describes it).
+    inject_error(backstop.store._client, "HeadObject", "400", 400)
+
+    run = backstop.run()
+
+    assert only(run, bucket).action is Action.SKIPPED
+    assert double.jobs == {}
+
+
+def test_recent_writes_of_several_types_start_one_job_per_type_found(
+    make_backstop: Callable[..., Backstop], s3: Any, bucket: str, other_key: str
+) -> None:
+    put(s3, bucket, "s3.csv")
+    put(s3, bucket, "kms.csv", ServerSideEncryption="aws:kms", SSEKMSKeyId=other_key)
+    put(s3, bucket, "dsse-other.csv", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=other_key)
+
+    run = make_backstop().run()
+
+    assert only(run, bucket).encryption_filters == ("SSES3", "SSEKMS", "DSSEKMS")
+
+
+def test_the_dsse_job_of_other_keys_is_added_when_the_writes_cannot_be_read_and_it_is_configured(
     make_backstop: Callable[..., Backstop], s3: Any, bucket: str
 ) -> None:
-    put(s3, bucket, "new.csv")
+    for n in range(3):
+        put(s3, bucket, f"new-{n}.csv")
 
-    run = make_backstop(backstop_include_dsse_other_keys=True).run()
+    run = make_backstop(backstop_listing_limit=2, backstop_include_dsse_other_keys=True).run()
 
     assert only(run, bucket).encryption_filters == ("NOTSSE", "SSES3", "SSEKMS", "DSSEKMS")
 
@@ -160,7 +204,7 @@ def test_an_alert_only_deployment_starts_dry_run_jobs(
     make_backstop(mode=Mode.ALERT_ONLY).run()
 
     arguments = [r["Operation"]["LambdaInvoke"]["UserArguments"]["dryRun"] for r in double.jobs.values()]
-    assert arguments == ["true", "true", "true"]
+    assert arguments == ["true"]
 
 
 def test_buckets_out_of_scope_and_the_report_bucket_are_skipped_without_being_listed(
@@ -191,7 +235,7 @@ def test_a_dry_run_starts_nothing_writes_nothing_and_lists_what_would_start(
 
     assert run.dry_run
     assert only(run, bucket).action is Action.WOULD_START
-    assert only(run, bucket).encryption_filters == ("NOTSSE", "SSES3", "SSEKMS")
+    assert only(run, bucket).encryption_filters == ("SSES3",)
     assert only(run, "example-inventoried-bucket").action is Action.WOULD_START
     assert double.jobs == {}
     assert keys(s3, REPORT_BUCKET) == []  # no last-run.json, no manifest
@@ -199,9 +243,10 @@ def test_a_dry_run_starts_nothing_writes_nothing_and_lists_what_would_start(
 
 
 def test_a_bucket_whose_jobs_could_not_all_be_created_is_not_recorded_and_the_retry_starts_no_duplicate(
-    make_backstop: Callable[..., Backstop], double: S3ControlDouble, s3: Any, bucket: str
+    make_backstop: Callable[..., Backstop], double: S3ControlDouble, s3: Any, bucket: str, other_key: str
 ) -> None:
     put(s3, bucket, "new.csv")
+    put(s3, bucket, "kms.csv", ServerSideEncryption="aws:kms", SSEKMSKeyId=other_key)
     backstop = make_backstop()
     start = backstop.backfill.start
     attempts = [0]
@@ -220,7 +265,7 @@ def test_a_bucket_whose_jobs_could_not_all_be_created_is_not_recorded_and_the_re
     retried = backstop.run()
 
     assert only(retried, bucket).action is Action.STARTED
-    assert len(double.jobs) == 3  # the first job asked again is the same job (ClientRequestToken)
+    assert len(double.jobs) == 2  # the first job asked again is the same job (ClientRequestToken)
     assert bucket in last_runs(s3)
 
 

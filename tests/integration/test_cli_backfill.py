@@ -36,7 +36,11 @@ def double(s3: Any, monkeypatch: pytest.MonkeyPatch) -> S3ControlDouble:
 @pytest.fixture
 def stack(s3: Any, dsse_key: str) -> str:
     """A deployed stack as `--stack` reads it: the batch parts' outputs and the key and scope parameters."""
-    template = {
+    return deployed(STACK, dsse_key)
+
+
+def deployed(name: str, dsse_key: str, mode: str | None = None) -> str:
+    template: dict[str, Any] = {
         "Parameters": {
             "DsseKmsKeyArn": {"Type": "String"},
             "ProtectedBuckets": {"Type": "String"},
@@ -49,16 +53,18 @@ def stack(s3: Any, dsse_key: str) -> str:
             "ReportBucketName": {"Value": {"Ref": "ReportBucket"}},
         },
     }
+    parameters = [
+        {"ParameterKey": "DsseKmsKeyArn", "ParameterValue": dsse_key},
+        {"ParameterKey": "ProtectedBuckets", "ParameterValue": "example-*"},
+        {"ParameterKey": "ExcludedBuckets", "ParameterValue": "example-excluded-*"},
+    ]
+    if mode:
+        template["Parameters"]["Mode"] = {"Type": "String"}
+        parameters.append({"ParameterKey": "Mode", "ParameterValue": mode})
     boto3.client("cloudformation", region_name=REGION).create_stack(
-        StackName=STACK,
-        TemplateBody=json.dumps(template),
-        Parameters=[
-            {"ParameterKey": "DsseKmsKeyArn", "ParameterValue": dsse_key},
-            {"ParameterKey": "ProtectedBuckets", "ParameterValue": "example-*"},
-            {"ParameterKey": "ExcludedBuckets", "ParameterValue": "example-excluded-*"},
-        ],
+        StackName=name, TemplateBody=json.dumps(template), Parameters=parameters
     )
-    return STACK
+    return name
 
 
 @pytest.fixture
@@ -291,3 +297,14 @@ def test_a_stack_without_the_batch_outputs_says_so(dsse_key: str, run: Any) -> N
 
     assert code == 2
     assert "stack old has no output BatchTaskFunctionAlias, BatchJobRoleArn, ReportBucketName" in err
+
+
+def test_the_jobs_of_an_alert_only_stack_are_dry_runs(
+    s3: Any, bucket: str, dsse_key: str, double: S3ControlDouble, run: Any
+) -> None:
+    stack = deployed("watch-only", dsse_key, mode="alert-only")
+
+    code, _, _ = run(f"s3://{bucket}", "--stack", stack)
+
+    assert code == 0
+    assert {job["Operation"]["LambdaInvoke"]["UserArguments"]["dryRun"] for job in double.jobs.values()} == {"true"}

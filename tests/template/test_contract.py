@@ -204,7 +204,10 @@ class Calls:
     def needed(self, service: str, operation: str, params: Mapping[str, Any]) -> set[Need]:
         if service == "s3control":
             if operation == "CreateJob":  # no resource type (Service Authorization Reference); the role is passed
-                return {("s3:CreateJob", "*"), ("iam:PassRole", params["RoleArn"])}
+                tagged = {("s3:PutJobTagging", f"arn:aws:s3:{REGION}:{params['AccountId']}:job/*")}
+                return {("s3:CreateJob", "*"), ("iam:PassRole", params["RoleArn"])} | (
+                    tagged if params.get("Tags") else set()
+                )
             if operation == "ListJobs":  # no resource type (Service Authorization Reference)
                 return {("s3:ListJobs", "*")}
             assert operation == "DescribeJob", operation
@@ -897,8 +900,10 @@ def alert_only_exception(function: str, template: Resolved) -> set[Need]:
     if function != JOBS:
         return set()
     bucket = template.value({"Fn::GetAtt": ["ReportBucket", "Arn"]})
+    jobs = template.value({"Fn::Sub": "arn:${AWS::Partition}:s3:${AWS::Region}:${AWS::AccountId}:job/*"})
     return {
         ("s3:CreateJob", "*"),
+        ("s3:PutJobTagging", jobs),  # the campaign tag of the jobs it creates
         ("s3:PutObject", f"{bucket}/manifests/*"),
         ("s3:AbortMultipartUpload", f"{bucket}/manifests/*"),
         ("s3:PutObject", f"{bucket}/backstop/*"),

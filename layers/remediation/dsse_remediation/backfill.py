@@ -244,7 +244,8 @@ class Backfill:
         self._check_bucket(inventory.source_bucket)
         created = inventory.created or self._clock()
         key = f"manifests/{campaign}/inventory-{inventory.source_bucket}-{created:%Y-%m-%d}.csv"
-        written = _write_manifest(self._s3, inventory, config.report_bucket, key, config.account_id)
+        archives = self._settings.remediate_restored_archives
+        written = _write_manifest(self._s3, inventory, config.report_bucket, key, config.account_id, archives)
         if written is None:
             return None
         return JobSpec(
@@ -518,29 +519,37 @@ class Inventory:
         source = str(manifest.get("sourceBucket") or "")
         if not source:
             raise InvalidRequest(f"{uri} names no sourceBucket: is it an S3 Inventory manifest.json?")
-        files = tuple(str(item["key"]) for item in manifest.get("files") or () if item.get("key"))
+        listed = manifest.get("files") or ()
+        if not isinstance(listed, list) or not all(isinstance(item, dict) for item in listed):
+            raise InvalidRequest(f"{uri}: the inventory manifest's files is not a list of objects")
+        files = tuple(str(item["key"]) for item in listed if isinstance(item.get("key"), str) and item["key"])
         destination = str(manifest.get("destinationBucket") or "")
         stamp = str(manifest.get("creationTimestamp") or "")
         created = datetime.fromtimestamp(int(stamp) / 1000, UTC) if stamp.isdigit() else None
         return cls(uri, source, bucket_name(destination) if destination else default_bucket, files, columns, created)
 
-    def select(self, rows: Iterator[list[str]]) -> Iterator[tuple[str, str]]:
-        """(bucket, key) of the current objects that are not DSSE-KMS, keys as the inventory has them (URL-encoded,
-        what a Batch Operations CSV manifest wants).
+    def select(self, rows: Iterator[list[str]], archives: bool = False) -> Iterator[tuple[str, str]]:
+        """(bucket, key) of the current objects a job can bring to DSSE-KMS, keys as the inventory has them
+        (URL-encoded, what a Batch Operations CSV manifest wants).
 
         S3 documents EncryptionStatus as SSE-S3, SSE-C, SSE-KMS or NOT-SSE and leaves the DSSE-KMS spelling out, so
-        any value naming DSSE counts as DSSE. Noncurrent versions (IsLatest false) and delete markers are left out:
-        the job's tasks remediate the current version of a key.
+        any value naming DSSE counts as DSSE. Left out as well: SSE-C objects (nothing can re-encrypt them without
+        their key: a job would only report them, every day), GLACIER and DEEP_ARCHIVE objects when a StorageClass
+        column says so (unless `archives`: restored archives are remediated), noncurrent versions (IsLatest false)
+        and delete markers: the job's tasks remediate the current version of a key.
         """
         index = {column: n for n, column in enumerate(self.columns)}
         bucket, key, status = index["Bucket"], index["Key"], index["EncryptionStatus"]
-        latest, marker = index.get("IsLatest"), index.get("IsDeleteMarker")
+        latest, marker, storage = index.get("IsLatest"), index.get("IsDeleteMarker"), index.get("StorageClass")
         for row in rows:
             if len(row) != len(self.columns):
                 raise InvalidRequest(
                     f"{self.uri}: a data file row has {len(row)} values where fileSchema lists {len(self.columns)}"
                 )
-            if "DSSE" in row[status].upper():
+            encryption = row[status].strip().upper()
+            if "DSSE" in encryption or encryption == "SSE-C":
+                continue
+            if storage is not None and not archives and row[storage].strip() in ("GLACIER", "DEEP_ARCHIVE"):
                 continue
             if latest is not None and row[latest].strip().lower() != "true":
                 continue
@@ -615,7 +624,9 @@ def _object_count(cloudwatch: Any, bucket: str, now: datetime) -> tuple[int, dat
 
 
 @errors.translated
-def _write_manifest(s3: Any, inventory: Inventory, bucket: str, key: str, owner: str) -> ManifestFile | None:
+def _write_manifest(
+    s3: Any, inventory: Inventory, bucket: str, key: str, owner: str, archives: bool = False
+) -> ManifestFile | None:
     """Stream the inventory's data files through the filter into a CSV manifest; None (nothing written) when no row
     is left. Data files are read gzip-decompressed a block at a time and the manifest is uploaded in parts."""
     upload = _PartUpload(s3, bucket, key, owner)
@@ -628,7 +639,7 @@ def _write_manifest(s3: Any, inventory: Inventory, bucket: str, key: str, owner:
             try:
                 with gzip.GzipFile(fileobj=body) as unzipped:
                     lines = io.TextIOWrapper(unzipped, encoding="utf-8", newline="")
-                    for source, object_key in inventory.select(csv.reader(lines)):
+                    for source, object_key in inventory.select(csv.reader(lines), archives):
                         writer.writerow((source, object_key))
                         rows += 1
                         if text.tell() >= UPLOAD_PART_BYTES:

@@ -12,9 +12,12 @@ report bucket) whether there is anything to do, and an idle estate starts no job
    began is still newer than the one before it, and a bucket whose inventory is later removed gets a window from
    the last listing on.
 2. Otherwise a `CreatedAfter` window since the bucket's last run (`backstop/last-run.json` in the report bucket; no
-   record: BACKSTOP_LOOKBACK_HOURS back). The bucket is listed, up to BACKSTOP_LISTING_LIMIT keys, for an object
-   written after the window opened; none → no job. A listing that reaches the limit without finding one cannot tell,
-   so the window's jobs start anyway (and the answer says to configure S3 Inventory for buckets that large).
+   record: BACKSTOP_LOOKBACK_HOURS back). The bucket is listed, up to BACKSTOP_LISTING_LIMIT keys, for the objects
+   written after the window opened, and each of them (up to HEAD_LIMIT) is read with HeadObject: jobs start only for
+   the encryption types found not compliant. An active bucket whose writes the event path already fixed (their copies
+   are DSSE under the key) starts no job; none written → no job. A listing that reaches the limit, or more recent
+   writes than HEAD_LIMIT, cannot tell, so the window's jobs start anyway (and the answer says to configure S3
+   Inventory for buckets that large).
 
 A bucket's last run is recorded only once its jobs were created (a bucket with nothing to do is recorded at once): a
 run cut short, or a bucket that failed, is looked at again with the same window, and Batch Operations'
@@ -34,11 +37,11 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import errors
 from .backfill import Backfill, plan
-from .config import Mode, Settings
+from .config import Mode, Settings, is_key_arn
 from .exceptions import AwsFailure, ConfigError, InvalidRequest
 from .model import Failure
 from .scope import is_directory_bucket
@@ -51,6 +54,9 @@ LAST_RUN_KEY = "backstop/last-run.json"
 _REPORT_FOLDER = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}Z)/$")
 _REPORT_TRIES = 3  # newest report folders tried for a manifest.json (the newest may still be being written)
 _PAGE = 1000
+HEAD_LIMIT = 1000  # recent writes read one by one ($0.0004 per 1,000 HEADs); beyond, every type's job starts
+# HeadObject's x-amz-server-side-encryption → the manifest generator's encryption filter (no header: NOTSSE).
+_FILTERS = {None: "NOTSSE", "AES256": "SSES3", "aws:kms": "SSEKMS", "aws:kms:dsse": "DSSEKMS"}
 
 
 class Action(StrEnum):
@@ -194,34 +200,63 @@ class Backstop:
             minute=0, second=0, microsecond=0
         )
         limit = self.settings.backstop_listing_limit
-        written, listed = self.store.written_since(bucket, since, limit)
-        if written is None and listed < limit:
+        written, listed = self.store.written_since(bucket, since, limit, HEAD_LIMIT + 1)
+        complete = listed < limit
+        if not written and complete:
             return BucketRun(
                 bucket, Action.SKIPPED, f"no write since {since.isoformat()} ({listed:,} objects listed)",
                 source="window", created_after=since,
             )  # fmt: skip
-        if written is not None:
-            why = f"{written!r} was written since {since.isoformat()}"
-        else:
+        needed: set[str] | None = None  # None: every type (the listing or the reads could not tell)
+        if not complete:
             why = (
-                f"listed {listed:,} objects (BACKSTOP_LISTING_LIMIT) without finding one written since "
-                f"{since.isoformat()}, so the window's jobs start anyway; configure S3 Inventory (CSV, with the "
-                "EncryptionStatus field) for buckets this large, so the backstop knows without listing"
+                f"listed {listed:,} objects (BACKSTOP_LISTING_LIMIT) without seeing the whole bucket, so the "
+                "window's jobs start anyway; configure S3 Inventory (CSV, with the EncryptionStatus field) for "
+                "buckets this large, so the backstop knows without listing"
+            )
+        elif len(written) > HEAD_LIMIT:
+            why = f"more than {HEAD_LIMIT:,} objects written since {since.isoformat()}: the window's jobs start"
+        else:
+            needed = self._not_compliant(bucket, written)
+            if not needed:
+                reason = (
+                    f"{len(written):,} object(s) written since {since.isoformat()}, every one DSSE-KMS under its key "
+                    "(the event path fixed them): no job"
+                )
+                return BucketRun(bucket, Action.SKIPPED, reason, source="window", created_after=since)
+            why = (
+                f"{len(written):,} object(s) written since {since.isoformat()}, some not DSSE-KMS under the key "
+                f"({', '.join(sorted(needed))})"
             )
         specs = plan(
             bucket,
             campaign=campaign,
             dry_run=self._alert_only,
-            include_dsse_other_keys=self.settings.backstop_include_dsse_other_keys,
+            include_dsse_other_keys=self.settings.backstop_include_dsse_other_keys or "DSSEKMS" in (needed or ()),
             created_after=since,
             priority=self.settings.batch_job_priority,
         )
+        specs = [spec for spec in specs if needed is None or spec.encryption in needed]
         filters = tuple(spec.encryption for spec in specs)
         found: dict[str, Any] = {"source": "window", "created_after": since, "encryption_filters": filters}
         if dry_run:
             return BucketRun(bucket, Action.WOULD_START, f"{why}: would start {len(specs)} job(s)", **found)
         jobs = tuple(self.backfill.start(spec) for spec in specs)
         return BucketRun(bucket, Action.STARTED, f"{why}: started {len(jobs)} job(s)", job_ids=jobs, **found)
+
+    def _not_compliant(self, bucket: str, keys: list[str]) -> set[str]:
+        """The encryption filters of the objects among `keys` that are not DSSE-KMS under the bucket's key. Gone
+        objects and SSE-C ones (HeadObject 400: no job can re-encrypt them) need none."""
+        expected = self.settings.key_for(bucket)
+        needed = set()
+        for key in keys:
+            algorithm, key_id = self.store.encryption(bucket, key)
+            if algorithm == "gone" or algorithm == "SSE-C":
+                continue
+            if algorithm == "aws:kms:dsse" and (key_id == expected or not is_key_arn(expected)):
+                continue  # compliant (a key configured by alias cannot be compared: its DSSE objects are let be)
+            needed.add(_FILTERS.get(algorithm, "NOTSSE"))
+        return needed
 
     @property
     def _alert_only(self) -> bool:
@@ -279,14 +314,30 @@ class BackstopStore:
         )
 
     @errors.translated
-    def written_since(self, bucket: str, since: datetime, limit: int) -> tuple[str | None, int]:
-        """(a key written after `since`, or None; how many keys were listed), listing at most `limit` keys."""
-        listed = 0
+    def written_since(self, bucket: str, since: datetime, limit: int, most: int) -> tuple[list[str], int]:
+        """(up to `most` keys written after `since`; how many keys were listed), listing at most `limit` keys."""
+        listed, written = 0, list[str]()
         for obj in self._objects(bucket, limit):
             listed += 1
-            if obj["LastModified"] > since:
-                return str(obj["Key"]), listed
-        return None, listed
+            if obj["LastModified"] > since and len(written) < most:
+                written.append(str(obj["Key"]))
+        return written, listed
+
+    def encryption(self, bucket: str, key: str) -> tuple[str | None, str | None]:
+        """(x-amz-server-side-encryption or None, the KMS key id) of the current object; ("gone", None) when it was
+        deleted since the listing, ("SSE-C", None) for HeadObject's bare 400 (an SSE-C object without its key)."""
+        try:
+            head = self._client.head_object(Bucket=bucket, Key=key, **self._owner)
+        except ClientError as exc:
+            found = errors.classify(exc)
+            if found is Failure.GONE:
+                return "gone", None
+            if found is Failure.BAD_REQUEST:
+                return "SSE-C", None
+            raise errors.failure(exc) from exc
+        except BotoCoreError as exc:
+            raise errors.failure(exc) from exc
+        return head.get("ServerSideEncryption"), head.get("SSEKMSKeyId")
 
     def _objects(self, bucket: str, limit: int) -> Iterator[Mapping[str, Any]]:
         token: dict[str, str] = {}

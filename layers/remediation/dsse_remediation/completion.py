@@ -228,7 +228,8 @@ class Completions:
         return combine([self.summarize(job_id) for job_id in job_ids])
 
     def _run_of(self, job: JobStatus) -> list[JobStatus]:
-        """This stack's jobs of the same run: same campaign and bucket, created within RUN_WINDOW of this one."""
+        """This stack's jobs of the same run: same campaign and bucket, created within RUN_WINDOW of this one, dry
+        runs with dry runs only (a dry run followed by the real run, same day, same default campaign)."""
         bucket, _ = _described(job.description)
         words = job.description.split()
         if bucket is None or len(words) < 3:
@@ -238,7 +239,8 @@ class Completions:
         for job_id in self.jobs.ids_described(prefix):
             other = job if job_id == job.job_id else self.jobs.describe(job_id)
             close = job.created is None or other.created is None or abs(other.created - job.created) <= RUN_WINDOW
-            if self._ours(other) and close:
+            same_kind = other.user_arguments.get("dryRun") == job.user_arguments.get("dryRun")  # a dry run, then real
+            if self._ours(other) and close and same_kind:
                 run.append(other)
         return run or [job]
 

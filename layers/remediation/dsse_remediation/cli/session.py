@@ -32,6 +32,7 @@ STACK_PARAMETERS = {
     "ProtectedBuckets": "PROTECTED_BUCKETS",
     "ExcludedBuckets": "EXCLUDED_BUCKETS",
     "BucketKeyMap": "BUCKET_KEY_MAP",
+    "Mode": "MODE",  # an alert-only stack's jobs are dry runs, and say so
 }
 # `backfill`'s flags for the stack's parts, and the environment variables they replace.
 BATCH_FLAGS = {
