@@ -21,7 +21,7 @@ TOOLS_VENV := .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed-$(shell cat requirements-tools.txt | cksum | cut -d' ' -f1)
 SAM := SAM_CLI_TELEMETRY=0 $(TOOLS_VENV)/bin/sam
 
-.PHONY: demo test lint fmt typecheck unit integration suite suite-lambda-runtime template-checks bench load clean
+.PHONY: demo test lint fmt typecheck unit integration suite suite-lambda-runtime template-checks org-template bench load clean
 
 $(STAMP):
 	rm -rf $(VENV)
@@ -30,8 +30,9 @@ $(STAMP):
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e .
 	touch $@
 
-demo: $(STAMP)  ## the product on a local fake AWS (moto's server on 127.0.0.1)
+demo: $(STAMP)  ## the product on a local fake AWS (moto's server on 127.0.0.1), then across an Organization
 	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo_org.py
 
 test: lint typecheck template-checks suite suite-lambda-runtime  ## everything CI runs
 
@@ -78,6 +79,14 @@ template-checks: $(TOOLS_STAMP) $(STAMP)  ## cfn-lint, sam validate --lint, sam 
 	$(SAM) build --region us-east-1 > .aws-sam-build.log 2>&1 || (cat .aws-sam-build.log; exit 1)
 	$(BIN)/python scripts/check_layer.py
 	$(TOOLS_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
+	$(TOOLS_VENV)/bin/python scripts/org_template.py --layer-build .aws-sam/build/RemediationLayer --quiet
+	$(TOOLS_VENV)/bin/cfn-lint .aws-sam/org/member.json
+	$(TOOLS_VENV)/bin/checkov -f .aws-sam/org/member.json --framework cloudformation --quiet --compact --skip-download
+	$(TOOLS_VENV)/bin/cfn-lint org/security.yaml
+	$(TOOLS_VENV)/bin/checkov -f org/security.yaml --framework cloudformation --quiet --compact --skip-download
+
+org-template: $(TOOLS_STAMP)  ## the member stack for an Organization (StackSets): .aws-sam/org/member.json, no transform, and its code
+	$(TOOLS_VENV)/bin/python scripts/org_template.py
 
 $(TOOLS_STAMP): requirements-tools.txt
 	rm -rf $(TOOLS_VENV)

@@ -1,7 +1,8 @@
 """template.yaml as the tests see it: decoded by cfn-lint, intrinsic functions resolved for given parameter values.
 
-Only what the template uses is resolved (Ref, Fn::Sub, Fn::Join, Fn::Split, Fn::If, Fn::GetAtt, Fn::Equals, Fn::Not,
-Fn::And, Condition). Resources resolve to stable fake identifiers, enough to read patterns, policies and variables.
+Only what the template uses is resolved (Ref, Fn::Sub, Fn::Join, Fn::Split, Fn::Select, Fn::If, Fn::GetAtt,
+Fn::Equals, Fn::Not, Fn::And, Condition). Resources resolve to stable fake identifiers, enough to read patterns,
+policies and variables.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ PSEUDO = {
     "AWS::AccountId": "123456789012",
     "AWS::Partition": "aws",
     "AWS::StackName": "dsse-remediation",
+    "AWS::StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/dsse-remediation/"
+    "51af3dc0-da77-11e4-872e-1234567db123",
 }
+SECURITY_BUS = "SecurityBusArn"  # what rule_target names the forwarding rule's target: the parameter's bus
 _NO_VALUE = object()
 
 
@@ -145,6 +149,11 @@ class Resolved:
                 "AWS::IAM::Role": f"arn:aws:iam::123456789012:role/{self._Ref(name)}",
             }[kind]
         service = kind.split("::")[1].lower()
+        name_property = (
+            self.resource(name).get("Properties", {}).get("Name") if name in self.template["Resources"] else None
+        )
+        if attribute == "Arn" and kind == "AWS::Events::Rule" and name_property is not None:
+            return f"arn:aws:events:us-east-1:123456789012:rule/{self.value(name_property)}"  # a named rule's ARN
         return f"arn:aws:{service}:us-east-1:123456789012:{name}" if attribute == "Arn" else f"{name}-{attribute}"
 
     def _fn_Sub(self, argument: Any) -> str:
@@ -168,6 +177,10 @@ class Resolved:
     def _fn_Split(self, argument: Any) -> list[str]:
         separator, text = argument
         return str(self._value(text)).split(separator)
+
+    def _fn_Select(self, argument: Any) -> Any:
+        index, items = argument
+        return self._value(items)[int(self._value(index))]
 
     def _fn_If(self, argument: Any) -> Any:
         name, when_true, when_false = argument
@@ -204,10 +217,13 @@ def rule_patterns(template: Resolved) -> dict[str, dict[str, Any]]:
 
 def rule_target(template: Resolved, rule: str) -> str:
     """The function a rule of Resources delivers to: the object function through the object queue (its only event
-    source), or a function it targets directly. One target per rule."""
+    source), or a function it targets directly; or SECURITY_BUS for the bus the parameter names (the forwarding
+    rule). One target per rule."""
     (target,) = [target["Arn"] for target in template.resource(rule)["Properties"]["Targets"]]
     if target == {"Fn::GetAtt": ["ObjectEventsQueue", "Arn"]}:
         return OBJECT
+    if target == {"Ref": SECURITY_BUS}:
+        return SECURITY_BUS
     (name, attribute) = target["Fn::GetAtt"]
     assert attribute == "Arn", (rule, target)
     assert template.resource(name)["Type"] == "AWS::Serverless::Function", (rule, target)

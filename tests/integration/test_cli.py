@@ -12,11 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
+import botocore.handlers
 import pytest
 
 from dsse_remediation import cli
 from dsse_remediation.cli import commands, console, pool
-from tests.helpers import assert_remediated, put, snapshot
+from tests.helpers import REGION, assert_remediated, put, snapshot
 
 PREFIX = "reports/2026/"
 
@@ -527,3 +529,87 @@ class TestMaxObjects:
 
         monkeypatch.setattr(commands, "connect", connect)
         return made
+
+
+class TestRoleArn:
+    """`--role-arn`: every call of the run is made with the role's credentials, in the role's account."""
+
+    MEMBER = "111111111111"
+    ROLE = f"arn:aws:iam::{MEMBER}:role/dsse-remediation-operator"
+    BUCKET = "example-member-bucket"
+
+    @pytest.fixture
+    def member(self, s3: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+        """Account 111111111111 (moto's AssumeRole answers credentials that act in the role's account) with a bucket,
+        an SSE-S3 object in it, and its own DSSE key; returns that account's session.
+
+        A bucket is private to the account that owns it: "By default, all Amazon S3 resources ... are private. Only
+        the resource owner can access them." https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-overview.html
+        moto 5.2.5 lets every account use every bucket unless MOTO_S3_ALLOW_CROSSACCOUNT_ACCESS is false (then another
+        account's request is AccessDenied), so that is set here."""
+        monkeypatch.setenv("MOTO_S3_ALLOW_CROSSACCOUNT_ACCESS", "false")
+        sts = boto3.client("sts", region_name=REGION)
+        credentials = sts.assume_role(RoleArn=self.ROLE, RoleSessionName="test-setup")["Credentials"]
+        session = boto3.session.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=REGION,
+        )
+        session.client("s3").create_bucket(Bucket=self.BUCKET)
+        put(session.client("s3"), self.BUCKET, "ledger.csv")
+        return session
+
+    @pytest.fixture
+    def member_key(self, member: Any) -> str:
+        arn: str = member.client("kms").create_key(Description="the member account's DSSE key")["KeyMetadata"]["Arn"]
+        return arn
+
+    def test_a_bucket_of_the_roles_account_is_fixed_through_the_role(
+        self, member: Any, member_key: str, run: Any
+    ) -> None:
+        before = snapshot(member.client("s3"), self.BUCKET, "ledger.csv")
+
+        code, out, err = run("fix", f"s3://{self.BUCKET}/ledger.csv", "--key", member_key, "--role-arn", self.ROLE)
+
+        assert (code, err) == (0, "")
+        assert out.startswith(f"remediated       s3://{self.BUCKET}/ledger.csv  copied in place from AES256")
+        assert_remediated(before, snapshot(member.client("s3"), self.BUCKET, "ledger.csv"), member_key)
+
+    def test_without_the_role_the_callers_account_cannot_see_it(self, member: Any, member_key: str, run: Any) -> None:
+        before = snapshot(member.client("s3"), self.BUCKET, "ledger.csv")
+
+        code, out, _ = run("fix", f"s3://{self.BUCKET}/ledger.csv", "--key", member_key, "--output", "json")
+
+        [result] = json.loads(out)["results"]
+        assert code == 1
+        assert result["outcome"] == "unremediable"
+        assert result["reason"].startswith("access denied reading the object (HeadObject 403)")
+        assert snapshot(member.client("s3"), self.BUCKET, "ledger.csv") == before
+
+    def test_assume_role_comes_before_any_other_call_with_the_external_id_and_session_name(
+        self, member: Any, member_key: str, run: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        sent: list[tuple[str, dict[str, Any]]] = []
+
+        def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+            sent.append((model.name, dict(params)))
+
+        # Every botocore session the CLI makes starts with the built-in handlers: the recorder sees all its calls.
+        monkeypatch.setattr(
+            botocore.handlers,
+            "BUILTIN_HANDLERS",
+            [*botocore.handlers.BUILTIN_HANDLERS, ("provide-client-params", record)],
+        )
+        role = ["--role-arn", self.ROLE, "--external-id", "dsse-2026", "--role-session-name", "audit-jane"]
+
+        code, out, _ = run("key", member_key, *role)
+
+        assert code == 0
+        assert "state     Enabled" in out  # DescribeKey found the key in the role's account
+        assert sent[0] == (
+            "AssumeRole",
+            {"RoleArn": self.ROLE, "RoleSessionName": "audit-jane", "ExternalId": "dsse-2026"},
+        )
+        assert [name for name, _ in sent].count("AssumeRole") == 1
+        assert "DescribeKey" in [name for name, _ in sent[1:]]

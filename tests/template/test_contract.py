@@ -19,10 +19,13 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import ClientError
 
 from dsse_remediation import backfill, sweep
+from dsse_remediation.alerts import ForwardFailed
+from dsse_remediation.aws.events import DETAIL_TYPE, SOURCE
 from dsse_remediation.batch_events import JobStatusChange, parse_batch_jobs_event
 from dsse_remediation.cli.session import STACK_OUTPUTS
 from dsse_remediation.config import MIB, Mode, Settings
-from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, SweepStep
+from dsse_remediation.findings import FindingImportFailed
+from dsse_remediation.model import BucketRequest, Failure, KeyEvent, ObjectRequest, SweepStep
 from dsse_remediation.scope import Scope
 from dsse_remediation.triggers import parse_batch_invocation
 from dsse_remediation.wiring import App
@@ -59,7 +62,9 @@ UNUSED_BY = {
         "REMEDIATE_RESTORED_ARCHIVES",
         *BATCH,
     },
+    # Its results are about keys: no Security Hub finding (findings are about objects and buckets).
     KEY: {
+        "SECURITY_HUB_FINDINGS",
         "PREVENTION_POLICY",
         "SWEEP_AFTER_BUCKET_RESET",
         "PURGE_NONCURRENT_VERSIONS",
@@ -68,8 +73,11 @@ UNUSED_BY = {
         "REMEDIATE_RESTORED_ARCHIVES",
         *BATCH,
     },
-    # The object remediation without its alerts (a job's summary alert says it all) and without sweeps.
+    # The object remediation without its alerts (a job's summary alert says it all, and is the one forwarded), without
+    # sweeps, and without findings (template.yaml: a backfill would meet the BatchImportFindings quota).
     TASK: {
+        "FORWARD_RESULTS",
+        "SECURITY_HUB_FINDINGS",
         "PREVENTION_POLICY",
         "KEY_GUARD_REVERT",
         "SWEEP_AFTER_BUCKET_RESET",
@@ -79,6 +87,7 @@ UNUSED_BY = {
     },
     # It starts and reads jobs; the objects are the task function's.
     JOBS: {
+        "SECURITY_HUB_FINDINGS",
         "PREVENTION_POLICY",
         "KEY_GUARD_REVERT",
         "SWEEP_AFTER_BUCKET_RESET",
@@ -89,6 +98,10 @@ UNUSED_BY = {
     },
 }
 PLACEHOLDER_CATEGORY_KEY = "arn:aws:kms:us-east-1:123456789012:key/3333cccc-33cc-33cc-33cc-333333333333"
+SECURITY_BUS = "arn:aws:events:us-east-1:999988887777:event-bus/dsse-remediation-results"  # the security account's
+DEFAULT_BUS = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
+FINDINGS_PRODUCT = f"arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default"
+HUB = f"arn:aws:securityhub:{REGION}:{ACCOUNT}:hub/default"
 # Every opt-in of the template on.
 ALL_ON = {
     "PurgeNoncurrentVersions": "true",
@@ -101,6 +114,8 @@ ALL_ON = {
     "BackstopSchedule": "rate(1 day)",
     "BackstopIncludeDsseOtherKeys": "true",
     "InventoryBuckets": INVENTORY_BUCKET,
+    "SecurityBusArn": SECURITY_BUS,
+    "SecurityHubFindings": "true",
 }
 
 
@@ -228,6 +243,20 @@ class Calls:
             }
         if service == "sqs":  # SendMessageBatch is authorized by sqs:SendMessage; the queue is SSE-SQS (no KMS)
             return {("sqs:SendMessage", queue_arn(params["QueueUrl"]))}
+        if service == "events":  # each entry's bus (EventBusName, else the default bus)
+            assert operation == "PutEvents", operation
+            return {
+                (
+                    "events:PutEvents",
+                    f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{entry.get('EventBusName', 'default')}",
+                )
+                for entry in params["Entries"]
+            }
+        if service == "securityhub":  # BatchImportFindings acts on each finding's product, GetFindings on the hub
+            if operation == "BatchImportFindings":
+                return {("securityhub:BatchImportFindings", finding["ProductArn"]) for finding in params["Findings"]}
+            assert operation == "GetFindings", operation
+            return {("securityhub:GetFindings", f"arn:aws:securityhub:{REGION}:{ACCOUNT}:hub/default")}
         assert service == "s3", service
         return self.s3_needed(operation, params)
 
@@ -465,6 +494,10 @@ class World:
             remediate_restored_archives=True,
             multipart_threshold=5 * MIB,
             part_size=5 * MIB,
+            account_id=ACCOUNT,
+            region=REGION,
+            forward_results=True,
+            security_hub_findings=True,
         )
 
 
@@ -545,7 +578,7 @@ def bucket_scenarios(calls: Calls, world: World, settings: Settings, _: pytest.M
         s3.create_bucket(Bucket=bucket)
         put(s3, bucket, "old.csv")
     remediator = calls.app(settings).buckets
-    for bucket in ("new-bucket", "secrets-new"):
+    for bucket in ("new-bucket", "secrets-new", "new-bucket"):  # the second look finds it compliant (GetFindings)
         remediator.handle(BucketRequest(bucket))
 
 
@@ -778,6 +811,8 @@ SCENARIOS: dict[str, Callable[[Calls, World, Settings, pytest.MonkeyPatch], None
 
 
 def scenario_settings(function: str, world: World, mode: Mode) -> Settings:
+    if function == TASK:  # as the template sets it: neither forwarding nor findings (see UNUSED_BY)
+        return replace(world.settings(mode), forward_results=False, security_hub_findings=False)
     return jobs_settings(world, mode) if function == JOBS else world.settings(mode)
 
 
@@ -794,6 +829,11 @@ def test_iam_grants_exactly_what_the_calls_need(
 
     assert missing(calls.needs, statements) == set(), "needed, not granted on that resource"
     assert unneeded(calls.needs, statements, map_patterns(world.parameters)) == set(), "granted, never needed"
+    # The events:PutEvents grant holds to the product's source and detail-type (its condition): every event the code
+    # puts carries them, on the default bus (no EventBusName). The task function puts none: it sends no alert.
+    entries = [e for service, operation, p in calls.requests if operation == "PutEvents" for e in p["Entries"]]
+    assert {(e["Source"], e["DetailType"], e.get("EventBusName")) for e in entries} <= {(SOURCE, DETAIL_TYPE, None)}
+    assert bool(entries) is (function != TASK)
 
 
 def test_a_grant_on_the_wrong_resource_does_not_count() -> None:
@@ -832,6 +872,11 @@ def named_resources(template: Resolved) -> set[str]:
         template.value({"Fn::GetAtt": [TASK, "Arn"]}),
         template.value({"Fn::GetAtt": ["BatchJobRole", "Arn"]}),
         *report_bucket_resources(template),
+        # Organizations: the default bus (the functions' events), the account's own findings product and hub, and
+        # the security account's bus (the forwarding rule's role only)
+        DEFAULT_BUS,
+        FINDINGS_PRODUCT,
+        HUB,
     ]
     inventories = [s3_arn(bucket) for bucket in p["InventoryBuckets"] if bucket]
     return set(keys) | set(stack) | set(inventories) | {f"{bucket}/*" for bucket in inventories}
@@ -878,17 +923,27 @@ def test_no_wildcard_actions_and_resources_only_what_parameters_name(protected: 
 # --- alert-only: no write anywhere ----------------------------------------------------------------------------------
 
 
+# Reports, not writes: an alert's event on the account's own default bus (which the forwarding rule takes to the
+# security account) and a finding in the account's own Security Hub. Like publishing an alert, they change no
+# customer data and are what an alert-only deployment is for; they stay allowed in that mode. An event on any other
+# bus is a write (the functions may put events on no other).
+REPORTS = {("events:PutEvents", DEFAULT_BUS), ("securityhub:BatchImportFindings", FINDINGS_PRODUCT)}
+
+
 def writes(needs: Iterable[Need], topic_key: str) -> set[Need]:
-    """Actions that change something: S3/KMS Put*/Delete*/Abort*/Enable*/Cancel*/Create* (a Batch Operations job
-    among them), queueing work, and generating data keys (an encrypted write) with any key but the alert topic's
-    (publishing an alert is allowed)."""
+    """Actions that change something: S3/KMS/EventBridge Put*/Delete*/Abort*/Enable*/Cancel*/Create* (a Batch
+    Operations job among them), queueing work, and generating data keys (an encrypted write) with any key but the
+    alert topic's (publishing an alert is allowed), except the REPORTS."""
     verbs = ("Put", "Delete", "Abort", "Enable", "Cancel", "Create")
     return {
         (action, resource)
         for action, resource in needs
-        if action.split(":")[1].startswith(verbs)
-        or action == "sqs:SendMessage"
-        or (action == "kms:GenerateDataKey" and resource != topic_key)
+        if (action, resource) not in REPORTS
+        and (
+            action.split(":")[1].startswith(verbs)
+            or action == "sqs:SendMessage"
+            or (action == "kms:GenerateDataKey" and resource != topic_key)
+        )
     }
 
 
@@ -961,12 +1016,14 @@ def test_the_write_check_sees_writes() -> None:
         ("sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:q"),
         ("kms:GenerateDataKey", "arn:aws:kms:us-east-1:123456789012:key/k"),
         ("s3:CreateJob", "*"),
+        ("events:PutEvents", SECURITY_BUS),  # any bus but the account's default one
     }
     reads = {
         ("s3:GetObject", "arn:aws:s3:::b/k"),
         ("kms:GenerateDataKey", topic_key),
         ("sns:Publish", "t"),
         ("s3:DescribeJob", "arn:aws:s3:us-east-1:123456789012:job/j"),
+        *REPORTS,
     }
 
     assert writes(found | reads, topic_key) == found
@@ -1098,7 +1155,8 @@ def test_the_task_function_holds_the_object_functions_object_rights_and_nothing_
         kept = [
             s
             for s in template.function_statements(OBJECT)
-            if s["Sid"] not in ("PublishAlerts", "EncryptAlerts", "QueueSweepSteps")
+            if s["Sid"] not in ("PublishAlerts", "EncryptAlerts", "QueueSweepSteps", "ForwardResults")
+            and s["Sid"] not in ("ImportFindings", "ReadFindings")
         ]
 
         assert template.function_statements(TASK) == kept
@@ -1120,3 +1178,153 @@ def test_the_batch_jobs_function_finds_its_jobs_settings_where_the_cli_finds_the
         env["BATCH_JOB_ROLE_ARN"],
         env["REPORT_BUCKET"],
     )
+
+
+# --- Organizations: the security account's view, and nothing else ----------------------------------------------------
+
+
+def test_the_functions_put_events_on_their_own_default_bus_only_and_only_the_products_events() -> None:
+    """events:PutEvents on this account's default bus, held to the source and detail-type the code puts (the
+    events:source and events:detail-type condition keys of PutEvents, Service Authorization Reference); none at all
+    without SecurityBusArn. Security Hub only where SecurityHubFindings is on, on the object and bucket functions."""
+    on, off = Resolved(ALL_ON), Resolved(ALL_ON | {"SecurityBusArn": "", "SecurityHubFindings": "false"})
+    for function in FUNCTIONS:
+        forwarding = [s for s in on.function_statements(function) if "events:PutEvents" in as_list(s["Action"])]
+        expected = [] if function == TASK else [DEFAULT_BUS]
+        assert [s["Resource"] for s in forwarding] == expected, function
+        for statement in forwarding:
+            condition = {"StringEquals": {"events:source": SOURCE, "events:detail-type": DETAIL_TYPE}}
+            assert statement["Condition"] == condition
+        hub = {
+            (a, r)
+            for s in on.function_statements(function)
+            for a in as_list(s["Action"])
+            for r in as_list(s["Resource"])
+            if a.startswith("securityhub:")
+        }
+        findings = {("securityhub:BatchImportFindings", FINDINGS_PRODUCT), ("securityhub:GetFindings", HUB)}
+        assert hub == (findings if function in (OBJECT, BUCKET) else set()), function
+        granted = [a for s in off.function_statements(function) for a in as_list(s["Action"])]
+        assert not [a for a in granted if a.startswith(("events:", "securityhub:"))], function
+        env = on.function_environment(function)
+        assert env.get("FORWARD_RESULTS") == (None if function == TASK else "true"), function
+        assert env.get("SECURITY_HUB_FINDINGS") == ("true" if function in (OBJECT, BUCKET) else None), function
+
+
+def test_the_forwarding_rule_sends_the_products_events_to_the_security_bus_and_nothing_else() -> None:
+    """One rule, one target (SecurityBusArn), through a role EventBridge may assume for this rule only, which may put
+    events on that bus and nothing else (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-account.html)."""
+    template = Resolved(ALL_ON)
+    rule = template.value(template.resource("ForwardResultsRule")["Properties"])
+    role_arn = template.value({"Fn::GetAtt": ["ForwardResultsRole", "Arn"]})
+    rule_arn = template.value({"Fn::GetAtt": ["ForwardResultsRule", "Arn"]})
+    trust = template.value(template.resource("ForwardResultsRole")["Properties"]["AssumeRolePolicyDocument"])
+
+    assert rule["EventPattern"] == {"source": [SOURCE], "detail-type": [DETAIL_TYPE]}
+    assert "EventBusName" not in rule  # the default bus, where the functions put their events
+    (target,) = rule["Targets"]
+    assert (target["Arn"], target["RoleArn"]) == (SECURITY_BUS, role_arn)
+    assert target["DeadLetterConfig"] == {"Arn": template.value({"Fn::GetAtt": ["EventDeliveryDLQ", "Arn"]})}
+    assert [(s["Effect"], s["Action"], s["Resource"]) for s in template.role_statements("ForwardResultsRole")] == [
+        ("Allow", "events:PutEvents", SECURITY_BUS)
+    ]
+    assert trust["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": rule_arn}},
+        }
+    ]
+    assert len(rule["Name"]) <= 64  # EventBridge's limit on rule names, whatever the (StackSet) stack's name
+    off = Resolved(ALL_ON | {"SecurityBusArn": ""})
+    assert [name for name in ("ForwardResultsRule", "ForwardResultsRole") if off.exists(name)] == []
+
+
+# What a principal of the stack can send data to, and where each may send it: the stack's own topic, queues and
+# functions, the account's default bus; the security account's bus from the forwarding role alone.
+SENDS = ("events:PutEvents", "sns:Publish", "sqs:SendMessage", "lambda:InvokeFunction")
+
+
+@pytest.mark.parametrize("mode", ["remediate", "alert-only"])
+def test_nothing_in_a_member_stack_can_send_anywhere_but_its_own_resources_and_the_security_bus(mode: str) -> None:
+    template = Resolved(ALL_ON | {"Mode": mode, "BackstopSchedule": "rate(1 day)"})
+    own = {
+        DEFAULT_BUS,
+        template.value({"Ref": "AlertTopic"}),
+        template.value({"Fn::GetAtt": ["ObjectEventsQueue", "Arn"]}),
+        template.value({"Fn::Sub": "${BatchTaskFunction.Arn}:*"}),
+        template.value({"Fn::GetAtt": [JOBS, "Arn"]}),
+    }
+    principals: dict[str, list[dict[str, Any]]] = {}
+    for name, resource in template.template["Resources"].items():
+        if not template.exists(name):
+            continue
+        if resource["Type"] == "AWS::Serverless::Function":
+            principals[name] = template.function_statements(name)
+        elif resource["Type"] == "AWS::IAM::Role":
+            principals[name] = template.role_statements(name)
+    sends = {
+        (name, action, resource)
+        for name, statements in principals.items()
+        for statement in statements
+        for action in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+        if action in SENDS
+    }
+
+    assert {send for send in sends if send[2] not in own} == {("ForwardResultsRole", "events:PutEvents", SECURITY_BUS)}
+    rules = [n for n, r in template.template["Resources"].items() if r["Type"] == "AWS::Events::Rule"]
+    targets = {
+        (rule, template.value(t["Arn"]), "RoleArn" in t)
+        for rule in rules
+        if template.exists(rule)
+        for t in template.resource(rule)["Properties"]["Targets"]
+    }
+    assert {t for t in targets if t[1] == SECURITY_BUS or t[2]} == {("ForwardResultsRule", SECURITY_BUS, True)}
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("", True),
+        (SECURITY_BUS, True),
+        ("arn:aws-us-gov:events:us-gov-west-1:999988887777:event-bus/results", True),
+        ("arn:aws:events:us-east-1:999988887777:rule/results", False),  # a rule, not a bus
+        ("arn:aws:sqs:us-east-1:999988887777:results", False),
+        ("dsse-remediation-results", False),  # a name: the ARN says which account
+    ],
+)
+def test_the_security_bus_parameter_takes_a_bus_arn_or_nothing(value: str, accepted: bool) -> None:
+    allowed = Resolved().template["Parameters"]["SecurityBusArn"]["AllowedPattern"]
+
+    assert (re.fullmatch(allowed, value) is not None) is accepted
+
+
+def test_forward_and_finding_failures_are_counted_where_the_alarm_and_the_dashboard_look() -> None:
+    """A lost event for the security account is counted apart from a lost SNS alert and alarmed on this stack's
+    topic; a finding that could not be imported is counted (never a failure of the remediation) and charted."""
+    from aws_lambda_powertools import Logger, Metrics
+
+    from dsse_remediation.reporting import Reporter
+
+    template = Resolved(ALL_ON)
+    shared = template.function_environment(OBJECT)
+    alarm = template.value(template.resource("AlertForwardFailedAlarm")["Properties"])
+    metrics = Metrics(namespace=shared["POWERTOOLS_METRICS_NAMESPACE"], service=shared["POWERTOOLS_SERVICE_NAME"])
+    reporter = Reporter(Logger(), metrics)
+    reporter.alert_failed(ForwardFailed(Failure.DENIED, "AccessDeniedException: no", "AccessDeniedException"))
+    reporter.alert_failed(FindingImportFailed(Failure.OTHER, "InvalidAccess: not subscribed", "InvalidAccess"))
+    emitted = metrics.serialize_metric_set()
+    metrics.clear_metrics()
+    (directive,) = emitted["_aws"]["CloudWatchMetrics"]
+    names = [metric["Name"] for metric in directive["Metrics"]]
+
+    assert sorted(names) == ["AlertForwardFailed", "FindingImportFailed"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (directive["Namespace"], "AlertForwardFailed")
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"service": emitted["service"]}
+    assert alarm["AlarmActions"] == [template.value({"Ref": "AlertTopic"})]
+    assert not Resolved().exists("AlertForwardFailedAlarm")
+    dashboard = json.loads(template.value(template.resource("Dashboard")["Properties"]["DashboardBody"]))
+    charted = {m[1] for w in dashboard["widgets"] for m in w["properties"]["metrics"]}
+    assert {"AlertForwardFailed", "FindingImportFailed"} <= charted

@@ -2,7 +2,8 @@
 
 Every EventBridge sample in events/ reaches exactly the function it is meant for; compliant writes (DSSE under their
 bucket's key), the remediation's own copies, failed calls, writes into other accounts' buckets and events about other
-keys reach none; out-of-scope buckets reach none where the pattern can tell.
+keys reach none; out-of-scope buckets reach none where the pattern can tell. With SecurityBusArn, the events the
+functions put (one per alert) reach the security account's bus, and nothing else of the default bus's traffic does.
 
 moto's matcher is more lenient than EventBridge's (Event Ruler): it takes an unknown operator as a match, and it ANDs a
 field constrained twice where Event Ruler refuses it or keeps one. So the patterns are also checked against what
@@ -13,14 +14,18 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 from moto.events.models import EventPattern
 
+from dsse_remediation.alerts import Alert, Context, bucket_alert, key_alert, object_alert
+from dsse_remediation.aws.events import EventForwarder
+from dsse_remediation.model import BucketResult, Encryption, KeyResult, ObjectResult, Outcome
 from tests import aws_fidelity
-from tests.cfn import OBJECT, Resolved, routes, rule_patterns, rule_target
+from tests.cfn import OBJECT, SECURITY_BUS, Resolved, routes, rule_patterns, rule_target
 from tests.helpers import EVENTS, PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY, load_event
 
 BUCKET, KEY, JOBS = "BucketRemediationFunction", "KeyGuardFunction", "BatchJobsFunction"
@@ -363,6 +368,7 @@ CONFIGURATIONS = [
         "key-map": {"BucketKeyMap": KEY_MAP},
         "key-map-exclusions": {"BucketKeyMap": KEY_MAP, "ExcludedBuckets": "logs-*,tmp-*"},
         "key-map-named": {"BucketKeyMap": KEY_MAP, "ProtectedBuckets": "secrets-*,finance-*,app-*"},
+        "organization": {"SecurityBusArn": "arn:aws:events:us-east-1:999988887777:event-bus/results"},
     }.items()
 ]
 
@@ -627,3 +633,87 @@ class TestScheduledBackstop:
         allowed = Resolved().template["Parameters"]["BackstopSchedule"]["AllowedPattern"]
 
         assert (re.fullmatch(allowed, value) is not None) is accepted
+
+
+class TestForwardResults:
+    """The forwarding rule (SecurityBusArn) takes every event the functions put, one per alert, to the security
+    account's bus; nothing else on the default bus (CloudTrail's events, S3's, Security Hub's) goes there."""
+
+    BUS = "arn:aws:events:us-east-1:999988887777:event-bus/dsse-remediation-results"
+
+    @pytest.fixture
+    def found(self) -> dict[str, list[EventPattern]]:
+        return routes(Resolved({"SecurityBusArn": self.BUS}))
+
+    @staticmethod
+    def delivered(alert: Alert) -> dict[str, Any]:
+        """The event EventForwarder puts for this alert, as the default bus delivers it to its rules."""
+        entries: list[dict[str, Any]] = []
+
+        class Client:
+            def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+                entries.extend(Entries)
+                return {"FailedEntryCount": 0, "Entries": [{"EventId": "e1"}]}
+
+        EventForwarder(lambda: Client()).forward(alert)  # type: ignore[arg-type, return-value]
+        (entry,) = entries
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": entry["DetailType"],
+            "source": entry["Source"],
+            "account": ACCOUNT,
+            "time": "2026-11-20T09:15:04Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": json.loads(entry["Detail"]),
+        }
+
+    @staticmethod
+    def alerts() -> list[Alert]:
+        context = Context("remediate", ACCOUNT, "us-east-1")
+        found = []
+        for outcome in (Outcome.REMEDIATED, Outcome.WOULD_REMEDIATE, Outcome.UNREMEDIABLE, Outcome.FAILED):
+            obj = ObjectResult(bucket="b", key="k", outcome=outcome, reason="r", before=Encryption("AES256"))
+            found.append(object_alert(obj, context))
+            found.append(bucket_alert(BucketResult(bucket="b", outcome=outcome, reason="r"), context))
+        found.append(key_alert(KeyResult(key_arn=DSSE_KEY, outcome=Outcome.FAILED, reason="disabled"), context))
+        return found
+
+    def test_every_event_the_functions_put_reaches_the_security_bus_and_no_function(
+        self, found: dict[str, list[EventPattern]]
+    ) -> None:
+        for alert in self.alerts():
+            event = self.delivered(alert)
+
+            assert reached(found, event) == [SECURITY_BUS], alert.subject
+            assert event["detail"]["account"] == ACCOUNT
+
+    @pytest.mark.parametrize(("name", "expected"), ROUTES.items())
+    def test_the_default_buss_other_traffic_keeps_its_routes_and_never_leaves(
+        self, found: dict[str, list[EventPattern]], name: str, expected: str | None
+    ) -> None:
+        assert reached(found, load_event(name)) == ([expected] if expected else [])
+
+    @pytest.mark.parametrize(
+        ("source", "detail_type"),
+        [
+            ("dsse-remediation", "Something else"),
+            ("my-app", "DSSE-KMS remediation result"),  # another producer borrowing the detail-type
+            ("aws.securityhub", "Security Hub Findings - Imported"),  # the findings this stack imports
+            ("aws.s3", "AWS API Call via CloudTrail"),
+        ],
+    )
+    def test_lookalikes_stay_in_the_account(
+        self, found: dict[str, list[EventPattern]], source: str, detail_type: str
+    ) -> None:
+        event = self.delivered(self.alerts()[0]) | {"source": source, "detail-type": detail_type}
+
+        assert SECURITY_BUS not in reached(found, event)
+
+    def test_without_a_security_bus_nothing_is_forwarded(self) -> None:
+        template = Resolved()
+
+        assert not template.exists("ForwardResultsRule")
+        assert SECURITY_BUS not in routes(template)
+        assert rule_target(Resolved({"SecurityBusArn": self.BUS}), "ForwardResultsRule") == SECURITY_BUS

@@ -212,3 +212,73 @@ def test_a_lost_remediated_notice_is_counted_but_does_not_fail_the_fix() -> None
 
 def test_without_a_topic_nothing_is_published_and_nothing_reported() -> None:
     assert Alerts(None, CONTEXT).send(object_result(Outcome.FAILED)) is None
+
+
+# --- forwarding to the security account (FORWARD_RESULTS) ------------------------------------------------------------
+
+
+class Delivering:
+    def __init__(self) -> None:
+        self.sent: list[Alert] = []
+
+    def publish(self, alert: Alert) -> str:
+        self.sent.append(alert)
+        return "m1"
+
+    def forward(self, alert: Alert) -> str:
+        self.sent.append(alert)
+        return "e1"
+
+
+class RefusingForward:
+    def forward(self, alert: Alert) -> str:
+        raise AwsFailure(Failure.DENIED, "AccessDeniedException: not on that bus", "AccessDeniedException")
+
+
+def test_every_published_alert_is_forwarded_as_the_same_alert() -> None:
+    topic, bus = Delivering(), Delivering()
+
+    assert Alerts(topic, CONTEXT, forwarder=bus).send(object_result(Outcome.UNREMEDIABLE)) is None
+
+    assert bus.sent == topic.sent
+    assert len(bus.sent) == 1
+
+
+def test_alerts_are_forwarded_even_without_a_topic() -> None:
+    bus = Delivering()
+
+    Alerts(None, CONTEXT, forwarder=bus).send(object_result(Outcome.FAILED))
+
+    assert [a.body["outcome"] for a in bus.sent] == ["failed"]
+
+
+def test_a_required_alert_that_cannot_be_forwarded_is_reported_like_an_unpublished_one() -> None:
+    from dsse_remediation.alerts import ForwardFailed
+
+    topic, errors = Delivering(), []
+
+    found = Alerts(topic, CONTEXT, errors.append, RefusingForward()).send(object_result(Outcome.UNREMEDIABLE))
+
+    assert len(topic.sent) == 1  # the topic got it
+    assert found == ("the alert could not be forwarded to the security account: AccessDeniedException: not on that bus")
+    [error] = errors
+    assert isinstance(error, ForwardFailed)
+    assert (error.failure, error.code, error.metric) == (Failure.DENIED, "AccessDeniedException", "AlertForwardFailed")
+
+
+def test_a_lost_forward_of_a_remediated_notice_is_only_counted() -> None:
+    errors: list[Exception] = []
+
+    assert Alerts(Delivering(), CONTEXT, errors.append, RefusingForward()).send(object_result()) is None
+    assert len(errors) == 1
+
+
+def test_both_losses_of_a_required_alert_are_reported_together() -> None:
+    errors: list[Exception] = []
+
+    found = Alerts(Refusing(), CONTEXT, errors.append, RefusingForward()).send(object_result(Outcome.FAILED))
+
+    assert found is not None
+    assert found.startswith("the alert could not be published: ")
+    assert "; the alert could not be forwarded to the security account: " in found
+    assert len(errors) == 2

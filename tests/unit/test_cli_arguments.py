@@ -152,3 +152,96 @@ def test_the_console_script_entry_point_is_the_package_main(run: Any) -> None:
     from dsse_remediation import cli
 
     assert cli.main(["--version"]) == 0
+
+
+ROLE = "arn:aws:iam::111111111111:role/dsse-remediation-operator"
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        ROLE,
+        "arn:aws:iam::111111111111:role/security/audit/dsse-operator",
+        "arn:aws-us-gov:iam::111111111111:role/x",
+        "arn:aws-cn:iam::111111111111:role/a+b=c,d.e@f_g-h",
+    ],
+)
+def test_a_role_arn_names_an_iam_role(arn: str) -> None:
+    assert arguments.role_arn(arn) == arn
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--role-arn", "arn:aws:iam::11111111111:role/x"], "is not an IAM role ARN"),
+        (["--role-arn", "arn:aws:iam::111111111111:user/x"], "is not an IAM role ARN"),
+        (["--role-arn", "arn:aws:sts::111111111111:assumed-role/x/s"], "is not an IAM role ARN"),
+        (["--role-arn", "dsse-remediation-operator"], "is not an IAM role ARN"),
+        (["--role-arn", "arn:aws:iam::111111111111:role/"], "is not an IAM role ARN"),
+        (["--role-arn", ROLE, "--role-session-name", "x"], "is not a role session name"),
+        (["--role-arn", ROLE, "--role-session-name", "jane doe"], "is not a role session name"),
+        (["--role-arn", ROLE, "--external-id", "a"], "is not an external id"),
+    ],
+)
+@pytest.mark.parametrize(
+    "command", [["check", "s3://example-protected-bucket/a.csv"], ["org-status", "--stack-set", "s"]]
+)
+def test_a_malformed_role_flag_is_a_usage_error(command: list[str], argv: list[str], message: str, run: Any) -> None:
+    code, out, err = run(*command, *argv)
+
+    assert (code, out) == (2, "")
+    assert message in err
+
+
+@pytest.mark.parametrize("flag", [["--external-id", "dsse-2026"], ["--role-session-name", "audit-jane"]])
+def test_the_role_companions_without_a_role_are_a_usage_error(flag: list[str], run: Any) -> None:
+    code, out, err = run("check", "s3://example-protected-bucket/a.csv", *flag)
+
+    assert (code, out) == (2, "")
+    assert err == "dsse-remediate: --external-id and --role-session-name go with --role-arn\n"
+
+
+@pytest.mark.parametrize(
+    "command", [["check", "s3://b"], ["fix", "s3://b"], ["key", "k"], ["backfill"], ["org-status"]]
+)
+def test_every_command_can_run_in_another_account(command: list[str], run: Any) -> None:
+    code, out, _ = run(*command, "--help")
+
+    text = " ".join(out.split())
+    assert code == 0
+    for flag in (
+        "--profile PROFILE",
+        "--region REGION",
+        "--role-arn ARN",
+        "--external-id ID",
+        "--role-session-name NAME",
+    ):
+        assert flag in text
+    assert "(default dsse-remediate)" in text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["org-status"],  # --stack-set is required
+        ["org-status", "--stack-set", "s", "--hours", "0"],
+        ["org-status", "--stack-set", "s", "--hours", "337"],
+        ["org-status", "--stack-set", "s", "--call-as", "ADMIN"],
+        ["org-status", "--stack-set", "s", "--output", "yaml"],
+    ],
+)
+def test_org_status_usage_errors_exit_2(argv: list[str], run: Any) -> None:
+    code, _, err = run(*argv)
+
+    assert code == 2
+    assert "usage: dsse-remediate org-status" in err
+
+
+def test_org_status_help_states_its_exit_codes(run: Any) -> None:
+    code, out, _ = run("org-status", "--help")
+
+    text = " ".join(out.split())
+    assert code == 0
+    for words in ("--stack-set NAME", "--results-log-group NAME", "--hours N", "--call-as {SELF,DELEGATED_ADMIN}"):
+        assert words in text
+    assert "exit codes: 0 every active account has the stack (status CURRENT) in every Region" in text

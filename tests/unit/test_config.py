@@ -23,6 +23,7 @@ def test_defaults_protect_every_bucket_in_remediate_mode() -> None:
     assert settings.multipart_threshold == 5 * 1024**3
     assert settings.purge_noncurrent is False
     assert settings.alert_topic_arn is None
+    assert (settings.forward_results, settings.security_hub_findings) == (False, False)
 
 
 def test_full_configuration() -> None:
@@ -78,6 +79,9 @@ def test_full_configuration() -> None:
             "is not a standard SNS topic ARN (FIFO topics",
         ),
         ({"DSSE_KMS_KEY": KEY, "ENCRYPTION_CONTEXT": '["a"]'}, "must be a JSON object of strings"),
+        ({"DSSE_KMS_KEY": KEY, "FORWARD_RESULTS": "true"}, "FORWARD_RESULTS=true needs ACCOUNT_ID"),
+        ({"DSSE_KMS_KEY": KEY, "SECURITY_HUB_FINDINGS": "true"}, "SECURITY_HUB_FINDINGS=true needs ACCOUNT_ID"),
+        ({"DSSE_KMS_KEY": KEY, "SECURITY_HUB_FINDINGS": "on"}, "SECURITY_HUB_FINDINGS='on' is not a boolean"),
     ],
 )
 def test_bad_values_fail_loudly(env: dict[str, str], message: str) -> None:
@@ -107,3 +111,16 @@ def test_a_throttled_alias_lookup_at_cold_start_is_retried_not_a_configuration_e
     with pytest.raises(AwsFailure, match="ThrottlingException") as raised:
         KeyRing(["alias/dsse"], lambda: Throttled())  # type: ignore[arg-type, return-value]
     assert raised.value.failure is Failure.THROTTLED
+
+
+def test_the_organization_switches_need_the_account_they_report_for() -> None:
+    env = {
+        "DSSE_KMS_KEY": KEY,
+        "ACCOUNT_ID": "123456789012",
+        "FORWARD_RESULTS": "true",
+        "SECURITY_HUB_FINDINGS": "TRUE",
+    }
+
+    settings = Settings.from_env(env)
+
+    assert (settings.forward_results, settings.security_hub_findings) == (True, True)

@@ -15,6 +15,12 @@ plus the fields of its resource type:
 
 Message attributes for subscription filter policies: severity, outcome, resourceType, and bucket or keyArn.
 Object contents and user-metadata values never appear in an alert.
+
+With FORWARD_RESULTS=true every alert is also put, as its JSON body, on the account's default EventBridge bus (source
+"dsse-remediation", detail-type "DSSE-KMS remediation result"), where the stack's forwarding rule sends it to the
+security account's results bus. A required alert (severity above low) that cannot be forwarded is reported like one
+that cannot be published: the event-driven invocation fails and is retried, then dead-lettered and alarmed, so a
+member account cannot lose its security channel's copy silently. A lost low-severity notice is logged and counted.
 """
 
 from __future__ import annotations
@@ -95,6 +101,16 @@ class Publisher(Protocol):
     def publish(self, alert: Alert) -> str: ...
 
 
+class Forwarder(Protocol):
+    def forward(self, alert: Alert) -> str: ...
+
+
+class ForwardFailed(AwsFailure):
+    """An alert's event could not be put on the default bus; counted apart from SNS failures (reporting.Reporter)."""
+
+    metric = "AlertForwardFailed"
+
+
 @dataclass(frozen=True)
 class Context:
     """Deployment facts every alert carries."""
@@ -108,11 +124,16 @@ class Alerts:
     """Every path's one way to tell a human: builds the alert of a result and publishes it, never raising."""
 
     def __init__(
-        self, publisher: Publisher | None, context: Context, on_error: Callable[[Exception], None] | None = None
+        self,
+        publisher: Publisher | None,
+        context: Context,
+        on_error: Callable[[Exception], None] | None = None,
+        forwarder: Forwarder | None = None,
     ) -> None:
         self.publisher = publisher
         self.context = context
         self._on_error = on_error
+        self.forwarder = forwarder
 
     def send(self, result: Result) -> str | None:
         """Why a *required* alert was not delivered (None when it was, or when only a low-severity notice was lost),
@@ -120,16 +141,25 @@ class Alerts:
         return self.publish(alert_for(result, self.context))
 
     def publish(self, alert: Alert) -> str | None:
-        if self.publisher is None:
-            return None
-        try:
-            self.publisher.publish(alert)
-        except AwsFailure as exc:
-            log.error("alert could not be published", extra={"error": str(exc), "subject": alert.subject})
-            if self._on_error:
-                self._on_error(exc)
-            return f"the alert could not be published: {exc}" if alert.required else None
-        return None
+        """To the topic, and to the default bus when forwarding is on: why a required alert missed either."""
+        problems = []
+        if self.publisher is not None:
+            try:
+                self.publisher.publish(alert)
+            except AwsFailure as exc:
+                log.error("alert could not be published", extra={"error": str(exc), "subject": alert.subject})
+                if self._on_error:
+                    self._on_error(exc)
+                problems.append(f"the alert could not be published: {exc}")
+        if self.forwarder is not None:
+            try:
+                self.forwarder.forward(alert)
+            except AwsFailure as exc:
+                log.error("alert could not be forwarded", extra={"error": str(exc), "subject": alert.subject})
+                if self._on_error:
+                    self._on_error(ForwardFailed(exc.failure, str(exc), exc.code))
+                problems.append(f"the alert could not be forwarded to the security account: {exc}")
+        return "; ".join(problems) if problems and alert.required else None
 
 
 def alert_for(result: Result, context: Context) -> Alert:

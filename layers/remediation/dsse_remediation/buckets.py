@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import prevention
 from .alerts import Alerts
@@ -14,6 +14,9 @@ from .exceptions import AwsFailure
 from .model import DSSE, BucketEncryption, BucketRequest, BucketResult, Failure, Outcome
 from .scope import is_directory_bucket, require_bucket_name
 from .sweep import Sweeper
+
+if TYPE_CHECKING:
+    from .findings import Findings
 
 
 class BucketRemediator:
@@ -27,6 +30,7 @@ class BucketRemediator:
         kms: KmsGateway,
         alerts: Alerts,
         sweeper: Sweeper | None = None,
+        findings: Findings | None = None,
     ) -> None:
         self.settings = settings
         self.keys = keys
@@ -34,6 +38,7 @@ class BucketRemediator:
         self.kms = kms
         self.alerts = alerts
         self.sweeper = sweeper
+        self.findings = findings  # every final result, when SECURITY_HUB_FINDINGS is on
 
     def handle(self, request: BucketRequest) -> BucketResult:
         require_bucket_name(request.bucket)
@@ -41,6 +46,8 @@ class BucketRemediator:
             result = self._process(request)
         except AwsFailure as exc:
             result = self._result(request, *_failure(exc))
+        if self.findings is not None:
+            self.findings.record(result)
         if result.outcome.alerts and (error := self.alerts.send(result)):
             return replace(result, alert_error=error)
         return result

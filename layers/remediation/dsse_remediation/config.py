@@ -82,6 +82,11 @@ class Settings:
     backstop_include_dsse_other_keys: bool = False  # also the DSSEKMS job (lists compliant objects too: one HEAD each)
     backstop_lookback_hours: int = 25  # the first backstop run's CreatedAfter window (no last run recorded yet)
     backstop_listing_limit: int = 10_000  # objects the backstop may list to see whether a bucket had writes
+    # Organizations (the member stack): every alert also goes to the account's default bus as an event, which the
+    # stack's forwarding rule sends to the security account (SecurityBusArn); object and bucket results become or
+    # resolve Security Hub findings.
+    forward_results: bool = False
+    security_hub_findings: bool = False
 
     def __post_init__(self) -> None:
         _check_key_reference("DSSE_KMS_KEY", self.key)
@@ -114,6 +119,13 @@ class Settings:
             raise ConfigError(f"BACKSTOP_LOOKBACK_HOURS={self.backstop_lookback_hours} must be between 1 and 8784")
         if not 0 <= self.backstop_listing_limit <= 1_000_000:
             raise ConfigError(f"BACKSTOP_LISTING_LIMIT={self.backstop_listing_limit} must be between 0 and 1000000")
+        reports = {"FORWARD_RESULTS": self.forward_results, "SECURITY_HUB_FINDINGS": self.security_hub_findings}
+        for variable, on in reports.items():
+            if on and not self.account_id:
+                raise ConfigError(
+                    f"{variable}=true needs ACCOUNT_ID: the security account tells member accounts apart by it (and a "
+                    "finding names its account)"
+                )
         if self.alert_topic_arn is not None and not _TOPIC_ARN.match(self.alert_topic_arn):
             raise ConfigError(
                 f"ALERT_TOPIC_ARN={self.alert_topic_arn!r} is not a standard SNS topic ARN (FIFO topics would need a "
@@ -192,6 +204,8 @@ class Settings:
             ),
             backstop_lookback_hours=_parse_int("BACKSTOP_LOOKBACK_HOURS", env, 25),
             backstop_listing_limit=_parse_int("BACKSTOP_LISTING_LIMIT", env, 10_000),
+            forward_results=_parse_bool("FORWARD_RESULTS", env.get("FORWARD_RESULTS", "false")),
+            security_hub_findings=_parse_bool("SECURITY_HUB_FINDINGS", env.get("SECURITY_HUB_FINDINGS", "false")),
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .alerts import Alerts
 from .aws.kms import KeyRing
@@ -27,6 +27,9 @@ from .model import (
 )
 from .scope import is_directory_bucket, require_bucket_name
 from .verdict import Verdict, ends_a_restore, judge
+
+if TYPE_CHECKING:
+    from .findings import Findings
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +73,21 @@ class ObjectRemediator:
 
     MAX_ATTEMPTS = 3  # a newer write during the copy restarts the evaluation on the newer object
 
-    def __init__(self, settings: Settings, keys: KeyRing, s3: ObjectStore, alerts: Alerts) -> None:
+    def __init__(
+        self, settings: Settings, keys: KeyRing, s3: ObjectStore, alerts: Alerts, findings: Findings | None = None
+    ) -> None:
         self.settings = settings
         self.keys = keys
         self.s3 = s3
         self.alerts = alerts
+        self.findings = findings  # every final result, when SECURITY_HUB_FINDINGS is on
 
     def handle(self, request: ObjectRequest, *, alert: bool = True) -> ObjectResult:
         """Evaluate one object, remediate it if needed and allowed, alert when a human should know."""
         request = validate(request)
         result = _Judging(self, request).result()
+        if self.findings is not None:
+            self.findings.record(result)
         # A sweep's objects are notified only when a human must act; the bucket's alert announced the sweep.
         quiet = request.trigger.source is Source.SWEEP and result.outcome is Outcome.REMEDIATED
         if alert and result.outcome.alerts and not quiet:

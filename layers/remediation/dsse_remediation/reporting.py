@@ -31,8 +31,12 @@ class Reporter:
         self.logger = logger
         self.metrics = metrics
 
-    def alert_failed(self, _exc: Exception) -> None:
-        self.metrics.add_metric(name="AlertPublishFailed", unit=MetricUnit.Count, value=1)
+    def alert_failed(self, exc: Exception) -> None:
+        """Each failure to deliver what the App reports (its `on_alert_error`), counted by kind: AlertPublishFailed
+        (SNS), AlertForwardFailed (the event for the security account), FindingImportFailed (Security Hub). The kind
+        is the exception's `metric` (alerts.ForwardFailed, findings.FindingImportFailed)."""
+        name = str(getattr(exc, "metric", "AlertPublishFailed"))
+        self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
     def result(self, outcome: Outcome, message: str, **fields: Any) -> None:
         self.metrics.add_metric(name=METRIC_NAMES[outcome], unit=MetricUnit.Count, value=1)

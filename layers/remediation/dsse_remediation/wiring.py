@@ -4,7 +4,10 @@ Handlers, the CLI, the demo, the tests and the benchmarks all build an `App` fro
 one seam: a factory `(service, region) -> boto3 client`. The Lambdas pass the cached clients of `aws.clients`; the CLI
 passes its session's; tests pass clients whose calls they record or whose answers they fault. Every part is built on
 first use, so a cold start pays only for what its path needs (the object function never creates a KMS client unless
-an alias must be resolved, and no SNS client until its first alert).
+an alias must be resolved, and no SNS client until its first alert; likewise EventBridge and Security Hub).
+
+`on_alert_error` is called with every failure to deliver a report: an alert to SNS, its event to the default bus
+(alerts.ForwardFailed), a finding to Security Hub (findings.FindingImportFailed).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from .aws.sns import SnsPublisher
 from .aws.sqs import QueueSender
 from .buckets import BucketRemediator
 from .config import Settings
+from .exceptions import ConfigError
 from .keyguard import KeyGuard
 from .remediation import ObjectRemediator
 from .sweep import Sweeper
@@ -32,6 +36,7 @@ if TYPE_CHECKING:  # the batch parts are imported when first used: the event pat
     from .backstop import Backstop
     from .batch_tasks import BatchTasks
     from .completion import Completions
+    from .findings import Findings
 
 ClientFactory = Callable[[str, "str | None"], Any]
 OnAlertError = Callable[[Exception], None]
@@ -87,11 +92,29 @@ class App:
         topic = self.settings.alert_topic_arn
         # The topic's own Region (its ARN), which may differ from the buckets'.
         publisher = SnsPublisher(lambda: self.client("sns", topic.split(":")[3]), topic) if topic else None
-        return Alerts(publisher, self.settings.alert_context, self._on_alert_error)
+        forwarder = None
+        if self.settings.forward_results:  # the functions' own default bus, in their own Region
+            from .aws.events import EventForwarder
+
+            forwarder = EventForwarder(lambda: self.client("events"))
+        return Alerts(publisher, self.settings.alert_context, self._on_alert_error, forwarder)
+
+    @cached_property
+    def findings(self) -> Findings | None:
+        """The Security Hub sink of object and bucket results; None when SECURITY_HUB_FINDINGS is off."""
+        if not self.settings.security_hub_findings:
+            return None
+        from .aws.securityhub import SecurityHub
+        from .findings import Findings, Where
+
+        account, region = self.settings.account_id, self.settings.region
+        if not account or not region:
+            raise ConfigError("SECURITY_HUB_FINDINGS=true needs ACCOUNT_ID and AWS_REGION: a finding names both")
+        return Findings(SecurityHub(lambda: self.client("securityhub")), Where(account, region), self._on_alert_error)
 
     @cached_property
     def objects(self) -> ObjectRemediator:
-        return ObjectRemediator(self.settings, self.keys, self.object_store, self.alerts)
+        return ObjectRemediator(self.settings, self.keys, self.object_store, self.alerts, self.findings)
 
     @cached_property
     def sweeper(self) -> Sweeper | None:
@@ -103,7 +126,9 @@ class App:
 
     @cached_property
     def buckets(self) -> BucketRemediator:
-        return BucketRemediator(self.settings, self.keys, self.bucket_store, self.kms, self.alerts, self.sweeper)
+        return BucketRemediator(
+            self.settings, self.keys, self.bucket_store, self.kms, self.alerts, self.sweeper, self.findings
+        )
 
     @cached_property
     def key_guard(self) -> KeyGuard:

@@ -1,7 +1,9 @@
 """`dsse-remediate`: check and fix the DSSE-KMS encryption of S3 objects and buckets from a terminal.
 
 The same library as the Lambdas, with the caller's AWS credentials: the standard boto3 chain, `--profile`,
-`--region`; boto3 honours `AWS_ENDPOINT_URL`, so it runs against a local fake too.
+`--region`, or a role assumed with them (`--role-arn ARN [--external-id ID] [--role-session-name NAME]`: STS
+AssumeRole before any other call, every call of the run in the role's account); boto3 honours `AWS_ENDPOINT_URL`, so
+it runs against a local fake too.
 
     dsse-remediate check s3://bucket/key                  one object; report only
     dsse-remediate check s3://bucket                      the bucket's default encryption
@@ -9,6 +11,7 @@ The same library as the Lambdas, with the caller's AWS credentials: the standard
     dsse-remediate fix   <same targets> [--dry-run]       remediate; --dry-run reports what it would do
     dsse-remediate key   alias/dsse-data                  the key's state and the bucket scopes that depend on it
     dsse-remediate backfill s3://bucket --stack NAME [--wait]   existing objects at any scale: S3 Batch Operations
+    dsse-remediate org-status --stack-set NAME [--results-log-group NAME]   the member stack across the Organization
 
 Options go after the command: `--key`, `--include`, `--exclude` (else DSSE_KMS_KEY, PROTECTED_BUCKETS,
 EXCLUDED_BUCKETS), `--profile`, `--region`, `--all-versions`, `--concurrency N`, `--output text|json`,
@@ -29,6 +32,12 @@ prints their ids; the stack's task function remediates each object, and each job
 BATCH_JOB_ROLE_ARN, REPORT_BUCKET). Its exit code: 0 when every job was created (with `--wait`: every job complete and
 nothing failed, unremediable or, in a dry run, to remediate), 1 otherwise, 2 and 130 as above.
 
+`org-status` lists one row per active account of the Organization and Region the member StackSet targets: the stack
+instance's status (or "not deployed"), its Mode, key, SecurityBusArn and SecurityHubFindings, and with
+`--results-log-group` the outcomes of the last `--hours` (24) counted from the security account's results log group.
+Exit 0 when every active account has the stack (CURRENT) in every targeted Region and no result in the window is
+failed or unremediable; 1 otherwise; 2 for usage errors.
+
 A recursive run works while it lists (ListObjectsV2, or ListObjectVersions with `--all-versions`): the first object
 is fixed as soon as the first page is read, and memory holds one page of keys and at most 2 x concurrency objects in
 flight, whatever the size of the prefix; the results are counted, written to the CSV report as they come, and kept
@@ -38,7 +47,8 @@ to use `backfill`: one machine is not the place for millions of objects.
 The modules, one concern each: `arguments` (the flags, limits, exit codes, the target), `session` (settings and the
 App on the caller's session), `listing` (the keys, page by page), `pool` (the bounded worker pool and Ctrl-C;
 standard library only), `console`, `summary` and `report` (what is printed and written), `commands` (the commands
-and `main`), `backfill` (the backfill command: plan, estimate, start, follow).
+and `main`), `backfill` (the backfill command: plan, estimate, start, follow), `org_status` (the Organization's
+view: rows, outcome counts, the table).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The command line: its flags (argparse), its limits and exit codes, and the s3:// target it names.
 
 Parent parsers share the flags between `check`, `fix` and `key`; argument groups keep `--help` readable. Everything
-here is checked before any AWS call, so a usage error (exit 2) never reads or changes anything.
+here is checked before any AWS call, so a usage error (exit 2) never reads or changes anything. Every command takes
+the same AWS account flags (`--profile`, `--region`, `--role-arn`, `--external-id`, `--role-session-name`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,17 @@ CAMPAIGN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CAMPAIGN_RULES = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 MAX_PRIORITY = 2_147_483_647  # CreateJob's Priority: a non-negative 32-bit integer, higher runs first
 REPORT_FIELDS = ("bucket", "key", "versionId", "outcome", "reason", "encryptionBefore", "encryptionAfter")
+# `--role-arn`: an IAM role ARN (path optional; role names are 1-64 of [A-Za-z0-9+=,.@_-]).
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns
+ROLE_ARN = re.compile(
+    r"^arn:(?P<partition>aws(?:-[a-z]+)*):iam::(?P<account>\d{12}):role/(?:[!-~]*/)?(?P<name>[\w+=,.@-]{1,64})$"
+)
+# AssumeRole's own limits: RoleSessionName 2-64 of [\w+=,.@-], ExternalId 2-1224 of [\w+=,.@:/-].
+# https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
+SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+DEFAULT_SESSION_NAME = PROG
+DEFAULT_HOURS, MAX_HOURS = 24, 24 * 14  # org-status: FilterLogEvents over at most two weeks of results
 
 
 class UsageError(ValueError):
@@ -56,12 +68,40 @@ def configuration(*, alerts: bool = True) -> argparse.ArgumentParser:
         config.add_argument(
             "--no-alerts", action="store_true", help="publish no SNS alert even when ALERT_TOPIC_ARN is set"
         )
-    config.add_argument("--profile", help="AWS profile (else the standard boto3 credential chain)")
-    config.add_argument("--region", help="AWS Region (else AWS_REGION / the profile's; else the key ARN's)")
-    config.add_argument(
+    add_output(config)
+    add_account(common)
+    return common
+
+
+def add_output(group: argparse._ActionsContainer) -> None:
+    group.add_argument(
         "--output", choices=("text", "json"), default="text", help="json: one JSON document on stdout, nothing else"
     )
-    return common
+
+
+def add_account(parser: argparse.ArgumentParser) -> None:
+    """The AWS account a command works in: the caller's credentials, or a role assumed with them (every command)."""
+    account = parser.add_argument_group(
+        "AWS account (the standard boto3 credential chain, a profile, or a role assumed with them)"
+    )
+    account.add_argument("--profile", help="AWS profile (else the standard boto3 credential chain)")
+    account.add_argument("--region", help="AWS Region (else AWS_REGION / the profile's; else the key ARN's)")
+    account.add_argument(
+        "--role-arn",
+        type=role_arn,
+        metavar="ARN",
+        help="assume this role (STS AssumeRole, with the credentials above) before anything else: every call of "
+        "the run is made in the role's account, and buckets must belong to it (ExpectedBucketOwner)",
+    )
+    account.add_argument(
+        "--external-id", type=external_id, metavar="ID", help="the external id the role's trust policy requires"
+    )
+    account.add_argument(
+        "--role-session-name",
+        type=session_name,
+        metavar="NAME",
+        help=f"the session name CloudTrail records for the role's calls (default {DEFAULT_SESSION_NAME})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,7 +165,46 @@ def build_parser() -> argparse.ArgumentParser:
     key = commands.add_parser("key", parents=[common], help="a key's state and the bucket scopes that depend on it")
     key.add_argument("key_ref", metavar="KEY", help="key ARN, alias (alias/name), alias ARN or key id")
     add_backfill(commands)
+    add_org_status(commands)
     return parser
+
+
+def add_org_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    status = commands.add_parser(
+        "org-status",
+        help="per account and Region of the Organization: the member stack, its mode and key, recent outcomes",
+        description="One row per active account of the Organization and Region the StackSet targets: whether the "
+        "member stack is deployed (the stack instance's status), its Mode, key (DsseKmsKeyArn), SecurityBusArn and "
+        "SecurityHubFindings (the instance's parameter overrides over the StackSet's parameters), and with "
+        "--results-log-group the outcomes of the last --hours counted from the security account's results log "
+        "group. Run it where the Organization can be listed (the management account or a delegated administrator) "
+        "and the StackSet is administered; the log group is read in the same account and Region.",
+        epilog="exit codes: 0 every active account has the stack (status CURRENT) in every Region the StackSet "
+        "targets (the management account excepted for a service-managed StackSet, which never deploys there), and no "
+        "failed or unremediable outcome in the window; 1 otherwise, or an AWS call failed; 2 usage error",
+    )
+    status.add_argument("--stack-set", required=True, metavar="NAME", help="the member stack's StackSet")
+    status.add_argument(
+        "--call-as",
+        choices=("SELF", "DELEGATED_ADMIN"),
+        default="SELF",
+        help="SELF in the management account; DELEGATED_ADMIN in a delegated administrator account (default SELF)",
+    )
+    status.add_argument(
+        "--results-log-group",
+        metavar="NAME",
+        help="the security stack's results log group (output ResultsLogGroupName, /dsse-remediation/results): "
+        "count each account and Region's outcomes over the last --hours",
+    )
+    status.add_argument(
+        "--hours",
+        type=hours,
+        default=DEFAULT_HOURS,
+        metavar="N",
+        help=f"the window of --results-log-group, 1-{MAX_HOURS} hours (default {DEFAULT_HOURS})",
+    )
+    add_output(status)
+    add_account(status)
 
 
 def add_backfill(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -202,6 +281,38 @@ def add_backfill(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     stack.add_argument("--task-function", metavar="ARN", help="the task function's alias ARN (or a version ARN)")
     stack.add_argument("--job-role", metavar="ARN", help="the role S3 Batch Operations assumes for the jobs")
     stack.add_argument("--report-bucket", metavar="NAME", help="where completion reports and manifests are written")
+
+
+def check_account(args: argparse.Namespace) -> None:
+    """The role flags that only mean something together (after parsing, before anything else)."""
+    if getattr(args, "role_arn", None) is None and (args.external_id or args.role_session_name):
+        raise UsageError("--external-id and --role-session-name go with --role-arn")
+
+
+def role_arn(raw: str) -> str:
+    """`--role-arn`: an IAM role's ARN, checked here so that a typo is a usage error, not an AssumeRole failure."""
+    if not ROLE_ARN.match(raw):
+        raise argparse.ArgumentTypeError(f"{raw!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/name)")
+    return raw
+
+
+def external_id(raw: str) -> str:
+    if not EXTERNAL_ID.match(raw):
+        raise argparse.ArgumentTypeError(f"{raw!r} is not an external id (2-1224 of letters, digits, +=,.@:/-_)")
+    return raw
+
+
+def session_name(raw: str) -> str:
+    if not SESSION_NAME.match(raw):
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a role session name (2-64 of letters, digits, +=,.@-_)")
+    return raw
+
+
+def hours(raw: str) -> int:
+    value = whole(raw)
+    if not 1 <= value <= MAX_HOURS:
+        raise argparse.ArgumentTypeError(f"{value} is outside 1-{MAX_HOURS}")
+    return value
 
 
 def campaign_label(raw: str) -> str:

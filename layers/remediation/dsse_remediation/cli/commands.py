@@ -24,6 +24,7 @@ from .arguments import (
     Target,
     UsageError,
     build_parser,
+    check_account,
     parse_target,
 )
 from .console import AlertErrors, Console
@@ -153,12 +154,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     console = Console(json_mode=args.output == "json", show_versions=getattr(args, "all_versions", False))
     try:
+        check_account(args)
         if args.command == "key":
             return run_key(args, console)
         if args.command == "backfill":
             from .backfill import run_backfill  # the batch parts load only for this command
 
             return run_backfill(args, console)
+        if args.command == "org-status":
+            from .org_status import run_org_status
+
+            return run_org_status(args, console)
         return run_resources(args, console)
     except (UsageError, ConfigError, InvalidRequest) as exc:
         console.notice(str(exc))

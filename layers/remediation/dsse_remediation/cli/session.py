@@ -3,6 +3,12 @@
 The CLI runs with the caller's credentials (the standard boto3 chain, `--profile`, `--region`), not the Lambdas'
 cached clients: the App's client factory is the session's. boto3 honours AWS_ENDPOINT_URL, so it runs against a
 local fake too.
+
+`--role-arn` makes the session a role's: STS AssumeRole (with `--external-id`, as `--role-session-name`) on the
+caller's session, once per run and before any other call, whichever part of the command asks for the session first.
+The assumed credentials are renewed by botocore before they expire (AssumeRole again), so a `backfill --wait` or a
+long recursive `fix` outlives the role's session duration. The run then works in the role's account: its ACCOUNT_ID
+(and so every ExpectedBucketOwner) is the role's.
 """
 
 from __future__ import annotations
@@ -10,16 +16,23 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.session
+from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 from botocore.exceptions import ClientError, ProfileNotFound
 
 from .. import USER_AGENT
 from ..aws import clients, errors
 from ..config import Settings
+from ..exceptions import AwsFailure
 from ..wiring import App
-from .arguments import UsageError
+from .arguments import DEFAULT_SESSION_NAME, UsageError
+
+# STS's Region when neither --region nor the profile names one: each partition's global endpoint Region.
+STS_FALLBACK_REGION = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
 
 # `backfill --stack NAME`: the deployed stack's outputs and parameters, as the environment variables they set.
 STACK_OUTPUTS = {
@@ -72,11 +85,87 @@ def load_settings(args: argparse.Namespace, environ: Mapping[str, str], fallback
     return Settings.from_env(env)
 
 
+@dataclass(frozen=True)
+class Role:
+    """`--role-arn` and its companions, as AssumeRole takes them."""
+
+    arn: str
+    session_name: str = DEFAULT_SESSION_NAME
+    external_id: str | None = None
+
+    @property
+    def account(self) -> str:
+        return self.arn.split(":")[4]
+
+    @property
+    def partition(self) -> str:
+        return self.arn.split(":")[1]
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> Role | None:
+        """The role the command line names (its flags checked by `arguments`), or None."""
+        if getattr(args, "role_arn", None) is None:
+            return None
+        return cls(args.role_arn, args.role_session_name or DEFAULT_SESSION_NAME, args.external_id)
+
+
 def open_session(args: argparse.Namespace) -> boto3.session.Session:
-    try:
-        return boto3.session.Session(profile_name=args.profile, region_name=args.region)
-    except ProfileNotFound as exc:
-        raise UsageError(str(exc)) from None
+    """The run's session, made once (kept on `args`): the caller's, or with --role-arn the role's."""
+    session: boto3.session.Session | None = getattr(args, "aws_session", None)
+    if session is None:
+        role = Role.of(args)
+        try:
+            session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
+        except ProfileNotFound as exc:
+            raise UsageError(str(exc)) from None
+        if role is not None:
+            session = assume(session, role, args.profile)
+        args.aws_session = session
+    return session
+
+
+def assume(caller: boto3.session.Session, role: Role, profile: str | None = None) -> boto3.session.Session:
+    """A session on the role's credentials: AssumeRole now (a refusal is one clear error), and again whenever
+    botocore finds them close to their expiry. The new session keeps the profile's configuration and Region."""
+    sts = caller.client(
+        "sts",
+        region_name=caller.region_name or STS_FALLBACK_REGION.get(role.partition, "us-east-1"),
+        config=clients.config(f"{USER_AGENT} cli", 10),
+    )
+    request: dict[str, str] = {"RoleArn": role.arn, "RoleSessionName": role.session_name}
+    if role.external_id:
+        request["ExternalId"] = role.external_id
+
+    def fetch() -> dict[str, str]:
+        try:
+            credentials = sts.assume_role(**request)["Credentials"]
+        except ClientError as exc:
+            failure = errors.failure(exc)
+            raise AwsFailure(failure.failure, f"cannot assume {role.arn}: {failure}", failure.code) from None
+        return {
+            "access_key": credentials["AccessKeyId"],
+            "secret_key": credentials["SecretAccessKey"],
+            "token": credentials["SessionToken"],
+            "expiry_time": credentials["Expiration"].isoformat(),
+        }
+
+    credentials = RefreshableCredentials.create_from_metadata(fetch(), fetch, "assume-role")
+    core = botocore.session.Session(profile=profile)
+    core.register_component("credential_provider", CredentialResolver([_Assumed(credentials)]))
+    return boto3.session.Session(botocore_session=core, region_name=caller.region_name)
+
+
+class _Assumed(CredentialProvider):
+    """The one credential provider of a role's session: the assumed, self-renewing credentials."""
+
+    METHOD = "assume-role"
+
+    def __init__(self, credentials: RefreshableCredentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> RefreshableCredentials:
+        return self._credentials
 
 
 def stack_environment(args: argparse.Namespace) -> dict[str, str]:
@@ -124,6 +213,8 @@ def connect(
     if not region:
         raise UsageError("no AWS Region: pass --region, set AWS_REGION, or give the key as a key ARN")
     settings = dataclasses.replace(settings, region=region)
+    if (role := Role.of(args)) is not None:  # the run works in the role's account, whatever ACCOUNT_ID says
+        settings = dataclasses.replace(settings, account_id=role.account)
     config = clients.config(f"{USER_AGENT} cli", max(10, min(pool_size, 256)))
 
     def client(service: str, in_region: str | None) -> Any:

@@ -1,0 +1,313 @@
+"""`dsse-remediate org-status`: the member StackSet across the Organization, one row per account and Region.
+
+A row says whether the member stack is deployed there (its stack instance's status), with which Mode, key,
+SecurityBusArn and SecurityHubFindings (the instance's parameter overrides, else the StackSet's parameters, else the
+template's defaults), and, with `--results-log-group`, how many results of each outcome the security account
+received from there in the last `--hours` (each log event is the EventBridge event whose `detail` is the alert body:
+`detail.account`, `detail.region`, `detail.outcome`; an event that is not is counted as unreadable).
+
+The rows are every active account times every Region the StackSet targets (the Regions of its instances), plus any
+other account and Region that has an instance or sent a result. Exit 0 when every active account has a CURRENT stack
+instance in every targeted Region and no failed or unremediable result arrived in the window; 1 otherwise. A
+service-managed StackSet never deploys to the Organization's management account ("StackSets doesn't deploy stack
+instances to the organization management account", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/
+stacksets-orgs-manage-auto-deployment.html): its rows are shown, and not counted against the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .. import USER_AGENT
+from ..aws import clients
+from ..aws.organization import Account, OrganizationReader, StackInstance, StackSet
+from ..exceptions import AwsFailure
+from ..model import Failure, Outcome
+from .arguments import EXIT_ATTENTION, EXIT_OK, UsageError
+from .console import Console
+from .session import open_session
+
+# The member template's parameters a row shows, by the name of the row's field.
+PARAMETERS = {
+    "mode": "Mode",
+    "key": "DsseKmsKeyArn",
+    "securityBus": "SecurityBusArn",
+    "securityHubFindings": "SecurityHubFindings",
+}
+ALARMING = (Outcome.FAILED.value, Outcome.UNREMEDIABLE.value)
+HEADER = ("ACCOUNT", "NAME", "REGION", "DEPLOYED", "MODE", "KEY", "SECURITY-BUS", "FINDINGS", "OUTCOMES")
+
+
+@dataclass
+class Outcomes:
+    """The results of a window, counted per (account, Region); what cannot be read is counted, not fatal."""
+
+    counts: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
+    unreadable: int = 0
+
+    def add(self, message: str) -> None:
+        detail = _detail(message)
+        if detail is None:
+            self.unreadable += 1
+            return
+        account, region, outcome = detail
+        self.counts.setdefault((account, region), Counter())[outcome] += 1
+
+    def of(self, account: str, region: str) -> dict[str, int]:
+        return dict(sorted(self.counts.get((account, region), Counter()).items()))
+
+
+def _detail(message: str) -> tuple[str, str, str] | None:
+    try:
+        event = json.loads(message)
+    except ValueError:
+        return None
+    detail = event.get("detail") if isinstance(event, dict) else None
+    if not isinstance(detail, dict):
+        return None
+    fields = tuple(detail.get(name) for name in ("account", "region", "outcome"))
+    if not all(isinstance(value, str) and value for value in fields):
+        return None
+    return fields  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Row:
+    account: str
+    name: str
+    region: str
+    instance: StackInstance | None
+    parameters: Mapping[str, str | None]
+    outcomes: Mapping[str, int] | None  # None: no log group read
+    expected: bool  # an active account in a targeted Region: it must have the stack
+    management: bool = False  # the management account of a service-managed StackSet, which never deploys there
+
+    @property
+    def deployed(self) -> bool:
+        return self.instance is not None and self.instance.status == "CURRENT"
+
+    @property
+    def deployment(self) -> str:
+        if self.instance is None:
+            return "not deployed (management account)" if self.management else "not deployed"
+        detailed = self.instance.detailed_status
+        return f"{self.instance.status}/{detailed}" if detailed else self.instance.status
+
+    def problems(self) -> list[str]:
+        problems = []
+        if self.expected and not self.deployed:
+            problems.append(f"stack {self.deployment}")
+        for outcome in ALARMING:
+            if (self.outcomes or {}).get(outcome):
+                problems.append(f"{self.outcomes[outcome]} {outcome}")  # type: ignore[index]
+        return problems
+
+    def answer(self) -> dict[str, Any]:
+        instance = self.instance
+        return {
+            "account": self.account,
+            "name": self.name,
+            "region": self.region,
+            "deployed": self.deployed,
+            "status": instance.status if instance else None,
+            "detailedStatus": instance.detailed_status if instance else None,
+            "statusReason": instance.reason if instance else None,
+            **self.parameters,
+            "outcomes": self.outcomes,
+            "problems": self.problems(),
+        }
+
+
+def build_rows(
+    accounts: Sequence[Account],
+    stack_set: StackSet,
+    instances: Sequence[StackInstance],
+    outcomes: Outcomes | None,
+    management: str | None = None,
+) -> list[Row]:
+    """Every active account x targeted Region, and every other (account, Region) with an instance or a result.
+    `management`: the Organization's management account, not expected to have a service-managed StackSet's stack."""
+    by_place = {(i.account, i.region): i for i in instances}
+    names = {account.id: account.name for account in accounts}
+    skipped = management if stack_set.permission_model == "SERVICE_MANAGED" else None
+    active = [account.id for account in accounts if account.active and account.id != skipped]
+    regions = sorted(set(stack_set.regions) | {i.region for i in instances})
+    expected = {(account, region) for account in active for region in regions}
+    shown = {(skipped, region) for region in regions} if skipped in names else set()
+    places = expected | shown | set(by_place) | set(outcomes.counts if outcomes else ())
+    rows = []
+    for account, region in sorted(places, key=lambda place: (names.get(place[0], "~"), place)):
+        instance = by_place.get((account, region))
+        rows.append(
+            Row(
+                account=account,
+                name=names.get(account, "(not in the Organization)"),
+                region=region,
+                instance=instance,
+                parameters=effective_parameters(stack_set, instance),
+                outcomes=outcomes.of(account, region) if outcomes else None,
+                expected=(account, region) in expected,
+                management=account == skipped,
+            )
+        )
+    return rows
+
+
+def effective_parameters(stack_set: StackSet, instance: StackInstance | None) -> dict[str, str | None]:
+    """What the stack in that account and Region runs with: the instance's override, else the StackSet's value,
+    else the template's default (None: not known). No instance: nothing runs there."""
+    if instance is None:
+        return dict.fromkeys(PARAMETERS)
+    values = {**stack_set.defaults, **stack_set.parameters, **instance.overrides}
+    return {field_name: values.get(parameter) for field_name, parameter in PARAMETERS.items()}
+
+
+@dataclass(frozen=True)
+class Status:
+    stack_set: str
+    rows: Sequence[Row]
+    regions: Sequence[str]
+    hours: int
+    log_group: str | None
+    start: datetime
+    end: datetime
+    unreadable: int = 0
+
+    @property
+    def problems(self) -> list[str]:
+        nowhere = [] if self.regions else [f"StackSet {self.stack_set} has no stack instance: it is deployed nowhere"]
+        return nowhere + [f"{row.account} {row.region}: {problem}" for row in self.rows for problem in row.problems()]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_ATTENTION if self.problems else EXIT_OK
+
+    def answer(self) -> dict[str, Any]:
+        window = None
+        if self.log_group:
+            window = {
+                "logGroup": self.log_group,
+                "hours": self.hours,
+                "start": self.start.isoformat(),
+                "end": self.end.isoformat(),
+                "unreadable": self.unreadable,
+            }
+        return {
+            "stackSet": self.stack_set,
+            "regions": list(self.regions),
+            "results": window,
+            "rows": [row.answer() for row in self.rows],
+            "problems": self.problems,
+            "exitCode": self.exit_code,
+        }
+
+    def table(self) -> str:
+        lines = [*aligned([HEADER, *(cells(row) for row in self.rows)]), ""]
+        active = {row.account for row in self.rows if row.expected}
+        if self.log_group:
+            unreadable = f"; {self.unreadable} unreadable event(s)" if self.unreadable else ""
+            lines.append(f"outcomes: the last {self.hours} h of {self.log_group}{unreadable}")
+        problems = self.problems
+        if problems:
+            lines += [f"needs attention: {problem}" for problem in problems]
+            lines.append(f"{len(problems)} problem(s) (exit 1)")
+        else:
+            window = f"; no failed or unremediable result in the last {self.hours} h" if self.log_group else ""
+            lines.append(
+                f"the stack is deployed in all {len(active)} active account(s) x {len(self.regions)} Region(s)"
+                f"{window} (exit 0)"
+            )
+        return "\n".join(lines) + "\n"
+
+
+def cells(row: Row) -> tuple[str, ...]:
+    params = row.parameters
+    findings = params["securityHubFindings"]
+    bus = params["securityBus"]
+    return (
+        row.account,
+        row.name,
+        row.region,
+        row.deployment,
+        params["mode"] or "-",
+        params["key"] or "-",
+        "-" if row.instance is None or bus is None else ("set" if bus else "off"),
+        findings or "-",
+        outcome_text(row.outcomes),
+    )
+
+
+def outcome_text(outcomes: Mapping[str, int] | None) -> str:
+    if outcomes is None:
+        return "-"
+    return ", ".join(f"{outcome} {count}" for outcome, count in outcomes.items()) or "none"
+
+
+def aligned(rows: Iterable[Sequence[str]]) -> list[str]:
+    rows = list(rows)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def run_org_status(args: argparse.Namespace, console: Console, now: datetime | None = None) -> int:
+    end = now or utc_now()
+    start = end - timedelta(hours=args.hours)
+    session = open_session(args)
+    config = clients.config(f"{USER_AGENT} cli", 10)
+    region = args.region or session.region_name
+    if not region:
+        raise UsageError("no AWS Region: pass --region or set AWS_REGION (the StackSet's administration Region)")
+    reader = OrganizationReader(
+        session.client("organizations", region_name=region, config=config),
+        session.client("cloudformation", region_name=region, config=config),
+        session.client("logs", region_name=region, config=config),
+    )
+    stack_set = reader.stack_set(args.stack_set, args.call_as)
+    if stack_set is None:
+        raise UsageError(
+            f"--stack-set {args.stack_set}: no such StackSet in {region} (--call-as {args.call_as}); "
+            "a delegated administrator passes --call-as DELEGATED_ADMIN"
+        )
+    accounts = reader.accounts()
+    management = reader.management_account()
+    instances = reader.stack_instances(args.stack_set, args.call_as)
+    outcomes = None
+    if args.results_log_group:
+        outcomes = Outcomes()
+        try:
+            for message in reader.messages(args.results_log_group, start, end):
+                outcomes.add(message)
+        except AwsFailure as exc:
+            if exc.failure is Failure.GONE:
+                raise UsageError(
+                    f"--results-log-group {args.results_log_group}: no such log group in {region}"
+                ) from None
+            raise
+    rows = build_rows(accounts, stack_set, instances, outcomes, management)
+    regions = sorted(set(stack_set.regions) | {i.region for i in instances})
+    status = Status(
+        stack_set.name,
+        rows,
+        regions,
+        args.hours,
+        args.results_log_group,
+        start,
+        end,
+        outcomes.unreadable if outcomes else 0,
+    )
+    if console.json_mode:
+        console.document(status.answer())
+    else:
+        console.out.write(status.table())
+        console.out.flush()
+    return status.exit_code

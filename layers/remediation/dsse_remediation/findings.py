@@ -1,0 +1,203 @@
+"""Security Hub findings: one ASFF finding per object or bucket that is not DSSE-KMS under its key, resolved when it is.
+
+Every final object and bucket result goes through `Findings.record` (SECURITY_HUB_FINDINGS=true):
+
+    unremediable, failed, would-remediate   import the resource's finding: RecordState ACTIVE, Compliance FAILED
+    remediated                              import it resolved: RecordState ARCHIVED, Compliance PASSED
+    compliant                               the same, but only when an ACTIVE finding exists (GetFindings by its id)
+    out-of-scope, gone                      nothing (another account's bucket is that account's business)
+
+Security Hub sets the workflow of a finding that turns ARCHIVED or PASSED to RESOLVED by itself; a provider cannot set
+Workflow on an existing finding (https://docs.aws.amazon.com/securityhub/latest/userguide/finding-update-batchimportfindings.html).
+A finding's id is deterministic per resource (`dsse-remediation/<account>/<region>/<sha256 of the S3 URI>`), so a
+repeat updates the finding instead of adding one. A finding carries the result's reason, the encryption found, the
+key expected and the writer (the actor CloudTrail names): never object contents or metadata values.
+
+A finding that cannot be imported is logged and counted (metric FindingImportFailed); it never fails the remediation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from .exceptions import AwsFailure
+from .model import BucketResult, ObjectResult, Outcome
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "2018-10-08"
+GENERATOR_ID = "dsse-remediation"
+TYPES = ("Software and Configuration Checks/AWS Security Best Practices",)
+FIELD_PREFIX = "dsse-remediation/"
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 1024
+RAISES = frozenset({Outcome.UNREMEDIABLE, Outcome.FAILED, Outcome.WOULD_REMEDIATE})
+_SEVERITY = {Outcome.UNREMEDIABLE: "HIGH", Outcome.FAILED: "HIGH", Outcome.WOULD_REMEDIATE: "MEDIUM"}
+_OBJECT_TITLES = {
+    Outcome.WOULD_REMEDIATE: "S3 object not encrypted with DSSE-KMS under its key",
+    Outcome.UNREMEDIABLE: "S3 object cannot be re-encrypted with DSSE-KMS",
+    Outcome.FAILED: "S3 object re-encryption with DSSE-KMS failed",
+}
+_BUCKET_TITLES = {
+    Outcome.WOULD_REMEDIATE: "S3 bucket default encryption is not DSSE-KMS under its key",
+    Outcome.UNREMEDIABLE: "S3 bucket default encryption cannot be set to DSSE-KMS",
+    Outcome.FAILED: "S3 bucket default encryption reset to DSSE-KMS failed",
+}
+_RESOLVED_TITLES = {
+    "AwsS3Object": "S3 object encrypted with DSSE-KMS under its key",
+    "AwsS3Bucket": "S3 bucket default encryption is DSSE-KMS under its key",
+}
+
+Recorded = ObjectResult | BucketResult
+
+
+class FindingImportFailed(AwsFailure):
+    """A finding could not be imported (or looked up); counted apart from alerts (reporting.Reporter)."""
+
+    metric = "FindingImportFailed"
+
+
+class Hub(Protocol):
+    def import_findings(self, findings: list[dict[str, Any]]) -> None: ...
+
+    def finding(self, finding_id: str, product_arn: str) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True)
+class Where:
+    """The account and Region whose hub receives the findings (the functions' own)."""
+
+    account: str
+    region: str
+
+    @property
+    def partition(self) -> str:
+        return partition_of(self.region)
+
+    @property
+    def product_arn(self) -> str:
+        """The account's own product: findings a customer imports from its own account
+        (https://docs.aws.amazon.com/securityhub/latest/userguide/asff-required-attributes.html#ProductArn)."""
+        return f"arn:{self.partition}:securityhub:{self.region}:{self.account}:product/{self.account}/default"
+
+
+def partition_of(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def s3_uri(result: Recorded) -> str:
+    return f"s3://{result.bucket}/{result.key}" if isinstance(result, ObjectResult) else f"s3://{result.bucket}"
+
+
+def finding_id(where: Where, result: Recorded) -> str:
+    """Deterministic per resource: every result about the same object (or bucket) updates one finding."""
+    digest = hashlib.sha256(s3_uri(result).encode("utf-8", "surrogatepass")).hexdigest()
+    return f"dsse-remediation/{where.account}/{where.region}/{digest}"
+
+
+def asff(result: Recorded, where: Where, now: datetime, created: str | None = None) -> dict[str, Any]:
+    """The result's finding: active for unremediable, failed and would-remediate, resolved for anything else.
+    `created`: the existing finding's CreatedAt (else now, as a new finding's CreatedAt equals its UpdatedAt)."""
+    active = result.outcome in RAISES
+    is_object = isinstance(result, ObjectResult)
+    kind = "AwsS3Object" if is_object else "AwsS3Bucket"
+    uri = s3_uri(result)
+    titles = _OBJECT_TITLES if is_object else _BUCKET_TITLES
+    title = titles[result.outcome] if active else _RESOLVED_TITLES[kind]
+    severity = {"Label": _SEVERITY[result.outcome] if active else "INFORMATIONAL", "Original": result.outcome.value}
+    stamp = timestamp(now)
+    arn = f"arn:{where.partition}:s3:::{uri.removeprefix('s3://')}"
+    return {
+        "SchemaVersion": SCHEMA_VERSION,
+        "Id": finding_id(where, result),
+        "ProductArn": where.product_arn,
+        "GeneratorId": GENERATOR_ID,
+        "AwsAccountId": where.account,
+        "Types": list(TYPES),
+        "CreatedAt": created or stamp,
+        "UpdatedAt": stamp,
+        "Severity": severity,
+        "FindingProviderFields": {"Severity": severity, "Types": list(TYPES)},
+        "Title": _cut(f"{title}: {uri}", TITLE_LIMIT),
+        "Description": _cut(result.reason or result.outcome.value, DESCRIPTION_LIMIT),
+        "Resources": [{"Type": kind, "Id": arn, "Partition": where.partition, "Region": where.region}],
+        "Compliance": {"Status": "FAILED" if active else "PASSED"},
+        "RecordState": "ACTIVE" if active else "ARCHIVED",
+        "ProductFields": product_fields(result),
+    }
+
+
+def product_fields(result: Recorded) -> dict[str, str]:
+    """Strings only, empty ones left out: the outcome, the key expected, the encryption found, who wrote."""
+    fields = {
+        "outcome": result.outcome.value,
+        "expectedKmsKeyId": result.expected_key_arn or "",
+        "encryptionBefore": str(result.before) if result.before is not None else "",
+        "actor": result.trigger.actor or "",
+    }
+    return {FIELD_PREFIX + name: value for name, value in fields.items() if value}
+
+
+def timestamp(moment: datetime) -> str:
+    """RFC 3339 in UTC with milliseconds, as ASFF shows them (2017-03-22T13:22:13.933Z)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Findings:
+    """The one sink every object and bucket result goes through; never raises."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        where: Where,
+        on_error: Callable[[Exception], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.hub = hub
+        self.where = where
+        self._on_error = on_error
+        self._clock = clock
+
+    def record(self, result: Recorded) -> None:
+        try:
+            self._record(result)
+        except AwsFailure as exc:
+            log.error(
+                "finding could not be imported",
+                extra={"error": str(exc), "resource": s3_uri(result), "outcome": result.outcome.value},
+            )
+            if self._on_error:
+                self._on_error(FindingImportFailed(exc.failure, str(exc), exc.code))
+
+    def _record(self, result: Recorded) -> None:
+        outcome = result.outcome
+        if outcome in RAISES or outcome is Outcome.REMEDIATED:
+            self.hub.import_findings([asff(result, self.where, self._clock())])
+        elif outcome is Outcome.COMPLIANT:
+            existing = self.hub.finding(finding_id(self.where, result), self.where.product_arn)
+            if existing is not None and existing.get("RecordState") == "ACTIVE":
+                self.hub.import_findings([asff(result, self.where, self._later(existing), existing.get("CreatedAt"))])
+
+    def _later(self, existing: dict[str, Any]) -> datetime:
+        """Now, or just after the existing finding's UpdatedAt: Security Hub ignores an update that is not later."""
+        now = self._clock()
+        try:
+            updated = datetime.fromisoformat(str(existing.get("UpdatedAt", "")).replace("Z", "+00:00"))
+        except ValueError:
+            return now
+        if updated.tzinfo is None:
+            updated = updated.replace(tzinfo=UTC)
+        return max(now, updated + timedelta(milliseconds=1))

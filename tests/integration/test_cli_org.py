@@ -1,0 +1,338 @@
+"""`dsse-remediate org-status` on moto: Organizations, CloudFormation StackSets and CloudWatch Logs.
+
+The fake Organization: the management account (moto's default, 123456789012) in the root, and two member accounts in
+the OU `members`, which the service-managed member StackSet targets in two Regions. The security account's results
+log group holds the EventBridge events the member stacks forwarded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto.cloudformation import models as cloudformation_models
+
+from dsse_remediation import cli
+from dsse_remediation.cli import org_status
+from tests.helpers import ACCOUNT_ID, REGION
+
+STACK_SET = "dsse-remediation-member"
+LOG_GROUP = "/dsse-remediation/results"
+ORG_KEY = "arn:aws:kms:{region}:999999999999:key/1111aaaa-11aa-11aa-11aa-111111111111"
+BUS = f"arn:aws:events:{REGION}:999999999999:event-bus/dsse-remediation-results"
+REGIONS = ("eu-west-1", REGION)
+# The member template's parameters as org-status reads them (the transform-free member template is JSON).
+TEMPLATE = {
+    "Parameters": {
+        "DsseKmsKeyArn": {"Type": "String"},
+        "Mode": {"Type": "String", "Default": "remediate"},
+        "SecurityBusArn": {"Type": "String", "Default": ""},
+        "SecurityHubFindings": {"Type": "String", "Default": "false"},
+    },
+    "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+}
+
+
+@pytest.fixture
+def stack_sets(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's StackSets as CloudFormation documents them, where org-status reads them.
+
+    ParameterOverrides "override the StackSet's parameter values in the selected stack instances"
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackInstances.html): an instance
+    runs with the StackSet's parameters and its overrides over them, and DescribeStackInstance's ParameterOverrides
+    lists only "the StackSet parameters whose values have been overridden in this stack instance"
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackInstance.html). moto 5.2.5 builds the
+    instance's stack from the overrides alone: a template with a parameter that has no default fails with "Missing
+    parameter". Here the stack gets the StackSet's parameters with the overrides over them, and the instance still
+    reports only its overrides.
+    """
+    original = cloudformation_models.StackSet.create_stack_instances
+
+    def create_stack_instances(self: Any, accounts: Any, regions: Any, deployment_targets: Any, parameters: Any) -> Any:
+        overrides = list(parameters or [])
+        merged = {**self.parameters, **{p["ParameterKey"]: p["ParameterValue"] for p in overrides}}
+        existing = list(self.instances.stack_instances)
+        every = [{"ParameterKey": key, "ParameterValue": value} for key, value in merged.items()]
+        operation = original(self, accounts, regions, deployment_targets, every)
+        for instance in self.instances.stack_instances:
+            if all(instance is not old for old in existing):
+                instance.parameters = overrides
+        return operation
+
+    monkeypatch.setattr(cloudformation_models.StackSet, "create_stack_instances", create_stack_instances)
+
+
+@dataclass
+class Organization:
+    organizations: Any
+    cloudformation: Any
+    ou: str
+    members: dict[str, str] = field(default_factory=dict)  # name -> account id
+
+    def add_account(self, name: str, ou: str | None = None) -> str:
+        status = self.organizations.create_account(AccountName=name, Email=f"{name}@example.com")
+        account: str = status["CreateAccountStatus"]["AccountId"]
+        if ou:
+            root = self.organizations.list_roots()["Roots"][0]["Id"]
+            self.organizations.move_account(AccountId=account, SourceParentId=root, DestinationParentId=ou)
+        self.members[name] = account
+        return account
+
+    def deploy(self, regions: tuple[str, ...], **overrides: str) -> None:
+        """Stack instances in every account of the OU, in `regions`, with these parameter overrides."""
+        self.cloudformation.create_stack_instances(
+            StackSetName=STACK_SET,
+            DeploymentTargets={"OrganizationalUnitIds": [self.ou]},
+            Regions=list(regions),
+            ParameterOverrides=[{"ParameterKey": k, "ParameterValue": v} for k, v in overrides.items()],
+        )
+
+
+@pytest.fixture
+def organization(stack_sets: None) -> Organization:
+    """payments and analytics in the OU `members`; the member StackSet (service-managed) created, not yet deployed."""
+    organizations = boto3.client("organizations", region_name=REGION)
+    organizations.create_organization(FeatureSet="ALL")
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    ou = organizations.create_organizational_unit(ParentId=root, Name="members")["OrganizationalUnit"]["Id"]
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    cloudformation.create_stack_set(
+        StackSetName=STACK_SET,
+        TemplateBody=json.dumps(TEMPLATE),
+        Parameters=[
+            {"ParameterKey": "DsseKmsKeyArn", "ParameterValue": ORG_KEY.format(region=REGION)},
+            {"ParameterKey": "SecurityBusArn", "ParameterValue": BUS},
+        ],
+        PermissionModel="SERVICE_MANAGED",
+        AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
+    )
+    org = Organization(organizations, cloudformation, ou)
+    org.add_account("payments", ou)
+    org.add_account("analytics", ou)
+    return org
+
+
+@pytest.fixture
+def deployed(organization: Organization) -> Organization:
+    """The StackSet in both accounts of the OU: us-east-1 as the StackSet says; eu-west-1 alert-only with findings."""
+    organization.deploy((REGION,))
+    organization.deploy(
+        ("eu-west-1",),
+        Mode="alert-only",
+        SecurityHubFindings="true",
+        DsseKmsKeyArn=ORG_KEY.format(region="eu-west-1"),
+    )
+    return organization
+
+
+@pytest.fixture
+def results(aws: None) -> Callable[..., None]:
+    """The security account's results log group; `put(message, ..., hours_ago=1)` adds log events to it."""
+    logs = boto3.client("logs", region_name=REGION)
+    logs.create_log_group(logGroupName=LOG_GROUP)
+    logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName="events")
+
+    def put(*messages: str, hours_ago: float = 1.0) -> None:
+        at = int((datetime.now(UTC) - timedelta(hours=hours_ago)).timestamp() * 1000)
+        events = [{"timestamp": at, "message": message} for message in messages]
+        logs.put_log_events(logGroupName=LOG_GROUP, logStreamName="events", logEvents=events)
+
+    return put
+
+
+def result_event(account: str, region: str, outcome: str) -> str:
+    """A result as the security account's ResultsToLogsRule writes it: the whole EventBridge event, the alert body
+    (schema dsse-remediation.alert/v1) as its detail."""
+    detail = {
+        "schema": "dsse-remediation.alert/v1",
+        "outcome": outcome,
+        "resourceType": "object",
+        "resource": "s3://example-protected-bucket/q3.csv",
+        "account": account,
+        "region": region,
+        "reason": "copied in place from AES256",
+    }
+    return json.dumps(
+        {
+            "version": "0",
+            "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+            "detail-type": "DSSE-KMS remediation result",
+            "source": "dsse-remediation",
+            "account": account,
+            "time": "2026-11-20T09:15:03Z",
+            "region": region,
+            "resources": [],
+            "detail": detail,
+        }
+    )
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    def invoke(*argv: str) -> tuple[int, str, str]:
+        code = cli.main(["org-status", "--stack-set", STACK_SET, *argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+def table(out: str) -> list[list[str]]:
+    """The table's rows, split at the column starts the header line gives."""
+    lines = out.splitlines()
+    header = lines[0]
+    starts = [header.index(name) for name in org_status.HEADER]
+    rows = []
+    for line in lines[1 : lines.index("")]:
+        bounds = [*starts, len(line) + 1]
+        rows.append([line[bounds[i] : bounds[i + 1]].strip() for i in range(len(starts))])
+    return rows
+
+
+def test_a_row_per_account_and_region_with_its_mode_key_bus_and_findings(deployed: Organization, run: Any) -> None:
+    code, out, err = run()
+
+    payments, analytics = deployed.members["payments"], deployed.members["analytics"]
+    east, west = ORG_KEY.format(region=REGION), ORG_KEY.format(region="eu-west-1")
+    assert (code, err) == (0, "")
+    assert table(out) == [
+        [analytics, "analytics", "eu-west-1", "CURRENT/SUCCEEDED", "alert-only", west, "set", "true", "-"],
+        [analytics, "analytics", REGION, "CURRENT/SUCCEEDED", "remediate", east, "set", "false", "-"],
+        [ACCOUNT_ID, "master", "eu-west-1", "not deployed (management account)", "-", "-", "-", "-", "-"],
+        [ACCOUNT_ID, "master", REGION, "not deployed (management account)", "-", "-", "-", "-", "-"],
+        [payments, "payments", "eu-west-1", "CURRENT/SUCCEEDED", "alert-only", west, "set", "true", "-"],
+        [payments, "payments", REGION, "CURRENT/SUCCEEDED", "remediate", east, "set", "false", "-"],
+    ]
+    assert out.endswith("the stack is deployed in all 2 active account(s) x 2 Region(s) (exit 0)\n")
+
+
+def test_an_active_account_without_the_stack_exits_1(deployed: Organization, run: Any) -> None:
+    sandbox = deployed.add_account("sandbox")  # in the root, outside the OU the StackSet targets
+
+    code, out, _ = run()
+
+    assert code == 1
+    assert [row[3] for row in table(out) if row[0] == sandbox] == ["not deployed", "not deployed"]
+    assert f"needs attention: {sandbox} eu-west-1: stack not deployed" in out
+    assert out.endswith("2 problem(s) (exit 1)\n")
+
+
+def test_a_stack_set_deployed_nowhere_exits_1(organization: Organization, run: Any) -> None:
+    code, out, _ = run("--output", "json")
+
+    document = json.loads(out)
+    assert code == 1
+    assert (document["regions"], document["rows"]) == ([], [])
+    assert document["problems"] == [f"StackSet {STACK_SET} has no stack instance: it is deployed nowhere"]
+
+
+def test_outcomes_of_the_window_are_counted_per_account_and_region(
+    deployed: Organization, results: Callable[..., None], run: Any
+) -> None:
+    payments, analytics = deployed.members["payments"], deployed.members["analytics"]
+    results(result_event(payments, REGION, "failed"), hours_ago=30)  # before the window
+    results(
+        result_event(payments, REGION, "remediated"),
+        result_event(payments, REGION, "remediated"),
+        result_event(analytics, "eu-west-1", "would-remediate"),
+        "not json",
+        json.dumps({"source": "dsse-remediation", "detail": "not an alert"}),
+    )
+
+    code, out, _ = run("--results-log-group", LOG_GROUP, "--output", "json")
+
+    document = json.loads(out)
+    outcomes = {(row["account"], row["region"]): row["outcomes"] for row in document["rows"]}
+    assert code == 0
+    assert outcomes[(payments, REGION)] == {"remediated": 2}
+    assert outcomes[(analytics, "eu-west-1")] == {"would-remediate": 1}
+    assert outcomes[(payments, "eu-west-1")] == {}
+    assert document["results"]["logGroup"] == LOG_GROUP
+    assert (document["results"]["hours"], document["results"]["unreadable"]) == (24, 2)
+
+    code, out, _ = run("--results-log-group", LOG_GROUP, "--hours", "48")
+
+    [payments_east] = [row for row in table(out) if row[:3] == [payments, "payments", REGION]]
+    assert code == 1
+    assert payments_east[-1] == "failed 1, remediated 2"
+    assert f"needs attention: {payments} {REGION}: 1 failed" in out
+    assert f"outcomes: the last 48 h of {LOG_GROUP}; 2 unreadable event(s)" in out
+
+
+def test_results_from_an_account_outside_the_stack_set_get_their_own_row(
+    deployed: Organization, results: Callable[..., None], run: Any
+) -> None:
+    results(result_event("444455556666", "ap-south-1", "unremediable"))
+
+    code, out, _ = run("--results-log-group", LOG_GROUP)
+
+    assert code == 1
+    assert table(out)[-1] == [
+        "444455556666",
+        "(not in the Organization)",
+        "ap-south-1",
+        "not deployed",
+        "-",
+        "-",
+        "-",
+        "-",
+        "unremediable 1",
+    ]
+
+
+def test_call_as_is_passed_to_every_stack_set_call(
+    deployed: Organization, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[tuple[str, Any]] = []
+    real_open_session = org_status.open_session
+
+    def open_session(args: Any) -> Any:
+        session = real_open_session(args)
+        session.events.register(
+            "provide-client-params.cloudformation",
+            lambda params, model, **_: sent.append((model.name, params.get("CallAs"))),
+        )
+        return session
+
+    monkeypatch.setattr(org_status, "open_session", open_session)
+
+    code, _, _ = run("--call-as", "DELEGATED_ADMIN")
+
+    assert code == 0
+    assert {name for name, _ in sent} == {"DescribeStackSet", "ListStackInstances", "DescribeStackInstance"}
+    assert {call_as for _, call_as in sent} == {"DELEGATED_ADMIN"}
+    assert [name for name, _ in sent].count("DescribeStackInstance") == 4
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--stack-set", "no-such-stack-set"], "--stack-set no-such-stack-set: no such StackSet in us-east-1"),
+        (["--results-log-group", "/no/such/group"], "--results-log-group /no/such/group: no such log group"),
+    ],
+)
+def test_a_stack_set_or_log_group_that_does_not_exist_is_a_usage_error(
+    deployed: Organization, run: Any, argv: list[str], message: str
+) -> None:
+    code, out, err = run(*argv)
+
+    assert (code, out) == (2, "")
+    assert message in err
+    assert len(err.splitlines()) == 1
+
+
+def test_outside_an_organization_the_error_is_one_line_and_exit_1(stack_sets: None, run: Any) -> None:
+    boto3.client("cloudformation", region_name=REGION).create_stack_set(
+        StackSetName=STACK_SET, TemplateBody=json.dumps(TEMPLATE)
+    )
+
+    code, out, err = run()
+
+    assert (code, out) == (1, "")
+    assert err.startswith("dsse-remediate: AWSOrganizationsNotInUseException: ")
+    assert len(err.splitlines()) == 1

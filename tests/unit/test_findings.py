@@ -1,0 +1,272 @@
+"""Security Hub findings built from results, without AWS: ASFF with a deterministic id per resource, what a finding
+says (never contents or metadata values), and when the sink imports, resolves, or leaves Security Hub alone.
+tests/integration/test_findings.py runs the lifecycle on fake AWS."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from dsse_remediation.exceptions import AwsFailure
+from dsse_remediation.findings import (
+    DESCRIPTION_LIMIT,
+    TITLE_LIMIT,
+    FindingImportFailed,
+    Findings,
+    Where,
+    asff,
+    finding_id,
+    partition_of,
+)
+from dsse_remediation.model import BucketEncryption, BucketResult, Encryption, Failure, ObjectResult, Outcome
+from tests.helpers import ACCOUNT_ID, PLACEHOLDER_KEY, REGION, WRITER
+
+WHERE = Where(ACCOUNT_ID, REGION)
+NOW = datetime(2026, 11, 20, 9, 15, 4, 933000, tzinfo=UTC)
+# What every finding holds (the ASFF required attributes, and those this stack sets to resolve one).
+ATTRIBUTES = {
+    "SchemaVersion",
+    "Id",
+    "ProductArn",
+    "GeneratorId",
+    "AwsAccountId",
+    "Types",
+    "CreatedAt",
+    "UpdatedAt",
+    "Severity",
+    "FindingProviderFields",
+    "Title",
+    "Description",
+    "Resources",
+    "Compliance",
+    "RecordState",
+    "ProductFields",
+}
+
+
+def object_result(outcome: Outcome = Outcome.UNREMEDIABLE, **fields: Any) -> ObjectResult:
+    defaults: dict[str, Any] = {
+        "bucket": "example-protected-bucket",
+        "key": "reports/q3.csv",
+        "outcome": outcome,
+        "reason": "archived object: restore it first",
+        "before": Encryption("AES256"),
+        "expected_key_arn": PLACEHOLDER_KEY,
+        "trigger": WRITER,
+    }
+    return ObjectResult(**(defaults | fields))
+
+
+def bucket_result(outcome: Outcome = Outcome.WOULD_REMEDIATE) -> BucketResult:
+    return BucketResult(
+        bucket="example-protected-bucket",
+        outcome=outcome,
+        reason="alert-only mode: would reset the default encryption",
+        before=BucketEncryption("AES256", bucket_key_enabled=True),
+        expected_key_arn=PLACEHOLDER_KEY,
+    )
+
+
+def test_an_unremediable_object_is_an_active_failed_high_finding_on_the_object() -> None:
+    finding = asff(object_result(), WHERE, NOW)
+
+    assert set(finding) == ATTRIBUTES
+    assert finding["SchemaVersion"] == "2018-10-08"
+    assert finding["ProductArn"] == f"arn:aws:securityhub:{REGION}:{ACCOUNT_ID}:product/{ACCOUNT_ID}/default"
+    assert (finding["GeneratorId"], finding["AwsAccountId"]) == ("dsse-remediation", ACCOUNT_ID)
+    assert finding["Types"] == ["Software and Configuration Checks/AWS Security Best Practices"]
+    assert finding["CreatedAt"] == finding["UpdatedAt"] == "2026-11-20T09:15:04.933Z"  # equal on creation
+    assert finding["Severity"] == {"Label": "HIGH", "Original": "unremediable"}
+    assert finding["FindingProviderFields"] == {"Severity": finding["Severity"], "Types": finding["Types"]}
+    assert (finding["RecordState"], finding["Compliance"]) == ("ACTIVE", {"Status": "FAILED"})
+    assert (
+        finding["Title"]
+        == "S3 object cannot be re-encrypted with DSSE-KMS: s3://example-protected-bucket/reports/q3.csv"
+    )
+    assert finding["Description"] == "archived object: restore it first"
+    assert finding["Resources"] == [
+        {
+            "Type": "AwsS3Object",
+            "Id": "arn:aws:s3:::example-protected-bucket/reports/q3.csv",
+            "Partition": "aws",
+            "Region": REGION,
+        }
+    ]
+    assert finding["ProductFields"] == {
+        "dsse-remediation/outcome": "unremediable",
+        "dsse-remediation/expectedKmsKeyId": PLACEHOLDER_KEY,
+        "dsse-remediation/encryptionBefore": "AES256",
+        "dsse-remediation/actor": WRITER.actor,
+    }
+
+
+@pytest.mark.parametrize(
+    ("outcome", "label", "state", "status"),
+    [
+        (Outcome.UNREMEDIABLE, "HIGH", "ACTIVE", "FAILED"),
+        (Outcome.FAILED, "HIGH", "ACTIVE", "FAILED"),
+        (Outcome.WOULD_REMEDIATE, "MEDIUM", "ACTIVE", "FAILED"),
+        (Outcome.REMEDIATED, "INFORMATIONAL", "ARCHIVED", "PASSED"),
+        (Outcome.COMPLIANT, "INFORMATIONAL", "ARCHIVED", "PASSED"),
+    ],
+)
+def test_each_outcome_raises_or_resolves(outcome: Outcome, label: str, state: str, status: str) -> None:
+    for result in (object_result(outcome), bucket_result(outcome)):
+        finding = asff(result, WHERE, NOW)
+
+        assert (finding["Severity"]["Label"], finding["RecordState"], finding["Compliance"]["Status"]) == (
+            label,
+            state,
+            status,
+        )
+        assert finding["ProductFields"]["dsse-remediation/outcome"] == outcome.value
+
+
+def test_a_bucket_finding_is_on_the_bucket() -> None:
+    finding = asff(bucket_result(), WHERE, NOW)
+
+    assert finding["Resources"][0]["Type"] == "AwsS3Bucket"
+    assert finding["Resources"][0]["Id"] == "arn:aws:s3:::example-protected-bucket"
+    assert finding["Title"].endswith(": s3://example-protected-bucket")
+    assert finding["ProductFields"]["dsse-remediation/encryptionBefore"] == "AES256, Bucket Key on"
+    assert "dsse-remediation/actor" not in finding["ProductFields"]  # a manual request names no writer
+
+
+def test_ids_are_deterministic_per_resource_account_and_region() -> None:
+    same = [finding_id(WHERE, object_result(o)) for o in (Outcome.UNREMEDIABLE, Outcome.REMEDIATED)]
+    others = {
+        finding_id(WHERE, object_result(key="reports/q4.csv")),
+        finding_id(WHERE, bucket_result()),  # the bucket, not an object of it
+        finding_id(Where("210987654321", REGION), object_result()),
+        finding_id(Where(ACCOUNT_ID, "eu-west-1"), object_result()),
+    }
+
+    assert same[0] == same[1]
+    assert re.fullmatch(rf"dsse-remediation/{ACCOUNT_ID}/{REGION}/[0-9a-f]{{64}}", same[0])
+    assert len(others) == 4
+    assert same[0] not in others
+
+
+def test_long_keys_and_reasons_are_cut_to_asffs_limits() -> None:
+    key = "deep/" + "k" * 1015  # 1,020 bytes: S3 allows 1,024
+    finding = asff(object_result(key=key, reason="r" * 5000), WHERE, NOW)
+
+    assert len(finding["Title"]) == TITLE_LIMIT
+    assert finding["Title"].endswith("...")
+    assert len(finding["Description"]) == DESCRIPTION_LIMIT
+    assert finding["Resources"][0]["Id"].endswith(key)  # the resource itself is never cut
+    assert finding["Id"] == finding_id(WHERE, object_result(key=key))
+
+
+def test_a_finding_holds_no_more_than_the_result_says() -> None:
+    """Results never carry contents or metadata values (ObjectState does; results keep only encryption and ids), and a
+    finding holds only the documented attributes and product fields."""
+    finding = asff(object_result(), WHERE, NOW)
+
+    assert set(finding) == ATTRIBUTES
+    assert set(finding["ProductFields"]) == {
+        f"dsse-remediation/{name}" for name in ("outcome", "expectedKmsKeyId", "encryptionBefore", "actor")
+    }
+    assert all(isinstance(value, str) and value for value in finding["ProductFields"].values())
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"), [("us-east-1", "aws"), ("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")]
+)
+def test_the_partition_follows_the_region(region: str, partition: str) -> None:
+    finding = asff(object_result(), Where(ACCOUNT_ID, region), NOW)
+
+    assert partition_of(region) == partition
+    assert finding["ProductArn"].startswith(f"arn:{partition}:securityhub:{region}:")
+    assert finding["Resources"][0]["Id"].startswith(f"arn:{partition}:s3:::")
+
+
+# --- the sink -------------------------------------------------------------------------------------------------------
+
+
+class FakeHub:
+    def __init__(self, existing: dict[str, Any] | None = None, failure: AwsFailure | None = None) -> None:
+        self.existing = existing
+        self.failure = failure
+        self.calls: list[tuple[str, Any]] = []
+
+    def import_findings(self, findings: list[dict[str, Any]]) -> None:
+        self.calls.append(("import", findings))
+        if self.failure:
+            raise self.failure
+
+    def finding(self, finding_id: str, product_arn: str) -> dict[str, Any] | None:
+        self.calls.append(("get", (finding_id, product_arn)))
+        return self.existing
+
+
+def sink(hub: FakeHub, errors: list[Exception] | None = None, now: datetime = NOW) -> Findings:
+    return Findings(hub, WHERE, errors.append if errors is not None else None, lambda: now)
+
+
+@pytest.mark.parametrize("outcome", [Outcome.UNREMEDIABLE, Outcome.FAILED, Outcome.WOULD_REMEDIATE, Outcome.REMEDIATED])
+def test_raising_and_remediated_results_are_imported_without_a_lookup(outcome: Outcome) -> None:
+    hub = FakeHub()
+
+    sink(hub).record(object_result(outcome))
+
+    [(call, [finding])] = hub.calls
+    assert call == "import"
+    assert finding["Id"] == finding_id(WHERE, object_result())
+
+
+@pytest.mark.parametrize("outcome", [Outcome.OUT_OF_SCOPE, Outcome.GONE])
+def test_out_of_scope_and_gone_results_leave_security_hub_alone(outcome: Outcome) -> None:
+    hub = FakeHub()
+
+    sink(hub).record(object_result(outcome))
+    sink(hub).record(bucket_result(outcome))
+
+    assert hub.calls == []
+
+
+def test_a_compliant_result_only_looks_when_there_is_nothing_active() -> None:
+    for existing in (None, {"RecordState": "ARCHIVED"}):
+        hub = FakeHub(existing)
+
+        sink(hub).record(object_result(Outcome.COMPLIANT))
+
+        assert [call for call, _ in hub.calls] == ["get"]
+
+
+def test_a_compliant_result_resolves_the_active_finding_keeping_its_creation_and_updating_it_later() -> None:
+    existing = {
+        "RecordState": "ACTIVE",
+        "CreatedAt": "2026-11-01T08:00:00.000Z",
+        "UpdatedAt": "2026-11-20T09:15:05.000Z",
+    }
+    hub = FakeHub(existing)
+
+    sink(hub, now=NOW).record(object_result(Outcome.COMPLIANT))  # this clock is behind the finding's UpdatedAt
+
+    [(first, looked_up), (second, [finding])] = hub.calls
+    assert (first, second) == ("get", "import")
+    assert looked_up == (finding_id(WHERE, object_result()), WHERE.product_arn)
+    assert (finding["RecordState"], finding["Compliance"]["Status"]) == ("ARCHIVED", "PASSED")
+    assert finding["CreatedAt"] == "2026-11-01T08:00:00.000Z"
+    assert finding["UpdatedAt"] == "2026-11-20T09:15:05.001Z"
+    assert sink(FakeHub(existing), now=NOW + timedelta(hours=1))._later(existing) == NOW + timedelta(hours=1)
+
+
+def test_an_import_failure_is_counted_and_never_raised() -> None:
+    errors: list[Exception] = []
+    hub = FakeHub(failure=AwsFailure(Failure.OTHER, "InvalidAccess: not subscribed", "InvalidAccess"))
+
+    sink(hub, errors).record(object_result())
+    sink(hub).record(bucket_result())  # without a counter: still quiet
+
+    [error] = errors
+    assert isinstance(error, FindingImportFailed)
+    assert (error.code, error.metric, str(error)) == (
+        "InvalidAccess",
+        "FindingImportFailed",
+        "InvalidAccess: not subscribed",
+    )
