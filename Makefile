@@ -84,6 +84,8 @@ template-checks: $(TOOLS_STAMP) $(STAMP)  ## cfn-lint, sam validate --lint, sam 
 	$(TOOLS_VENV)/bin/checkov -f .aws-sam/org/member.json --framework cloudformation --quiet --compact --skip-download
 	$(TOOLS_VENV)/bin/cfn-lint org/security.yaml
 	$(TOOLS_VENV)/bin/checkov -f org/security.yaml --framework cloudformation --quiet --compact --skip-download
+	$(TOOLS_VENV)/bin/cfn-lint org/artifacts.yaml
+	$(TOOLS_VENV)/bin/checkov -f org/artifacts.yaml --framework cloudformation --quiet --compact --skip-download
 
 org-template: $(TOOLS_STAMP)  ## the member stack for an Organization (StackSets): .aws-sam/org/member.json, no transform, and its code
 	$(TOOLS_VENV)/bin/python scripts/org_template.py

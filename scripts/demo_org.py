@@ -90,6 +90,7 @@ def forwarding_pattern(security_bus: str) -> dict[str, Any]:
 
 def run() -> int:
     import boto3
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
 
     demo = demo_module()
     with demo.local_aws() as endpoint:
@@ -121,13 +122,26 @@ def run() -> int:
         # The security account, as org/security.yaml deploys it.
         events = security.client("events")
         bus_arn = events.create_event_bus(Name=RESULTS_BUS)["EventBusArn"]
-        events.put_permission(
-            EventBusName=RESULTS_BUS,
-            Action="events:PutEvents",
-            Principal="*",
-            StatementId="OrganizationOnly",
-            Condition={"Type": "StringEquals", "Key": "aws:PrincipalOrgID", "Value": organization["Id"]},
-        )
+        only_results_from_the_organization = {  # ResultsBusPolicy of org/security.yaml
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "OrganizationResultsOnly",
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "events:PutEvents",
+                    "Resource": bus_arn,
+                    "Condition": {
+                        "StringEquals": {
+                            "aws:PrincipalOrgID": organization["Id"],
+                            "events:source": SOURCE,
+                            "events:detail-type": DETAIL_TYPE,
+                        }
+                    },
+                }
+            ],
+        }
+        events.put_permission(EventBusName=RESULTS_BUS, Policy=json.dumps(only_results_from_the_organization))
         sqs = security.client("sqs")
         channel = sqs.create_queue(QueueName="security-channel")["QueueUrl"]
         channel_arn = sqs.get_queue_attributes(QueueUrl=channel, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -218,8 +232,26 @@ def run() -> int:
                 f"{after.get('ServerSideEncryption')} under its own key: {result['outcome']}"
             )
 
-        # 2. On-call in payments: a dry run raises a Security Hub finding, the real run resolves it.
+        # 2. On-call in payments: a dry run raises a Security Hub finding, the real run resolves it. moto 5.2.5 has no
+        #    BatchUpdateFindings (the call that sets Workflow RESOLVED): the demo answers it and keeps what it asked.
         payments, analytics = members
+        assert payments.handler is not None
+        resolved_ids: list[str] = []
+
+        asked: list[dict[str, Any]] = []
+
+        def keep(params: dict[str, Any], **_: Any) -> None:
+            asked.append(dict(params))
+            if params.get("Workflow") == {"Status": "RESOLVED"}:
+                resolved_ids.extend(identifier["Id"] for identifier in params["FindingIdentifiers"])
+
+        def batch_update_findings(**_: Any) -> Any:
+            answer = {"ProcessedFindings": asked[-1]["FindingIdentifiers"], "UnprocessedFindings": []}
+            return AWSResponse("https://securityhub.demo", 200, HTTPHeaders(), None), answer | {"ResponseMetadata": {}}
+
+        hub_client = payments.handler.app.client("securityhub")
+        hub_client.meta.events.register("before-parameter-build.securityhub.BatchUpdateFindings", keep)
+        hub_client.meta.events.register("before-call.securityhub.BatchUpdateFindings", batch_update_findings)
         s3 = payments.session.client("s3")
         s3.put_object(Bucket=payments.bucket, Key="legacy/ledger-2019.csv", Body=b"old ledger")
         hub = payments.session.client("securityhub")
@@ -231,9 +263,11 @@ def run() -> int:
         ok &= dry["results"][0]["outcome"] == "would-remediate"
         ok &= len(raised) == 1 and len(resolved) == 1 and raised[0]["Id"] == resolved[0]["Id"]
         ok &= lifecycle == [("ACTIVE", "FAILED"), ("ARCHIVED", "PASSED")]
+        ok &= bool(raised) and set(resolved_ids) == {raised[0]["Id"]}
         print(
             f"\nSecurity Hub in payments: the dry run raised {raised[0]['Id'] if raised else '-'} "
-            f"({' -> '.join('/'.join(state) for state in lifecycle)} after the real run: resolved, same id)"
+            f"({' -> '.join('/'.join(state) for state in lifecycle)} after the real run, then Workflow RESOLVED: "
+            "same id)"
         )
 
         # 3. analytics writes into payments' bucket: CloudTrail delivers the event to analytics too. Not its business.

@@ -1,10 +1,10 @@
 """Security Hub findings (SECURITY_HUB_FINDINGS=true): an object or bucket that is not DSSE-KMS under its key raises
-one finding, the same finding is resolved once the resource is fixed, and nothing else reaches Security Hub.
+one finding, the same finding is archived and its workflow RESOLVED once the resource is fixed, bulk work (sweeps)
+spends no Security Hub call on what is fine, and nothing else reaches Security Hub.
 
-moto 5.2 stores imported findings as given: it ignores GetFindings filters (the adapter checks the id again) and
-does not set Workflow RESOLVED on an archived finding, which Security Hub does
-(https://docs.aws.amazon.com/securityhub/latest/userguide/finding-update-batchimportfindings.html): the tests read
-RecordState and Compliance, which this stack sets.
+moto 5.2 stores imported findings as given: it ignores GetFindings filters (the adapter checks the id again), sets no
+Workflow on an imported finding (Security Hub sets NEW), and does not serve BatchUpdateFindings (404 "Not yet
+implemented"): `resolving` below answers it as Security Hub does, on the findings moto stores.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from typing import Any
 
 import boto3
 import pytest
+from moto.securityhub.models import securityhub_backends
 
 from dsse_remediation.config import Mode
 from dsse_remediation.findings import FindingImportFailed
-from dsse_remediation.model import BucketRequest, ObjectRequest, Outcome, Trigger
+from dsse_remediation.model import BucketRequest, ObjectRequest, Outcome, Source, Trigger
 from dsse_remediation.scope import Scope
 from dsse_remediation.wiring import App
 from tests.helpers import ACCOUNT_ID, REGION, WRITER, Response, Wiring, inject_error, put
@@ -37,17 +38,57 @@ def errors() -> list[Exception]:
     return []
 
 
+class BatchUpdateFindings:
+    """BatchUpdateFindings as Security Hub serves it (https://docs.aws.amazon.com/securityhub/1.0/APIReference/
+    API_BatchUpdateFindings.html), for moto 5.2.5, which does not: each identified finding (Id and ProductArn) that
+    exists takes the Workflow asked for; one that does not is answered in UnprocessedFindings. Requests are recorded
+    (`requests`). Registered on a client: `provide-client-params` keeps the request (already checked against the
+    service model), `before-call` answers it."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    def register(self, client: Any) -> None:
+        client.meta.events.register(
+            "provide-client-params.securityhub.BatchUpdateFindings", lambda params, **_: self.requests.append(params)
+        )
+        client.meta.events.register("before-call.securityhub.BatchUpdateFindings", self.answer)
+
+    def answer(self, **_: Any) -> Any:
+        request = self.requests[-1]
+        stored = securityhub_backends[ACCOUNT_ID][REGION].findings
+        processed, unprocessed = [], []
+        for identifier in request["FindingIdentifiers"]:
+            wanted = (identifier["Id"], identifier["ProductArn"])
+            found = [f for f in stored if (f.id, f.data.get("ProductArn")) == wanted]
+            for finding in found:
+                finding.data["Workflow"] = dict(request["Workflow"])
+            if found:
+                processed.append(identifier)
+            else:
+                unprocessed.append(
+                    {"FindingIdentifier": identifier, "ErrorCode": "FindingNotFound", "ErrorMessage": "no such finding"}
+                )
+        return Response(200), {"ProcessedFindings": processed, "UnprocessedFindings": unprocessed}
+
+
 @pytest.fixture
-def app(wiring: Wiring, errors: list[Exception]) -> Any:
-    """An App with findings on, whose Security Hub calls are recorded (`app.hub_calls`); settings overridable."""
+def resolving() -> BatchUpdateFindings:
+    return BatchUpdateFindings()
+
+
+@pytest.fixture
+def app(wiring: Wiring, errors: list[Exception], resolving: BatchUpdateFindings) -> Any:
+    """An App with findings on, whose Security Hub calls are recorded (`app.hub_calls`) and whose BatchUpdateFindings
+    `resolving` answers; settings overridable."""
 
     def build(**overrides: Any) -> App:
         settings = wiring.settings(**({"security_hub_findings": True} | overrides))
         built = App(settings, wiring.client, errors.append)
         calls: list[str] = []
-        built.client("securityhub").meta.events.register(
-            "before-parameter-build.securityhub", lambda model, **_: calls.append(model.name)
-        )
+        client = built.client("securityhub")
+        client.meta.events.register("before-parameter-build.securityhub", lambda model, **_: calls.append(model.name))
+        resolving.register(client)
         built.hub_calls = calls  # type: ignore[attr-defined]
         return built
 
@@ -59,7 +100,7 @@ def findings(hub: Any) -> list[dict[str, Any]]:
 
 
 def test_an_unremediable_object_raises_a_finding_its_remediation_resolves(
-    s3: Any, bucket: str, dsse_key: str, app: Any, hub: Any
+    s3: Any, bucket: str, dsse_key: str, app: Any, hub: Any, resolving: BatchUpdateFindings, errors: list[Exception]
 ) -> None:
     put(s3, bucket, "ledger.csv")
     first = app()
@@ -98,6 +139,13 @@ def test_an_unremediable_object_raises_a_finding_its_remediation_resolves(
         "INFORMATIONAL",
     )
     assert resolved["UpdatedAt"] > raised["UpdatedAt"]
+    # Resolved, not only archived: an import cannot set the Workflow of an existing finding, BatchUpdateFindings does.
+    assert "Workflow" not in raised  # moto sets none on import (Security Hub: NEW)
+    assert resolved["Workflow"] == {"Status": "RESOLVED"}
+    assert resolving.requests == [
+        {"FindingIdentifiers": [{"Id": raised["Id"], "ProductArn": PRODUCT}], "Workflow": {"Status": "RESOLVED"}}
+    ]
+    assert errors == []
 
 
 def test_finding_ids_are_deterministic_so_repeats_update_one_finding(s3: Any, bucket: str, app: Any, hub: Any) -> None:
@@ -133,10 +181,14 @@ def test_a_compliant_object_resolves_an_active_finding_and_imports_nothing_witho
 
     assert (compliant.outcome, resolved.outcome) == (Outcome.COMPLIANT, Outcome.COMPLIANT)
     assert calls_for_the_compliant_one == ["GetFindings"]  # looked up, nothing imported
-    assert looked.hub_calls == ["GetFindings", "GetFindings", "BatchImportFindings"]
+    assert looked.hub_calls == ["GetFindings", "GetFindings", "BatchImportFindings", "BatchUpdateFindings"]
     [after] = findings(hub)
     assert after["Id"] == raised["Id"]
-    assert (after["RecordState"], after["Compliance"]["Status"]) == ("ARCHIVED", "PASSED")
+    assert (after["RecordState"], after["Compliance"]["Status"], after["Workflow"]) == (
+        "ARCHIVED",
+        "PASSED",
+        {"Status": "RESOLVED"},
+    )
     assert after["CreatedAt"] == raised["CreatedAt"]  # the same finding, resolved
 
 
@@ -170,7 +222,11 @@ def test_a_bucket_default_gets_its_own_finding_resolved_by_its_reset(s3: Any, ap
     assert raised["Resources"][0]["Type"] == "AwsS3Bucket"
     assert raised["Resources"][0]["Id"] == "arn:aws:s3:::team-data"
     assert raised["RecordState"] == "ACTIVE"
-    assert (resolved["Id"], resolved["RecordState"]) == (raised["Id"], "ARCHIVED")
+    assert (resolved["Id"], resolved["RecordState"], resolved["Workflow"]) == (
+        raised["Id"],
+        "ARCHIVED",
+        {"Status": "RESOLVED"},
+    )
 
 
 def test_out_of_scope_and_other_accounts_buckets_raise_no_finding_and_forward_nothing(
@@ -197,23 +253,50 @@ def test_out_of_scope_and_other_accounts_buckets_raise_no_finding_and_forward_no
     assert (findings(hub), looked.hub_calls, events) == ([], [], [])
 
 
-def imported_with_failures(**_: Any) -> Any:
-    """BatchImportFindings as Security Hub answers for an account where it is not enabled: 200, the finding refused."""
-    failed = {"Id": "x", "ErrorCode": "InvalidAccess", "ErrorMessage": "Account is not subscribed to AWS Security Hub"}
-    return Response(200), {"FailedCount": 1, "SuccessCount": 0, "FailedFindings": [failed]}
+def answered(operation: str, answer: dict[str, Any]) -> Any:
+    """A `before-call` handler answering `operation` with `answer` (200), as Security Hub answers a batch it refused."""
+
+    def handler(**_: Any) -> Any:
+        return Response(200), answer
+
+    return f"before-call.securityhub.{operation}", handler
 
 
-@pytest.mark.parametrize("fault", ["refused", "denied"])
+NOT_SUBSCRIBED = {"ErrorCode": "InvalidAccess", "ErrorMessage": "Account is not subscribed to AWS Security Hub"}
+FAULTS = {
+    # BatchImportFindings as Security Hub answers for an account where it is not enabled: 200, the finding refused.
+    "refused": answered(
+        "BatchImportFindings", {"FailedCount": 1, "SuccessCount": 0, "FailedFindings": [NOT_SUBSCRIBED]}
+    ),
+    # A refusal that does not say which finding nor why: still a refusal (no IndexError).
+    "refused-unsaid": answered("BatchImportFindings", {"FailedCount": 1, "SuccessCount": 0, "FailedFindings": []}),
+    # Imported, but the workflow could not be resolved.
+    "unresolved": answered("BatchUpdateFindings", {"ProcessedFindings": [], "UnprocessedFindings": [NOT_SUBSCRIBED]}),
+    # An answer this code does not expect at all.
+    "malformed": answered("BatchImportFindings", {"FailedCount": 1, "FailedFindings": [None]}),
+}
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [
+        ("refused", "InvalidAccess"),
+        ("refused-unsaid", "Unknown"),
+        ("unresolved", "InvalidAccess"),
+        ("malformed", "Unknown"),
+        ("denied", "AccessDeniedException"),
+    ],
+)
 def test_a_finding_that_cannot_be_imported_is_counted_never_a_failed_remediation(
-    s3: Any, bucket: str, dsse_key: str, app: Any, errors: list[Exception], inbox: Any, fault: str
+    s3: Any, bucket: str, dsse_key: str, app: Any, errors: list[Exception], inbox: Any, fault: str, code: str
 ) -> None:
     put(s3, bucket, "q3.csv")
     looked = app()
     client = looked.client("securityhub")
-    if fault == "refused":
-        client.meta.events.register("before-call.securityhub.BatchImportFindings", imported_with_failures)
-    else:
+    if fault == "denied":
         inject_error(client, "BatchImportFindings", "AccessDeniedException", 403)
+    else:
+        client.meta.events.register_first(*FAULTS[fault])
 
     result = looked.objects.handle(ObjectRequest(bucket, ("q3.csv",), trigger=WRITER))
 
@@ -222,5 +305,52 @@ def test_a_finding_that_cannot_be_imported_is_counted_never_a_failed_remediation
     assert [m["body"]["outcome"] for m in inbox.messages()] == ["remediated"]  # the alert went out regardless
     [error] = errors
     assert isinstance(error, FindingImportFailed)
-    assert error.metric == "FindingImportFailed"
-    assert ("InvalidAccess" if fault == "refused" else "AccessDeniedException") in str(error)
+    assert (error.metric, error.code) == ("FindingImportFailed", code)
+
+
+def test_a_get_findings_answer_this_code_does_not_expect_is_counted_never_raised(
+    s3: Any, bucket: str, dsse_key: str, app: Any, errors: list[Exception]
+) -> None:
+    """`Findings.record` never raises: not on an AWS error, not on an answer of an unexpected shape."""
+    put(s3, bucket, "fine.csv", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=dsse_key)
+    looked = app()
+    looked.client("securityhub").meta.events.register_first(*answered("GetFindings", {"Findings": [None]}))
+
+    result = looked.objects.handle(ObjectRequest(bucket, ("fine.csv",), trigger=WRITER))
+
+    assert result.outcome is Outcome.COMPLIANT
+    [error] = errors
+    assert isinstance(error, FindingImportFailed)
+    assert error.code == "AttributeError"
+
+
+# --- bulk work: Security Hub's quotas ---------------------------------------------------------------------------------
+
+SWEEP = Trigger(source=Source.SWEEP)
+
+
+def test_a_sweep_raises_findings_for_its_problems_and_spends_no_call_on_what_is_fine(
+    s3: Any, bucket: str, dsse_key: str, app: Any, hub: Any
+) -> None:
+    """BatchImportFindings allows 10 requests per second per account and Region (GetFindings fewer): a sweep's
+    remediated and compliant objects, the bulk of it, make no Security Hub call; what it cannot fix still raises."""
+    put(s3, bucket, "plain.csv")
+    put(s3, bucket, "fine.csv", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=dsse_key)
+    put(s3, bucket, "stuck.csv")
+    swept = app()
+    inject_error(swept.object_store.client, "CopyObject", "KMS.DisabledException", 400)
+
+    stuck = swept.objects.handle(ObjectRequest(bucket, ("stuck.csv",), trigger=SWEEP))
+    calls_for_the_problem = list(swept.hub_calls)
+    fine = [swept.objects.handle(ObjectRequest(bucket, (key,), trigger=SWEEP)) for key in ("plain.csv", "fine.csv")]
+
+    assert stuck.outcome is Outcome.UNREMEDIABLE
+    assert [r.outcome for r in fine] == [Outcome.REMEDIATED, Outcome.COMPLIANT]
+    assert calls_for_the_problem == swept.hub_calls == ["BatchImportFindings"]
+    [raised] = findings(hub)
+    assert raised["Resources"][0]["Id"] == f"arn:aws:s3:::{bucket}/stuck.csv"
+    # The same object fixed by an event-driven write later: resolved as ever.
+    put(s3, bucket, "stuck.csv")
+    assert app().objects.handle(ObjectRequest(bucket, ("stuck.csv",), trigger=WRITER)).outcome is Outcome.REMEDIATED
+    [resolved] = findings(hub)
+    assert (resolved["RecordState"], resolved["Workflow"]) == ("ARCHIVED", {"Status": "RESOLVED"})

@@ -252,11 +252,11 @@ class Calls:
                 )
                 for entry in params["Entries"]
             }
-        if service == "securityhub":  # BatchImportFindings acts on each finding's product, GetFindings on the hub
-            if operation == "BatchImportFindings":
+        if service == "securityhub":  # BatchImportFindings acts on each finding's product, GetFindings and
+            if operation == "BatchImportFindings":  # BatchUpdateFindings on the hub (Service Authorization Reference)
                 return {("securityhub:BatchImportFindings", finding["ProductArn"]) for finding in params["Findings"]}
-            assert operation == "GetFindings", operation
-            return {("securityhub:GetFindings", f"arn:aws:securityhub:{REGION}:{ACCOUNT}:hub/default")}
+            assert operation in ("GetFindings", "BatchUpdateFindings"), operation
+            return {(f"securityhub:{operation}", f"arn:aws:securityhub:{REGION}:{ACCOUNT}:hub/default")}
         assert service == "s3", service
         return self.s3_needed(operation, params)
 
@@ -519,9 +519,18 @@ def world(aws: None) -> World:
     )
 
 
+def findings_updated(_: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """BatchUpdateFindings, which moto 5.2.5 does not serve (404 "Not yet implemented"), as Security Hub answers it
+    when every finding is updated (https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_BatchUpdateFindings.html)."""
+    return {"ProcessedFindings": list(params["FindingIdentifiers"]), "UnprocessedFindings": []}
+
+
 @pytest.fixture
 def calls(world: World) -> Calls:
-    return Calls(topic_key=Resolved().value({"Fn::GetAtt": ["AlertTopicKey", "Arn"]}))
+    return Calls(
+        topic_key=Resolved().value({"Fn::GetAtt": ["AlertTopicKey", "Arn"]}),
+        fakes={"securityhub.BatchUpdateFindings": findings_updated},
+    )
 
 
 def every_kind_of_object(bucket: str, world: World) -> list[str]:
@@ -927,7 +936,11 @@ def test_no_wildcard_actions_and_resources_only_what_parameters_name(protected: 
 # security account) and a finding in the account's own Security Hub. Like publishing an alert, they change no
 # customer data and are what an alert-only deployment is for; they stay allowed in that mode. An event on any other
 # bus is a write (the functions may put events on no other).
-REPORTS = {("events:PutEvents", DEFAULT_BUS), ("securityhub:BatchImportFindings", FINDINGS_PRODUCT)}
+REPORTS = {
+    ("events:PutEvents", DEFAULT_BUS),
+    ("securityhub:BatchImportFindings", FINDINGS_PRODUCT),
+    ("securityhub:BatchUpdateFindings", HUB),  # resolving this stack's own finding
+}
 
 
 def writes(needs: Iterable[Need], topic_key: str) -> set[Need]:
@@ -1156,7 +1169,7 @@ def test_the_task_function_holds_the_object_functions_object_rights_and_nothing_
             s
             for s in template.function_statements(OBJECT)
             if s["Sid"] not in ("PublishAlerts", "EncryptAlerts", "QueueSweepSteps", "ForwardResults")
-            and s["Sid"] not in ("ImportFindings", "ReadFindings")
+            and s["Sid"] not in ("ImportFindings", "ReadFindings", "ResolveFindings")
         ]
 
         assert template.function_statements(TASK) == kept
@@ -1202,7 +1215,11 @@ def test_the_functions_put_events_on_their_own_default_bus_only_and_only_the_pro
             for r in as_list(s["Resource"])
             if a.startswith("securityhub:")
         }
-        findings = {("securityhub:BatchImportFindings", FINDINGS_PRODUCT), ("securityhub:GetFindings", HUB)}
+        findings = {
+            ("securityhub:BatchImportFindings", FINDINGS_PRODUCT),
+            ("securityhub:GetFindings", HUB),
+            ("securityhub:BatchUpdateFindings", HUB),
+        }
         assert hub == (findings if function in (OBJECT, BUCKET) else set()), function
         granted = [a for s in off.function_statements(function) for a in as_list(s["Action"])]
         assert not [a for a in granted if a.startswith(("events:", "securityhub:"))], function

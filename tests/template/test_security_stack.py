@@ -1,7 +1,8 @@
 """The security account's stack (org/security.yaml), read as tests/cfn.py reads template.yaml.
 
-Only the Organization may put events on the results bus; only the results rule may publish to the security topic;
-both rules take exactly the results member stacks forward (patterns checked with moto's EventBridge matcher); the
+Only the Organization may put events on the results bus, and only remediation results; only the results rule and
+the delivery alarms may publish to the security topic; both rules take exactly the results member stacks forward
+(patterns checked with moto's EventBridge matcher); what they cannot deliver is dead-lettered and alarmed on; the
 results are kept for the chosen retention and the dashboard queries that log group; the optional artifact bucket is
 readable by the Organization alone, over TLS. The stack is plain CloudFormation: service-managed StackSets and the
 security account's own pipelines take no transform.
@@ -69,6 +70,21 @@ def statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def arn(template: Resolved, name: str) -> str:
     return str(template.value({"Fn::GetAtt": [name, "Arn"]}))
+
+
+def allows(statement: Mapping[str, Any], action: str, resource: str, context: Mapping[str, str | None]) -> bool:
+    """Whether an Allow statement with StringEquals / ArnEquals conditions grants a request. A key the request does
+    not carry (None) fails its condition, as IAM evaluates single-valued operators."""
+    assert statement["Effect"] == "Allow"
+    if statement["Action"] != action or statement["Resource"] != resource:
+        return False
+    for operator, keys in statement.get("Condition", {}).items():
+        assert operator in ("StringEquals", "ArnEquals"), operator
+        for key, expected in keys.items():
+            accepted = expected if isinstance(expected, list) else [expected]
+            if context.get(key) not in accepted:
+                return False
+    return True
 
 
 # ---------------------------------------------------------------- results as member stacks forward them
@@ -158,6 +174,11 @@ class TestPlainCloudFormation:
             "ResultsLogGroup": "AWS::Logs::LogGroup",
             "ResultsLogGroupPolicy": "AWS::Logs::ResourcePolicy",
             "ResultsToLogsRule": "AWS::Events::Rule",
+            "ResultsDeliveryDLQ": "AWS::SQS::Queue",
+            "ResultsDeliveryDLQPolicy": "AWS::SQS::QueuePolicy",
+            "ResultsToTopicFailedAlarm": "AWS::CloudWatch::Alarm",
+            "ResultsToLogsFailedAlarm": "AWS::CloudWatch::Alarm",
+            "ResultsDeliveryDLQAlarm": "AWS::CloudWatch::Alarm",
             "SecurityDashboard": "AWS::CloudWatch::Dashboard",
             "ArtifactBucket": "AWS::S3::Bucket",
             "ArtifactBucketPolicy": "AWS::S3::BucketPolicy",
@@ -204,14 +225,49 @@ class TestResultsBus:
             "Principal": "*",
             "Action": "events:PutEvents",
             "Resource": arn(template, "ResultsBus"),
-            "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORGANIZATION}},
+            "Condition": {
+                "StringEquals": {
+                    "aws:PrincipalOrgID": ORGANIZATION,
+                    "events:source": SOURCE,
+                    "events:detail-type": DETAIL_TYPE,
+                }
+            },
         }
 
     def test_the_organization_is_the_parameter(self) -> None:
         template = stack(OrganizationId="o-zzzzzzzzzz99")
         statement = template.value(template.resource("ResultsBusPolicy")["Properties"]["Statement"])
 
-        assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-zzzzzzzzzz99"}}
+        assert statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == "o-zzzzzzzzzz99"
+
+    @pytest.mark.parametrize(
+        ("request_context", "allowed"),
+        [
+            ({}, True),  # a member's ForwardResultsRole delivering a result
+            ({"aws:PrincipalOrgID": "o-otherorg999"}, False),
+            ({"events:source": "dsse-remediation.test"}, False),
+            ({"events:source": "aws.s3"}, False),
+            ({"events:detail-type": "DSSE-KMS remediation summary"}, False),
+            ({"events:detail-type": DETAIL_TYPE.lower()}, False),
+            ({"aws:PrincipalOrgID": None}, False),  # a principal outside any Organization
+            ({"events:source": None}, False),
+            ({"events:detail-type": None}, False),
+        ],
+    )
+    def test_only_results_from_the_organization_are_accepted(
+        self, request_context: dict[str, str | None], allowed: bool
+    ) -> None:
+        """Each condition is needed: drop one and a request that differs only in that key is let through."""
+        template = stack()
+        statement = template.value(template.resource("ResultsBusPolicy")["Properties"]["Statement"])
+        result = forwarded(RESULTS["object-failed"])
+        context = {
+            "aws:PrincipalOrgID": ORGANIZATION,
+            "events:source": result["source"],
+            "events:detail-type": result["detail-type"],
+        } | request_context
+
+        assert allows(statement, "events:PutEvents", arn(template, "ResultsBus"), context) is allowed
 
     def test_both_rules_listen_on_the_results_bus_not_the_default_one(self) -> None:
         template = stack()
@@ -272,7 +328,8 @@ class TestSecurityTopic:
         properties = template.value(template.resource("SecurityTopicPolicy")["Properties"])
 
         assert properties["Topics"] == [template.value({"Ref": "SecurityTopic"})]
-        (statement,) = statements(properties["PolicyDocument"])
+        statement, alarms = statements(properties["PolicyDocument"])
+        assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}  # TestDeliveryFailures
         assert statement == {
             "Sid": "OnlyTheResultsRule",
             "Effect": "Allow",
@@ -290,7 +347,7 @@ class TestSecurityTopic:
 
         assert topic["KmsMasterKeyId"] == template.value({"Ref": "SecurityTopicKey"})
         assert key["EnableKeyRotation"] is True
-        administer, publish = statements(key["KeyPolicy"])
+        administer, publish, alarms = statements(key["KeyPolicy"])
         assert administer["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
         assert publish == {
             "Sid": "EventBridgePublishesToTheSecurityTopic",
@@ -299,6 +356,11 @@ class TestSecurityTopic:
             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
             "Resource": "*",
             "Condition": {"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": topic_arn}},
+        }
+        # The delivery alarms notify this topic (https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns).
+        assert alarms == publish | {
+            "Sid": "CloudWatchAlarmsPublishToTheSecurityTopic",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
         }
 
     @pytest.mark.parametrize(("email", "subscribed"), [("", False), ("security@example.com", True)])
@@ -313,6 +375,116 @@ class TestSecurityTopic:
                 "Protocol": "email",
                 "Endpoint": email,
             }
+
+
+class TestDeliveryFailures:
+    """What EventBridge cannot deliver in the security account after its retries is kept and alarmed on, not lost."""
+
+    RULES = ("ResultsToTopicRule", "ResultsToLogsRule")
+    FAILED_ALARMS = {"ResultsToTopicRule": "ResultsToTopicFailedAlarm", "ResultsToLogsRule": "ResultsToLogsFailedAlarm"}
+
+    @staticmethod
+    def alarms(template: Resolved) -> dict[str, dict[str, Any]]:
+        return {
+            name: template.value(resource["Properties"])
+            for name, resource in template.template["Resources"].items()
+            if resource["Type"] == "AWS::CloudWatch::Alarm"
+        }
+
+    @pytest.mark.parametrize("rule", RULES)
+    def test_each_target_retries_then_dead_letters(self, rule: str) -> None:
+        template = stack()
+        (target,) = template.value(template.resource(rule)["Properties"]["Targets"])
+
+        assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+        assert target["DeadLetterConfig"] == {"Arn": arn(template, "ResultsDeliveryDLQ")}
+
+    def test_the_dead_letter_queue_is_encrypted_with_sse_sqs_and_keeps_messages_14_days(self) -> None:
+        """SSE-SQS: EventBridge cannot deliver to a queue under the aws/sqs managed key (eb-rule-dlq)."""
+        template = stack()
+        properties = template.value(template.resource("ResultsDeliveryDLQ")["Properties"])
+
+        assert properties["SqsManagedSseEnabled"] is True
+        assert "KmsMasterKeyId" not in properties
+        assert properties["MessageRetentionPeriod"] == 1209600
+
+    def test_only_the_two_results_rules_may_send_to_the_dead_letter_queue(self) -> None:
+        template = stack()
+        properties = template.value(template.resource("ResultsDeliveryDLQPolicy")["Properties"])
+        queue = arn(template, "ResultsDeliveryDLQ")
+
+        assert properties["Queues"] == [template.value({"Ref": "ResultsDeliveryDLQ"})]
+        (statement,) = statements(properties["PolicyDocument"])
+        assert statement == {
+            "Sid": "OnlyTheResultsRules",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue,
+            "Condition": {"ArnEquals": {"aws:SourceArn": [arn(template, rule) for rule in self.RULES]}},
+        }
+        for rule in self.RULES:
+            assert allows(statement, "sqs:SendMessage", queue, {"aws:SourceArn": arn(template, rule)})
+        assert not allows(statement, "sqs:SendMessage", queue, {"aws:SourceArn": None})
+        other_rule = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/dsse-remediation-results/another"
+        assert not allows(statement, "sqs:SendMessage", queue, {"aws:SourceArn": other_rule})
+
+    @pytest.mark.parametrize("rule", RULES)
+    def test_each_rule_alarms_on_its_failed_invocations_on_the_results_bus(self, rule: str) -> None:
+        """Rules on a custom bus report with EventBusName and RuleName (eb-monitoring.html); Ref of a rule on a custom
+        bus is 'bus|rule', so the rule is named and the alarm names it."""
+        template = stack()
+        alarm = self.alarms(template)[self.FAILED_ALARMS[rule]]
+        raw = template.resource(self.FAILED_ALARMS[rule])["Properties"]
+        rule_name = template.resource(rule)["Properties"]["Name"]
+
+        assert raw["Dimensions"] == [
+            {"Name": "EventBusName", "Value": {"Ref": "ResultsBus"}},  # Ref of an event bus is its name
+            {"Name": "RuleName", "Value": rule_name},
+        ]
+        assert rule_name.startswith("dsse-remediation-results-")
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+            "AWS/Events",
+            "FailedInvocations",
+            "Sum",
+        )
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+        assert alarm["TreatMissingData"] == "notBreaching"  # the metric is only sent when it is not zero
+
+    def test_the_dead_letter_queue_alarms_on_any_message(self) -> None:
+        template = stack()
+        alarm = self.alarms(template)["ResultsDeliveryDLQAlarm"]
+
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            "Maximum",
+        )
+        assert template.resource("ResultsDeliveryDLQAlarm")["Properties"]["Dimensions"] == [
+            {"Name": "QueueName", "Value": {"Fn::GetAtt": ["ResultsDeliveryDLQ", "QueueName"]}}
+        ]
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+
+    def test_every_alarm_notifies_the_security_topic_which_accepts_exactly_them(self) -> None:
+        template = stack()
+        alarms = self.alarms(template)
+        topic = template.value({"Ref": "SecurityTopic"})
+        _, from_alarms = statements(
+            template.value(template.resource("SecurityTopicPolicy")["Properties"])["PolicyDocument"]
+        )
+
+        assert set(alarms) == {*self.FAILED_ALARMS.values(), "ResultsDeliveryDLQAlarm"}
+        for alarm in alarms.values():
+            assert alarm["AlarmActions"] == [topic]
+            assert alarm["AlarmName"].startswith("dsse-remediation-results-")
+        assert from_alarms == {
+            "Sid": "OnlyTheDeliveryAlarms",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic,
+            "Condition": {"ArnEquals": {"aws:SourceArn": [arn(template, name) for name in alarms]}},
+        }
 
 
 class TestResultsLog:

@@ -144,6 +144,15 @@ class TestOutcomes:
         assert outcomes.of(ANALYTICS, "us-east-1") == {}
         assert outcomes.unreadable == 0
 
+    def test_results_are_counted_under_the_sender_eventbridge_names_not_the_account_the_body_claims(self) -> None:
+        outcomes = Outcomes()
+        forged = json.loads(result(PAYMENTS, "us-east-1", "remediated"))
+        outcomes.add(json.dumps(forged | {"account": ANALYTICS, "region": "us-east-1"}))
+
+        assert outcomes.of(ANALYTICS, "us-east-1") == {"remediated": 1}
+        assert outcomes.of(PAYMENTS, "us-east-1") == {}
+        assert outcomes.disputed == 1
+
     @pytest.mark.parametrize(
         "message",
         [
@@ -227,6 +236,7 @@ class TestOutput:
             "start": "2026-11-19T12:00:00+00:00",
             "end": "2026-11-20T12:00:00+00:00",
             "unreadable": 1,
+            "disputed": 0,
         }
         assert (answer["problems"], answer["exitCode"]) == ([f"{PAYMENTS} us-east-1: 1 failed"], 1)
         [payments] = [row for row in answer["rows"] if row["account"] == PAYMENTS]

@@ -1,6 +1,7 @@
 """Security Hub findings built from results, without AWS: ASFF with a deterministic id per resource, what a finding
-says (never contents or metadata values), and when the sink imports, resolves, or leaves Security Hub alone.
-tests/integration/test_findings.py runs the lifecycle on fake AWS."""
+says (never contents or metadata values), when the sink imports, resolves, or leaves Security Hub alone (bulk results
+included), and that it never raises, whatever Security Hub answers. tests/integration/test_findings.py runs the
+lifecycle on fake AWS."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from dsse_remediation.aws.securityhub import SecurityHub
 from dsse_remediation.exceptions import AwsFailure
 from dsse_remediation.findings import (
     DESCRIPTION_LIMIT,
+    RAISES,
     TITLE_LIMIT,
     FindingImportFailed,
     Findings,
@@ -21,7 +24,16 @@ from dsse_remediation.findings import (
     finding_id,
     partition_of,
 )
-from dsse_remediation.model import BucketEncryption, BucketResult, Encryption, Failure, ObjectResult, Outcome
+from dsse_remediation.model import (
+    BucketEncryption,
+    BucketResult,
+    Encryption,
+    Failure,
+    ObjectResult,
+    Outcome,
+    Source,
+    Trigger,
+)
 from tests.helpers import ACCOUNT_ID, PLACEHOLDER_KEY, REGION, WRITER
 
 WHERE = Where(ACCOUNT_ID, REGION)
@@ -60,14 +72,15 @@ def object_result(outcome: Outcome = Outcome.UNREMEDIABLE, **fields: Any) -> Obj
     return ObjectResult(**(defaults | fields))
 
 
-def bucket_result(outcome: Outcome = Outcome.WOULD_REMEDIATE) -> BucketResult:
-    return BucketResult(
-        bucket="example-protected-bucket",
-        outcome=outcome,
-        reason="alert-only mode: would reset the default encryption",
-        before=BucketEncryption("AES256", bucket_key_enabled=True),
-        expected_key_arn=PLACEHOLDER_KEY,
-    )
+def bucket_result(outcome: Outcome = Outcome.WOULD_REMEDIATE, **fields: Any) -> BucketResult:
+    defaults: dict[str, Any] = {
+        "bucket": "example-protected-bucket",
+        "outcome": outcome,
+        "reason": "alert-only mode: would reset the default encryption",
+        "before": BucketEncryption("AES256", bucket_key_enabled=True),
+        "expected_key_arn": PLACEHOLDER_KEY,
+    }
+    return BucketResult(**(defaults | fields))
 
 
 def test_an_unremediable_object_is_an_active_failed_high_finding_on_the_object() -> None:
@@ -202,13 +215,23 @@ class FakeHub:
         self.calls.append(("get", (finding_id, product_arn)))
         return self.existing
 
+    def resolve(self, finding_id: str, product_arn: str) -> None:
+        self.calls.append(("resolve", (finding_id, product_arn)))
 
-def sink(hub: FakeHub, errors: list[Exception] | None = None, now: datetime = NOW) -> Findings:
+
+def sink(hub: Any, errors: list[Exception] | None = None, now: datetime = NOW) -> Findings:
     return Findings(hub, WHERE, errors.append if errors is not None else None, lambda: now)
 
 
-@pytest.mark.parametrize("outcome", [Outcome.UNREMEDIABLE, Outcome.FAILED, Outcome.WOULD_REMEDIATE, Outcome.REMEDIATED])
-def test_raising_and_remediated_results_are_imported_without_a_lookup(outcome: Outcome) -> None:
+def calls(hub: FakeHub) -> list[str]:
+    return [call for call, _ in hub.calls]
+
+
+IDENTIFIER = (finding_id(WHERE, object_result()), WHERE.product_arn)
+
+
+@pytest.mark.parametrize("outcome", [Outcome.UNREMEDIABLE, Outcome.FAILED, Outcome.WOULD_REMEDIATE])
+def test_raising_results_are_imported_without_a_lookup(outcome: Outcome) -> None:
     hub = FakeHub()
 
     sink(hub).record(object_result(outcome))
@@ -216,6 +239,19 @@ def test_raising_and_remediated_results_are_imported_without_a_lookup(outcome: O
     [(call, [finding])] = hub.calls
     assert call == "import"
     assert finding["Id"] == finding_id(WHERE, object_result())
+    assert finding["RecordState"] == "ACTIVE"
+
+
+def test_a_remediated_result_archives_its_finding_then_resolves_its_workflow() -> None:
+    """An import cannot set the Workflow of an existing finding; BatchUpdateFindings does (RESOLVED)."""
+    hub = FakeHub()
+
+    sink(hub).record(object_result(Outcome.REMEDIATED))
+
+    [(first, [finding]), (second, resolved)] = hub.calls
+    assert (first, second) == ("import", "resolve")
+    assert (finding["RecordState"], finding["Compliance"]["Status"]) == ("ARCHIVED", "PASSED")
+    assert resolved == IDENTIFIER
 
 
 @pytest.mark.parametrize("outcome", [Outcome.OUT_OF_SCOPE, Outcome.GONE])
@@ -228,13 +264,24 @@ def test_out_of_scope_and_gone_results_leave_security_hub_alone(outcome: Outcome
     assert hub.calls == []
 
 
-def test_a_compliant_result_only_looks_when_there_is_nothing_active() -> None:
-    for existing in (None, {"RecordState": "ARCHIVED"}):
-        hub = FakeHub(existing)
+@pytest.mark.parametrize(
+    ("existing", "expected"),
+    [
+        (None, ["get"]),  # nothing to resolve
+        ({"RecordState": "ARCHIVED", "Workflow": {"Status": "RESOLVED"}}, ["get"]),
+        ({"RecordState": "ARCHIVED", "Workflow": {"Status": "SUPPRESSED"}}, ["get"]),  # a person's decision stands
+        ({"RecordState": "ARCHIVED", "Workflow": {"Status": "NEW"}}, ["get", "resolve"]),  # an earlier resolve failed
+        ({"RecordState": "ARCHIVED"}, ["get", "resolve"]),  # no workflow: a finding starts NEW
+    ],
+)
+def test_a_compliant_result_imports_nothing_without_an_active_finding(
+    existing: dict[str, Any] | None, expected: list[str]
+) -> None:
+    hub = FakeHub(existing)
 
-        sink(hub).record(object_result(Outcome.COMPLIANT))
+    sink(hub).record(object_result(Outcome.COMPLIANT))
 
-        assert [call for call, _ in hub.calls] == ["get"]
+    assert calls(hub) == expected
 
 
 def test_a_compliant_result_resolves_the_active_finding_keeping_its_creation_and_updating_it_later() -> None:
@@ -242,18 +289,63 @@ def test_a_compliant_result_resolves_the_active_finding_keeping_its_creation_and
         "RecordState": "ACTIVE",
         "CreatedAt": "2026-11-01T08:00:00.000Z",
         "UpdatedAt": "2026-11-20T09:15:05.000Z",
+        "Workflow": {"Status": "NEW"},
     }
     hub = FakeHub(existing)
 
     sink(hub, now=NOW).record(object_result(Outcome.COMPLIANT))  # this clock is behind the finding's UpdatedAt
 
-    [(first, looked_up), (second, [finding])] = hub.calls
-    assert (first, second) == ("get", "import")
-    assert looked_up == (finding_id(WHERE, object_result()), WHERE.product_arn)
+    [(first, looked_up), (second, [finding]), (third, resolved)] = hub.calls
+    assert (first, second, third) == ("get", "import", "resolve")
+    assert looked_up == resolved == IDENTIFIER
     assert (finding["RecordState"], finding["Compliance"]["Status"]) == ("ARCHIVED", "PASSED")
     assert finding["CreatedAt"] == "2026-11-01T08:00:00.000Z"
     assert finding["UpdatedAt"] == "2026-11-20T09:15:05.001Z"
     assert sink(FakeHub(existing), now=NOW + timedelta(hours=1))._later(existing) == NOW + timedelta(hours=1)
+
+
+# --- bulk results: Security Hub's quotas -----------------------------------------------------------------------------
+
+BULK_TRIGGERS = [Trigger(source=Source.SWEEP), Trigger(source=Source.BATCH)]
+EVENT_AND_MANUAL_TRIGGERS = [Trigger(source=s) for s in (Source.CLOUDTRAIL, Source.S3_NOTIFICATION, Source.MANUAL)]
+
+
+@pytest.mark.parametrize("trigger", BULK_TRIGGERS, ids=lambda t: t.source.value)
+@pytest.mark.parametrize("outcome", [Outcome.COMPLIANT, Outcome.REMEDIATED])
+def test_a_sweeps_or_a_backfills_compliant_and_remediated_results_make_no_security_hub_call(
+    outcome: Outcome, trigger: Trigger
+) -> None:
+    """BatchImportFindings allows 10 requests per second per account and Region, GetFindings fewer: a sweep or a
+    Batch Operations job of a million objects must not spend them on objects that are fine."""
+    hub = FakeHub({"RecordState": "ACTIVE"})
+
+    sink(hub).record(object_result(outcome, trigger=trigger))
+    sink(hub).record(bucket_result(outcome, trigger=trigger))
+
+    assert hub.calls == []
+
+
+@pytest.mark.parametrize("trigger", BULK_TRIGGERS, ids=lambda t: t.source.value)
+@pytest.mark.parametrize("outcome", sorted(RAISES))
+def test_a_sweeps_or_a_backfills_problems_still_raise_findings(outcome: Outcome, trigger: Trigger) -> None:
+    hub = FakeHub()
+
+    sink(hub).record(object_result(outcome, trigger=trigger))
+
+    assert calls(hub) == ["import"]
+
+
+@pytest.mark.parametrize("trigger", EVENT_AND_MANUAL_TRIGGERS, ids=lambda t: t.source.value)
+def test_event_driven_and_manual_results_keep_raising_and_resolving(trigger: Trigger) -> None:
+    hub = FakeHub({"RecordState": "ACTIVE"})
+
+    for outcome in (Outcome.UNREMEDIABLE, Outcome.REMEDIATED, Outcome.COMPLIANT):
+        sink(hub).record(object_result(outcome, trigger=trigger))
+
+    assert calls(hub) == ["import", "import", "resolve", "get", "import", "resolve"]
+
+
+# --- never raises ----------------------------------------------------------------------------------------------------
 
 
 def test_an_import_failure_is_counted_and_never_raised() -> None:
@@ -270,3 +362,71 @@ def test_an_import_failure_is_counted_and_never_raised() -> None:
         "FindingImportFailed",
         "InvalidAccess: not subscribed",
     )
+
+
+class AnsweringClient:
+    """A Security Hub client answering each operation with what it is given (no AWS): how Security Hub's answers
+    reach the adapter, malformed ones included."""
+
+    def __init__(self, **answers: Any) -> None:
+        self.answers = answers
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, operation: str) -> Any:
+        def call(**params: Any) -> Any:
+            self.requests.append((operation, params))
+            return self.answers.get(operation, {})
+
+        return call
+
+
+def recorded_through(client: AnsweringClient, result: ObjectResult) -> list[Exception]:
+    errors: list[Exception] = []
+    sink(SecurityHub(lambda: client), errors).record(result)
+    return errors
+
+
+@pytest.mark.parametrize(
+    ("answers", "outcome", "code"),
+    [
+        # FailedCount without FailedFindings: refused all the same, of an unknown code (no IndexError).
+        ({"batch_import_findings": {"FailedCount": 1}}, Outcome.UNREMEDIABLE, "Unknown"),
+        ({"batch_import_findings": {"FailedCount": 1, "FailedFindings": []}}, Outcome.UNREMEDIABLE, "Unknown"),
+        ({"batch_import_findings": {"FailedCount": 2, "FailedFindings": ["?"]}}, Outcome.REMEDIATED, "Unknown"),
+        # BatchUpdateFindings could not resolve it.
+        (
+            {"batch_update_findings": {"UnprocessedFindings": [{"ErrorCode": "AccessDenied", "ErrorMessage": "no"}]}},
+            Outcome.REMEDIATED,
+            "AccessDenied",
+        ),
+        # Answers this code does not expect: a finding that is not an object, a GetFindings answer that is a list.
+        ({"get_findings": {"Findings": [None]}}, Outcome.COMPLIANT, "AttributeError"),
+        ({"get_findings": []}, Outcome.COMPLIANT, "AttributeError"),
+        ({"batch_import_findings": None}, Outcome.FAILED, "AttributeError"),
+    ],
+)
+def test_whatever_security_hub_answers_record_never_raises_and_counts_the_failure(
+    answers: dict[str, Any], outcome: Outcome, code: str
+) -> None:
+    errors = recorded_through(AnsweringClient(**answers), object_result(outcome))
+
+    [error] = errors
+    assert isinstance(error, FindingImportFailed)
+    assert (error.code, error.metric) == (code, "FindingImportFailed")
+
+
+def test_an_active_finding_with_malformed_dates_is_still_resolved_keeping_what_it_can() -> None:
+    existing = {"Id": IDENTIFIER[0], "ProductArn": IDENTIFIER[1], "RecordState": "ACTIVE", "UpdatedAt": 7}
+    client = AnsweringClient(get_findings={"Findings": [existing | {"CreatedAt": ["not", "a", "date"]}]})
+
+    errors = recorded_through(client, object_result(Outcome.COMPLIANT))
+
+    assert errors == []
+    [(_, _), (imports, imported), (updates, resolved)] = client.requests
+    assert (imports, updates) == ("batch_import_findings", "batch_update_findings")
+    [finding] = imported["Findings"]
+    assert finding["CreatedAt"] == finding["UpdatedAt"] == "2026-11-20T09:15:04.933Z"
+    assert resolved == {
+        "FindingIdentifiers": [{"Id": IDENTIFIER[0], "ProductArn": IDENTIFIER[1]}],
+        "Workflow": {"Status": "RESOLVED"},
+    }

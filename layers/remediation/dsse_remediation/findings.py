@@ -3,17 +3,32 @@
 Every final object and bucket result goes through `Findings.record` (SECURITY_HUB_FINDINGS=true):
 
     unremediable, failed, would-remediate   import the resource's finding: RecordState ACTIVE, Compliance FAILED
-    remediated                              import it resolved: RecordState ARCHIVED, Compliance PASSED
-    compliant                               the same, but only when an ACTIVE finding exists (GetFindings by its id)
+    remediated                              import it archived (RecordState ARCHIVED, Compliance PASSED), then
+                                            resolve it (BatchUpdateFindings: Workflow RESOLVED)
+    compliant                               the same, but only when an ACTIVE finding exists (GetFindings by its id);
+                                            an archived one whose workflow is still NEW is only resolved
     out-of-scope, gone                      nothing (another account's bucket is that account's business)
 
-Security Hub sets the workflow of a finding that turns ARCHIVED or PASSED to RESOLVED by itself; a provider cannot set
-Workflow on an existing finding (https://docs.aws.amazon.com/securityhub/latest/userguide/finding-update-batchimportfindings.html).
+Security Hub sets Workflow RESOLVED by itself only on findings from its own controls; a provider's import cannot change
+the Workflow of an existing finding
+(https://docs.aws.amazon.com/securityhub/latest/userguide/finding-update-batchimportfindings.html), so the stack
+resolves its findings with BatchUpdateFindings, as a customer does
+(https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_BatchUpdateFindings.html). A later import that makes the
+finding ACTIVE (or FAILED) again turns its workflow back to NEW (Security Hub does that:
+https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_Workflow.html).
+
+Bulk results stay within Security Hub's quotas (BatchImportFindings: 10 requests per second per account and Region,
+GetFindings fewer): results whose trigger is a bucket sweep (Source.SWEEP) or an S3 Batch Operations task
+(Source.BATCH) only raise findings (unremediable, failed, would-remediate); their compliant and remediated results, the
+bulk of a sweep or a backfill, make no Security Hub call. Event-driven and manual results raise and resolve as above.
+
 A finding's id is deterministic per resource (`dsse-remediation/<account>/<region>/<sha256 of the S3 URI>`), so a
 repeat updates the finding instead of adding one. A finding carries the result's reason, the encryption found, the
 key expected and the writer (the actor CloudTrail names): never object contents or metadata values.
 
-A finding that cannot be imported is logged and counted (metric FindingImportFailed); it never fails the remediation.
+A finding that cannot be imported, looked up or resolved is logged and counted (metric FindingImportFailed); whatever
+goes wrong (an AWS error, or an answer this code did not expect), `Findings.record` never raises: it never fails the
+remediation.
 """
 
 from __future__ import annotations
@@ -26,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from .exceptions import AwsFailure
-from .model import BucketResult, ObjectResult, Outcome
+from .model import BucketResult, Failure, ObjectResult, Outcome, Source
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +52,9 @@ FIELD_PREFIX = "dsse-remediation/"
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 1024
 RAISES = frozenset({Outcome.UNREMEDIABLE, Outcome.FAILED, Outcome.WOULD_REMEDIATE})
+RESOLVES = frozenset({Outcome.REMEDIATED, Outcome.COMPLIANT})
+# Triggers of bulk work (sweeps, Batch Operations tasks): their results only raise findings (Security Hub's quotas).
+BULK = frozenset({Source.SWEEP, Source.BATCH})
 _SEVERITY = {Outcome.UNREMEDIABLE: "HIGH", Outcome.FAILED: "HIGH", Outcome.WOULD_REMEDIATE: "MEDIUM"}
 _OBJECT_TITLES = {
     Outcome.WOULD_REMEDIATE: "S3 object not encrypted with DSSE-KMS under its key",
@@ -66,6 +84,8 @@ class Hub(Protocol):
     def import_findings(self, findings: list[dict[str, Any]]) -> None: ...
 
     def finding(self, finding_id: str, product_arn: str) -> dict[str, Any] | None: ...
+
+    def resolve(self, finding_id: str, product_arn: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -172,24 +192,44 @@ class Findings:
         self._clock = clock
 
     def record(self, result: Recorded) -> None:
+        """Raise, resolve or leave alone the result's finding. Never raises: any failure (an AWS error, an unexpected
+        answer) is logged and counted as FindingImportFailed."""
         try:
             self._record(result)
-        except AwsFailure as exc:
+        except Exception as exc:  # documented: a finding never fails the remediation
+            failed = (
+                FindingImportFailed(exc.failure, str(exc), exc.code)
+                if isinstance(exc, AwsFailure)
+                else FindingImportFailed(Failure.OTHER, f"{type(exc).__name__}: {exc}", type(exc).__name__)
+            )
             log.error(
                 "finding could not be imported",
-                extra={"error": str(exc), "resource": s3_uri(result), "outcome": result.outcome.value},
+                extra={"error": str(failed), "resource": s3_uri(result), "outcome": result.outcome.value},
             )
             if self._on_error:
-                self._on_error(FindingImportFailed(exc.failure, str(exc), exc.code))
+                self._on_error(failed)
 
     def _record(self, result: Recorded) -> None:
         outcome = result.outcome
-        if outcome in RAISES or outcome is Outcome.REMEDIATED:
+        if outcome in RESOLVES and result.trigger.source in BULK:
+            return  # a sweep's or a backfill's bulk: no Security Hub call (the module's docstring)
+        if outcome in RAISES:
             self.hub.import_findings([asff(result, self.where, self._clock())])
+        elif outcome is Outcome.REMEDIATED:
+            self.hub.import_findings([asff(result, self.where, self._clock())])
+            self._resolve(result)
         elif outcome is Outcome.COMPLIANT:
             existing = self.hub.finding(finding_id(self.where, result), self.where.product_arn)
-            if existing is not None and existing.get("RecordState") == "ACTIVE":
-                self.hub.import_findings([asff(result, self.where, self._later(existing), existing.get("CreatedAt"))])
+            if existing is None:
+                return
+            if existing.get("RecordState") == "ACTIVE":
+                self.hub.import_findings([asff(result, self.where, self._later(existing), _created(existing))])
+                self._resolve(result)
+            elif _workflow(existing) == "NEW":  # archived, but an earlier resolve failed
+                self._resolve(result)
+
+    def _resolve(self, result: Recorded) -> None:
+        self.hub.resolve(finding_id(self.where, result), self.where.product_arn)
 
     def _later(self, existing: dict[str, Any]) -> datetime:
         """Now, or just after the existing finding's UpdatedAt: Security Hub ignores an update that is not later."""
@@ -201,3 +241,15 @@ class Findings:
         if updated.tzinfo is None:
             updated = updated.replace(tzinfo=UTC)
         return max(now, updated + timedelta(milliseconds=1))
+
+
+def _created(existing: dict[str, Any]) -> str | None:
+    created = existing.get("CreatedAt")
+    return created if isinstance(created, str) and created else None
+
+
+def _workflow(existing: dict[str, Any]) -> str:
+    """The finding's workflow status; NEW when it has none (a finding starts NEW)."""
+    workflow = existing.get("Workflow")
+    status = workflow.get("Status") if isinstance(workflow, dict) else None
+    return status if isinstance(status, str) else "NEW"

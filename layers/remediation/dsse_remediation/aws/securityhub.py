@@ -1,9 +1,10 @@
-"""Security Hub adapter: import findings (BatchImportFindings) and read one back by its id (GetFindings)."""
+"""Security Hub adapter: import findings (BatchImportFindings), read one back by its id (GetFindings), resolve one
+(BatchUpdateFindings)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from botocore.exceptions import ClientError
 
@@ -23,9 +24,7 @@ class SecurityHub:
         (https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_BatchImportFindings.html)."""
         response = self._client_factory().batch_import_findings(Findings=list(findings))
         if response.get("FailedCount"):
-            failed = response["FailedFindings"][0]
-            code, message = str(failed.get("ErrorCode", "Unknown")), str(failed.get("ErrorMessage", ""))
-            raise ClientError({"Error": {"Code": code, "Message": message}}, "BatchImportFindings")
+            _refused(response.get("FailedFindings"), "BatchImportFindings")
 
     @errors.translated
     def finding(self, finding_id: str, product_arn: str) -> dict[str, Any] | None:
@@ -40,3 +39,22 @@ class SecurityHub:
         found = [f for f in response.get("Findings", []) if f.get("Id") == finding_id]
         found = [f for f in found if f.get("ProductArn") == product_arn]
         return dict(found[0]) if found else None
+
+    @errors.translated
+    def resolve(self, finding_id: str, product_arn: str) -> None:
+        """Set the finding's Workflow to RESOLVED. A provider's import cannot change the Workflow of an existing
+        finding; BatchUpdateFindings can, and answers 200 with UnprocessedFindings[] for those it could not update
+        (https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_BatchUpdateFindings.html)."""
+        response = self._client_factory().batch_update_findings(
+            FindingIdentifiers=[{"Id": finding_id, "ProductArn": product_arn}], Workflow={"Status": "RESOLVED"}
+        )
+        if response.get("UnprocessedFindings"):
+            _refused(response["UnprocessedFindings"], "BatchUpdateFindings")
+
+
+def _refused(failures: Any, operation: str) -> NoReturn:
+    """The first refusal of a batch as the ClientError errors.translated classifies; a batch that says it refused
+    without saying what (no FailedFindings, an unexpected shape) is still a refusal, of code Unknown."""
+    first = failures[0] if isinstance(failures, Sequence) and failures and isinstance(failures[0], Mapping) else {}
+    code, message = str(first.get("ErrorCode") or "Unknown"), str(first.get("ErrorMessage") or "")
+    raise ClientError({"Error": {"Code": code, "Message": message}}, operation)

@@ -3,8 +3,10 @@
 A row says whether the member stack is deployed there (its stack instance's status), with which Mode, key,
 SecurityBusArn and SecurityHubFindings (the instance's parameter overrides, else the StackSet's parameters, else the
 template's defaults), and, with `--results-log-group`, how many results of each outcome the security account
-received from there in the last `--hours` (each log event is the EventBridge event whose `detail` is the alert body:
-`detail.account`, `detail.region`, `detail.outcome`; an event that is not is counted as unreadable).
+received from there in the last `--hours` (each log event is the EventBridge event whose `detail` is the alert body;
+it is counted under the envelope's `account` and `region`, which EventBridge sets and a sender cannot forge — the
+body's own `account`/`region` only when the envelope has none — and an alert body naming another account than its
+envelope is counted as disputed; an event that is not one is counted as unreadable).
 
 The rows are every active account times every Region the StackSet targets (the Regions of its instances), plus any
 other account and Region that has an instance or sent a result. Exit 0 when every active account has a CURRENT stack
@@ -50,20 +52,24 @@ class Outcomes:
 
     counts: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
     unreadable: int = 0
+    disputed: int = 0  # alert bodies that name another account or Region than the event's envelope
 
     def add(self, message: str) -> None:
-        detail = _detail(message)
-        if detail is None:
+        found = _detail(message)
+        if found is None:
             self.unreadable += 1
             return
-        account, region, outcome = detail
+        (account, region, outcome), claimed = found
+        if claimed != (account, region):
+            self.disputed += 1
         self.counts.setdefault((account, region), Counter())[outcome] += 1
 
     def of(self, account: str, region: str) -> dict[str, int]:
         return dict(sorted(self.counts.get((account, region), Counter()).items()))
 
 
-def _detail(message: str) -> tuple[str, str, str] | None:
+def _detail(message: str) -> tuple[tuple[str, str, str], tuple[str, str]] | None:
+    """((account, Region, outcome) as counted, (account, Region) as the alert body claims them), or None."""
     try:
         event = json.loads(message)
     except ValueError:
@@ -71,10 +77,13 @@ def _detail(message: str) -> tuple[str, str, str] | None:
     detail = event.get("detail") if isinstance(event, dict) else None
     if not isinstance(detail, dict):
         return None
-    fields = tuple(detail.get(name) for name in ("account", "region", "outcome"))
-    if not all(isinstance(value, str) and value for value in fields):
+    claimed = tuple(detail.get(name) for name in ("account", "region", "outcome"))
+    if not all(isinstance(value, str) and value for value in claimed):
         return None
-    return fields  # type: ignore[return-value]
+    account, region = (event.get(name) for name in ("account", "region"))
+    account = account if isinstance(account, str) and account else claimed[0]
+    region = region if isinstance(region, str) and region else claimed[1]
+    return (account, region, claimed[2]), (claimed[0], claimed[1])  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -178,6 +187,7 @@ class Status:
     start: datetime
     end: datetime
     unreadable: int = 0
+    disputed: int = 0
 
     @property
     def problems(self) -> list[str]:
@@ -197,6 +207,7 @@ class Status:
                 "start": self.start.isoformat(),
                 "end": self.end.isoformat(),
                 "unreadable": self.unreadable,
+                "disputed": self.disputed,
             }
         return {
             "stackSet": self.stack_set,
@@ -212,6 +223,8 @@ class Status:
         active = {row.account for row in self.rows if row.expected}
         if self.log_group:
             unreadable = f"; {self.unreadable} unreadable event(s)" if self.unreadable else ""
+            if self.disputed:
+                unreadable += f"; {self.disputed} alert(s) naming another account than their sender (counted by sender)"
             lines.append(f"outcomes: the last {self.hours} h of {self.log_group}{unreadable}")
         problems = self.problems
         if problems:
@@ -304,6 +317,7 @@ def run_org_status(args: argparse.Namespace, console: Console, now: datetime | N
         start,
         end,
         outcomes.unreadable if outcomes else 0,
+        outcomes.disputed if outcomes else 0,
     )
     if console.json_mode:
         console.document(status.answer())
