@@ -17,15 +17,12 @@ per-invocation rate, within the KMS request quota (README, "Backfill").
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import resource
-import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
-from types import ModuleType
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -33,8 +30,7 @@ import boto3
 from moto import mock_aws
 
 from benchmarks.common import ROOT, aws_fidelity_applied, table, use_fake_aws
-from benchmarks.load import Calls, LambdaContext, quiet_stdout
-from dsse_remediation.aws import clients
+from benchmarks.load import Calls, LambdaContext, load_handler, quiet_stdout
 
 HANDLER = ROOT / "functions" / "batch_task" / "app.py"
 BUCKET = "example-protected-backfill"
@@ -55,17 +51,6 @@ class Report:
     remediated_per_s: float
     compliant_per_s: float
     peak_rss_mib: float
-
-
-def load_handler() -> ModuleType:
-    clients.client.cache_clear()
-    spec = importlib.util.spec_from_file_location("batch_task_app", HANDLER)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {HANDLER}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def invocation(number: int, key: str) -> dict[str, Any]:
@@ -96,7 +81,7 @@ def run(objects: int, compliant_percent: int) -> Report:
             POWERTOOLS_SERVICE_NAME="dsse-remediation",
             POWERTOOLS_METRICS_NAMESPACE="DsseRemediationBatch",
         )
-        handler = load_handler()
+        handler = load_handler(HANDLER)
         calls = Calls()
         handler.app.client("s3").meta.events.register("before-parameter-build.s3", calls)
         codes: Counter[str] = Counter()

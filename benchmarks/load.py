@@ -151,12 +151,13 @@ class Calls:
         self.counts[model.name] += 1
 
 
-def load_handler() -> ModuleType:
-    """functions/object_remediation/app.py, imported afresh on fresh library clients: a cold start."""
+def load_handler(path: Path = HANDLER) -> ModuleType:
+    """A handler (functions/<name>/app.py; the object handler by default), imported afresh on fresh library
+    clients: a cold start."""
     clients.client.cache_clear()
-    spec = importlib.util.spec_from_file_location("object_remediation_app", HANDLER)
+    spec = importlib.util.spec_from_file_location(f"{path.parent.name}_app", path)
     if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {HANDLER}")
+        raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)

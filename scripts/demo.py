@@ -81,6 +81,24 @@ def local_aws() -> Iterator[str]:
         server.stop()
 
 
+def use_local_aws(endpoint: str) -> None:
+    """This process's environment for the fake AWS at `endpoint`: its credentials, the Region, Powertools quiet."""
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="demo",
+        AWS_SECRET_ACCESS_KEY="demo",
+        AWS_REGION=REGION,
+        AWS_DEFAULT_REGION=REGION,
+        POWERTOOLS_TRACE_DISABLED="1",
+        POWERTOOLS_METRICS_DISABLED="true",
+        POWERTOOLS_METRICS_NAMESPACE="DsseRemediation",
+        POWERTOOLS_LOG_LEVEL="WARNING",
+        POWERTOOLS_SERVICE_NAME="dsse-remediation",
+    )
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+
+
 def quiet() -> contextlib.AbstractContextManager[Any]:
     """The handlers' EMF metric lines go to stdout in Lambda; the demo keeps its own output readable."""
     return contextlib.redirect_stdout(io.StringIO())
@@ -245,20 +263,7 @@ def run() -> int:
     from boto3.s3.transfer import TransferConfig
 
     with local_aws() as endpoint:
-        os.environ.update(
-            AWS_ENDPOINT_URL=endpoint,
-            AWS_ACCESS_KEY_ID="demo",
-            AWS_SECRET_ACCESS_KEY="demo",
-            AWS_REGION=REGION,
-            AWS_DEFAULT_REGION=REGION,
-            POWERTOOLS_TRACE_DISABLED="1",
-            POWERTOOLS_METRICS_DISABLED="true",
-            POWERTOOLS_METRICS_NAMESPACE="DsseRemediation",
-            POWERTOOLS_LOG_LEVEL="WARNING",
-            POWERTOOLS_SERVICE_NAME="dsse-remediation",
-        )
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-            os.environ.pop(name, None)
+        use_local_aws(endpoint)
         s3: Any = boto3.client("s3", region_name=REGION)
         kms: Any = boto3.client("kms", region_name=REGION)
         sns: Any = boto3.client("sns", region_name=REGION)

@@ -94,20 +94,7 @@ def run() -> int:
 
     demo = demo_module()
     with demo.local_aws() as endpoint:
-        os.environ.update(
-            AWS_ENDPOINT_URL=endpoint,
-            AWS_ACCESS_KEY_ID="demo",
-            AWS_SECRET_ACCESS_KEY="demo",
-            AWS_REGION=REGION,
-            AWS_DEFAULT_REGION=REGION,
-            POWERTOOLS_TRACE_DISABLED="1",
-            POWERTOOLS_METRICS_DISABLED="true",
-            POWERTOOLS_METRICS_NAMESPACE="DsseRemediation",
-            POWERTOOLS_LOG_LEVEL="WARNING",
-            POWERTOOLS_SERVICE_NAME="dsse-remediation",
-        )
-        os.environ.pop("AWS_PROFILE", None)
-        os.environ.pop("AWS_SESSION_TOKEN", None)
+        demo.use_local_aws(endpoint)
         security = boto3.Session(region_name=REGION)
 
         # The Organization: the security account creates it and two member accounts.
