@@ -54,6 +54,12 @@ classes in this process, so it covers both `mock_aws()` and an in-process `Threa
    fails the write (S3 relays `KMS.DisabledException` / `KMS.KMSInvalidStateException`).
    https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html
    moto's S3 never consults KMS.
+13. Security Hub GetFindings filters. "Filters: The finding attributes used to define a condition to filter the
+    returned findings"; a string filter with `Comparison: EQUALS` keeps the findings whose attribute equals one of
+    the values. https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_GetFindings.html ,
+    https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_StringFilter.html
+    moto 5.2.5 ignores Filters and answers every finding. Here the EQUALS string filters on top-level string
+    attributes (Id, ProductArn, RecordState, ...) are applied; other filters are left as moto has them.
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ from moto.kms.models import kms_backends
 from moto.s3 import models as s3_models
 from moto.s3 import responses as s3_responses
 from moto.s3.exceptions import CopyObjectMustChangeSomething, MissingKey, PreconditionFailed, S3ClientError
+from moto.securityhub import models as securityhub_models
 
 _KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 _ANNOTATIONS: dict[tuple[str, str], list[str]] = {}
@@ -299,6 +306,23 @@ def apply() -> Callable[[], None]:
     kms_backend_cls = kms_models.KmsBackend
     for name in ("enable_key", "disable_key", "cancel_key_deletion", "schedule_key_deletion"):
         patch(kms_backend_cls, name, _accepting_key_arns(kms_backend_cls.__dict__[name]))
+
+    # 13: GetFindings applies its EQUALS string filters.
+    hub_cls = securityhub_models.SecurityHubBackend
+    original_get_findings = hub_cls.get_findings
+
+    @functools.wraps(original_get_findings)
+    def get_findings(self: Any, filters: dict[str, Any] | None = None, *args: Any, **kwargs: Any) -> Any:
+        answer: Any = original_get_findings(self, filters, *args, **kwargs)
+        paged = isinstance(answer, tuple)  # moto's paginator answers (findings, next token)
+        found: list[dict[str, Any]] = answer[0] if paged else answer
+        for attribute, conditions in (filters or {}).items():
+            wanted = {c.get("Value") for c in conditions if c.get("Comparison") == "EQUALS"}
+            if wanted and all(isinstance(f.get(attribute), str) for f in found):
+                found = [f for f in found if f.get(attribute) in wanted]
+        return (found, *answer[1:]) if paged else found
+
+    patch(hub_cls, "get_findings", get_findings)
 
     # 12: arrays of objects in event patterns.
     patch(events_models.EventPattern, "_flatten_dict", staticmethod(_flatten_event))

@@ -13,9 +13,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import S3BatchOperationResponse, S3BatchOperationResponseRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from dsse_remediation.batch_tasks import parse_batch_invocation
 from dsse_remediation.exceptions import InvalidEvent
 from dsse_remediation.reporting import powertools
-from dsse_remediation.triggers import parse_batch_invocation
 from dsse_remediation.wiring import App
 
 logger, metrics, tracer, report = powertools()

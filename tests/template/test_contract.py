@@ -22,12 +22,12 @@ from dsse_remediation import backfill, sweep
 from dsse_remediation.alerts import ForwardFailed
 from dsse_remediation.aws.events import DETAIL_TYPE, SOURCE
 from dsse_remediation.batch_events import JobStatusChange, parse_batch_jobs_event
+from dsse_remediation.batch_tasks import parse_batch_invocation
 from dsse_remediation.cli.session import STACK_OUTPUTS
 from dsse_remediation.config import MIB, Mode, Settings
 from dsse_remediation.findings import FindingImportFailed
 from dsse_remediation.model import BucketRequest, Failure, KeyEvent, ObjectRequest, SweepStep
 from dsse_remediation.scope import Scope
-from dsse_remediation.triggers import parse_batch_invocation
 from dsse_remediation.wiring import App
 from tests.cfn import Resolved
 from tests.helpers import PLACEHOLDER_OTHER_KEY, REGION, inject_error, load_event, put

@@ -400,7 +400,7 @@ def recorded_through(client: AnsweringClient, result: ObjectResult) -> list[Exce
             "AccessDenied",
         ),
         # Answers this code does not expect: a finding that is not an object, a GetFindings answer that is a list.
-        ({"get_findings": {"Findings": [None]}}, Outcome.COMPLIANT, "AttributeError"),
+        ({"get_findings": {"Findings": [None]}}, Outcome.COMPLIANT, "TypeError"),  # the finding None is no mapping
         ({"get_findings": []}, Outcome.COMPLIANT, "AttributeError"),
         ({"batch_import_findings": None}, Outcome.FAILED, "AttributeError"),
     ],

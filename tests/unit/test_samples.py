@@ -11,15 +11,10 @@ from typing import Any
 import pytest
 
 from dsse_remediation.batch_events import BackstopRequest, JobStatusChange, SummaryRequest, parse_batch_jobs_event
+from dsse_remediation.batch_tasks import parse_batch_invocation
 from dsse_remediation.exceptions import InvalidEvent
 from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, Parsed
-from dsse_remediation.triggers import (
-    parse_batch_invocation,
-    parse_bucket_event,
-    parse_key_event,
-    parse_object_event,
-    sqs_records,
-)
+from dsse_remediation.triggers import parse_bucket_event, parse_key_event, parse_object_event, sqs_records
 from tests.helpers import EVENTS, PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY, load_event
 
 PARSERS: dict[str, Callable[[Any], Parsed[Any]]] = {

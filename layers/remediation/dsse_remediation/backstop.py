@@ -40,8 +40,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import errors
+from .aws.batch_jobs import bucket_name
 from .backfill import Backfill, plan
-from .config import Mode, Settings, is_key_arn
+from .config import Settings, is_key_arn
 from .exceptions import AwsFailure, ConfigError, InvalidRequest
 from .model import Failure
 from .scope import is_directory_bucket
@@ -186,7 +187,7 @@ class Backstop:
                 "DSSE-KMS, if it lists any"
             )
             return BucketRun(bucket, Action.WOULD_START, reason, encryption_filters=("INVENTORY",), **found)
-        spec = self.backfill.from_inventory(inventory.manifest_uri, campaign=campaign, dry_run=self._alert_only)
+        spec = self.backfill.from_inventory(inventory.manifest_uri, campaign=campaign)  # alert-only: Backfill.dry_run
         if spec is None:
             reason = f"the S3 Inventory report of {delivered} lists no object that is not DSSE-KMS"
             return BucketRun(bucket, Action.SKIPPED, reason, **found)
@@ -231,7 +232,6 @@ class Backstop:
         specs = plan(
             bucket,
             campaign=campaign,
-            dry_run=self._alert_only,
             include_dsse_other_keys=self.settings.backstop_include_dsse_other_keys or "DSSEKMS" in (needed or ()),
             created_after=since,
             priority=self.settings.batch_job_priority,
@@ -257,10 +257,6 @@ class Backstop:
                 continue  # compliant (a key configured by alias cannot be compared: its DSSE objects are let be)
             needed.add(_FILTERS.get(algorithm, "NOTSSE"))
         return needed
-
-    @property
-    def _alert_only(self) -> bool:
-        return self.settings.mode is Mode.ALERT_ONLY
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -386,7 +382,7 @@ class BackstopStore:
 
     def _newest_report(self, bucket: str, config: Mapping[str, Any]) -> InventoryReport | None:
         destination = config["Destination"]["S3BucketDestination"]
-        target = str(destination["Bucket"]).split(":::")[-1]
+        target = bucket_name(str(destination["Bucket"]))
         prefix = str(destination.get("Prefix") or "").strip("/")
         folder = f"{prefix}/{bucket}/{config['Id']}/" if prefix else f"{bucket}/{config['Id']}/"
         stamps = []

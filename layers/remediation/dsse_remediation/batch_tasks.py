@@ -20,11 +20,13 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-invoke-lambda.ht
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 from urllib.parse import unquote, unquote_plus
 
-from .exceptions import InvalidRequest
+from .exceptions import InvalidEvent, InvalidRequest
 from .model import Failure, ObjectRequest, ObjectResult, Outcome, Source, Trigger
 from .remediation import ObjectRemediator
 
@@ -150,3 +152,53 @@ class BatchTasks:
             dry_run=invocation.arguments.dry_run,
             trigger=trigger,
         )
+
+
+def parse_batch_invocation(event: Any) -> BatchInvocation:
+    """An S3 Batch Operations LambdaInvoke payload. The envelope must be right (else InvalidEvent: there is no task
+    to answer); a task or UserArguments that cannot be read is answered PermanentFailure, task by task.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-invoke-lambda.html"""
+    if not isinstance(event, Mapping):
+        raise InvalidEvent(f"expected an S3 Batch Operations invocation (a JSON object), got {type(event).__name__}")
+    version, invocation_id, job, tasks = (
+        event.get(name) for name in ("invocationSchemaVersion", "invocationId", "job", "tasks")
+    )
+    if version not in ("1.0", "2.0") or not isinstance(invocation_id, str) or not invocation_id:
+        raise InvalidEvent(
+            "not an S3 Batch Operations invocation: expected invocationSchemaVersion '2.0' (or '1.0'), "
+            "invocationId, job {id, userArguments} and tasks [{taskId, s3Bucket, s3Key, s3VersionId}]"
+        )
+    if not isinstance(job, Mapping) or not isinstance(job.get("id"), str):
+        raise InvalidEvent("S3 Batch Operations invocation without job.id")
+    if not isinstance(tasks, list) or not tasks:
+        raise InvalidEvent("S3 Batch Operations invocation without tasks")
+    arguments, problem = JobArguments(), None
+    try:
+        arguments = parse_arguments(job.get("userArguments"))
+    except InvalidRequest as exc:
+        problem = str(exc)
+    return BatchInvocation(
+        schema_version=version,
+        invocation_id=invocation_id,
+        job_id=job["id"],
+        tasks=tuple(_batch_task(task, index) for index, task in enumerate(tasks)),
+        arguments=arguments,
+        arguments_problem=problem,
+    )
+
+
+def _batch_task(task: Any, index: int) -> BatchTask:
+    if not isinstance(task, Mapping) or not isinstance(task.get("taskId"), str):
+        # No taskId, nothing to answer it with: Batch Operations treats missing results as treatMissingKeysAs.
+        return BatchTask(task_id=f"missing-task-id-{index}", bucket="", s3_key="", problem="task without a taskId")
+    task_id = task["taskId"]
+    bucket = task.get("s3Bucket")
+    arn = task.get("s3BucketArn")  # schema 1.0
+    if bucket is None and isinstance(arn, str) and arn.startswith("arn:") and ":::" in arn:
+        bucket = arn.split(":::", 1)[1]
+    key, version = task.get("s3Key"), task.get("s3VersionId")
+    if not isinstance(bucket, str) or not bucket or not isinstance(key, str) or not key:
+        return BatchTask(task_id, "", "", problem="task without a string s3Bucket (or s3BucketArn) and s3Key")
+    if version is not None and not isinstance(version, str):
+        return BatchTask(task_id, bucket, key, problem="task whose s3VersionId is not a string or null")
+    return BatchTask(task_id, bucket, key, version or None)

@@ -44,7 +44,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .alerts import SCHEMA, Alert, Alerts, subject
 from .aws import errors
-from .aws.batch_jobs import FINAL_STATUSES, BatchJobs, JobStatus
+from .aws.batch_jobs import FINAL_STATUSES, BatchJobs, JobStatus, bucket_name
 from .config import Settings
 from .exceptions import AwsFailure, InvalidRequest
 from .model import MANUAL, OMITTED, Failure, Outcome, Trigger, answer
@@ -104,10 +104,6 @@ class JobSummary:
     alert_with: str | None = None  # the run's job that ended last, whose event publishes the run's one alert
     alert_error: str | None = None
     trigger: Trigger = field(default=MANUAL, metadata=OMITTED)
-
-    @property
-    def done(self) -> bool:
-        return self.status in FINAL_STATUSES
 
     @property
     def outcome(self) -> Outcome:
@@ -492,9 +488,7 @@ def _described(description: str | None) -> tuple[str | None, str | None]:
 
 def _bucket_name(value: Any) -> str | None:
     """A report manifest's Bucket: a name in AWS's example; an ARN is accepted too."""
-    if not isinstance(value, str) or not value:
-        return None
-    return value.split(":::")[-1]
+    return bucket_name(value) if isinstance(value, str) and value else None
 
 
 def _ordered(counts: Mapping[str, int]) -> list[tuple[str, int]]:

@@ -28,16 +28,14 @@ class SecurityHub:
 
     @errors.translated
     def finding(self, finding_id: str, product_arn: str) -> dict[str, Any] | None:
-        """The finding with this id from this product, or None. Security Hub filters on the id; the answer is checked
-        again here (moto 5.2 ignores GetFindings filters and answers every finding)."""
+        """The finding with this id from this product, or None (Security Hub filters on both)."""
         response = self._client_factory().get_findings(
             Filters={
                 "Id": [{"Value": finding_id, "Comparison": "EQUALS"}],
                 "ProductArn": [{"Value": product_arn, "Comparison": "EQUALS"}],
             }
         )
-        found = [f for f in response.get("Findings", []) if f.get("Id") == finding_id]
-        found = [f for f in found if f.get("ProductArn") == product_arn]
+        found = response.get("Findings") or []
         return dict(found[0]) if found else None
 
     @errors.translated
