@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import errors
 from .aws.batch_jobs import BatchJobs, bucket_name
-from .config import Mode, Settings
+from .config import MAX_JOB_PRIORITY, Mode, Settings
 from .exceptions import AwsFailure, ConfigError, InvalidRequest
 from .model import Failure
 from .scope import is_directory_bucket, require_bucket_name
@@ -273,8 +273,8 @@ class Backfill:
             raise InvalidRequest(
                 f"created_after {_iso(spec.created_after)} is not before created_before {_iso(spec.created_before)}"
             )
-        if not 0 <= spec.priority <= 2_147_483_647:
-            raise InvalidRequest(f"priority {spec.priority} must be between 0 and 2147483647")
+        if not 0 <= spec.priority <= MAX_JOB_PRIORITY:
+            raise InvalidRequest(f"priority {spec.priority} must be between 0 and {MAX_JOB_PRIORITY}")
 
     def _check_bucket(self, bucket: str) -> None:
         require_bucket_name(bucket)

@@ -25,6 +25,8 @@ MIB = 1024**2
 MAX_SINGLE_COPY_BYTES = 5 * GIB
 # UploadPartCopy parts are 5 MiB to 5 GiB; https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
 MIN_PART_BYTES = 5 * MIB
+# A Batch Operations job's Priority: a non-negative 32-bit integer, higher runs first (API_control_CreateJob).
+MAX_JOB_PRIORITY = 2_147_483_647
 
 _KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
 _ALIAS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:alias/[A-Za-z0-9/_-]+$")
@@ -113,8 +115,8 @@ class Settings:
             )
         if not 1 <= self.copy_concurrency <= 64:
             raise ConfigError(f"COPY_CONCURRENCY={self.copy_concurrency} must be between 1 and 64")
-        if not 0 <= self.batch_job_priority <= 2_147_483_647:
-            raise ConfigError(f"BATCH_JOB_PRIORITY={self.batch_job_priority} must be between 0 and 2147483647")
+        if not 0 <= self.batch_job_priority <= MAX_JOB_PRIORITY:
+            raise ConfigError(f"BATCH_JOB_PRIORITY={self.batch_job_priority} must be between 0 and {MAX_JOB_PRIORITY}")
         if not 1 <= self.backstop_lookback_hours <= 24 * 366:
             raise ConfigError(f"BACKSTOP_LOOKBACK_HOURS={self.backstop_lookback_hours} must be between 1 and 8784")
         if not 0 <= self.backstop_listing_limit <= 1_000_000:

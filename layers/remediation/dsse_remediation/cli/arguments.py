@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .. import __version__
+from ..config import MAX_JOB_PRIORITY
 from ..model import ObjectRequest
 from ..remediation import validate
 from ..scope import BUCKET_NAME_RULES, is_valid_bucket_name
@@ -27,7 +28,7 @@ EXIT_OK, EXIT_ATTENTION, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # A backfill campaign label goes into job descriptions, tags, report and manifest prefixes and alerts.
 CAMPAIGN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CAMPAIGN_RULES = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-MAX_PRIORITY = 2_147_483_647  # CreateJob's Priority: a non-negative 32-bit integer, higher runs first
+MAX_PRIORITY = MAX_JOB_PRIORITY
 REPORT_FIELDS = ("bucket", "key", "versionId", "outcome", "reason", "encryptionBefore", "encryptionAfter")
 # `--role-arn`: an IAM role ARN (path optional; role names are 1-64 of [A-Za-z0-9+=,.@_-]).
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns
