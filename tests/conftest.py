@@ -4,7 +4,9 @@ recorded clients. What tests share besides fixtures is in tests/helpers.py."""
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 import boto3
@@ -18,7 +20,11 @@ from dsse_remediation.buckets import BucketRemediator
 from dsse_remediation.keyguard import KeyGuard
 from dsse_remediation.remediation import ObjectRemediator
 from tests import aws_fidelity
+from tests.clock import PinnedClock, travelled
 from tests.helpers import AWS_UNSET, FAKE_AWS_ENV, REGION, CallLog, Inbox, Wiring
+
+_TRAVEL = pytest.StashKey[AbstractContextManager[float]]()
+_TRAVEL_NOTE = pytest.StashKey[str]()
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -30,6 +36,29 @@ def _service_models_read_once() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(botocore.session, "create_loader", functools.cache(botocore.loaders.create_loader))
         yield
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """DSSE_TEST_TIME_TRAVEL=<days>: the whole run, collection included, that far in the future (tests/clock.py)."""
+    config.stash[_TRAVEL] = travelled()
+    days = config.stash[_TRAVEL].__enter__()
+    if days:
+        config.stash[_TRAVEL_NOTE] = f"clock {days:g} days ahead, TZ={os.environ.get('TZ', '(unset)')}"
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    return config.stash.get(_TRAVEL_NOTE, None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _TRAVEL in config.stash:
+        config.stash[_TRAVEL].__exit__(None, None, None)
+
+
+@pytest.fixture
+def clock() -> PinnedClock:
+    """A clock pinned at tests.clock.PINNED, for the tests that check a date the product writes."""
+    return PinnedClock()
 
 
 @pytest.fixture(autouse=True)

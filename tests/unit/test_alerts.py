@@ -22,9 +22,10 @@ from dsse_remediation.model import (
     Trigger,
     answer,
 )
+from tests.clock import PinnedClock
 from tests.helpers import PLACEHOLDER_KEY, PLACEHOLDER_KEY_ID, WRITER
 
-CONTEXT = Context(mode="remediate", account="123456789012", region="us-east-1")
+CONTEXT = Context(mode="remediate", account="123456789012", region="us-east-1", clock=PinnedClock())
 
 
 def object_result(outcome: Outcome = Outcome.REMEDIATED, **fields: Any) -> ObjectResult:
@@ -105,6 +106,7 @@ def test_object_alert_body_is_the_schema_with_the_result_and_who_wrote_it() -> N
         "expectedKmsKeyId",
         "trigger",
     }
+    assert body["time"] == "2026-11-20T09:15:02+00:00"  # the context's clock (the App's), never the machine's zone
     assert (body["schema"], body["resource"], body["mode"]) == (
         SCHEMA,
         "s3://example-protected-bucket/reports/q3.csv",

@@ -129,7 +129,6 @@ def batch(monkeypatch: pytest.MonkeyPatch) -> Fakes:
         return fake
 
     monkeypatch.setattr(backfill, "connect", connect)
-    monkeypatch.setattr(backfill, "utc_now", lambda: NOW)
     monkeypatch.setattr(backfill, "POLLING", backfill.Polling(sleep=lambda _: None))
     for name, value in {
         "DSSE_KMS_KEY": PLACEHOLDER_KEY,
@@ -147,7 +146,7 @@ def batch(monkeypatch: pytest.MonkeyPatch) -> Fakes:
 @pytest.fixture
 def run(batch: Fakes, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
     def invoke(*argv: str) -> tuple[int, str, str]:
-        code = commands.main(["backfill", *argv])
+        code = commands.main(["backfill", *argv], clock=lambda: NOW)
         out, err = capsys.readouterr()
         return code, out, err
 

@@ -22,10 +22,12 @@ from dsse_remediation.config import Settings
 from dsse_remediation.exceptions import AwsFailure, InvalidRequest
 from dsse_remediation.model import Failure, Outcome
 from tests.batch_operations import JOB_ROLE_ARN, REPORT_BUCKET
+from tests.clock import PINNED, PinnedClock
 from tests.helpers import ACCOUNT_ID, PLACEHOLDER_KEY, REGION
 
 JOB_ID = "9c1d5e0b-fd60-4b6e-9ae7-c9ab5a41b3e6"
 PREFIX = f"reports/backfill-1/job-{JOB_ID}"
+CONTEXT = Context("remediate", ACCOUNT_ID, REGION, clock=PinnedClock())
 SETTINGS = Settings(key=PLACEHOLDER_KEY, account_id=ACCOUNT_ID, region=REGION, batch_job_role_arn=JOB_ROLE_ARN)
 
 
@@ -315,7 +317,7 @@ def summary_of(**fields: Any) -> JobSummary:
     ],
 )
 def test_the_alert_outcome_follows_the_job_and_its_tasks(fields: dict[str, Any], outcome: str, severity: str) -> None:
-    alert = summary_alert(summary_of(**fields), SETTINGS)
+    alert = summary_alert(summary_of(**fields), CONTEXT)
 
     assert (alert.body["outcome"], alert.body["severity"]) == (outcome, severity)
     assert alert.attributes == {
@@ -330,10 +332,11 @@ def test_the_alert_body_carries_the_documented_fields_and_its_email_is_the_summa
     example = TaskExample("example-protected-bucket", "x y.txt", "unremediable", "SSE-C")
     summary = summary_of(counts={"remediated": 2, "unremediable": 1}, unremediable=(example,))
 
-    alert = summary_alert(summary, SETTINGS)
+    alert = summary_alert(summary, CONTEXT)
 
     body = alert.body
     assert body["schema"] == SCHEMA
+    assert body["time"] == PINNED.isoformat(timespec="seconds")  # the App's clock, like every other alert
     assert (body["resourceType"], body["resource"]) == ("batch-job", summary.job_arn)
     assert body["counts"] == {"remediated": 2, "unremediable": 1}
     assert body["unremediable"] == [
@@ -352,7 +355,7 @@ def test_an_alert_with_many_long_keys_fits_in_an_sns_message() -> None:
     long = [TaskExample("b", "k" * 1024 + str(n), "failed", "r" * 1000) for n in range(50)]
     summary = summary_of(status="Failed", failed_tasks=tuple(long), unremediable=tuple(long), counts={"failed": 100})
 
-    alert = summary_alert(summary, SETTINGS)
+    alert = summary_alert(summary, CONTEXT)
 
     message = json.dumps({"default": alert.json_body, "email": alert.text_body})
     assert len(message.encode()) < 256 * 1024

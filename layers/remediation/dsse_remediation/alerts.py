@@ -28,13 +28,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from .exceptions import AwsFailure
-from .model import CRITICAL, BucketResult, KeyResult, ObjectResult, Outcome, Result, answer
+from .model import CRITICAL, BucketResult, Clock, KeyResult, ObjectResult, Outcome, Result, answer, utc_now
 
 log = logging.getLogger(__name__)
 SCHEMA = "dsse-remediation.alert/v1"
@@ -113,11 +113,39 @@ class ForwardFailed(AwsFailure):
 
 @dataclass(frozen=True)
 class Context:
-    """Deployment facts every alert carries."""
+    """Deployment facts every alert carries, and the clock that dates it."""
 
     mode: str
     account: str | None
     region: str | None
+    clock: Clock = field(default=utc_now, compare=False, repr=False)
+
+
+def envelope(
+    context: Context,
+    *,
+    severity: str,
+    outcome: Outcome,
+    resource_type: str,
+    resource: str,
+    dry_run: bool,
+    reason: str,
+) -> dict[str, Any]:
+    """The head of every alert body (schema dsse-remediation.alert/v1), object, bucket, key and batch job alike: the
+    fields subscription filters and the security account's rules read. The caller adds its resource fields."""
+    return {
+        "schema": SCHEMA,
+        "time": context.clock().astimezone(UTC).isoformat(timespec="seconds"),
+        "severity": severity,
+        "outcome": outcome.value,
+        "resourceType": resource_type,
+        "resource": resource,
+        "mode": context.mode,
+        "dryRun": dry_run,
+        "account": context.account,
+        "region": context.region,
+        "reason": reason,
+    }
 
 
 class Alerts:
@@ -212,21 +240,16 @@ def _alert(
     severity: str | None = None,
 ) -> Alert:
     severity = severity or result.outcome.severity
-    body: dict[str, Any] = {
-        "schema": SCHEMA,
-        "time": datetime.now(UTC).isoformat(timespec="seconds"),
-        "severity": severity,
-        "outcome": result.outcome.value,
-        "resourceType": resource_type,
-        "resource": resource,
-        "mode": context.mode,
-        "dryRun": result.dry_run,
-        "account": context.account,
-        "region": context.region,
-        "reason": result.reason,
-        **fields,
-        "trigger": answer(result.trigger),
-    }
+    head = envelope(
+        context,
+        severity=severity,
+        outcome=result.outcome,
+        resource_type=resource_type,
+        resource=resource,
+        dry_run=result.dry_run,
+        reason=result.reason,
+    )
+    body: dict[str, Any] = {**head, **fields, "trigger": answer(result.trigger)}
     return Alert(
         subject=subject(title, short_name or resource),
         body=body,

@@ -16,7 +16,7 @@ import hashlib
 import io
 import json
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -28,7 +28,7 @@ from .aws import errors
 from .aws.batch_jobs import BatchJobs, bucket_name
 from .config import MAX_JOB_PRIORITY, Mode, Settings
 from .exceptions import AwsFailure, ConfigError, InvalidRequest
-from .model import Failure
+from .model import Clock, Failure, utc_now
 from .scope import is_directory_bucket, require_bucket_name
 
 # One job per type: MatchAnyObjectEncryption holds exactly one ObjectEncryptionFilter (s3control model, list max 1).
@@ -165,7 +165,7 @@ class Backfill:
         jobs: BatchJobs,
         s3: Any,
         cloudwatch: Any,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self._settings = settings
         self._jobs = jobs

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -44,7 +44,7 @@ from .aws.batch_jobs import bucket_name
 from .backfill import Backfill, plan
 from .config import Settings, is_key_arn
 from .exceptions import AwsFailure, ConfigError, InvalidRequest
-from .model import Failure
+from .model import Clock, Failure, utc_now
 from .scope import is_directory_bucket
 
 log = logging.getLogger(__name__)
@@ -104,12 +104,8 @@ class InventoryReport:
     delivered: datetime  # the report folder's time
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Backstop:
-    def __init__(self, settings: Settings, backfill: Backfill, s3: Any, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(self, settings: Settings, backfill: Backfill, s3: Any, clock: Clock = utc_now) -> None:
         self.settings = settings
         self.backfill = backfill
         self.store = BackstopStore(s3, settings.account_id)

@@ -42,7 +42,7 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .alerts import SCHEMA, Alert, Alerts, subject
+from .alerts import Alert, Alerts, Context, envelope, subject
 from .aws import errors
 from .aws.batch_jobs import FINAL_STATUSES, BatchJobs, JobStatus, bucket_name
 from .config import Settings
@@ -253,7 +253,7 @@ class Completions:
 
     def alert(self, summary: JobSummary) -> JobSummary:
         """Publish the summary's one alert; the summary again, with `alert_error` when a required alert was lost."""
-        error = self.alerts.publish(summary_alert(summary, self.settings))
+        error = self.alerts.publish(summary_alert(summary, self.alerts.context))
         return replace(summary, alert_error=error) if error else summary
 
     def _ours(self, job: JobStatus) -> bool:
@@ -422,24 +422,22 @@ def _common_folder(locations: Sequence[str]) -> str | None:
     return "/".join(common) + "/" if locations else None
 
 
-def summary_alert(summary: JobSummary, settings: Settings) -> SummaryAlert:
+def summary_alert(summary: JobSummary, context: Context) -> SummaryAlert:
     """The job's one alert: schema dsse-remediation.alert/v1, resourceType batch-job, resource the job ARN."""
     outcome = summary.outcome
-    context = settings.alert_context
+    head = envelope(
+        context,
+        severity=outcome.severity,
+        outcome=outcome,
+        resource_type="batch-job",
+        resource=summary.job_arn,
+        dry_run=summary.dry_run,
+        reason=summary.reason,
+    )
     trimmed = summary
     while True:
         body: dict[str, Any] = {
-            "schema": SCHEMA,
-            "time": datetime.now(UTC).isoformat(timespec="seconds"),
-            "severity": outcome.severity,
-            "outcome": outcome.value,
-            "resourceType": "batch-job",
-            "resource": summary.job_arn,
-            "mode": context.mode,
-            "dryRun": summary.dry_run,
-            "account": context.account,
-            "region": context.region,
-            "reason": summary.reason,
+            **head,
             "jobId": summary.job_id,
             "jobIds": list(summary.job_ids or (summary.job_id,)),
             "campaign": summary.campaign,

@@ -41,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from .exceptions import AwsFailure
-from .model import BucketResult, Failure, ObjectResult, Outcome, Source
+from .model import BucketResult, Clock, Failure, ObjectResult, Outcome, Source, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class Findings:
         hub: Hub,
         where: Where,
         on_error: Callable[[Exception], None] | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self.hub = hub
         self.where = where

@@ -6,7 +6,7 @@ whole; `answer()` is the one serialiser of every handler's answer and every aler
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
@@ -14,6 +14,16 @@ from typing import Any, Generic, TypeVar
 
 DSSE = "aws:kms:dsse"
 T = TypeVar("T")
+
+# The product's one clock: every date it writes or compares (alert and finding times, campaign labels, estimate and
+# inventory windows, Object Lock retention) comes from a `Clock` that `wiring.App` hands to each part, so a test pins
+# the date in one place and the suite passes on any day (tests/conftest.py: `clock`, and DSSE_TEST_TIME_TRAVEL).
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The real clock: an aware datetime in UTC (never the machine's time zone)."""
+    return datetime.now(UTC)
 
 
 class Outcome(StrEnum):
@@ -205,11 +215,10 @@ class ObjectState:
     def versioned(self) -> bool:
         return self.version_id not in (None, "null")
 
-    @property
-    def locked(self) -> bool:
+    def locked(self, now: datetime) -> bool:
         """Retention still running, a legal hold or an event hold: S3 refuses to delete this version."""
         until = self.lock.get("ObjectLockRetainUntilDate")
-        retained = until is not None and until > datetime.now(UTC)
+        retained = until is not None and until > now
         held = "ON" in (self.lock.get("ObjectLockLegalHoldStatus"), self.lock.get("ObjectLockEventHold"))
         return retained or held
 

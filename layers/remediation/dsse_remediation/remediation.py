@@ -15,6 +15,7 @@ from .config import Mode, Settings
 from .exceptions import AwsFailure, InvalidRequest
 from .model import (
     Action,
+    Clock,
     DsseTarget,
     Encryption,
     Failure,
@@ -24,6 +25,7 @@ from .model import (
     Outcome,
     Source,
     Written,
+    utc_now,
 )
 from .scope import is_directory_bucket, require_bucket_name
 from .verdict import Verdict, ends_a_restore, judge
@@ -74,13 +76,20 @@ class ObjectRemediator:
     MAX_ATTEMPTS = 3  # a newer write during the copy restarts the evaluation on the newer object
 
     def __init__(
-        self, settings: Settings, keys: KeyRing, s3: ObjectStore, alerts: Alerts, findings: Findings | None = None
+        self,
+        settings: Settings,
+        keys: KeyRing,
+        s3: ObjectStore,
+        alerts: Alerts,
+        findings: Findings | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
         self.keys = keys
         self.s3 = s3
         self.alerts = alerts
         self.findings = findings  # every final result, when SECURITY_HUB_FINDINGS is on
+        self.clock = clock
 
     def handle(self, request: ObjectRequest, *, alert: bool = True) -> ObjectResult:
         """Evaluate one object, remediate it if needed and allowed, alert when a human should know."""
@@ -100,6 +109,7 @@ class _Judging:
     """One request's evaluation: every branch ends in one frozen ObjectResult, built whole."""
 
     def __init__(self, remediator: ObjectRemediator, request: ObjectRequest) -> None:
+        self.clock = remediator.clock
         self.settings = remediator.settings
         self.keys = remediator.keys
         self.s3 = remediator.s3
@@ -287,7 +297,7 @@ class _Judging:
 
     def _purge(self, state: ObjectState) -> tuple[str | None, str]:
         """The opt-in deletion of the old non-DSSE version; never an Object Lock-protected one."""
-        if state.locked:
+        if state.locked(self.clock()):
             return None, f"kept the old version {state.version_id}: Object Lock protects it"
         try:
             self.s3.delete_version(state.bucket, state.key, state.version_id or "")

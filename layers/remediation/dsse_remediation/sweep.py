@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from .alerts import Alerts
@@ -25,7 +25,7 @@ from .aws.s3_buckets import BucketStore
 from .aws.sqs import QueueSender
 from .config import Mode, Settings
 from .exceptions import AwsFailure
-from .model import BucketResult, Failure, Outcome, Source, SweepStep, Trigger
+from .model import BucketResult, Clock, Failure, Outcome, Source, SweepStep, Trigger, utc_now
 from .scope import require_bucket_name
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,10 @@ def sweep_trigger(sweep_id: str) -> Trigger:
 
 
 class Sweeper:
-    def __init__(self, settings: Settings, s3: BucketStore, queue: QueueSender, alerts: Alerts) -> None:
+    def __init__(
+        self, settings: Settings, s3: BucketStore, queue: QueueSender, alerts: Alerts, clock: Clock = utc_now
+    ) -> None:
+        self.clock = clock
         self.settings = settings
         self.s3 = s3
         self.queue = queue
@@ -67,7 +70,7 @@ class Sweeper:
 
     def start(self, bucket: str, trigger: Trigger) -> dict[str, Any]:
         """Queue the first step (one SendMessage); the bucket function does nothing else for the sweep."""
-        sweep_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
+        sweep_id = f"{self.clock().astimezone(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
         self.queue.send(step_message(SweepStep(bucket, sweep_id)))
         log.info("sweep queued", extra={"bucket": bucket, "sweep_id": sweep_id, "event_id": trigger.event_id})
         return {

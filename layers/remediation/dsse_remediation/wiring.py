@@ -13,6 +13,7 @@ an alias must be resolved, and no SNS client until its first alert; likewise Eve
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from .buckets import BucketRemediator
 from .config import Settings
 from .exceptions import ConfigError
 from .keyguard import KeyGuard
+from .model import Clock, utc_now
 from .remediation import ObjectRemediator
 from .sweep import Sweeper
 
@@ -48,8 +50,10 @@ class App:
         settings: Settings,
         client: ClientFactory | None = None,
         on_alert_error: OnAlertError | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
+        self.clock = clock  # the one wall clock every part reads (model.Clock)
         self._client_factory = client or clients.client  # read now: the cached clients of this process
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._on_alert_error = on_alert_error
@@ -60,9 +64,10 @@ class App:
         env: Mapping[str, str] | None = None,
         client: ClientFactory | None = None,
         on_alert_error: OnAlertError | None = None,
+        clock: Clock = utc_now,
     ) -> App:
         """What a Lambda builds at cold start: Settings from its environment variables (ConfigError names a bad one)."""
-        return cls(Settings.from_env(env), client, on_alert_error)
+        return cls(Settings.from_env(env), client, on_alert_error, clock)
 
     def client(self, service: str, region: str | None = None) -> Any:
         """One client per service and Region for the life of the App."""
@@ -77,7 +82,7 @@ class App:
 
     @cached_property
     def object_store(self) -> ObjectStore:
-        return ObjectStore(self.client("s3"), self.settings.account_id)
+        return ObjectStore(self.client("s3"), self.settings.account_id, now=self.clock)
 
     @cached_property
     def bucket_store(self) -> BucketStore:
@@ -97,7 +102,8 @@ class App:
             from .aws.events import EventForwarder
 
             forwarder = EventForwarder(lambda: self.client("events"))
-        return Alerts(publisher, self.settings.alert_context, self._on_alert_error, forwarder)
+        context = replace(self.settings.alert_context, clock=self.clock)
+        return Alerts(publisher, context, self._on_alert_error, forwarder)
 
     @cached_property
     def findings(self) -> Findings | None:
@@ -110,11 +116,13 @@ class App:
         account, region = self.settings.account_id, self.settings.region
         if not account or not region:
             raise ConfigError("SECURITY_HUB_FINDINGS=true needs ACCOUNT_ID and AWS_REGION: a finding names both")
-        return Findings(SecurityHub(lambda: self.client("securityhub")), Where(account, region), self._on_alert_error)
+        return Findings(
+            SecurityHub(lambda: self.client("securityhub")), Where(account, region), self._on_alert_error, self.clock
+        )
 
     @cached_property
     def objects(self) -> ObjectRemediator:
-        return ObjectRemediator(self.settings, self.keys, self.object_store, self.alerts, self.findings)
+        return ObjectRemediator(self.settings, self.keys, self.object_store, self.alerts, self.findings, self.clock)
 
     @cached_property
     def sweeper(self) -> Sweeper | None:
@@ -122,7 +130,7 @@ class App:
         if not self.settings.sweep_after_reset or not self.settings.object_queue_url:
             return None
         queue = QueueSender(self.client("sqs"), self.settings.object_queue_url)
-        return Sweeper(self.settings, self.bucket_store, queue, self.alerts)
+        return Sweeper(self.settings, self.bucket_store, queue, self.alerts, self.clock)
 
     @cached_property
     def buckets(self) -> BucketRemediator:
@@ -150,7 +158,7 @@ class App:
     def backfill(self) -> Backfill:
         from .backfill import Backfill
 
-        return Backfill(self.settings, self.batch_jobs, self.client("s3"), self.client("cloudwatch"))
+        return Backfill(self.settings, self.batch_jobs, self.client("s3"), self.client("cloudwatch"), self.clock)
 
     @cached_property
     def completions(self) -> Completions:
@@ -162,4 +170,4 @@ class App:
     def backstop(self) -> Backstop:
         from .backstop import Backstop
 
-        return Backstop(self.settings, self.backfill, self.client("s3"))
+        return Backstop(self.settings, self.backfill, self.client("s3"), self.clock)

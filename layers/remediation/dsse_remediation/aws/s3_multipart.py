@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from s3transfer.utils import ChunksizeAdjuster
@@ -40,6 +41,7 @@ def multipart_copy_in_place(
     part_size: int,
     concurrency: int,
     stopping: threading.Event,
+    now: datetime,
 ) -> Written:
     """CreateMultipartUpload + parallel UploadPartCopy + CompleteMultipartUpload, aborted on any failure.
 
@@ -60,7 +62,7 @@ def multipart_copy_in_place(
         "Key": state.key,
         "Metadata": dict(state.metadata),
         **state.content,
-        **write_args(state, target, grants),
+        **write_args(state, target, grants, now),
         **owner,
     }
     if algorithm:

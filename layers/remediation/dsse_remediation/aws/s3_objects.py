@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from ..model import DsseTarget, Encryption, ObjectState, Written
+from ..model import Clock, DsseTarget, Encryption, ObjectState, Written, utc_now
 from . import errors
 from .s3_multipart import multipart_copy_in_place
 from .s3_writes import copy_source, write_args, written
@@ -55,9 +55,14 @@ class ObjectStore:
     """The S3 calls of the object path. A bucket's Object Ownership is cached for OWNERSHIP_TTL_SECONDS."""
 
     def __init__(
-        self, client: S3Client, expected_owner: str | None = None, clock: Callable[[], float] = time.monotonic
+        self,
+        client: S3Client,
+        expected_owner: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        now: Clock = utc_now,
     ) -> None:
         self._client = client
+        self._now = now  # wall-clock time: Object Lock retain-until dates are compared with it
         self._owner, self._source_owner = owner_args(expected_owner)
         self._acls_enabled: dict[str, tuple[bool, float]] = {}  # bucket -> (ACLs enabled, when it was read)
         self._clock = clock
@@ -134,7 +139,7 @@ class ObjectStore:
             TaggingDirective="COPY",
             AnnotationDirective="COPY",
             # The checksum algorithm is carried over when ChecksumAlgorithm is not sent.
-            **write_args(state, target, grants),
+            **write_args(state, target, grants, self._now()),
             **self._owner,
             **self._source_owner,
         )
@@ -154,6 +159,7 @@ class ObjectStore:
             part_size,
             concurrency,
             self.stopping,
+            self._now(),
         )
 
     @errors.translated

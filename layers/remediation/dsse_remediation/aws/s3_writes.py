@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -51,7 +51,7 @@ def copy_source(state: ObjectState) -> CopySourceTypeDef:
     return {"Bucket": state.bucket, "Key": state.key}
 
 
-def write_args(state: ObjectState, target: DsseTarget, grants: Mapping[str, str]) -> dict[str, Any]:
+def write_args(state: ObjectState, target: DsseTarget, grants: Mapping[str, str], now: datetime) -> dict[str, Any]:
     """What every in-place write sets: DSSE under the key, and what S3 would otherwise not carry over."""
     args: dict[str, Any] = {
         "ServerSideEncryption": DSSE,
@@ -64,7 +64,7 @@ def write_args(state: ObjectState, target: DsseTarget, grants: Mapping[str, str]
     if state.website_redirect:
         args["WebsiteRedirectLocation"] = state.website_redirect  # never copied by S3
     until = state.lock.get("ObjectLockRetainUntilDate")
-    if state.lock.get("ObjectLockMode") and until and until > datetime.now(UTC):
+    if state.lock.get("ObjectLockMode") and until and until > now:  # S3 refuses a past date
         args["ObjectLockMode"] = state.lock["ObjectLockMode"]
         args["ObjectLockRetainUntilDate"] = until
     if state.lock.get("ObjectLockLegalHoldStatus") == "ON":

@@ -14,11 +14,12 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..backfill import JobSpec, plan
 from ..exceptions import AwsFailure
+from ..model import Clock, utc_now
 from ..scope import BUCKET_NAME_RULES, is_valid_bucket_name
 from ..wiring import App
 from .arguments import EXIT_ATTENTION, EXIT_INTERRUPTED, EXIT_OK, PROG, UsageError
@@ -40,10 +41,6 @@ class Polling:
 
 
 POLLING = Polling()
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -121,13 +118,13 @@ class BackfillRun:
         }
 
 
-def run_backfill(args: argparse.Namespace, console: Console, now: Callable[[], datetime] = utc_now) -> int:
-    started_at = now()
+def run_backfill(args: argparse.Namespace, console: Console, clock: Clock = utc_now) -> int:
+    started_at = clock()
     named = check_request(args, started_at)
     env = dict(os.environ) | (stack_environment(args) if args.stack else {})
     settings = load_settings(args, env)
     require_stack_parts(settings.batch_task_function, settings.batch_job_role_arn, settings.report_bucket, args)
-    app = connect(args, settings, 10, account=True)
+    app = connect(args, settings, 10, account=True, clock=clock)
     run = BackfillRun(args.campaign or f"backfill-{started_at:%Y-%m-%d}", args.dry_run)
     try:
         code = backfill(args, app, named, run, console)

@@ -13,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 from ..aws import errors
 from ..exceptions import AwsFailure, ConfigError, InvalidRequest
-from ..model import BucketRequest, KeyEvent, KeyResult, ObjectRequest, ObjectResult, Outcome
+from ..model import BucketRequest, Clock, KeyEvent, KeyResult, ObjectRequest, ObjectResult, Outcome, utc_now
 from ..remediation import ObjectRemediator
 from ..wiring import App
 from .arguments import (
@@ -35,12 +35,12 @@ from .session import connect, load_settings
 from .summary import Results, Run, key_report
 
 
-def run_resources(args: argparse.Namespace, console: Console) -> int:
+def run_resources(args: argparse.Namespace, console: Console, clock: Clock = utc_now) -> int:
     target = parse_target(args.target, args.recursive, args.all_versions)
     dry_run = args.command == "check" or args.dry_run
     settings = load_settings(args, os.environ)
     alert_errors = AlertErrors(console.notice)
-    app = connect(args, settings, args.concurrency * settings.copy_concurrency, alert_errors)
+    app = connect(args, settings, args.concurrency * settings.copy_concurrency, alert_errors, clock=clock)
     with report_file(args.report) as report:
         results = Results(keep=console.json_mode, report=report)
         if target.key or args.recursive or args.all_versions:
@@ -126,9 +126,9 @@ def console_elapsed(console: Console) -> float:
     return time.monotonic() - console.started
 
 
-def run_key(args: argparse.Namespace, console: Console) -> int:
+def run_key(args: argparse.Namespace, console: Console, clock: Clock = utc_now) -> int:
     settings = load_settings(args, os.environ, fallback_key=args.key_ref)
-    app = connect(args, dataclasses.replace(settings, alert_topic_arn=None), 1)  # a report: it never alerts
+    app = connect(args, dataclasses.replace(settings, alert_topic_arn=None), 1, clock=clock)  # a report: no alert
     try:
         facts = app.kms.facts(args.key_ref)
     except AwsFailure as exc:
@@ -147,7 +147,8 @@ def run_key(args: argparse.Namespace, console: Console) -> int:
     return run.exit_code
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, clock: Clock = utc_now) -> int:
+    """The command line; `clock` is the wall clock every command reads (campaign labels, windows, alert times)."""
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, and usage errors argparse has already explained
@@ -156,16 +157,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         check_account(args)
         if args.command == "key":
-            return run_key(args, console)
+            return run_key(args, console, clock)
         if args.command == "backfill":
             from .backfill import run_backfill  # the batch parts load only for this command
 
-            return run_backfill(args, console)
+            return run_backfill(args, console, clock)
         if args.command == "org-status":
             from .org_status import run_org_status
 
-            return run_org_status(args, console)
-        return run_resources(args, console)
+            return run_org_status(args, console, clock)
+        return run_resources(args, console, clock)
     except (UsageError, ConfigError, InvalidRequest) as exc:
         console.notice(str(exc))
         return EXIT_USAGE

@@ -23,14 +23,14 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from .. import USER_AGENT
 from ..aws import clients
 from ..aws.organization import Account, OrganizationReader, StackInstance, StackSet
 from ..exceptions import AwsFailure
-from ..model import Failure, Outcome
+from ..model import Clock, Failure, Outcome, utc_now
 from .arguments import EXIT_ATTENTION, EXIT_OK, UsageError
 from .console import Console
 from .session import open_session
@@ -268,12 +268,8 @@ def aligned(rows: Iterable[Sequence[str]]) -> list[str]:
     return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def run_org_status(args: argparse.Namespace, console: Console, now: datetime | None = None) -> int:
-    end = now or utc_now()
+def run_org_status(args: argparse.Namespace, console: Console, clock: Clock = utc_now) -> int:
+    end = clock()
     start = end - timedelta(hours=args.hours)
     session = open_session(args)
     config = clients.config(f"{USER_AGENT} cli", 10)

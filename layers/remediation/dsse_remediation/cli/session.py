@@ -28,6 +28,7 @@ from .. import USER_AGENT
 from ..aws import clients, errors
 from ..config import Settings
 from ..exceptions import AwsFailure
+from ..model import Clock, utc_now
 from ..wiring import App
 from .arguments import DEFAULT_SESSION_NAME, UsageError
 
@@ -205,6 +206,7 @@ def connect(
     on_alert_error: Callable[[Exception], None] | None = None,
     *,
     account: bool = False,
+    clock: Clock = utc_now,
 ) -> App:
     """The App on the caller's session (standard retries); the configured key references resolved to ARNs.
     `account`: the account id is needed (S3 Control calls name it): ACCOUNT_ID, else the caller's (STS)."""
@@ -222,7 +224,7 @@ def connect(
 
     if account and not settings.account_id:
         settings = dataclasses.replace(settings, account_id=client("sts", region).get_caller_identity()["Account"])
-    app = App(settings, client, on_alert_error)
+    app = App(settings, client, on_alert_error, clock)
     app.keys  # noqa: B018 (resolves the configured key references now: a bad one fails before any work)
     return app
 
