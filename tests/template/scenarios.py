@@ -1,0 +1,352 @@
+"""The deployment the contract tests check (template.yaml with every opt-in on) and the scenarios that run every path
+of each function on fake AWS through `Calls` (tests/template/iam_model.py), so that what the code calls can be set
+against what the template grants. S3 Batch Operations jobs are created on the s3control double
+(tests/s3control_double.py: moto has no Batch Operations), which checks every request against the service model."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote_plus
+
+import boto3
+import pytest
+
+from dsse_remediation import backfill, sweep
+from dsse_remediation.batch_events import JobStatusChange, parse_batch_jobs_event
+from dsse_remediation.batch_tasks import parse_batch_invocation
+from dsse_remediation.config import MIB, Mode, Settings
+from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, SweepStep
+from dsse_remediation.scope import Scope
+from tests.cfn import Resolved
+from tests.helpers import ACCOUNT_ID, PLACEHOLDER_OTHER_KEY, REGION, inject_error, load_event, put
+from tests.s3control_double import ReportRow, S3ControlDouble
+from tests.template.iam_model import Calls
+
+OBJECT, BUCKET, KEY = "ObjectRemediationFunction", "BucketRemediationFunction", "KeyGuardFunction"
+TASK, JOBS = "BatchTaskFunction", "BatchJobsFunction"  # S3 Batch Operations: its tasks; starting and summarising jobs
+FUNCTIONS = (OBJECT, BUCKET, KEY, TASK, JOBS)
+INVENTORY_BUCKET = "example-inventory-reports"  # InventoryBuckets: where S3 Inventory delivers the reports
+CATEGORY = "secrets-*"  # the BucketKeyMap pattern of the scenarios: buckets named secrets-... use the category key
+PLACEHOLDER_CATEGORY_KEY = "arn:aws:kms:us-east-1:123456789012:key/3333cccc-33cc-33cc-33cc-333333333333"
+SECURITY_BUS = "arn:aws:events:us-east-1:999988887777:event-bus/dsse-remediation-results"  # the security account's
+DEFAULT_BUS = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:event-bus/default"
+FINDINGS_PRODUCT = f"arn:aws:securityhub:{REGION}:{ACCOUNT_ID}:product/{ACCOUNT_ID}/default"
+HUB = f"arn:aws:securityhub:{REGION}:{ACCOUNT_ID}:hub/default"
+# CreateJob is granted to requests that tag the job as this product's (the campaign tag).
+JOB_TAG_CONDITION = {"Null": {f"aws:RequestTag/{backfill.CAMPAIGN_TAG}": "false"}}
+SAMPLE_JOB_ID = "9c1d5e0b-fd60-4b6e-9ae7-c9ab5a41b3e6"  # the job of events/batch-job-status-complete.json
+TASK_VERSION = "7"  # the task function's version its `live` alias names (GetAlias, answered by the double)
+# Every opt-in of the template on.
+ALL_ON = {
+    "PurgeNoncurrentVersions": "true",
+    "PreventionPolicy": "true",
+    "SweepAfterBucketReset": "true",
+    "KeyGuardRevert": "true",
+    "RemediateRestoredArchives": "true",
+    "SourceKmsKeyArns": PLACEHOLDER_OTHER_KEY,
+    "BucketKeyMap": f"{CATEGORY}={PLACEHOLDER_CATEGORY_KEY}",
+    "BackstopSchedule": "rate(1 day)",
+    "BackstopIncludeDsseOtherKeys": "true",
+    "InventoryBuckets": INVENTORY_BUCKET,
+    "SecurityBusArn": SECURITY_BUS,
+    "SecurityHubFindings": "true",
+}
+
+
+def map_patterns(parameters: Mapping[str, str]) -> list[str]:
+    """The bucket patterns of the BucketKeyMap parameter."""
+    return [entry.split("=", 1)[0] for entry in parameters["BucketKeyMap"].split(",") if entry]
+
+
+@dataclass
+class World:
+    dsse_key: str
+    other_key: str  # SourceKmsKeyArns: some team's SSE-KMS key
+    category_key: str  # BucketKeyMap: secrets-* buckets
+    topic: str
+    queue_url: str
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        """The template, deployed for this world: its keys, its topic and queue (named as tests/cfn.py names them)."""
+        return ALL_ON | {
+            "DsseKmsKeyArn": self.dsse_key,
+            "SourceKmsKeyArns": self.other_key,
+            "BucketKeyMap": f"{CATEGORY}={self.category_key}",
+        }
+
+    def settings(self, mode: Mode) -> Settings:
+        """Every opt-in of the code on, as the template sets them."""
+        return Settings(
+            key=self.dsse_key,
+            bucket_keys=((CATEGORY, self.category_key),),
+            mode=mode,
+            alert_topic_arn=self.topic,
+            purge_noncurrent=True,
+            prevention_policy=True,
+            sweep_after_reset=True,
+            object_queue_url=self.queue_url,
+            key_guard_revert=True,
+            remediate_restored_archives=True,
+            multipart_threshold=5 * MIB,
+            part_size=5 * MIB,
+            account_id=ACCOUNT_ID,
+            region=REGION,
+            forward_results=True,
+            security_hub_findings=True,
+        )
+
+
+# --- the scenarios: every path of each function on fake AWS ---------------------------------------------------------
+
+
+def every_kind_of_object(bucket: str, world: World) -> list[str]:
+    """A versioned, Object Lock, ACL-enabled bucket holding one object of each kind the object path treats apart."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True, ObjectOwnership="ObjectWriter")
+    put(s3, bucket, "a-broken.bin", Body=b"y" * (6 * MIB))  # its multipart copy fails once: aborted
+    put(s3, bucket, "big.bin", Body=b"x" * (6 * MIB), Tagging="team=a", ACL="public-read")
+    put(s3, bucket, "page.html", ACL="public-read", Tagging="team=web")
+    put(s3, bucket, "sse-kms.csv", ServerSideEncryption="aws:kms", SSEKMSKeyId=world.other_key)
+    put(s3, bucket, "held.log", ObjectLockLegalHoldStatus="ON")
+    put(
+        s3,
+        bucket,
+        "retained.log",
+        ObjectLockMode="GOVERNANCE",
+        ObjectLockRetainUntilDate=datetime(2030, 1, 1, tzinfo=UTC),
+    )
+    put(s3, bucket, "plain.csv")
+    s3.create_bucket(Bucket=f"{bucket}-unversioned", ObjectOwnership="ObjectWriter")
+    put(s3, f"{bucket}-unversioned", "page.html", ACL="public-read", Tagging="team=web")
+    return sorted(item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"])
+
+
+def category_bucket(world: World) -> None:
+    """A category bucket: its objects go under the category key; a DSSE object under the default key is read with it."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="secrets-vault")
+    put(s3, "secrets-vault", "big.bin", Body=b"z" * (6 * MIB))
+    put(s3, "secrets-vault", "dsse-default.csv", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=world.dsse_key)
+
+
+def object_scenarios(calls: Calls, world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = every_kind_of_object("objects", world)
+    s3 = boto3.client("s3", region_name=REGION)
+    version = s3.head_object(Bucket="objects", Key="plain.csv")["VersionId"]
+    category_bucket(world)
+    app = calls.app(settings)
+    remediator = app.objects
+    inject_error(app.object_store.client, "CompleteMultipartUpload", "InternalError", 500, times=1)
+    remediator.handle(ObjectRequest("objects", ("plain.csv",), version_id=version))  # a manual request for a version
+    for key in [*keys, "deleted.csv"]:
+        remediator.handle(ObjectRequest("objects", (key,)))
+    remediator.handle(ObjectRequest("objects-unversioned", ("page.html",)))
+    for key in ("big.bin", "dsse-default.csv"):
+        remediator.handle(ObjectRequest("secrets-vault", (key,)))
+    # Sweep steps: a page of 2 keys instead of 1,000 (the calls are the same), so the first step queues the next.
+    monkeypatch.setattr(sweep, "PAGE", 2)
+    sweeper = app.sweeper
+    assert sweeper is not None
+    s3.put_object(Bucket="objects-unversioned", Key="more.csv", Body=b"m")
+    s3.put_object(Bucket="objects-unversioned", Key="most.csv", Body=b"m")
+    sweeper.step(SweepStep("objects-unversioned", "sweep-1"))
+
+
+def bucket_scenarios(calls: Calls, world: World, settings: Settings, _: pytest.MonkeyPatch) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    for bucket in ("new-bucket", "secrets-new"):  # the default key, and a category's key
+        s3.create_bucket(Bucket=bucket)
+        put(s3, bucket, "old.csv")
+    remediator = calls.app(settings).buckets
+    for bucket in ("new-bucket", "secrets-new", "new-bucket"):  # the second look finds it compliant (GetFindings)
+        remediator.handle(BucketRequest(bucket))
+
+
+def key_scenarios(calls: Calls, world: World, settings: Settings, _: pytest.MonkeyPatch) -> None:
+    guard = calls.app(settings).key_guard
+    kms = boto3.client("kms", region_name=REGION)
+    for key in (world.dsse_key, world.category_key):  # the key guard watches every key of the configuration
+        for event in ("DisableKey", "ScheduleKeyDeletion", "DisableKeyRotation", "PutKeyPolicy"):
+            if event == "DisableKey":
+                kms.disable_key(KeyId=key)
+            if event == "ScheduleKeyDeletion":
+                kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+            if event == "DisableKeyRotation":
+                kms.disable_key_rotation(KeyId=key)
+            guard.handle(KeyEvent((key,), event))
+        guard.handle(KeyEvent((key,)))  # the manual report
+
+
+def batch_task_scenarios(calls: Calls, world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The object scenarios as S3 Batch Operations tasks (schema 2.0, keys URL-encoded as events/batch-task.json),
+    a dry run among them; no sweep (the task function queues nothing)."""
+    keys = every_kind_of_object("objects", world)
+    s3 = boto3.client("s3", region_name=REGION)
+    category_bucket(world)
+    app = calls.app(settings)
+    inject_error(app.object_store.client, "CompleteMultipartUpload", "InternalError", 500, times=1)
+    tasks = [("objects", key) for key in [*keys, "deleted.csv"]]
+    tasks += [("objects-unversioned", "page.html"), ("secrets-vault", "big.bin"), ("secrets-vault", "dsse-default.csv")]
+    version = s3.head_object(Bucket="objects", Key="plain.csv")["VersionId"]
+    for dry_run in ("true", "false"):
+        for bucket, key, version_id in [("objects", "plain.csv", version), *((b, k, None) for b, k in tasks)]:
+            invocation = load_event("batch-task.json")
+            invocation["job"]["userArguments"]["dryRun"] = dry_run
+            invocation["tasks"][0] |= {
+                "s3Bucket": bucket,
+                "s3Key": quote_plus(key, safe="/"),
+                "s3VersionId": version_id,
+            }
+            (result,) = app.batch_tasks.run(parse_batch_invocation(invocation))
+            assert result.result is not None, result.text  # every task reached the remediation
+
+
+def inventory_report(s3: Any, source: str, rows: int) -> None:
+    """An S3 Inventory report of `source` (CSV with EncryptionStatus) in INVENTORY_BUCKET, as S3 delivers it:
+    <prefix>/<source>/<id>/<YYYY-MM-DDTHH-MMZ>/manifest.json and gzip CSV data files.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-location.html"""
+    data_key = f"inventory/{source}/all/data/part-0.csv.gz"
+    lines = "".join(
+        f'"{source}","exports/file-{n:07d}.csv","{"DSSE-KMS" if n % 2 else "SSE-S3"}"\n' for n in range(rows)
+    )
+    s3.put_object(Bucket=INVENTORY_BUCKET, Key=data_key, Body=gzip.compress(lines.encode()))
+    manifest = {
+        "sourceBucket": source,
+        "destinationBucket": f"arn:aws:s3:::{INVENTORY_BUCKET}",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, EncryptionStatus",
+        "files": [{"key": data_key, "size": 1, "MD5checksum": "0"}],
+        "creationTimestamp": str(int(datetime.now(UTC).timestamp() * 1000)),
+    }
+    folder = f"inventory/{source}/all/{datetime.now(UTC):%Y-%m-%dT%H-00Z}/"
+    s3.put_object(Bucket=INVENTORY_BUCKET, Key=f"{folder}manifest.json", Body=json.dumps(manifest).encode())
+
+
+def inventory_configurations(source: str) -> Callable[[str, Mapping[str, Any]], dict[str, Any]]:
+    """ListBucketInventoryConfigurations as S3 answers it: moto drops the OptionalFields it was given
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBucketInventoryConfigurations.html)."""
+
+    def answer(_: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        if params["Bucket"] != source:
+            return {"IsTruncated": False}
+        return {
+            "IsTruncated": False,
+            "InventoryConfigurationList": [
+                {
+                    "Id": "all",
+                    "IsEnabled": True,
+                    "IncludedObjectVersions": "Current",
+                    "Schedule": {"Frequency": "Daily"},
+                    "OptionalFields": ["EncryptionStatus"],
+                    "Destination": {
+                        "S3BucketDestination": {
+                            "Bucket": f"arn:aws:s3:::{INVENTORY_BUCKET}",
+                            "Format": "CSV",
+                            "Prefix": "inventory",
+                        }
+                    },
+                }
+            ],
+        }
+
+    return answer
+
+
+def batch_jobs_scenarios(calls: Calls, world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backstop (dry run, a run whose manifest upload fails, a run) over a bucket with recent writes and a bucket
+    with an S3 Inventory report, then the summary of a finished job, from its JobStatusChanged event."""
+    s3 = boto3.client("s3", region_name=REGION)
+    env = Resolved(world.parameters).function_environment(JOBS)
+    report_bucket = env["REPORT_BUCKET"]
+    s3.create_bucket(Bucket=report_bucket)
+    s3.put_bucket_encryption(
+        Bucket=report_bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms:dsse",
+                        "KMSMasterKeyID": world.dsse_key,
+                    },
+                    "BucketKeyEnabled": False,
+                }
+            ]
+        },
+    )
+    s3.create_bucket(Bucket="objects")
+    put(s3, "objects", "new.csv")
+    s3.create_bucket(Bucket="inventoried")
+    s3.create_bucket(Bucket=INVENTORY_BUCKET)
+    # Over one 5 MiB part of manifest rows: the manifest is a multipart upload (which fails once: aborted).
+    monkeypatch.setattr(backfill, "UPLOAD_PART_BYTES", 5 * MIB)
+    inventory_report(s3, "inventoried", rows=320_000)
+    # Batch Operations (CreateJob, DescribeJob, ListJobs) and the task function's alias (GetAlias) from the double;
+    # its completion report is written with an unrecorded client: Batch Operations writes it, not the function.
+    double = S3ControlDouble(ACCOUNT_ID, REGION, s3=s3, aliases={env["BATCH_TASK_FUNCTION"]: TASK_VERSION})
+    calls.clients = double.factory(calls.clients)
+    calls.lock_fields = False
+    calls.fakes["s3.ListBucketInventoryConfigurations"] = inventory_configurations("inventoried")
+    app = calls.app(settings)
+    app.backstop.run(dry_run=True)
+    inject_error(app.backstop.store._client, "CompleteMultipartUpload", "InternalError", 500, times=1)
+    assert app.backstop.run().failed  # the inventoried bucket: looked at again next time
+    assert not app.backstop.run().failed
+    job_id = next(iter(double.jobs))  # the first job created
+    double.finish(
+        job_id,
+        "Complete",
+        report=[
+            ReportRow("new.csv", result="remediated: copied in place", bucket="objects"),
+            ReportRow(
+                "old.csv",
+                task_status="failed",
+                result="failed: InternalError",
+                bucket="objects",
+                error_code="PermanentFailure",
+            ),
+        ],
+    )
+    request = parse_batch_jobs_event(load_event("batch-job-status-complete.json", **{SAMPLE_JOB_ID: job_id}))
+    assert isinstance(request, JobStatusChange)
+    summary = app.completions.on_status_change(request.job_id, request.status, request.trigger)
+    assert summary is not None
+    assert summary.alert_error is None
+    app.completions.summarize(job_id)
+
+
+def jobs_settings(world: World, mode: Mode) -> Settings:
+    """The batch jobs function's settings as the template sets them for this world."""
+    env = Resolved(world.parameters).function_environment(JOBS)
+    return replace(
+        world.settings(mode),
+        scope=Scope(("*",), (env["REPORT_BUCKET"], INVENTORY_BUCKET)),
+        batch_task_function=env["BATCH_TASK_FUNCTION"],
+        batch_job_role_arn=env["BATCH_JOB_ROLE_ARN"],
+        report_bucket=env["REPORT_BUCKET"],
+        backstop_include_dsse_other_keys=env["BACKSTOP_INCLUDE_DSSE_OTHER_KEYS"] == "true",
+        account_id=ACCOUNT_ID,
+        region=REGION,
+    )
+
+
+SCENARIOS: dict[str, Callable[[Calls, World, Settings, pytest.MonkeyPatch], None]] = {
+    OBJECT: object_scenarios,
+    BUCKET: bucket_scenarios,
+    KEY: key_scenarios,
+    TASK: batch_task_scenarios,
+    JOBS: batch_jobs_scenarios,
+}
+
+
+def scenario_settings(function: str, world: World, mode: Mode) -> Settings:
+    """The settings a function's scenarios run with. The task function's as the template sets it: neither forwarding
+    nor findings (UNUSED_BY in test_contract_environment.py)."""
+    if function == TASK:
+        return replace(world.settings(mode), forward_results=False, security_hub_findings=False)
+    return jobs_settings(world, mode) if function == JOBS else world.settings(mode)

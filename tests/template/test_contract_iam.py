@@ -1,0 +1,130 @@
+"""The template grants each function exactly what its code's AWS calls need, on the resource each call names: every
+path of each function runs on fake AWS (tests/template/scenarios.py), its calls are mapped to IAM actions and
+resources (tests/template/iam_model.py, after the Service Authorization Reference:
+https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html and the KMS, SNS, SQS pages),
+and the function's statements must cover them all and grant nothing else. Resources are only what the parameters and
+the stack name; "*" only for the few actions that have no resource type."""
+
+from __future__ import annotations
+
+import pytest
+
+from dsse_remediation.aws.events import DETAIL_TYPE, SOURCE
+from dsse_remediation.config import Mode
+from tests.cfn import Resolved
+from tests.helpers import ACCOUNT_ID, PLACEHOLDER_OTHER_KEY, REGION
+from tests.template.iam_model import Calls, as_list, iam_match, inert, missing, s3_arn, unneeded
+from tests.template.scenarios import (
+    ALL_ON,
+    BUCKET,
+    DEFAULT_BUS,
+    FINDINGS_PRODUCT,
+    FUNCTIONS,
+    HUB,
+    JOB_TAG_CONDITION,
+    JOBS,
+    OBJECT,
+    SCENARIOS,
+    TASK,
+    World,
+    map_patterns,
+    scenario_settings,
+)
+
+# Actions with no resource type (Service Authorization Reference, Amazon S3): granted on "*", by the batch jobs
+# function only. CreateJob is held to requests that tag the job as this product's; what a job may do is bounded by
+# the one role the function may pass (BatchJobRole). ListAllMyBuckets only names the account's buckets, ListJobs the
+# account's jobs (how the jobs of one backfill run find each other).
+ON_EVERY_RESOURCE = {"s3:CreateJob", "s3:ListAllMyBuckets", "s3:ListJobs"}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_iam_grants_exactly_what_the_calls_need(
+    function: str, calls: Calls, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    SCENARIOS[function](calls, world, scenario_settings(function, world, Mode.REMEDIATE), monkeypatch)
+    statements = Resolved(world.parameters).function_statements(function)
+
+    assert missing(calls.needs, statements) == set(), "needed, not granted on that resource"
+    assert unneeded(calls.needs, statements, map_patterns(world.parameters)) == set(), "granted, never needed"
+    # The events:PutEvents grant holds to the product's source and detail-type (its condition): every event the code
+    # puts carries them, on the default bus (no EventBusName). The task function puts none: it sends no alert.
+    entries = [e for service, operation, p in calls.requests if operation == "PutEvents" for e in p["Entries"]]
+    assert {(e["Source"], e["DetailType"], e.get("EventBusName")) for e in entries} <= {(SOURCE, DETAIL_TYPE, None)}
+    assert bool(entries) is (function != TASK)
+
+
+def test_a_grant_on_the_wrong_resource_does_not_count() -> None:
+    """The comparison is by resource, not only by action: kms:Decrypt on the source keys held by the object function
+    does not let the bucket function read an SSE-KMS object (what the sweep's old in-function copy needed)."""
+    source_key = PLACEHOLDER_OTHER_KEY
+    template = Resolved(ALL_ON)
+    needs = {("kms:Decrypt", source_key)}
+
+    dsse_key = template.value({"Ref": "DsseKmsKeyArn"})
+
+    assert missing(needs, template.function_statements(OBJECT)) == set()
+    assert missing(needs, template.function_statements(BUCKET)) == needs
+    assert missing(needs, [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": dsse_key}]) == needs
+    assert missing(needs, [{"Effect": "Allow", "Action": "kms:Encrypt", "Resource": source_key}]) == needs
+
+
+def test_iam_wildcards_match_as_iam_does() -> None:
+    assert iam_match("arn:aws:s3:::*/*", "arn:aws:s3:::bucket/a/b.csv")
+    assert iam_match("arn:aws:s3:::logs-?", "arn:aws:s3:::logs-1")
+    assert not iam_match("arn:aws:s3:::logs-?", "arn:aws:s3:::logs-12")
+    assert not iam_match("arn:aws:s3:::secrets-*", "arn:aws:s3:::Secrets-a")  # case-sensitive
+    assert not iam_match("arn:aws:s3:::secrets-*", "arn:aws:kms:us-east-1:123456789012:key/x")
+
+
+def named_resources(template: Resolved) -> set[str]:
+    """ARNs the parameters and the stack name: the keys, the topic and its key, the queue."""
+    p = template.parameters
+    keys = [p["DsseKmsKeyArn"], *p["SourceKmsKeyArns"], *(e.split("=", 1)[1] for e in p["BucketKeyMap"] if e)]
+    stack = [
+        template.value({"Ref": "AlertTopic"}),
+        template.value({"Fn::GetAtt": ["AlertTopicKey", "Arn"]}),
+        template.value({"Fn::GetAtt": ["ObjectEventsQueue", "Arn"]}),
+        # S3 Batch Operations: the stack's jobs, task function, job role, report bucket and its prefixes
+        f"arn:aws:s3:{REGION}:{ACCOUNT_ID}:job/*",
+        template.value({"Fn::GetAtt": [TASK, "Arn"]}),
+        template.value({"Fn::GetAtt": ["BatchJobRole", "Arn"]}),
+        *report_bucket_resources(template),
+        # Organizations: the default bus (the functions' events), the account's own findings product and hub, and
+        # the security account's bus (the forwarding rule's role only)
+        DEFAULT_BUS,
+        FINDINGS_PRODUCT,
+        HUB,
+    ]
+    inventories = [s3_arn(bucket) for bucket in p["InventoryBuckets"] if bucket]
+    return set(keys) | set(stack) | set(inventories) | {f"{bucket}/*" for bucket in inventories}
+
+
+def report_bucket_resources(template: Resolved) -> list[str]:
+    bucket = template.value({"Fn::GetAtt": ["ReportBucket", "Arn"]})
+    return [bucket, *(f"{bucket}/{prefix}/*" for prefix in ("reports", "manifests", "backstop"))]
+
+
+@pytest.mark.parametrize("protected", ["*", "finance-*,example-protected-bucket"])
+def test_no_wildcard_actions_and_resources_only_what_parameters_name(protected: str) -> None:
+    template = Resolved(ALL_ON | {"ProtectedBuckets": protected})
+    buckets = [s3_arn(p) for p in template.parameters["ProtectedBuckets"]]
+    for function in FUNCTIONS:
+        for statement in template.function_statements(function):
+            where = (function, statement["Sid"])
+            assert statement["Effect"] == "Allow", where
+            assert not [a for a in as_list(statement["Action"]) if "*" in a], where
+            for resource in as_list(statement["Resource"]):
+                if resource == "*":
+                    assert function == JOBS, where
+                    assert len(as_list(statement["Action"])) == 1, where
+                    assert set(as_list(statement["Action"])) <= ON_EVERY_RESOURCE, where
+                    if statement["Action"] == "s3:CreateJob":
+                        assert statement["Condition"] == JOB_TAG_CONDITION, where
+                    continue
+                if resource in named_resources(template) or inert(statement, resource, map_patterns(ALL_ON)):
+                    continue
+                # Otherwise only the ProtectedBuckets patterns (or their objects), in this account's buckets.
+                assert resource in buckets or resource in [f"{b}/*" for b in buckets], (where, resource)
+                assert all(a.startswith("s3:") for a in as_list(statement["Action"])), where
+                assert statement["Condition"] == {"StringEquals": {"s3:ResourceAccount": ACCOUNT_ID}}, where
