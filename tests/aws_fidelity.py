@@ -60,6 +60,18 @@ classes in this process, so it covers both `mock_aws()` and an in-process `Threa
     https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_StringFilter.html
     moto 5.2.5 ignores Filters and answers every finding. Here the EQUALS string filters on top-level string
     attributes (Id, ProductArn, RecordState, ...) are applied; other filters are left as moto has them.
+14. Security Hub BatchImportFindings on an existing finding (same Id): "If UpdatedAt on the update occurs before
+    UpdatedAt on the existing finding, then the update is ignored", and an update cannot change Note,
+    UserDefinedFields, VerificationState or Workflow ("Any content in those fields and objects is ignored").
+    https://docs.aws.amazon.com/securityhub/latest/userguide/finding-update-batchimportfindings.html
+    A new finding's workflow is NEW ("The initial state of a finding"), and Security Hub "resets WorkFlowStatus from
+    NOTIFIED or RESOLVED to NEW" when "the record state changes from ARCHIVED to ACTIVE" or "the compliance status
+    changes from PASSED to either WARNING, FAILED, or NOT_AVAILABLE".
+    https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_Workflow.html
+    moto 5.2.5 applies every import over the stored finding (dict.update), sets no Workflow and never reopens one.
+    Here an update that is not later than the stored UpdatedAt is ignored (an equal one too: "the value of this field
+    must be more recent than all of the previous values", asff-required-attributes.html; counted as a success, which
+    the documentation does not settle), the four customer fields are kept, and the workflow starts NEW and reopens.
 """
 
 from __future__ import annotations
@@ -67,6 +79,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -324,6 +337,29 @@ def apply() -> Callable[[], None]:
 
     patch(hub_cls, "get_findings", get_findings)
 
+    # 14: BatchImportFindings updates only later, keeps the customer's fields, and reopens a workflow.
+    original_import_findings = hub_cls.batch_import_findings
+
+    @functools.wraps(original_import_findings)
+    def batch_import_findings(self: Any, findings: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
+        stored = {finding.id: finding.data for finding in self.findings}
+        accepted, ignored = [], 0
+        for finding in findings:
+            before = stored.get(finding.get("Id"))
+            if before is None:
+                accepted.append({"Workflow": {"Status": "NEW"}} | finding)
+            elif not _later_than(finding.get("UpdatedAt"), before.get("UpdatedAt")):
+                ignored += 1
+            else:
+                update = {name: value for name, value in finding.items() if name not in _CUSTOMER_FIELDS}
+                if _reopens(before, update):
+                    update["Workflow"] = {"Status": "NEW"}
+                accepted.append(update)
+        failed, succeeded, failures = original_import_findings(self, accepted, *args, **kwargs)
+        return failed, succeeded + ignored, failures
+
+    patch(hub_cls, "batch_import_findings", batch_import_findings)
+
     # 12: arrays of objects in event patterns.
     patch(events_models.EventPattern, "_flatten_dict", staticmethod(_flatten_event))
 
@@ -343,6 +379,31 @@ def apply() -> Callable[[], None]:
             setattr(owner, name, value)
 
     return undo
+
+
+_CUSTOMER_FIELDS = ("Note", "UserDefinedFields", "VerificationState", "Workflow")
+
+
+def _later_than(update: Any, stored: Any) -> bool:
+    """Whether the update's UpdatedAt is after the stored one; unreadable timestamps are left to moto."""
+    try:
+        return _moment(update) > _moment(stored)
+    except (TypeError, ValueError):
+        return True
+
+
+def _moment(value: Any) -> datetime:
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _reopens(before: dict[str, Any], update: dict[str, Any]) -> bool:
+    """A NOTIFIED or RESOLVED workflow goes back to NEW when the finding turns ACTIVE or its compliance fails (14)."""
+    if (before.get("Workflow") or {}).get("Status") not in ("NOTIFIED", "RESOLVED"):
+        return False
+    activated = before.get("RecordState") == "ARCHIVED" and update.get("RecordState") == "ACTIVE"
+    was, now = ((finding.get("Compliance") or {}).get("Status") for finding in (before, update))
+    return activated or (was == "PASSED" and now in ("WARNING", "FAILED", "NOT_AVAILABLE"))
 
 
 def _flatten_event(node: Any, prefix: str = "", result: dict[str, Any] | None = None) -> dict[str, Any]:

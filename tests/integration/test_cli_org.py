@@ -285,6 +285,54 @@ def test_results_from_an_account_outside_the_stack_set_get_their_own_row(
     ]
 
 
+def test_with_the_security_bus_every_stack_forwarding_there_exits_0(deployed: Organization, run: Any) -> None:
+    code, out, err = run("--security-bus", BUS)
+
+    assert (code, err) == (0, "")
+    assert {row[6] for row in table(out) if row[3] == "CURRENT/SUCCEEDED"} == {"security"}
+    assert f"forwarding: checked against the security bus {BUS}" in out
+    assert out.endswith("x 2 Region(s); every stack forwards to the security bus (exit 0)\n")
+
+
+def test_a_stack_forwarding_to_another_bus_is_named_and_exits_1(organization: Organization, run: Any) -> None:
+    """The members' eu-west-1 instances were given another bus (a stale override): exit 0 before --security-bus."""
+    other = BUS.replace("999999999999", "888888888888")
+    organization.deploy((REGION,))
+    organization.deploy(("eu-west-1",), SecurityBusArn=other, DsseKmsKeyArn=ORG_KEY.format(region="eu-west-1"))
+    payments, analytics = organization.members["payments"], organization.members["analytics"]
+
+    code, out, _ = run("--security-bus", BUS)
+    json_code, document, _ = run("--security-bus", BUS, "--output", "json")
+
+    problem = f"forwards to {other} (another account), not to the security bus"
+    assert code == json_code == 1
+    assert {(row[0], row[2]): row[6] for row in table(out) if row[3] == "CURRENT/SUCCEEDED"} == {
+        (payments, REGION): "security",
+        (payments, "eu-west-1"): "elsewhere",
+        (analytics, REGION): "security",
+        (analytics, "eu-west-1"): "elsewhere",
+    }
+    assert f"needs attention: {payments} eu-west-1: {problem}" in out
+    assert f"needs attention: {analytics} eu-west-1: {problem}" in out
+    answer = json.loads(document)
+    assert answer["securityBus"] == BUS
+    assert answer["problems"] == [f"{analytics} eu-west-1: {problem}", f"{payments} eu-west-1: {problem}"]
+    forwards = {(r["account"], r["region"]): r["forwardsToSecurityBus"] for r in answer["rows"] if r["deployed"]}
+    assert forwards == {
+        (analytics, "eu-west-1"): False,
+        (analytics, REGION): True,
+        (payments, "eu-west-1"): False,
+        (payments, REGION): True,
+    }
+
+
+def test_the_security_bus_flag_must_name_an_event_bus(deployed: Organization, run: Any) -> None:
+    code, out, err = run("--security-bus", "arn:aws:sns:us-east-1:999999999999:dsse-remediation-security")
+
+    assert (code, out) == (2, "")
+    assert "is not an EventBridge event bus ARN" in err
+
+
 def test_call_as_is_passed_to_every_stack_set_call(
     deployed: Organization, run: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

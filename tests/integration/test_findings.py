@@ -2,24 +2,30 @@
 one finding, the same finding is archived and its workflow RESOLVED once the resource is fixed, bulk work (sweeps)
 spends no Security Hub call on what is fine, and nothing else reaches Security Hub.
 
-moto 5.2 stores imported findings as given: it ignores GetFindings filters (the adapter checks the id again), sets no
-Workflow on an imported finding (Security Hub sets NEW), and does not serve BatchUpdateFindings (404 "Not yet
-implemented"): `resolving` below answers it as Security Hub does, on the findings moto stores.
+A finding is one record per resource: raised again, resolved and recurring, it keeps the CreatedAt it was created with
+and each update is later than the last.
+
+moto 5.2.5 stores imported findings as given; tests/aws_fidelity.py makes GetFindings apply its filters (13) and
+BatchImportFindings ignore updates that are not later, keep the customer's Workflow, start it NEW and reopen it (14).
+moto does not serve BatchUpdateFindings (404 "Not yet implemented"): `resolving` below answers it as Security Hub
+does, on the findings moto stores.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 from moto.securityhub.models import securityhub_backends
 
+from dsse_remediation.aws.securityhub import SecurityHub
 from dsse_remediation.config import Mode
-from dsse_remediation.findings import FindingImportFailed
-from dsse_remediation.model import BucketRequest, ObjectRequest, Outcome, Source, Trigger
+from dsse_remediation.findings import FindingImportFailed, Findings, Where
+from dsse_remediation.model import BucketRequest, Encryption, ObjectRequest, ObjectResult, Outcome, Source, Trigger
 from dsse_remediation.scope import Scope
 from dsse_remediation.wiring import App
 from tests.helpers import ACCOUNT_ID, REGION, WRITER, Response, Wiring, inject_error, put
@@ -139,8 +145,9 @@ def test_an_unremediable_object_raises_a_finding_its_remediation_resolves(
         "INFORMATIONAL",
     )
     assert resolved["UpdatedAt"] > raised["UpdatedAt"]
+    assert resolved["CreatedAt"] == raised["CreatedAt"]  # the same finding record, resolved
     # Resolved, not only archived: an import cannot set the Workflow of an existing finding, BatchUpdateFindings does.
-    assert "Workflow" not in raised  # moto sets none on import (Security Hub: NEW)
+    assert raised["Workflow"] == {"Status": "NEW"}
     assert resolved["Workflow"] == {"Status": "RESOLVED"}
     assert resolving.requests == [
         {"FindingIdentifiers": [{"Id": raised["Id"], "ProductArn": PRODUCT}], "Workflow": {"Status": "RESOLVED"}}
@@ -190,6 +197,110 @@ def test_a_compliant_object_resolves_an_active_finding_and_imports_nothing_witho
         {"Status": "RESOLVED"},
     )
     assert after["CreatedAt"] == raised["CreatedAt"]  # the same finding, resolved
+
+
+def test_a_finding_raised_again_in_alert_only_mode_keeps_its_creation(s3: Any, bucket: str, app: Any, hub: Any) -> None:
+    """Each alert-only look raises the object's finding again: the same finding record, its age kept (CreatedAt),
+    its UpdatedAt moved on."""
+    put(s3, bucket, "plain.csv")
+
+    looks = []
+    for _ in range(2):  # two cold starts, the same object still not DSSE
+        app(mode=Mode.ALERT_ONLY).objects.handle(ObjectRequest(bucket, ("plain.csv",)))
+        looks.extend(findings(hub))
+
+    first, again = looks
+    assert again["Id"] == first["Id"]
+    assert again["CreatedAt"] == first["CreatedAt"]
+    assert again["UpdatedAt"] > first["UpdatedAt"]
+    assert again["Workflow"] == {"Status": "NEW"}
+
+
+def test_a_finding_keeps_its_creation_through_its_resolution_and_recurrence(
+    dsse_key: str, hub: Any, resolving: BatchUpdateFindings, errors: list[Exception]
+) -> None:
+    """One object over a month, on a fixed clock: raised at T1, raised again at T2, fixed at T3 (archived, resolved),
+    written unencrypted again at T4. One finding record throughout: CreatedAt stays T1; UpdatedAt follows the clock,
+    and at T5, a clock 10 minutes behind the finding (another function's), still moves on; Security Hub reopens the
+    resolved workflow when the finding turns ACTIVE again (API_Workflow.html)."""
+    resolving.register(hub)
+    clock = iter(
+        [
+            datetime(2026, 10, 1, 8, tzinfo=UTC),  # T1
+            datetime(2026, 10, 2, 8, tzinfo=UTC),  # T2
+            datetime(2026, 10, 20, 8, tzinfo=UTC),  # T3
+            datetime(2026, 10, 30, 8, tzinfo=UTC),  # T4
+            datetime(2026, 10, 30, 7, 50, tzinfo=UTC),  # T5: behind T4
+        ]
+    )
+    sink = Findings(SecurityHub(lambda: hub), Where(ACCOUNT_ID, REGION), errors.append, lambda: next(clock))
+
+    def seen(outcome: Outcome) -> tuple[str, str, str, str]:
+        sink.record(
+            ObjectResult(
+                bucket="example-protected-bucket",
+                key="reports/q3.csv",
+                outcome=outcome,
+                reason=f"{outcome.value} at this look",
+                before=Encryption("AES256"),
+                expected_key_arn=dsse_key,
+                trigger=WRITER,
+            )
+        )
+        [finding] = findings(hub)
+        return finding["CreatedAt"], finding["UpdatedAt"], finding["RecordState"], finding["Workflow"]["Status"]
+
+    lifecycle = [
+        seen(outcome)
+        for outcome in (
+            Outcome.WOULD_REMEDIATE,
+            Outcome.FAILED,
+            Outcome.REMEDIATED,
+            Outcome.UNREMEDIABLE,
+            Outcome.UNREMEDIABLE,
+        )
+    ]
+
+    t1 = "2026-10-01T08:00:00.000Z"
+    assert lifecycle == [
+        (t1, t1, "ACTIVE", "NEW"),
+        (t1, "2026-10-02T08:00:00.000Z", "ACTIVE", "NEW"),
+        (t1, "2026-10-20T08:00:00.000Z", "ARCHIVED", "RESOLVED"),
+        (t1, "2026-10-30T08:00:00.000Z", "ACTIVE", "NEW"),  # recurred: reopened by Security Hub
+        (t1, "2026-10-30T08:00:00.001Z", "ACTIVE", "NEW"),  # never earlier than the finding: never ignored
+    ]
+    assert len(resolving.requests) == 1
+    assert errors == []
+    assert next(clock, None) is None  # one clock reading per result
+
+
+def test_an_update_that_is_not_later_is_ignored_as_security_hub_ignores_it(hub: Any) -> None:
+    """tests/aws_fidelity.py 14: what the product's UpdatedAt rule protects against (finding-update-
+    batchimportfindings.html)."""
+    created = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
+    finding = {
+        "SchemaVersion": "2018-10-08",
+        "Id": "a-finding",
+        "ProductArn": PRODUCT,
+        "GeneratorId": "g",
+        "AwsAccountId": ACCOUNT_ID,
+        "CreatedAt": created.isoformat(),
+        "UpdatedAt": created.isoformat(),
+        "Severity": {"Label": "HIGH"},
+        "Title": "first",
+        "Description": "d",
+        "Resources": [{"Type": "AwsS3Bucket", "Id": "arn:aws:s3:::b"}],
+    }
+    hub.batch_import_findings(Findings=[finding])
+
+    for moment, title in ((created, "same time"), (created - timedelta(seconds=1), "earlier")):
+        answer = hub.batch_import_findings(Findings=[finding | {"UpdatedAt": moment.isoformat(), "Title": title}])
+        assert answer["FailedCount"] == 0
+    later = (created + timedelta(milliseconds=1)).isoformat()
+    hub.batch_import_findings(Findings=[finding | {"UpdatedAt": later, "Title": "later", "Workflow": {"Status": "X"}}])
+
+    [stored] = findings(hub)
+    assert (stored["Title"], stored["UpdatedAt"], stored["Workflow"]) == ("later", later, {"Status": "NEW"})
 
 
 def test_findings_never_carry_object_contents_or_metadata_values(s3: Any, bucket: str, app: Any, hub: Any) -> None:
@@ -346,7 +457,7 @@ def test_a_sweep_raises_findings_for_its_problems_and_spends_no_call_on_what_is_
 
     assert stuck.outcome is Outcome.UNREMEDIABLE
     assert [r.outcome for r in fine] == [Outcome.REMEDIATED, Outcome.COMPLIANT]
-    assert calls_for_the_problem == swept.hub_calls == ["BatchImportFindings"]
+    assert calls_for_the_problem == swept.hub_calls == ["GetFindings", "BatchImportFindings"]
     [raised] = findings(hub)
     assert raised["Resources"][0]["Id"] == f"arn:aws:s3:::{bucket}/stuck.csv"
     # The same object fixed by an event-driven write later: resolved as ever.

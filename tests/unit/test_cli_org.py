@@ -3,12 +3,14 @@ results log, what needs attention and the exit code, the table and the JSON docu
 
 from __future__ import annotations
 
+import argparse
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from dsse_remediation.aws.organization import Account, StackInstance, StackSet, template_defaults
+from dsse_remediation.cli.arguments import build_parser, event_bus_arn
 from dsse_remediation.cli.org_status import HEADER, Outcomes, Row, Status, build_rows, effective_parameters
 
 MANAGEMENT, PAYMENTS, ANALYTICS = "123456789012", "222222222222", "333333333333"
@@ -32,8 +34,10 @@ def deployed(account: str, region: str = "us-east-1", status: str = "CURRENT", *
     return StackInstance(account, region, status, detailed, None, overrides)
 
 
-def status(rows: list[Row], regions: tuple[str, ...] = ("us-east-1",), log_group: str | None = None) -> Status:
-    return Status(STACK_SET.name, rows, regions, 24, log_group, END - timedelta(hours=24), END)
+def status(
+    rows: list[Row], regions: tuple[str, ...] = ("us-east-1",), log_group: str | None = None, bus: str | None = None
+) -> Status:
+    return Status(STACK_SET.name, rows, regions, 24, log_group, END - timedelta(hours=24), END, security_bus=bus)
 
 
 def result(account: str, region: str, outcome: str) -> str:
@@ -252,6 +256,153 @@ class TestOutput:
             "key": KEY,
             "securityBus": "",
             "securityHubFindings": "false",
+            "forwardsToSecurityBus": None,  # not checked: no --security-bus
             "outcomes": {"failed": 1},
             "problems": ["1 failed"],
         }
+        assert answer["securityBus"] is None
+
+
+# The security stack's results bus (org/security.yaml output ResultsBusArn), one for every Region.
+SECURITY_BUS = "arn:aws:events:us-east-1:999999999999:event-bus/dsse-remediation-results"
+FORWARDING = StackSet(
+    "dsse-remediation-member",
+    {"DsseKmsKeyArn": KEY, "SecurityBusArn": SECURITY_BUS},
+    {"Mode": "remediate", "SecurityBusArn": "", "SecurityHubFindings": "false"},
+    permission_model="SERVICE_MANAGED",
+)
+
+
+def forwarding(*instances: StackInstance, bus: str | None = SECURITY_BUS) -> Status:
+    rows = build_rows(ACCOUNTS, FORWARDING, list(instances), None, MANAGEMENT, bus)
+    return status(rows, tuple(sorted({i.region for i in instances})), bus=bus)
+
+
+class TestForwarding:
+    """With --security-bus, every stack's SecurityBusArn is the security bus, or the stack needs attention: its
+    results reach no one in the security account, which cannot tell a silenced member from a quiet one."""
+
+    def test_stacks_that_forward_to_the_security_bus_pass(self) -> None:
+        checked = forwarding(
+            deployed(PAYMENTS), deployed(PAYMENTS, "eu-west-1"), deployed(ANALYTICS), deployed(ANALYTICS, "eu-west-1")
+        )
+
+        assert (checked.problems, checked.exit_code) == ([], 0)
+        assert {row.forwards_to_security_bus for row in checked.rows if row.instance} == {True}
+        assert "security" in checked.table().splitlines()[1].split()
+        assert checked.table().endswith("; every stack forwards to the security bus (exit 0)\n")
+        assert checked.answer()["securityBus"] == SECURITY_BUS
+
+    @pytest.mark.parametrize(
+        ("bus", "problem"),
+        [
+            (
+                "arn:aws:events:us-east-1:999999999999:event-bus/default",
+                "forwards to arn:aws:events:us-east-1:999999999999:event-bus/default (another name), not to the "
+                "security bus",
+            ),
+            (
+                "arn:aws:events:us-east-1:888888888888:event-bus/dsse-remediation-results",
+                "forwards to arn:aws:events:us-east-1:888888888888:event-bus/dsse-remediation-results (another "
+                "account), not to the security bus",
+            ),
+            (
+                # A stack of the security stack's own old Region, or a copy-paste from another Region's instance.
+                "arn:aws:events:eu-west-1:999999999999:event-bus/dsse-remediation-results",
+                "forwards to arn:aws:events:eu-west-1:999999999999:event-bus/dsse-remediation-results (another "
+                "Region), not to the security bus",
+            ),
+            (
+                "arn:aws-cn:events:cn-north-1:999999999999:event-bus/dsse-remediation-results",
+                "forwards to arn:aws-cn:events:cn-north-1:999999999999:event-bus/dsse-remediation-results, in "
+                "another partition than us-east-1: EventBridge cannot deliver there",
+            ),
+            ("", "forwards no results (SecurityBusArn empty), not to the security bus"),
+            (
+                "dsse-remediation-results",
+                "SecurityBusArn 'dsse-remediation-results' is not an event bus ARN: its results reach no bus",
+            ),
+        ],
+        ids=["another-name", "another-account", "another-region", "another-partition", "off", "malformed"],
+    )
+    def test_a_stack_that_forwards_elsewhere_is_named_and_exits_1(self, bus: str, problem: str) -> None:
+        checked = forwarding(deployed(PAYMENTS, SecurityBusArn=bus), deployed(ANALYTICS))
+
+        assert checked.problems == [f"{PAYMENTS} us-east-1: {problem}"]
+        assert checked.exit_code == 1
+        [payments] = [row for row in checked.answer()["rows"] if row["account"] == PAYMENTS]
+        [analytics] = [row for row in checked.answer()["rows"] if row["account"] == ANALYTICS]
+        assert (payments["securityBus"], payments["forwardsToSecurityBus"], payments["problems"]) == (
+            bus,
+            False,
+            [problem],
+        )
+        assert analytics["forwardsToSecurityBus"] is True
+        lines = checked.table().splitlines()
+        [row] = [line for line in lines if line.startswith(PAYMENTS)]
+        assert row.split()[6] == ("off" if bus == "" else "elsewhere")
+        assert f"needs attention: {PAYMENTS} us-east-1: {problem}" in lines
+        assert f"forwarding: checked against the security bus {SECURITY_BUS}" in lines
+
+    def test_a_bus_in_another_region_than_the_stack_is_the_design_one_bus_for_every_region(self) -> None:
+        """Members in every Region send to the one bus (org/README.md; eb-cross-region.html)."""
+        checked = forwarding(deployed(PAYMENTS, "eu-west-1"), deployed(ANALYTICS, "eu-west-1"))
+
+        assert checked.problems == []
+
+    def test_a_stack_whose_bus_nobody_set_cannot_be_checked_and_needs_attention(self) -> None:
+        unknown = StackSet("s", {"DsseKmsKeyArn": KEY}, {})  # a YAML template: no defaults read
+        rows = build_rows(ACCOUNTS, unknown, [deployed(PAYMENTS)], None, MANAGEMENT, SECURITY_BUS)
+
+        problems = status(rows, bus=SECURITY_BUS).problems
+        assert [problem for problem in problems if problem.startswith(PAYMENTS)] == [
+            f"{PAYMENTS} us-east-1: SecurityBusArn unknown (no value, no template default): its forwarding cannot be "
+            "checked"
+        ]
+
+    def test_without_the_security_bus_where_stacks_forward_is_shown_not_checked(self) -> None:
+        elsewhere = "arn:aws:events:us-east-1:888888888888:event-bus/other"
+        unchecked = forwarding(deployed(PAYMENTS, SecurityBusArn=elsewhere), deployed(ANALYTICS), bus=None)
+
+        assert (unchecked.problems, unchecked.exit_code) == ([], 0)
+        assert {row.forwards_to_security_bus for row in unchecked.rows} == {None}
+        lines = unchecked.table().splitlines()
+        assert {line.split()[6] for line in lines if line.startswith((PAYMENTS, ANALYTICS))} == {"set"}
+        assert "forwarding: not checked (pass --security-bus, the security stack's ResultsBusArn)" in lines
+
+    @pytest.mark.parametrize(
+        ("bus", "problem"),
+        [
+            ("not-an-arn", "SecurityBusArn 'not-an-arn' is not an event bus ARN: its results reach no bus"),
+            (
+                "arn:aws-us-gov:events:us-gov-west-1:999999999999:event-bus/results",
+                "forwards to arn:aws-us-gov:events:us-gov-west-1:999999999999:event-bus/results, in another "
+                "partition than us-east-1: EventBridge cannot deliver there",
+            ),
+        ],
+    )
+    def test_a_bus_that_can_never_receive_is_named_even_unchecked(self, bus: str, problem: str) -> None:
+        unchecked = forwarding(deployed(PAYMENTS, SecurityBusArn=bus), deployed(ANALYTICS), bus=None)
+
+        assert unchecked.problems == [f"{PAYMENTS} us-east-1: {problem}"]
+
+    def test_a_place_without_a_stack_forwards_nothing_and_is_not_named_for_it(self) -> None:
+        checked = forwarding(deployed(PAYMENTS))  # analytics has no stack
+
+        assert checked.problems == [f"{ANALYTICS} us-east-1: stack not deployed"]
+
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            "arn:aws:events:us-east-1:999999999999:rule/dsse-remediation-results",  # a rule, not a bus
+            "arn:aws:sns:us-east-1:999999999999:dsse-remediation-security",
+            "dsse-remediation-results",
+            "arn:aws:events:us-east-1:99999999999:event-bus/short-account",
+        ],
+    )
+    def test_the_security_bus_flag_takes_an_event_bus_arn_only(self, raw: str) -> None:
+        with pytest.raises(argparse.ArgumentTypeError, match="is not an EventBridge event bus ARN"):
+            event_bus_arn(raw)
+
+        args = build_parser().parse_args(["org-status", "--stack-set", "s", "--security-bus", SECURITY_BUS])
+        assert args.security_bus == SECURITY_BUS

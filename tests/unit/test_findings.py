@@ -201,9 +201,17 @@ def test_the_partition_follows_the_region(region: str, partition: str) -> None:
 
 
 class FakeHub:
-    def __init__(self, existing: dict[str, Any] | None = None, failure: AwsFailure | None = None) -> None:
+    """Answers every lookup with `existing`; `failure` fails every import, `lookup_failure` every lookup."""
+
+    def __init__(
+        self,
+        existing: dict[str, Any] | None = None,
+        failure: AwsFailure | None = None,
+        lookup_failure: AwsFailure | None = None,
+    ) -> None:
         self.existing = existing
         self.failure = failure
+        self.lookup_failure = lookup_failure
         self.calls: list[tuple[str, Any]] = []
 
     def import_findings(self, findings: list[dict[str, Any]]) -> None:
@@ -213,6 +221,8 @@ class FakeHub:
 
     def finding(self, finding_id: str, product_arn: str) -> dict[str, Any] | None:
         self.calls.append(("get", (finding_id, product_arn)))
+        if self.lookup_failure:
+            raise self.lookup_failure
         return self.existing
 
     def resolve(self, finding_id: str, product_arn: str) -> None:
@@ -230,16 +240,19 @@ def calls(hub: FakeHub) -> list[str]:
 IDENTIFIER = (finding_id(WHERE, object_result()), WHERE.product_arn)
 
 
-@pytest.mark.parametrize("outcome", [Outcome.UNREMEDIABLE, Outcome.FAILED, Outcome.WOULD_REMEDIATE])
-def test_raising_results_are_imported_without_a_lookup(outcome: Outcome) -> None:
+@pytest.mark.parametrize("outcome", sorted(RAISES))
+def test_a_problem_is_imported_after_one_lookup_of_its_finding(outcome: Outcome) -> None:
+    """A new finding: nothing to look up found, CreatedAt equals UpdatedAt (asff-required-attributes.html)."""
     hub = FakeHub()
 
     sink(hub).record(object_result(outcome))
 
-    [(call, [finding])] = hub.calls
-    assert call == "import"
+    [(first, looked_up), (second, [finding])] = hub.calls
+    assert (first, second) == ("get", "import")
+    assert looked_up == IDENTIFIER
     assert finding["Id"] == finding_id(WHERE, object_result())
     assert finding["RecordState"] == "ACTIVE"
+    assert finding["CreatedAt"] == finding["UpdatedAt"] == "2026-11-20T09:15:04.933Z"
 
 
 def test_a_remediated_result_archives_its_finding_then_resolves_its_workflow() -> None:
@@ -248,10 +261,136 @@ def test_a_remediated_result_archives_its_finding_then_resolves_its_workflow() -
 
     sink(hub).record(object_result(Outcome.REMEDIATED))
 
-    [(first, [finding]), (second, resolved)] = hub.calls
-    assert (first, second) == ("import", "resolve")
+    [(first, _), (second, [finding]), (third, resolved)] = hub.calls
+    assert (first, second, third) == ("get", "import", "resolve")
     assert (finding["RecordState"], finding["Compliance"]["Status"]) == ("ARCHIVED", "PASSED")
     assert resolved == IDENTIFIER
+
+
+# A finding first raised at T1 (and last updated a day later), seen again at NOW.
+T1 = "2026-10-02T07:30:00.125Z"
+RAISED = {
+    "Id": IDENTIFIER[0],
+    "ProductArn": IDENTIFIER[1],
+    "CreatedAt": T1,
+    "UpdatedAt": "2026-10-03T07:30:00.125Z",
+    "RecordState": "ACTIVE",
+    "Compliance": {"Status": "FAILED"},
+    "Workflow": {"Status": "NEW"},
+}
+RESOLVED = RAISED | {"RecordState": "ARCHIVED", "Compliance": {"Status": "PASSED"}, "Workflow": {"Status": "RESOLVED"}}
+
+
+@pytest.mark.parametrize("outcome", sorted(RAISES))
+@pytest.mark.parametrize("existing", [RAISED, RESOLVED], ids=["active", "archived-and-resolved"])
+def test_a_finding_raised_again_keeps_its_creation_and_is_updated_now(
+    existing: dict[str, Any], outcome: Outcome
+) -> None:
+    """Raised again (an alert-only look, a retried failure) or recurring after its fix: the same finding record,
+    created at T1 (CreatedAt: "when the potential security issue captured by a finding was created"), updated now.
+    The import sends no Workflow: Security Hub itself turns a RESOLVED one back to NEW as it becomes ACTIVE again
+    (API_Workflow.html)."""
+    hub = FakeHub(existing)
+
+    sink(hub, now=NOW).record(object_result(outcome))
+
+    assert calls(hub) == ["get", "import"]
+    [finding] = hub.calls[1][1]
+    assert (finding["CreatedAt"], finding["UpdatedAt"]) == (T1, "2026-11-20T09:15:04.933Z")
+    assert (finding["RecordState"], finding["Compliance"]["Status"]) == ("ACTIVE", "FAILED")
+    assert set(finding) == ATTRIBUTES  # no Workflow: an import cannot set it on an existing finding
+
+
+@pytest.mark.parametrize(
+    ("result", "existing"),
+    [(object_result(Outcome.REMEDIATED), RAISED), (object_result(Outcome.COMPLIANT), RAISED)],
+    ids=["remediated", "compliant"],
+)
+def test_a_fixed_resource_keeps_the_creation_of_the_finding_it_resolves(
+    result: ObjectResult, existing: dict[str, Any]
+) -> None:
+    hub = FakeHub(existing)
+
+    sink(hub, now=NOW).record(result)
+
+    assert calls(hub) == ["get", "import", "resolve"]
+    [finding] = hub.calls[1][1]
+    assert (finding["CreatedAt"], finding["UpdatedAt"]) == (T1, "2026-11-20T09:15:04.933Z")
+    assert finding["RecordState"] == "ARCHIVED"
+
+
+@pytest.mark.parametrize("outcome", [Outcome.WOULD_REMEDIATE, Outcome.REMEDIATED, Outcome.COMPLIANT])
+def test_every_import_is_later_than_the_finding_it_updates_whatever_the_clock_says(outcome: Outcome) -> None:
+    """Security Hub ignores an update whose UpdatedAt is earlier than the finding's (finding-update-
+    batchimportfindings.html): a clock behind the finding's UpdatedAt (another function's, skewed) moves it 1 ms on."""
+    ahead = RAISED | {"UpdatedAt": "2026-11-20T09:15:05.000Z"}
+    hub = FakeHub(ahead)
+
+    sink(hub, now=NOW).record(object_result(outcome))
+
+    [finding] = hub.calls[1][1]
+    assert (finding["CreatedAt"], finding["UpdatedAt"]) == (T1, "2026-11-20T09:15:05.001Z")
+
+
+@pytest.mark.parametrize("existing", [RAISED, RAISED | {"RecordState": "ARCHIVED"}], ids=["active", "archived"])
+@pytest.mark.parametrize("outcome", [Outcome.REMEDIATED, Outcome.COMPLIANT])
+def test_a_suppressed_finding_is_never_resolved_over_the_persons_decision(
+    outcome: Outcome, existing: dict[str, Any]
+) -> None:
+    """SUPPRESSED: someone "reviewed the finding and don't believe that any action is needed" (API_Workflow.html).
+    The fix still archives an active finding; its workflow stays theirs."""
+    suppressed = existing | {"Workflow": {"Status": "SUPPRESSED"}}
+    hub = FakeHub(suppressed)
+
+    sink(hub).record(object_result(outcome))
+
+    archives = existing["RecordState"] == "ACTIVE" or outcome is Outcome.REMEDIATED
+    assert calls(hub) == (["get", "import"] if archives else ["get"])
+
+
+LOOKUP_THROTTLED = AwsFailure(Failure.THROTTLED, "ThrottlingException: Rate exceeded", "ThrottlingException")
+
+
+@pytest.mark.parametrize("outcome", [*sorted(RAISES), Outcome.REMEDIATED])
+def test_a_problem_or_a_fix_whose_lookup_fails_still_reaches_security_hub_and_the_lookup_is_counted(
+    outcome: Outcome,
+) -> None:
+    """A finding's age matters less than the finding: without its finding record, the result is imported as a new
+    one (CreatedAt now), and the failed lookup counted once."""
+    errors: list[Exception] = []
+    hub = FakeHub(RAISED, lookup_failure=LOOKUP_THROTTLED)
+
+    sink(hub, errors).record(object_result(outcome))
+
+    assert calls(hub)[:2] == ["get", "import"]
+    [finding] = hub.calls[1][1]
+    assert finding["CreatedAt"] == finding["UpdatedAt"] == "2026-11-20T09:15:04.933Z"
+    [error] = errors
+    assert isinstance(error, FindingImportFailed)
+    assert error.code == "ThrottlingException"
+
+
+def test_when_the_lookup_and_the_import_both_fail_the_failure_is_counted_once() -> None:
+    errors: list[Exception] = []
+    refused = AwsFailure(Failure.OTHER, "InvalidAccess: not subscribed", "InvalidAccess")
+    hub = FakeHub(failure=refused, lookup_failure=LOOKUP_THROTTLED)
+
+    sink(hub, errors).record(object_result(Outcome.FAILED))
+
+    assert calls(hub) == ["get", "import"]
+    [error] = errors
+    assert error.code == "InvalidAccess"  # what kept the finding out of Security Hub
+
+
+def test_a_compliant_result_whose_lookup_fails_imports_nothing() -> None:
+    errors: list[Exception] = []
+    hub = FakeHub(lookup_failure=LOOKUP_THROTTLED)
+
+    sink(hub, errors).record(object_result(Outcome.COMPLIANT))
+
+    assert calls(hub) == ["get"]
+    [error] = errors
+    assert error.code == "ThrottlingException"
 
 
 @pytest.mark.parametrize("outcome", [Outcome.OUT_OF_SCOPE, Outcome.GONE])
@@ -332,7 +471,7 @@ def test_a_sweeps_or_a_backfills_problems_still_raise_findings(outcome: Outcome,
 
     sink(hub).record(object_result(outcome, trigger=trigger))
 
-    assert calls(hub) == ["import"]
+    assert calls(hub) == ["get", "import"]  # one GetFindings (3 per second) and one BatchImportFindings each
 
 
 @pytest.mark.parametrize("trigger", EVENT_AND_MANUAL_TRIGGERS, ids=lambda t: t.source.value)
@@ -342,7 +481,7 @@ def test_event_driven_and_manual_results_keep_raising_and_resolving(trigger: Tri
     for outcome in (Outcome.UNREMEDIABLE, Outcome.REMEDIATED, Outcome.COMPLIANT):
         sink(hub).record(object_result(outcome, trigger=trigger))
 
-    assert calls(hub) == ["import", "import", "resolve", "get", "import", "resolve"]
+    assert calls(hub) == ["get", "import", "get", "import", "resolve", "get", "import", "resolve"]
 
 
 # --- never raises ----------------------------------------------------------------------------------------------------

@@ -5,22 +5,37 @@ Every final object and bucket result goes through `Findings.record` (SECURITY_HU
     unremediable, failed, would-remediate   import the resource's finding: RecordState ACTIVE, Compliance FAILED
     remediated                              import it archived (RecordState ARCHIVED, Compliance PASSED), then
                                             resolve it (BatchUpdateFindings: Workflow RESOLVED)
-    compliant                               the same, but only when an ACTIVE finding exists (GetFindings by its id);
+    compliant                               the same, but only when an ACTIVE finding exists;
                                             an archived one whose workflow is still NEW is only resolved
     out-of-scope, gone                      nothing (another account's bucket is that account's business)
+
+Every import first reads the resource's finding back (one GetFindings by its id): a finding is one record per
+resource, whatever happens to it. Raised again (an alert-only look, a retried failure) or recurring after it was
+archived and resolved, it keeps the CreatedAt it was created with: CreatedAt "indicates when the potential security
+issue captured by a finding was created", and "upon creation of a finding record, the CreatedAt and UpdatedAt
+timestamps must be the same"; only UpdatedAt moves, always later than the finding's own ("after an update to the
+finding record, the value of this field must be more recent than all of the previous values"), since Security Hub
+ignores an update whose UpdatedAt is earlier
+(https://docs.aws.amazon.com/securityhub/latest/userguide/asff-required-attributes.html,
+https://docs.aws.amazon.com/securityhub/latest/userguide/finding-update-batchimportfindings.html). A lookup that fails
+does not keep a problem out of Security Hub: the result is imported as a new finding all the same (its CreatedAt then
+now), and the failed lookup is counted. Security Hub deletes a finding 90 days after its last update: one that
+recurs later is a new finding.
 
 Security Hub sets Workflow RESOLVED by itself only on findings from its own controls; a provider's import cannot change
 the Workflow of an existing finding
 (https://docs.aws.amazon.com/securityhub/latest/userguide/finding-update-batchimportfindings.html), so the stack
 resolves its findings with BatchUpdateFindings, as a customer does
-(https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_BatchUpdateFindings.html). A later import that makes the
-finding ACTIVE (or FAILED) again turns its workflow back to NEW (Security Hub does that:
-https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_Workflow.html).
+(https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_BatchUpdateFindings.html), unless a person suppressed
+the finding (Workflow SUPPRESSED: their decision stands). A later import that makes the finding ACTIVE (or FAILED)
+again turns a RESOLVED or NOTIFIED workflow back to NEW (Security Hub does that:
+https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_Workflow.html); the import never sends a Workflow.
 
 Bulk results stay within Security Hub's quotas (BatchImportFindings: 10 requests per second per account and Region,
-GetFindings fewer): results whose trigger is a bucket sweep (Source.SWEEP) or an S3 Batch Operations task
-(Source.BATCH) only raise findings (unremediable, failed, would-remediate); their compliant and remediated results, the
-bulk of a sweep or a backfill, make no Security Hub call. Event-driven and manual results raise and resolve as above.
+GetFindings 3): results whose trigger is a bucket sweep (Source.SWEEP) or an S3 Batch Operations task (Source.BATCH)
+only raise findings (unremediable, failed, would-remediate: one GetFindings and one BatchImportFindings each); their
+compliant and remediated results, the bulk of a sweep or a backfill, make no Security Hub call. Event-driven and manual
+results raise and resolve as above.
 
 A finding's id is deterministic per resource (`dsse-remediation/<account>/<region>/<sha256 of the S3 URI>`), so a
 repeat updates the finding instead of adding one. A finding carries the result's reason, the encryption found, the
@@ -213,27 +228,47 @@ class Findings:
         outcome = result.outcome
         if outcome in RESOLVES and result.trigger.source in BULK:
             return  # a sweep's or a backfill's bulk: no Security Hub call (the module's docstring)
-        if outcome in RAISES:
-            self.hub.import_findings([asff(result, self.where, self._clock())])
-        elif outcome is Outcome.REMEDIATED:
-            self.hub.import_findings([asff(result, self.where, self._clock())])
-            self._resolve(result)
-        elif outcome is Outcome.COMPLIANT:
+        if outcome not in RAISES and outcome not in RESOLVES:
+            return  # out-of-scope, gone
+        try:
             existing = self.hub.finding(finding_id(self.where, result), self.where.product_arn)
-            if existing is None:
-                return
-            if existing.get("RecordState") == "ACTIVE":
-                self.hub.import_findings([asff(result, self.where, self._later(existing), _created(existing))])
-                self._resolve(result)
-            elif _workflow(existing) == "NEW":  # archived, but an earlier resolve failed
-                self._resolve(result)
+        except Exception:
+            if outcome is not Outcome.COMPLIANT:
+                self._update(result, None)  # a problem or a fix still reaches Security Hub; if this fails, it counts
+            raise  # else the failed lookup is what is counted
+        self._update(result, existing)
 
-    def _resolve(self, result: Recorded) -> None:
+    def _update(self, result: Recorded, existing: dict[str, Any] | None) -> None:
+        """Import the result's finding over `existing` (None: there is none, or it could not be read), then resolve
+        it when the result says the resource is fine."""
+        if result.outcome in RAISES:
+            self._import(result, existing)
+        elif result.outcome is Outcome.REMEDIATED:
+            self._import(result, existing)
+            self._resolve(result, existing)
+        elif existing is None:
+            return  # compliant, and nothing to resolve
+        elif existing.get("RecordState") == "ACTIVE":
+            self._import(result, existing)
+            self._resolve(result, existing)
+        elif _workflow(existing) == "NEW":  # archived, but an earlier resolve failed
+            self._resolve(result, existing)
+
+    def _import(self, result: Recorded, existing: dict[str, Any] | None) -> None:
+        """The finding, keeping the existing one's CreatedAt, updated later than it was (the module's docstring)."""
+        created = _created(existing) if existing is not None else None
+        self.hub.import_findings([asff(result, self.where, self._later(existing), created)])
+
+    def _resolve(self, result: Recorded, existing: dict[str, Any] | None) -> None:
+        if existing is not None and _workflow(existing) == "SUPPRESSED":
+            return  # a person decided the finding needs no action: their decision stands
         self.hub.resolve(finding_id(self.where, result), self.where.product_arn)
 
-    def _later(self, existing: dict[str, Any]) -> datetime:
+    def _later(self, existing: dict[str, Any] | None) -> datetime:
         """Now, or just after the existing finding's UpdatedAt: Security Hub ignores an update that is not later."""
         now = self._clock()
+        if existing is None:
+            return now
         try:
             updated = datetime.fromisoformat(str(existing.get("UpdatedAt", "")).replace("Z", "+00:00"))
         except ValueError:

@@ -28,7 +28,9 @@ class SecurityHub:
 
     @errors.translated
     def finding(self, finding_id: str, product_arn: str) -> dict[str, Any] | None:
-        """The finding with this id from this product, or None (Security Hub filters on both)."""
+        """The finding with this id from this product, or None (Security Hub filters on both; no RecordState filter:
+        an archived finding is read too). Read before every import, for the CreatedAt and UpdatedAt it must keep and
+        follow (findings.py)."""
         response = self._client_factory().get_findings(
             Filters={
                 "Id": [{"Value": finding_id, "Comparison": "EQUALS"}],

@@ -40,6 +40,12 @@ ROLE_ARN = re.compile(
 SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
 EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 DEFAULT_SESSION_NAME = PROG
+# `--security-bus` and the member stacks' SecurityBusArn: an EventBridge event bus ARN, as template.yaml's
+# AllowedPattern takes it. https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoneventbridge.html
+EVENT_BUS_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):events:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"event-bus/(?P<name>[A-Za-z0-9._/-]{1,256})$"
+)
 DEFAULT_HOURS, MAX_HOURS = 24, 24 * 14  # org-status: FilterLogEvents over at most two weeks of results
 
 
@@ -178,11 +184,13 @@ def add_org_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         "member stack is deployed (the stack instance's status), its Mode, key (DsseKmsKeyArn), SecurityBusArn and "
         "SecurityHubFindings (the instance's parameter overrides over the StackSet's parameters), and with "
         "--results-log-group the outcomes of the last --hours counted from the security account's results log "
-        "group. Run it where the Organization can be listed (the management account or a delegated administrator) "
-        "and the StackSet is administered; the log group is read in the same account and Region.",
+        "group, and with --security-bus whether each stack forwards its results there. Run it where the "
+        "Organization can be listed (the management account or a delegated administrator) and the StackSet is "
+        "administered; the log group is read in the same account and Region.",
         epilog="exit codes: 0 every active account has the stack (status CURRENT) in every Region the StackSet "
-        "targets (the management account excepted for a service-managed StackSet, which never deploys there), and no "
-        "failed or unremediable outcome in the window; 1 otherwise, or an AWS call failed; 2 usage error",
+        "targets (the management account excepted for a service-managed StackSet, which never deploys there), no "
+        "failed or unremediable outcome in the window, and (--security-bus) every stack forwards its results to the "
+        "security bus; 1 otherwise, or an AWS call failed; 2 usage error",
     )
     status.add_argument("--stack-set", required=True, metavar="NAME", help="the member stack's StackSet")
     status.add_argument(
@@ -196,6 +204,14 @@ def add_org_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         metavar="NAME",
         help="the security stack's results log group (output ResultsLogGroupName, /dsse-remediation/results): "
         "count each account and Region's outcomes over the last --hours",
+    )
+    status.add_argument(
+        "--security-bus",
+        type=event_bus_arn,
+        metavar="ARN",
+        help="the security stack's results bus (output ResultsBusArn): every stack must forward its results there "
+        "(its SecurityBusArn); one that forwards to another bus, or to none, needs attention. Without it, where "
+        "the stacks forward is shown (set / off) but not checked",
     )
     status.add_argument(
         "--hours",
@@ -306,6 +322,15 @@ def external_id(raw: str) -> str:
 def session_name(raw: str) -> str:
     if not SESSION_NAME.match(raw):
         raise argparse.ArgumentTypeError(f"{raw!r} is not a role session name (2-64 of letters, digits, +=,.@-_)")
+    return raw
+
+
+def event_bus_arn(raw: str) -> str:
+    """`--security-bus`: an event bus ARN, checked here so that a typo is a usage error, not a member flagged."""
+    if not EVENT_BUS_ARN.match(raw):
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not an EventBridge event bus ARN (arn:aws:events:us-east-1:123456789012:event-bus/name)"
+        )
     return raw
 
 

@@ -8,12 +8,20 @@ it is counted under the envelope's `account` and `region`, which EventBridge set
 body's own `account`/`region` only when the envelope has none — and an alert body naming another account than its
 envelope is counted as disputed; an event that is not one is counted as unreadable).
 
+With `--security-bus` (the security stack's output ResultsBusArn), each stack's SecurityBusArn is compared with it:
+a stack that forwards its results to another bus (of another account, Region or partition, or another name), to none,
+or to a value that is no event bus ARN, sends nothing the security account sees, and is named. Without it, where each
+stack forwards is shown (set / off), not checked; a value that is no event bus ARN, or a bus in another partition than
+the stack's Region (EventBridge delivers across Regions, not across partitions:
+https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-region.html), is named all the same.
+
 The rows are every active account times every Region the StackSet targets (the Regions of its instances), plus any
 other account and Region that has an instance or sent a result. Exit 0 when every active account has a CURRENT stack
-instance in every targeted Region and no failed or unremediable result arrived in the window; 1 otherwise. A
-service-managed StackSet never deploys to the Organization's management account ("StackSets doesn't deploy stack
-instances to the organization management account", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/
-stacksets-orgs-manage-auto-deployment.html): its rows are shown, and not counted against the exit code.
+instance in every targeted Region, no failed or unremediable result arrived in the window and every stack forwards
+where it should; 1 otherwise. A service-managed StackSet never deploys to the Organization's management account
+("StackSets doesn't deploy stack instances to the organization management account",
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html): its rows
+are shown, and not counted against the exit code.
 """
 
 from __future__ import annotations
@@ -30,8 +38,9 @@ from .. import USER_AGENT
 from ..aws import clients
 from ..aws.organization import Account, OrganizationReader, StackInstance, StackSet
 from ..exceptions import AwsFailure
+from ..findings import partition_of
 from ..model import Clock, Failure, Outcome, utc_now
-from .arguments import EXIT_ATTENTION, EXIT_OK, UsageError
+from .arguments import EVENT_BUS_ARN, EXIT_ATTENTION, EXIT_OK, UsageError
 from .console import Console
 from .session import open_session
 
@@ -96,6 +105,7 @@ class Row:
     outcomes: Mapping[str, int] | None  # None: no log group read
     expected: bool  # an active account in a targeted Region: it must have the stack
     management: bool = False  # the management account of a service-managed StackSet, which never deploys there
+    security_bus: str | None = None  # where every stack must forward its results (--security-bus); None: unchecked
 
     @property
     def deployed(self) -> bool:
@@ -108,10 +118,27 @@ class Row:
         detailed = self.instance.detailed_status
         return f"{self.instance.status}/{detailed}" if detailed else self.instance.status
 
+    @property
+    def forwarding(self) -> str | None:
+        """What is wrong with where the stack forwards its results (its SecurityBusArn), or None. No stack here:
+        nothing forwards."""
+        if self.instance is None:
+            return None
+        return forwarding_problem(self.parameters["securityBus"], self.region, self.security_bus)
+
+    @property
+    def forwards_to_security_bus(self) -> bool | None:
+        """Whether the stack's results reach the security bus; None when unchecked (no --security-bus, no stack)."""
+        if self.security_bus is None or self.instance is None:
+            return None
+        return self.forwarding is None
+
     def problems(self) -> list[str]:
         problems = []
         if self.expected and not self.deployed:
             problems.append(f"stack {self.deployment}")
+        if self.forwarding:
+            problems.append(self.forwarding)
         for outcome in ALARMING:
             if (self.outcomes or {}).get(outcome):
                 problems.append(f"{self.outcomes[outcome]} {outcome}")  # type: ignore[index]
@@ -128,9 +155,32 @@ class Row:
             "detailedStatus": instance.detailed_status if instance else None,
             "statusReason": instance.reason if instance else None,
             **self.parameters,
+            "forwardsToSecurityBus": self.forwards_to_security_bus,
             "outcomes": self.outcomes,
             "problems": self.problems(),
         }
+
+
+def forwarding_problem(value: str | None, region: str, security_bus: str | None) -> str | None:
+    """What is wrong with a stack in `region` forwarding to `value` (its SecurityBusArn: "" off, None unknown) when
+    every stack must forward to `security_bus` (None: not checked, only what can never deliver is named)."""
+    if not value:
+        if security_bus is None:
+            return None
+        if value == "":
+            return "forwards no results (SecurityBusArn empty), not to the security bus"
+        return "SecurityBusArn unknown (no value, no template default): its forwarding cannot be checked"
+    bus = EVENT_BUS_ARN.match(value)
+    if bus is None:
+        return f"SecurityBusArn {value!r} is not an event bus ARN: its results reach no bus"
+    if bus["partition"] != partition_of(region):
+        return f"forwards to {value}, in another partition than {region}: EventBridge cannot deliver there"
+    wanted = EVENT_BUS_ARN.match(security_bus) if security_bus else None
+    if wanted is None or value == security_bus:
+        return None
+    parts = (("partition", "partition"), ("Region", "region"), ("account", "account"), ("name", "name"))
+    other = ", ".join(word for word, part in parts if bus[part] != wanted[part])
+    return f"forwards to {value} (another {other}), not to the security bus"
 
 
 def build_rows(
@@ -139,9 +189,11 @@ def build_rows(
     instances: Sequence[StackInstance],
     outcomes: Outcomes | None,
     management: str | None = None,
+    security_bus: str | None = None,
 ) -> list[Row]:
     """Every active account x targeted Region, and every other (account, Region) with an instance or a result.
-    `management`: the Organization's management account, not expected to have a service-managed StackSet's stack."""
+    `management`: the Organization's management account, not expected to have a service-managed StackSet's stack.
+    `security_bus`: the bus every stack must forward its results to (None: not checked)."""
     by_place = {(i.account, i.region): i for i in instances}
     names = {account.id: account.name for account in accounts}
     skipped = management if stack_set.permission_model == "SERVICE_MANAGED" else None
@@ -163,6 +215,7 @@ def build_rows(
                 outcomes=outcomes.of(account, region) if outcomes else None,
                 expected=(account, region) in expected,
                 management=account == skipped,
+                security_bus=security_bus,
             )
         )
     return rows
@@ -188,6 +241,7 @@ class Status:
     end: datetime
     unreadable: int = 0
     disputed: int = 0
+    security_bus: str | None = None  # --security-bus: where every stack must forward
 
     @property
     def problems(self) -> list[str]:
@@ -212,6 +266,7 @@ class Status:
         return {
             "stackSet": self.stack_set,
             "regions": list(self.regions),
+            "securityBus": self.security_bus,
             "results": window,
             "rows": [row.answer() for row in self.rows],
             "problems": self.problems,
@@ -226,15 +281,20 @@ class Status:
             if self.disputed:
                 unreadable += f"; {self.disputed} alert(s) naming another account than their sender (counted by sender)"
             lines.append(f"outcomes: the last {self.hours} h of {self.log_group}{unreadable}")
+        if self.security_bus:
+            lines.append(f"forwarding: checked against the security bus {self.security_bus}")
+        elif any(row.instance is not None and row.parameters["securityBus"] for row in self.rows):
+            lines.append("forwarding: not checked (pass --security-bus, the security stack's ResultsBusArn)")
         problems = self.problems
         if problems:
             lines += [f"needs attention: {problem}" for problem in problems]
             lines.append(f"{len(problems)} problem(s) (exit 1)")
         else:
             window = f"; no failed or unremediable result in the last {self.hours} h" if self.log_group else ""
+            bus = "; every stack forwards to the security bus" if self.security_bus else ""
             lines.append(
                 f"the stack is deployed in all {len(active)} active account(s) x {len(self.regions)} Region(s)"
-                f"{window} (exit 0)"
+                f"{window}{bus} (exit 0)"
             )
         return "\n".join(lines) + "\n"
 
@@ -242,7 +302,6 @@ class Status:
 def cells(row: Row) -> tuple[str, ...]:
     params = row.parameters
     findings = params["securityHubFindings"]
-    bus = params["securityBus"]
     return (
         row.account,
         row.name,
@@ -250,10 +309,22 @@ def cells(row: Row) -> tuple[str, ...]:
         row.deployment,
         params["mode"] or "-",
         params["key"] or "-",
-        "-" if row.instance is None or bus is None else ("set" if bus else "off"),
+        forwarding_cell(row),
         findings or "-",
         outcome_text(row.outcomes),
     )
+
+
+def forwarding_cell(row: Row) -> str:
+    """SECURITY-BUS: "-" no stack or unknown, "off", "set" (unchecked), "security" (the security bus), "elsewhere"."""
+    bus = row.parameters["securityBus"]
+    if row.instance is None or bus is None:
+        return "-"
+    if not bus:
+        return "off"
+    if row.forwarding:
+        return "elsewhere"
+    return "set" if row.security_bus is None else "security"
 
 
 def outcome_text(outcomes: Mapping[str, int] | None) -> str:
@@ -302,7 +373,7 @@ def run_org_status(args: argparse.Namespace, console: Console, clock: Clock = ut
                     f"--results-log-group {args.results_log_group}: no such log group in {region}"
                 ) from None
             raise
-    rows = build_rows(accounts, stack_set, instances, outcomes, management)
+    rows = build_rows(accounts, stack_set, instances, outcomes, management, args.security_bus)
     regions = sorted(set(stack_set.regions) | {i.region for i in instances})
     status = Status(
         stack_set.name,
@@ -314,6 +385,7 @@ def run_org_status(args: argparse.Namespace, console: Console, clock: Clock = ut
         end,
         outcomes.unreadable if outcomes else 0,
         outcomes.disputed if outcomes else 0,
+        args.security_bus,
     )
     if console.json_mode:
         console.document(status.answer())
