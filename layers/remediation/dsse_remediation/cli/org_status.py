@@ -34,15 +34,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .. import USER_AGENT
-from ..aws import clients
 from ..aws.organization import Account, OrganizationReader, StackInstance, StackSet
 from ..exceptions import AwsFailure
 from ..findings import partition_of
 from ..model import Clock, Failure, Outcome, utc_now
 from .arguments import EVENT_BUS_ARN, EXIT_ATTENTION, EXIT_OK, UsageError
 from .console import Console
-from .session import open_session
+from .session import client_config, open_session
 
 # The member template's parameters a row shows, by the name of the row's field.
 PARAMETERS = {
@@ -343,7 +341,7 @@ def run_org_status(args: argparse.Namespace, console: Console, clock: Clock = ut
     end = clock()
     start = end - timedelta(hours=args.hours)
     session = open_session(args)
-    config = clients.config(f"{USER_AGENT} cli", 10)
+    config = client_config()
     region = args.region or session.region_name
     if not region:
         raise UsageError("no AWS Region: pass --region or set AWS_REGION (the StackSet's administration Region)")

@@ -21,6 +21,7 @@ from typing import Any
 
 import boto3
 import botocore.session
+from botocore.config import Config
 from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 from botocore.exceptions import ClientError, ProfileNotFound
 
@@ -125,13 +126,19 @@ def open_session(args: argparse.Namespace) -> boto3.session.Session:
     return session
 
 
+def client_config(pool_size: int = 10) -> Config:
+    """Every CLI client's configuration: the library's retries, the CLI's user agent, a connection pool as large as
+    the work runs in parallel (10 to 256)."""
+    return clients.config(f"{USER_AGENT} cli", max(10, min(pool_size, 256)))
+
+
 def assume(caller: boto3.session.Session, role: Role, profile: str | None = None) -> boto3.session.Session:
     """A session on the role's credentials: AssumeRole now (a refusal is one clear error), and again whenever
     botocore finds them close to their expiry. The new session keeps the profile's configuration and Region."""
     sts = caller.client(
         "sts",
         region_name=caller.region_name or STS_FALLBACK_REGION.get(role.partition, "us-east-1"),
-        config=clients.config(f"{USER_AGENT} cli", 10),
+        config=client_config(),
     )
     request: dict[str, str] = {"RoleArn": role.arn, "RoleSessionName": role.session_name}
     if role.external_id:
@@ -175,7 +182,7 @@ def stack_environment(args: argparse.Namespace) -> dict[str, str]:
     session = open_session(args)
     if not session.region_name:
         raise UsageError("no AWS Region for --stack: pass --region or set AWS_REGION")
-    cloudformation = session.client("cloudformation", config=clients.config(f"{USER_AGENT} cli", 10))
+    cloudformation = session.client("cloudformation", config=client_config())
     try:
         [stack] = cloudformation.describe_stacks(StackName=args.stack)["Stacks"]
     except ClientError as exc:
@@ -217,7 +224,7 @@ def connect(
     settings = dataclasses.replace(settings, region=region)
     if (role := Role.of(args)) is not None:  # the run works in the role's account, whatever ACCOUNT_ID says
         settings = dataclasses.replace(settings, account_id=role.account)
-    config = clients.config(f"{USER_AGENT} cli", max(10, min(pool_size, 256)))
+    config = client_config(pool_size)
 
     def client(service: str, in_region: str | None) -> Any:
         return session.client(service, region_name=in_region, config=config)  # type: ignore[call-overload]
