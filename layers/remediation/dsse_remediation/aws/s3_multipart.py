@@ -9,7 +9,7 @@ Object Lock event hold. Only its part-size arithmetic (ChunksizeAdjuster: at mos
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,7 @@ def multipart_copy_in_place(
     part_size: int,
     concurrency: int,
     stopping: threading.Event,
+    checkpoint: Callable[[int, int, int], None],
 ) -> Written:
     """CreateMultipartUpload + parallel UploadPartCopy + CompleteMultipartUpload, aborted on any failure.
 
@@ -47,6 +48,8 @@ def multipart_copy_in_place(
     CreateMultipartUpload (no directives on this path). Parts are pinned to the judged ETag and the completion
     is conditional on the destination still having it. Annotations are not carried by a multipart copy, so an
     annotated object is refused (AnnotationsWouldBeLost) before anything is written.
+    `checkpoint(part number, parts, part bytes)` is called before each part; what it raises stops the copy (the
+    caller's deadline), and the upload is aborted.
     """
     listed = client.list_object_annotations(Bucket=state.bucket, Key=state.key, MaxAnnotationResults=1, **owner)
     if listed.get("Annotations"):
@@ -78,6 +81,7 @@ def multipart_copy_in_place(
             number, (first, last) = numbered
             if stopping.is_set():
                 raise CopyStopped(f"stopped before part {number} of {len(ranges)}")
+            checkpoint(number, len(ranges), last - first + 1)
             result = client.upload_part_copy(
                 Bucket=state.bucket,
                 Key=state.key,
