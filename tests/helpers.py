@@ -115,9 +115,9 @@ def sqs_batch_of(bodies: Iterable[str]) -> dict[str, Any]:
     return sqs_batch(sqs_record(body, f"m{n}") for n, body in enumerate(bodies))
 
 
-def invoke(handler: Any, event: Any) -> Any:
-    """A handler's answer to `event`, as Lambda serialises it."""
-    return json.loads(json.dumps(handler.lambda_handler(event, LambdaContext())))
+def invoke(handler: Any, event: Any, context: LambdaContext | None = None) -> Any:
+    """A handler's answer to `event`, as Lambda serialises it (in a 300-s invocation unless `context` says else)."""
+    return json.loads(json.dumps(handler.lambda_handler(event, context or LambdaContext())))
 
 
 # --- objects, and what remediation must keep of them --------------------------------------------------------------

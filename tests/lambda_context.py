@@ -1,12 +1,26 @@
-"""A stand-in for the Lambda context object, as Powertools' examples use in tests."""
+"""A stand-in for the Lambda context object, as Powertools' examples use in tests.
+
+Its remaining time is its timeout less what its clock says has passed: a test's clock moves only when the test moves
+it (say, by 100 s after each UploadPartCopy), so nothing sleeps and nothing depends on the machine's speed.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+
+
+@dataclass
+class Clock:
+    """Seconds passed since the invocation started; moved by the test alone."""
+
+    elapsed: float = 0.0
+
+    def advance(self, seconds: float) -> None:
+        self.elapsed += seconds
 
 
 @dataclass
@@ -15,9 +29,11 @@ class LambdaContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:dsse-remediation-ObjectRemediation"
     aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+    timeout_seconds: float = 300.0  # the function's timeout: the remaining time when the invocation starts
+    clock: Clock = field(default_factory=Clock)
 
     def get_remaining_time_in_millis(self) -> int:
-        return 300_000
+        return max(0, int((self.timeout_seconds - self.clock.elapsed) * 1000))
 
 
 def load_function(name: str) -> ModuleType:

@@ -37,6 +37,7 @@ def result(outcome: Outcome, failure: Failure | None = None, reason: str = "why"
         (Outcome.FAILED, Failure.THROTTLED, TEMPORARY),
         (Outcome.FAILED, Failure.TRANSIENT, TEMPORARY),
         (Outcome.FAILED, Failure.RACE, TEMPORARY),
+        (Outcome.FAILED, Failure.OUT_OF_TIME, TEMPORARY),  # not started, or stopped between parts: time ran out
         (Outcome.FAILED, Failure.OTHER, PERMANENT),
         (Outcome.FAILED, Failure.KEY_UNUSABLE, PERMANENT),
         (Outcome.FAILED, None, PERMANENT),  # S3 accepted the copy but reports another encryption

@@ -7,7 +7,9 @@ A job (LambdaInvoke, invocation schema 2.0) sends one task per invocation; the a
   threshold). A job fails once more than 50% of its tasks fail after 1,000 tasks, so a bucket full of compliant or
   SSE-C objects must not look like a failure: the result string names the outcome instead.
 - `TemporaryFailure` for what a retry can fix (throttling, a service fault or timeout, a newer write that kept
-  racing the copy, a copy stopped before the Lambda timeout): Batch Operations redrives it before the job ends.
+  racing the copy, a copy not started or stopped between parts, its upload aborted, because the invocation's time was
+  running out: deadline.py): Batch Operations redrives it before the job ends. An object too large for any
+  invocation is `unremediable` (Succeeded), its result string naming the `dsse-remediate fix` command that can copy it.
 - `PermanentFailure` for the rest, among them the environment problems that would fail every task alike (access
   denied, the DSSE key unusable): the 50% rule then stops a misconfigured job early instead of billing every object.
 
@@ -26,6 +28,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
+from .deadline import NO_DEADLINE, Deadline
 from .exceptions import InvalidEvent, InvalidRequest
 from .model import Failure, ObjectRequest, ObjectResult, Outcome, Source, Trigger
 from .remediation import ObjectRemediator
@@ -119,17 +122,18 @@ class BatchTasks:
     def __init__(self, objects: ObjectRemediator) -> None:
         self.objects = objects
 
-    def run(self, invocation: BatchInvocation) -> list[TaskResult]:
-        return [self.run_task(invocation, task) for task in invocation.tasks]
+    def run(self, invocation: BatchInvocation, deadline: Deadline = NO_DEADLINE) -> list[TaskResult]:
+        """Each task's result; a task the deadline leaves no time for is a TemporaryFailure, not started."""
+        return [self.run_task(invocation, task, deadline) for task in invocation.tasks]
 
-    def run_task(self, invocation: BatchInvocation, task: BatchTask) -> TaskResult:
+    def run_task(self, invocation: BatchInvocation, task: BatchTask, deadline: Deadline = NO_DEADLINE) -> TaskResult:
         problem = invocation.arguments_problem or task.problem
         if problem:
             return TaskResult(
                 task.task_id, ResultCode.PERMANENT_FAILURE, f"invalid task: {problem}"[:RESULT_STRING_LIMIT]
             )
         try:
-            result = self.objects.handle(self.request(invocation, task), alert=False)
+            result = self.objects.handle(self.request(invocation, task), alert=False, deadline=deadline)
         except InvalidRequest as exc:  # a key S3 cannot hold, a bad bucket name: nothing was called
             return TaskResult(task.task_id, ResultCode.PERMANENT_FAILURE, f"invalid task: {exc}"[:RESULT_STRING_LIMIT])
         return TaskResult(task.task_id, result_code(result), result_string(result), result)

@@ -23,8 +23,10 @@ MIB = 1024**2
 # CopyObject copies at most 5 GB in one request; larger objects need a multipart copy.
 # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
 MAX_SINGLE_COPY_BYTES = 5 * GIB
-# UploadPartCopy parts are 5 MiB to 5 GiB; https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
+# UploadPartCopy parts are 5 MiB to 5 GiB, at most 10,000 of them.
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
 MIN_PART_BYTES = 5 * MIB
+MAX_PARTS = 10_000
 # A Batch Operations job's Priority: a non-negative 32-bit integer, higher runs first (API_control_CreateJob).
 MAX_JOB_PRIORITY = 2_147_483_647
 

@@ -71,7 +71,8 @@ class Action(StrEnum):
 
 
 class Failure(StrEnum):
-    """What an AWS error means to the domain (aws/errors.py classifies every ClientError and BotoCoreError)."""
+    """What an AWS error means to the domain (aws/errors.py classifies every ClientError and BotoCoreError), or that
+    the invocation's time ran out."""
 
     RACE = "race"  # a newer write changed the object under a conditional request (412 / 409)
     GONE = "gone"  # no such key, version or bucket
@@ -82,11 +83,14 @@ class Failure(StrEnum):
     BAD_REQUEST = "bad-request"  # 400 without a code (a HeadObject of an SSE-C object)
     THROTTLED = "throttled"  # slow down: retried by botocore, then by the delivery
     TRANSIENT = "transient"  # a service fault or a network error: retried likewise
+    # The invocation's time ran out before a copy could finish (deadline.py): not started, or stopped between parts
+    # and its upload aborted. A fresh invocation has the time.
+    OUT_OF_TIME = "out-of-time"
     OTHER = "other"
 
     @property
     def retryable(self) -> bool:
-        return self in (Failure.THROTTLED, Failure.TRANSIENT)
+        return self in (Failure.THROTTLED, Failure.TRANSIENT, Failure.OUT_OF_TIME)
 
 
 @dataclass(frozen=True)

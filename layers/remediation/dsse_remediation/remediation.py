@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,17 @@ from .aws.kms import KeyRing
 from .aws.s3_multipart import AnnotationsWouldBeLost, CopyStopped
 from .aws.s3_objects import ObjectStore
 from .config import Mode, Settings
+from .deadline import (
+    LAMBDA_MAX_SECONDS,
+    NO_DEADLINE,
+    SAFETY_MARGIN_SECONDS,
+    CopyEstimate,
+    Deadline,
+    OutOfTime,
+    multipart_copy,
+    part_seconds,
+    single_copy,
+)
 from .exceptions import AwsFailure, InvalidRequest
 from .model import (
     Action,
@@ -91,10 +103,11 @@ class ObjectRemediator:
         self.findings = findings  # every final result, when SECURITY_HUB_FINDINGS is on
         self.clock = clock
 
-    def handle(self, request: ObjectRequest, *, alert: bool = True) -> ObjectResult:
-        """Evaluate one object, remediate it if needed and allowed, alert when a human should know."""
+    def handle(self, request: ObjectRequest, *, alert: bool = True, deadline: Deadline = NO_DEADLINE) -> ObjectResult:
+        """Evaluate one object, remediate it if needed and allowed, alert when a human should know. A copy that
+        cannot finish before `deadline` (the invocation's) is not started or is stopped between parts (deadline.py)."""
         request = validate(request)
-        result = _Judging(self, request).result()
+        result = _Judging(self, request, deadline).result()
         if self.findings is not None:
             self.findings.record(result)
         # A sweep's objects are notified only when a human must act; the bucket's alert announced the sweep.
@@ -108,17 +121,21 @@ class ObjectRemediator:
 class _Judging:
     """One request's evaluation: every branch ends in one frozen ObjectResult, built whole."""
 
-    def __init__(self, remediator: ObjectRemediator, request: ObjectRequest) -> None:
+    def __init__(self, remediator: ObjectRemediator, request: ObjectRequest, deadline: Deadline) -> None:
         self.clock = remediator.clock
         self.settings = remediator.settings
         self.keys = remediator.keys
         self.s3 = remediator.s3
         self.request = request
+        self.deadline = deadline
         self.key_arn: str | None = None
 
     def result(self) -> ObjectResult:
         request, settings = self.request, self.settings
         bucket = request.bucket
+        if self.deadline.expired():
+            reason = "not started: the invocation's time is up; a fresh invocation retries it"
+            return self._refused(Outcome.FAILED, reason, failure=Failure.OUT_OF_TIME)
         if not settings.scope.contains(bucket):
             reason = f"bucket {bucket} is outside the protected scope ({settings.scope.describe()})"
             return self._refused(Outcome.OUT_OF_SCOPE, reason)
@@ -159,6 +176,9 @@ class _Judging:
             if self.request.dry_run or self.settings.mode is Mode.ALERT_ONLY:
                 why = "dry run" if self.request.dry_run else "alert-only mode"
                 return self._found(state, Outcome.WOULD_REMEDIATE, f"{why}: would copy in place; {judgement.reason}")
+            late = self._out_of_time(state)
+            if late is not None:
+                return late
             try:
                 action, written = self._copy(state, target)
             except AwsFailure as exc:
@@ -181,11 +201,45 @@ class _Judging:
             except CopyStopped as exc:
                 reason = f"interrupted ({exc}): the multipart upload was aborted and the object left as it was"
                 return self._found(state, Outcome.FAILED, reason, failure=Failure.TRANSIENT)
+            except OutOfTime as exc:
+                reason = (
+                    f"stopped before the invocation's time ran out ({exc}): the multipart upload was aborted and the "
+                    "object left as it was; a fresh invocation retries it"
+                )
+                return self._found(state, Outcome.FAILED, reason, failure=Failure.OUT_OF_TIME)
             return self._remediated(state, action, written)
         reason = (
             f"a newer write replaced the object during each of {ObjectRemediator.MAX_ATTEMPTS} attempts; left as it is"
         )
         return self._found(state, Outcome.FAILED, reason, failure=Failure.RACE)
+
+    def _estimate(self, state: ObjectState) -> CopyEstimate:
+        settings = self.settings
+        if state.size > settings.multipart_threshold:
+            return multipart_copy(state.size, settings.part_size, settings.copy_concurrency)
+        return single_copy(state.size)
+
+    def _out_of_time(self, state: ObjectState) -> ObjectResult | None:
+        """Before a copy: `unremediable` when no invocation could finish it (the command line can), `failed` (to be
+        retried) when this one has too little time left; None when it can finish in the time left."""
+        estimate, deadline = self._estimate(state), self.deadline
+        if estimate.in_one_invocation > deadline.capacity:
+            command = f"dsse-remediate fix --key {self._key_arn} {shlex.quote(f's3://{state.bucket}/{state.key}')}"
+            reason = (
+                f"too large to copy within one invocation: {estimate.basis} takes about "
+                f"{estimate.in_one_invocation:.0f} s with the calls before it, "
+                f"more than the {deadline.capacity:.0f} s this function's invocations give (its timeout, at most "
+                f"{LAMBDA_MAX_SECONDS:.0f} s, less a {SAFETY_MARGIN_SECONDS:.0f}-s margin). Copy it where no timeout "
+                f"applies, with the command line: {command}"
+            )
+            return self._found(state, Outcome.UNREMEDIABLE, reason)
+        if not deadline.allows(estimate.seconds):
+            reason = (
+                f"not started: {estimate.basis} takes about {estimate.seconds:.0f} s and {deadline.remaining():.0f} s "
+                "of this invocation are left; a fresh invocation retries it"
+            )
+            return self._found(state, Outcome.FAILED, reason, failure=Failure.OUT_OF_TIME)
+        return None
 
     def _head(self, keys: tuple[str, ...], version_id: str | None) -> ObjectState | ObjectResult:
         """HeadObject with each candidate key in turn (as delivered, then decoded) until one is found.
@@ -241,10 +295,14 @@ class _Judging:
         settings = self.settings
         if state.size > settings.multipart_threshold:
             written = self.s3.multipart_copy_in_place(
-                state, target, grants, settings.part_size, settings.copy_concurrency
+                state, target, grants, settings.part_size, settings.copy_concurrency, self._before_part
             )
             return Action.MULTIPART_COPY, written
         return Action.COPY, self.s3.copy_in_place(state, target, grants)
+
+    def _before_part(self, number: int, parts: int, size: int) -> None:
+        """Each part starts only if it and the completion can finish before the deadline (else OutOfTime)."""
+        self.deadline.require(part_seconds(size), f"part {number} of {parts} and the completion")
 
     def _copy_failed(self, state: ObjectState, exc: AwsFailure) -> ObjectResult:
         if exc.failure is Failure.KEY_UNUSABLE:

@@ -9,7 +9,7 @@ Object Lock event hold. Only its part-size arithmetic (ChunksizeAdjuster: at mos
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,7 @@ def multipart_copy_in_place(
     concurrency: int,
     stopping: threading.Event,
     now: datetime,
+    checkpoint: Callable[[int, int, int], None],
 ) -> Written:
     """CreateMultipartUpload + parallel UploadPartCopy + CompleteMultipartUpload, aborted on any failure.
 
@@ -49,6 +50,8 @@ def multipart_copy_in_place(
     CreateMultipartUpload (no directives on this path). Parts are pinned to the judged ETag and the completion
     is conditional on the destination still having it. Annotations are not carried by a multipart copy, so an
     annotated object is refused (AnnotationsWouldBeLost) before anything is written.
+    `checkpoint(part number, parts, part bytes)` is called before each part; what it raises stops the copy (the
+    caller's deadline), and the upload is aborted.
     """
     listed = client.list_object_annotations(Bucket=state.bucket, Key=state.key, MaxAnnotationResults=1, **owner)
     if listed.get("Annotations"):
@@ -80,6 +83,7 @@ def multipart_copy_in_place(
             number, (first, last) = numbered
             if stopping.is_set():
                 raise CopyStopped(f"stopped before part {number} of {len(ranges)}")
+            checkpoint(number, len(ranges), last - first + 1)
             result = client.upload_part_copy(
                 Bucket=state.bucket,
                 Key=state.key,

@@ -147,8 +147,15 @@ class ObjectStore:
 
     @errors.translated
     def multipart_copy_in_place(
-        self, state: ObjectState, target: DsseTarget, grants: Mapping[str, str], part_size: int, concurrency: int
+        self,
+        state: ObjectState,
+        target: DsseTarget,
+        grants: Mapping[str, str],
+        part_size: int,
+        concurrency: int,
+        checkpoint: Callable[[int, int, int], None] = lambda number, parts, size: None,
     ) -> Written:
+        """Stopped between parts by `stopping` (the CLI's Ctrl-C) or by what `checkpoint` raises (a deadline)."""
         return multipart_copy_in_place(
             self._client,
             self._owner,
@@ -160,6 +167,7 @@ class ObjectStore:
             concurrency,
             self.stopping,
             self._now(),
+            checkpoint,
         )
 
     @errors.translated
