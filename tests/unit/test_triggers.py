@@ -134,6 +134,18 @@ class TestManualPayloads:
         with pytest.raises(InvalidEvent, match="must be a KMS key ARN"):
             parse_key_event({"keyArn": "alias/dsse"})
 
+    @pytest.mark.parametrize(
+        "key_arn",
+        [
+            "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111111111\n",
+            "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-11111111111é",
+            "arn:aws:kms:us-east-1:١٢٣٤٥٦٧٨٩٠١٢:key/1111aaaa-11aa-11aa-11aa-111111111111",
+        ],
+    )
+    def test_key_guard_manual_key_arn_is_checked_whole_and_ascii_only(self, key_arn: str) -> None:
+        with pytest.raises(InvalidEvent, match="must be a KMS key ARN"):
+            parse_key_event({"keyArn": key_arn})
+
     @pytest.mark.parametrize("dry_run", [1, "true", None])
     def test_dry_run_must_be_a_boolean(self, dry_run: Any) -> None:
         with pytest.raises(InvalidEvent, match="'dryRun' must be a bool"):
