@@ -22,7 +22,9 @@ Behaviour follows the API reference:
   (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-examples-reports.html):
   `<Prefix>/job-<id>/manifest.json` (Format Report_CSV_20180820, Results [{TaskExecutionStatus, Bucket,
   MD5Checksum, Key}], ReportSchema) and `<Prefix>/job-<id>/results/<hash>.csv` rows of Bucket, Key, VersionId,
-  TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage, one file for succeeded and one for failed tasks.
+  TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage, one file for succeeded and one for failed tasks, each object
+  SSE-S3 whatever the bucket's default ("Completion reports are always encrypted with Amazon S3 managed keys
+  (SSE-S3)", same page).
 
 Usage:
     double = S3ControlDouble(ACCOUNT_ID, s3=boto3.client("s3"))   # s3: where finish(report=...) writes
@@ -302,7 +304,7 @@ class S3ControlDouble:
                 )
             body = text.getvalue().encode()
             key = f"{prefix}/results/{hashlib.sha1(body).hexdigest()}.csv"
-            self.s3.put_object(Bucket=bucket, Key=key, Body=body)
+            self.s3.put_object(Bucket=bucket, Key=key, Body=body, ServerSideEncryption="AES256")
             results.append(
                 {
                     "TaskExecutionStatus": status,
@@ -318,7 +320,9 @@ class S3ControlDouble:
             "ReportSchema": REPORT_SCHEMA,
         }
         manifest_key = f"{prefix}/manifest.json"
-        self.s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode())
+        self.s3.put_object(
+            Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode(), ServerSideEncryption="AES256"
+        )
         return manifest_key
 
 

@@ -363,6 +363,24 @@ def test_an_inventory_that_lists_objects_to_fix_starts_one_job_over_them(
     assert rows.splitlines() == [f"{inventoried},a.csv"]  # the newest report, its non-DSSE rows only
 
 
+def test_only_a_folder_named_in_ascii_digits_is_an_inventory_report(
+    make_backstop: Callable[..., Backstop], double: S3ControlDouble, s3: Any, inventoried: str
+) -> None:
+    """S3 Inventory names each report's folder YYYY-MM-DDTHH-MMZ (storage-inventory-location). A Unicode `\\d` also
+    read other scripts' digits: such a folder sorted after every real one, and the time parser then refused it."""
+    uri = inventory(s3, inventoried, [(inventoried, "a.csv", "SSE-S3")])
+    manifest_key = uri.removeprefix(f"s3://{INVENTORY_BUCKET}/")
+    folders, stamp, _ = manifest_key.rsplit("/", 2)
+    lookalike = stamp.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    body = s3.get_object(Bucket=INVENTORY_BUCKET, Key=manifest_key)["Body"].read()
+    s3.put_object(Bucket=INVENTORY_BUCKET, Key=f"{folders}/{lookalike}/manifest.json", Body=body)
+
+    run = make_backstop().run()
+
+    result = only(run, inventoried)
+    assert (result.action, result.inventory) == (Action.STARTED, uri)
+
+
 def test_an_inventory_report_is_used_once_and_its_own_time_is_recorded_not_the_runs(
     make_backstop: Callable[..., Backstop], double: S3ControlDouble, s3: Any, inventoried: str
 ) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from dsse_remediation.aws.s3_objects import OWNERSHIP_TTL_SECONDS
 from dsse_remediation.model import ObjectRequest, Outcome
-from tests.helpers import REGION, assert_remediated, error_answer, once_before, put, snapshot
+from dsse_remediation.triggers import parse_object_event
+from tests.helpers import REGION, assert_remediated, error_answer, load_event, once_before, put, snapshot
 
 
 @pytest.mark.parametrize(
@@ -158,6 +159,54 @@ class TestAcls:
         assert snapshot(s3, bucket, "public.html").grants == before.grants
         assert calls.counts["GetBucketOwnershipControls"] == 2
 
+    def test_a_write_that_set_an_acl_reads_a_cached_acls_disabled_again_within_the_ttl(
+        self, s3: Any, bucket: str, dsse_key: str, make_remediator: Any, calls: Any
+    ) -> None:
+        """S3 takes a write's x-amz-grant-* headers only while the bucket has ACLs enabled (else
+        AccessControlListNotSupported, https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-ownership-error-responses.html):
+        the write's CloudTrail event proves the cached "ACLs disabled" stale before its TTL runs out."""
+        # GIVEN a remediator that read "ACLs disabled" (BucketOwnerEnforced) for the bucket, on a clock standing still
+        remediator = make_remediator()
+        remediator.s3._clock = FakeClock()
+        put(s3, bucket, "first.csv")
+        assert remediator.handle(ObjectRequest(bucket, ("first.csv",))).outcome is Outcome.REMEDIATED
+        # ... then the bucket allows ACLs again and a PutObject grants everyone read, within the fact's TTL
+        s3.put_bucket_ownership_controls(
+            Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]}
+        )
+        put(s3, bucket, "public.html", GrantRead=ALL_USERS)
+        before = snapshot(s3, bucket, "public.html")
+        assert ("READ", ALL_USERS.split('"')[1]) in before.grants
+
+        # WHEN the write's CloudTrail event, which logged the x-amz-grant-read header, is remediated
+        [request] = parse_object_event(cloudtrail_put(bucket, "public.html", {"x-amz-grant-read": ALL_USERS})).requests
+        result = remediator.handle(request)
+
+        # THEN the ownership was read again and the grant rode on the copy
+        after = snapshot(s3, bucket, "public.html")
+        assert result.outcome is Outcome.REMEDIATED, result.reason
+        assert_remediated(before, after, dsse_key)
+        assert after.grants == before.grants
+        assert calls.counts["GetBucketOwnershipControls"] == 2
+
+    def test_a_bucket_owner_full_control_write_keeps_the_cached_ownership(
+        self, s3: Any, bucket: str, dsse_key: str, make_remediator: Any, calls: Any
+    ) -> None:
+        """The one ACL a BucketOwnerEnforced bucket accepts proves nothing: cross-account writers that send it do not
+        cost a GetBucketOwnershipControls each."""
+        remediator = make_remediator()
+        remediator.s3._clock = FakeClock()
+        for key in ("a.csv", "b.csv"):
+            put(s3, bucket, key, ACL="bucket-owner-full-control")
+            before = snapshot(s3, bucket, key)
+            event = cloudtrail_put(bucket, key, {"x-amz-acl": "bucket-owner-full-control"})
+            [request] = parse_object_event(event).requests
+
+            assert remediator.handle(request).outcome is Outcome.REMEDIATED
+            assert_remediated(before, snapshot(s3, bucket, key), dsse_key)
+
+        assert calls.counts["GetBucketOwnershipControls"] == 1
+
     def test_a_switch_to_bucket_owner_enforced_is_copied_again_without_grants(
         self, s3: Any, acl_bucket: str, dsse_key: str, make_remediator: Any, calls: Any
     ) -> None:
@@ -183,6 +232,16 @@ class TestAcls:
             "GetBucketOwnershipControls",
             "CopyObject",
         ]
+
+
+ALL_USERS = 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'
+
+
+def cloudtrail_put(bucket: str, key: str, headers: dict[str, str]) -> Any:
+    """The sample CloudTrail PutObject of `bucket`/`key`, with the request headers CloudTrail logged."""
+    event = load_event("put-object-sse-s3.json")
+    event["detail"]["requestParameters"] |= {"bucketName": bucket, "key": key, **headers}
+    return event
 
 
 class FakeClock:

@@ -87,6 +87,31 @@ def test_compliant_write_and_the_remediations_own_copy_are_no_ops(
     assert inbox.messages() == []
 
 
+def test_a_grant_written_soon_after_the_bucket_allowed_acls_again_rides_on_the_copy(
+    handler: Any, s3: Any, bucket: str, dsse_key: str, other_key: str
+) -> None:
+    """The container keeps a bucket's Object Ownership for up to a minute; a PutObject whose CloudTrail event logged an
+    x-amz-grant-* header proves ACLs enabled, so the grant is carried even within that minute."""
+    key = "reports/2026/q3-summary.csv"
+    put(s3, bucket, key)
+    [first] = invoke(handler, event("put-object-sse-s3.json", dsse_key, other_key))["results"]
+    assert first["outcome"] == "remediated"  # and the container now holds "ACLs disabled" for the bucket
+    s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})
+    everyone = 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'
+    put(s3, bucket, key, GrantRead=everyone)
+    before = snapshot(s3, bucket, key)
+    granted = event("put-object-sse-s3.json", dsse_key, other_key)
+    granted["detail"]["requestParameters"]["x-amz-grant-read"] = everyone
+
+    [result] = invoke(handler, granted)["results"]
+
+    after = snapshot(s3, bucket, key)
+    assert result["outcome"] == "remediated", result["reason"]
+    assert after.kept() == before.kept()
+    assert (after.encryption, after.kms_key_id) == ("aws:kms:dsse", dsse_key)
+    assert after.grants == before.grants == (("READ", "http://acs.amazonaws.com/groups/global/AllUsers"),)
+
+
 def test_out_of_scope_bucket_is_refused(handler: Any, s3: Any, dsse_key: str, other_key: str) -> None:
     put(s3, "example-excluded-bucket", "tmp/scratch.txt")
     before = snapshot(s3, "example-excluded-bucket", "tmp/scratch.txt")

@@ -15,6 +15,7 @@ from dsse_remediation.backfill import (
     Backfill,
     BucketEstimate,
     Estimate,
+    Inventory,
     JobSpec,
     ManifestFile,
     plan,
@@ -141,6 +142,52 @@ def test_a_function_without_a_version_or_alias_is_refused(
     with pytest.raises(InvalidRequest, match="pin"):
         make_backfill(batch_task_function=function).start(JobSpec(BUCKET, "NOTSSE", "c1"))
     assert double.jobs == {}
+
+
+@pytest.mark.parametrize("function", [VERSION + "\n", ALIAS + "\n", VERSION.replace("123456789012", "١٢٣٤٥٦٧٨٩٠١٢")])
+def test_a_function_arn_with_a_trailing_newline_or_other_scripts_digits_is_refused(
+    make_backfill: Any, double: S3ControlDouble, function: str
+) -> None:
+    """The ARN is matched whole and ASCII-only: `$` passes a trailing newline, a Unicode `\\d` other scripts' digits."""
+    with pytest.raises(InvalidRequest, match="is not a Lambda function ARN"):
+        make_backfill(batch_task_function=function).start(JobSpec(BUCKET, "NOTSSE", "c1"))
+    assert double.calls == []
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        ROLE + "\n",
+        ROLE + "-é",
+        ROLE.replace("123456789012", "١٢٣٤٥٦٧٨٩٠١٢"),
+        "arn:aws:sts::123456789012:role/x",
+        "arn:aws:iam::123456789012:user/role/x",
+    ],
+)
+def test_a_job_role_create_job_would_refuse_is_named_before_any_call(
+    make_backfill: Any, double: S3ControlDouble, role: str
+) -> None:
+    with pytest.raises(ConfigError, match=r"BATCH_JOB_ROLE_ARN=.* is not an IAM role ARN"):
+        make_backfill(batch_job_role_arn=role).start(JobSpec(BUCKET, "NOTSSE", "c1"))
+    assert double.calls == []
+
+
+@pytest.mark.parametrize("stamp", ["²", "١٧٩٥١٦٦١٠٣٨٤٣", "1795166103843\n", "soon"])
+def test_an_inventory_creation_time_that_is_not_ascii_digits_is_unknown_not_a_crash(stamp: str) -> None:
+    manifest = {
+        "sourceBucket": BUCKET,
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, EncryptionStatus",
+        "files": [{"key": "data/part-0.csv.gz"}],
+        "creationTimestamp": stamp,
+    }
+
+    inventory = Inventory.parse(manifest, "s3://inventories/manifest.json", "inventories")
+
+    assert inventory.created is None
+    assert Inventory.parse(manifest | {"creationTimestamp": "1795166103843"}, "s3://i/m", "i").created == datetime(
+        2026, 11, 20, 9, 15, 3, 843000, tzinfo=UTC
+    )
 
 
 def test_a_dry_run_job_says_so_to_every_task(make_backfill: Any, double: S3ControlDouble) -> None:

@@ -108,6 +108,21 @@ def test_any_other_json_value_is_an_invalid_event_that_says_what_was_expected(va
     assert str(raised.value)  # a message for the person who sent it
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"job": JOB_ID + "\n"},
+        {"job": JOB_ID[:-1] + "é"},
+        _status(detail__serviceEventDetails__jobId=JOB_ID + "\n"),
+        _status(detail__serviceEventDetails__jobId=JOB_ID[:-1] + "é"),
+    ],
+)
+def test_a_job_id_is_checked_whole_and_ascii_only(value: Any) -> None:
+    """s3control's JobId is 5-36 of [a-zA-Z0-9_-]: a `$` would pass a trailing newline on to DescribeJob."""
+    with pytest.raises(InvalidEvent, match="job"):
+        parse_batch_jobs_event(value)
+
+
 def test_the_optional_attribution_fields_of_a_status_change_may_be_missing() -> None:
     event = _status(detail__eventID=..., detail__eventTime=..., detail__userIdentity=..., id=..., time=...)
 

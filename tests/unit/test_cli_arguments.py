@@ -193,6 +193,62 @@ def test_a_malformed_role_flag_is_a_usage_error(command: list[str], argv: list[s
     assert message in err
 
 
+# What STS AssumeRole documents (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html): its \w is
+# ASCII ("upper- and lower-case alphanumeric characters with no spaces"), and a value is the whole string. Python's
+# `\w` takes any Unicode letter or digit and its `$` also matches before a trailing newline: each of these got past
+# such a check, reached AssumeRole after the run had begun and ended it with exit 1 instead of a usage error.
+STS_REFUSES = [
+    pytest.param(["--role-arn", ROLE + "\n"], "is not an IAM role ARN", id="role-arn-trailing-newline"),
+    pytest.param(["--role-arn", ROLE + "-é"], "is not an IAM role ARN", id="role-arn-non-ascii-letter"),
+    pytest.param(
+        ["--role-arn", "arn:aws:iam::\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661:role/x"],
+        "is not an IAM role ARN",
+        id="role-arn-arabic-indic-account",
+    ),
+    pytest.param(
+        ["--role-arn", f"{ROLE.rsplit('/', 1)[0]}/{'p' * 511}/x"], "is not an IAM role ARN", id="path-over-512"
+    ),
+    pytest.param(
+        ["--role-arn", ROLE, "--role-session-name", "audit-jane\n"],
+        "is not a role session name",
+        id="session-name-trailing-newline",
+    ),
+    pytest.param(
+        ["--role-arn", ROLE, "--role-session-name", "audit-jané"],
+        "is not a role session name",
+        id="session-name-non-ascii-letter",
+    ),
+    pytest.param(
+        ["--role-arn", ROLE, "--role-session-name", "x" * 65], "is not a role session name", id="session-name-65"
+    ),
+    pytest.param(
+        ["--role-arn", ROLE, "--external-id", "dsse-2026\n"], "is not an external id", id="external-id-trailing-newline"
+    ),
+    pytest.param(
+        ["--role-arn", ROLE, "--external-id", "dsse-ñ-2026"], "is not an external id", id="external-id-non-ascii-letter"
+    ),
+    pytest.param(["--role-arn", ROLE, "--external-id", "x" * 1225], "is not an external id", id="external-id-1225"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), STS_REFUSES)
+def test_a_role_flag_sts_would_refuse_is_a_usage_error_before_any_call(argv: list[str], message: str, run: Any) -> None:
+    code, out, err = run("check", "s3://example-protected-bucket/a.csv", *argv)
+
+    assert (code, out) == (2, "")
+    assert message in err
+    assert repr(argv[-1]) in err  # the value as given, a newline shown as \\n
+
+
+def test_the_role_flags_take_everything_sts_documents() -> None:
+    assert arguments.session_name("a" * 64) == "a" * 64
+    assert arguments.session_name("Jane_Doe+audit=1,2.3@corp-x") == "Jane_Doe+audit=1,2.3@corp-x"
+    assert arguments.external_id("z" * 1224) == "z" * 1224
+    assert arguments.external_id("urn:partner/dsse_2026+a=b,c.d@e-f") == "urn:partner/dsse_2026+a=b,c.d@e-f"
+    longest = f"arn:aws:iam::111111111111:role/{'p' * 510}/{'n' * 64}"
+    assert arguments.role_arn(longest) == longest
+
+
 @pytest.mark.parametrize("flag", [["--external-id", "dsse-2026"], ["--role-session-name", "audit-jane"]])
 def test_the_role_companions_without_a_role_are_a_usage_error(flag: list[str], run: Any) -> None:
     code, out, err = run("check", "s3://example-protected-bucket/a.csv", *flag)

@@ -447,6 +447,8 @@ def test_usage_errors_exit_2_before_any_call(
     [
         (["--campaign", "no spaces"], "is not a campaign label"),
         (["--campaign", "x" * 65], "is not a campaign label"),
+        (["--campaign", "backfill-2026\n"], "is not a campaign label"),  # `$` would pass a trailing newline
+        (["--campaign", "backfill-été"], "is not a campaign label"),
         (["--priority", "-1"], "outside 0-2147483647"),
         (["--created-after", "yesterday"], "is not an ISO 8601 time"),
     ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -87,6 +88,47 @@ def test_full_configuration() -> None:
 def test_bad_values_fail_loudly(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         Settings.from_env(env)
+
+
+ARABIC_INDIC_ACCOUNT = "\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669\u0660\u0661\u0662"  # "123456789012"
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"key": KEY + "\n"}, "DSSE_KMS_KEY="),
+        ({"key": KEY.replace("123456789012", ARABIC_INDIC_ACCOUNT)}, "DSSE_KMS_KEY="),
+        ({"key": "alias/dsse\n"}, "DSSE_KMS_KEY="),
+        ({"key": "alias/dssé"}, "DSSE_KMS_KEY="),
+        ({"key": "1111aaaa-11aa-11aa-11aa-11111111111é"}, "DSSE_KMS_KEY="),
+        ({"bucket_keys": (("secrets-*", OTHER + "\n"),)}, "BUCKET_KEY_MAP['secrets-*']="),
+        ({"alert_topic_arn": "arn:aws:sns:us-east-1:123456789012:dsse-alerts\n"}, "ALERT_TOPIC_ARN="),
+        ({"alert_topic_arn": "arn:aws:sns:us-east-1:123456789012:dsse-alértes"}, "ALERT_TOPIC_ARN="),
+        ({"alert_topic_arn": f"arn:aws:sns:us-east-1:{ARABIC_INDIC_ACCOUNT}:dsse-alerts"}, "ALERT_TOPIC_ARN="),
+    ],
+)
+def test_a_value_with_a_trailing_newline_or_a_non_ascii_character_is_refused(
+    setting: dict[str, Any], message: str
+) -> None:
+    """Each value is checked whole and ASCII-only: Python's `$` passes a trailing newline, its `\\d` other scripts'
+    digits, and the value checked is the value used (only from_env strips a variable)."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        Settings(**({"key": KEY} | setting))
+
+
+def test_the_environment_is_stripped_before_it_is_checked_and_used() -> None:
+    settings = Settings.from_env(
+        {"DSSE_KMS_KEY": KEY + "\n", "ALERT_TOPIC_ARN": " arn:aws:sns:us-east-1:123456789012:dsse-alerts\n"}
+    )
+
+    assert (settings.key, settings.alert_topic_arn) == (KEY, "arn:aws:sns:us-east-1:123456789012:dsse-alerts")
+
+
+def test_a_bucket_key_map_key_in_another_scripts_digits_is_not_a_key_arn() -> None:
+    with pytest.raises(ConfigError, match="is not a key ARN"):
+        Settings.from_env(
+            {"DSSE_KMS_KEY": KEY, "BUCKET_KEY_MAP": f"secrets-*={OTHER.replace('123456789012', ARABIC_INDIC_ACCOUNT)}"}
+        )
 
 
 def test_bad_configuration_fails_at_cold_start_with_the_variable_named(monkeypatch: pytest.MonkeyPatch) -> None:

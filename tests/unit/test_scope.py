@@ -43,6 +43,8 @@ def test_the_scope_reads_back_for_humans() -> None:
         ("logs-202?", "", "PROTECTED_BUCKETS has invalid bucket patterns ['logs-202?']"),
         ("*", "a/b", "EXCLUDED_BUCKETS has invalid bucket patterns ['a/b']"),
         ("[ab]-*", "", "invalid bucket patterns ['[ab]-*']"),  # EventBridge and IAM have no character classes
+        ("finançe-*", "", "invalid bucket patterns ['finançe-*']"),  # bucket names are ASCII
+        ("finance-*\nx", "", "invalid bucket patterns"),
     ],
 )
 def test_patterns_eventbridge_and_iam_cannot_read_alike_are_refused(include: str, exclude: str, message: str) -> None:
@@ -63,6 +65,12 @@ def test_patterns_eventbridge_and_iam_cannot_read_alike_are_refused(include: str
         ("x" * 256, False, False),
         ("slash/y", False, False),
         ("s3://bucket", False, False),
+        # A name is the whole string (a `$` would let a trailing newline through) and ASCII (as S3's rules are).
+        ("example-protected-bucket\n", False, False),
+        ("Finance_Reports.2017\n", False, False),
+        ("fast-data--use1-az4--x-s3\n", False, False),
+        ("exämple-bucket", False, False),
+        ("Legacy_Ünïcode", False, False),
     ],
 )
 def test_which_names_can_be_buckets(name: str, valid: bool, directory: bool) -> None:
@@ -72,6 +80,12 @@ def test_which_names_can_be_buckets(name: str, valid: bool, directory: bool) -> 
 def test_a_name_no_bucket_can_have_is_an_invalid_request_that_says_the_rules() -> None:
     with pytest.raises(InvalidRequest, match=r"bucket 'has space' is not a valid S3 bucket name \(3-63 characters"):
         require_bucket_name("has space")
+
+
+@pytest.mark.parametrize("name", ["example-protected-bucket\n", "exämple-bucket"])
+def test_a_name_with_a_trailing_newline_or_a_non_ascii_letter_is_refused_before_any_call(name: str) -> None:
+    with pytest.raises(InvalidRequest, match=re.escape(f"bucket {name!r} is not a valid S3 bucket name")):
+        require_bucket_name(name)
 
 
 def test_each_bucket_category_gets_its_key_and_the_rest_the_default() -> None:

@@ -87,6 +87,56 @@ def test_no_owner_is_claimed_when_the_event_names_none() -> None:
     assert request.trigger.bucket_owner is None
 
 
+ALL_USERS = 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'
+
+
+@pytest.mark.parametrize(
+    ("headers", "set_acl"),
+    [
+        ({}, False),  # the sample: no ACL sent
+        ({"x-amz-grant-read": ALL_USERS}, True),
+        ({"x-amz-grant-read-acp": 'id="79a59df900b949e55d96a1e698fbaced"'}, True),
+        ({"x-amz-grant-write-acp": 'id="79a59df900b949e55d96a1e698fbaced"'}, True),
+        ({"x-amz-grant-full-control": 'id="79a59df900b949e55d96a1e698fbaced"'}, True),
+        ({"x-amz-acl": "public-read"}, True),
+        ({"x-amz-acl": "private"}, True),  # refused too while ACLs are disabled: only bucket-owner-full-control is not
+        ({"X-Amz-Acl": ["authenticated-read"]}, True),  # names read case-insensitively, values as logged lists too
+        ({"ObjectCannedACL": "PublicRead"}, True),  # the spelling of the S3 guide's Outposts example
+        ({"x-amz-acl": "bucket-owner-full-control"}, False),  # accepted with ACLs disabled: proves nothing
+        ({"ObjectCannedACL": "BucketOwnerFullControl"}, False),
+        ({"x-amz-acl": "bucket-owner-full-control", "x-amz-grant-read": ALL_USERS}, True),
+        ({"x-amz-acl": ""}, False),
+        ({"x-amz-acl": None}, False),
+    ],
+)
+def test_a_cloudtrail_write_says_whether_it_set_an_acl_that_needs_acls_enabled(
+    headers: dict[str, Any], set_acl: bool
+) -> None:
+    event = load_event("put-object-sse-s3.json")
+    event["detail"]["requestParameters"] |= headers
+
+    [request] = parse_object_event(event).requests
+
+    assert request.write_set_acl is set_acl
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"bucket": "example-protected-bucket", "key": "reports/2026/q3-summary.csv"},
+        load_event("object-created-sse-s3.json"),
+        task_message(SweepStep("example-protected-bucket", "20261130T000000Z-abc"), "a.csv"),
+    ],
+    ids=["manual", "s3-notification", "sweep"],
+)
+def test_requests_without_the_writes_request_headers_never_claim_an_acl(event: Any) -> None:
+    """Only CloudTrail logs the write's request: a manual payload, S3's own notification and a sweep's task cannot
+    say whether an ACL was set, and leave the cached Object Ownership fact to its TTL (as Batch Operations tasks do)."""
+    [request] = parse_object_event(event).requests
+
+    assert request.write_set_acl is False
+
+
 def test_s3_object_restore_completed_events_are_parsed_like_object_created() -> None:
     event = load_event("object-created-sse-s3.json")
     event["detail-type"] = "Object Restore Completed"
@@ -133,6 +183,18 @@ class TestManualPayloads:
     def test_key_guard_manual_payload_must_name_a_key_arn(self) -> None:
         with pytest.raises(InvalidEvent, match="must be a KMS key ARN"):
             parse_key_event({"keyArn": "alias/dsse"})
+
+    @pytest.mark.parametrize(
+        "key_arn",
+        [
+            "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111111111\n",
+            "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-11111111111é",
+            "arn:aws:kms:us-east-1:١٢٣٤٥٦٧٨٩٠١٢:key/1111aaaa-11aa-11aa-11aa-111111111111",
+        ],
+    )
+    def test_key_guard_manual_key_arn_is_checked_whole_and_ascii_only(self, key_arn: str) -> None:
+        with pytest.raises(InvalidEvent, match="must be a KMS key ARN"):
+            parse_key_event({"keyArn": key_arn})
 
     @pytest.mark.parametrize("dry_run", [1, "true", None])
     def test_dry_run_must_be_a_boolean(self, dry_run: Any) -> None:

@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import errors
 from .aws.batch_jobs import BatchJobs, bucket_name
-from .config import MAX_JOB_PRIORITY, Mode, Settings
+from .config import MAX_JOB_PRIORITY, ROLE_NAME_RULES, Mode, Settings, is_role_arn
 from .exceptions import AwsFailure, ConfigError, InvalidRequest
 from .model import Clock, Failure, utc_now
 from .scope import is_directory_bucket, require_bucket_name
@@ -307,8 +307,11 @@ class Backfill:
             report_bucket=self._settings.report_bucket or "",
             account_id=self._settings.account_id or "",
         )
-        if not config.role_arn.startswith("arn:") or ":role/" not in config.role_arn:
-            raise ConfigError(f"BATCH_JOB_ROLE_ARN={config.role_arn!r} is not an IAM role ARN")
+        if not is_role_arn(config.role_arn):
+            raise ConfigError(
+                f"BATCH_JOB_ROLE_ARN={config.role_arn!r} is not an IAM role ARN "
+                f"(arn:aws:iam::<account>:role/<name>; {ROLE_NAME_RULES})"
+            )
         return config
 
     # --- the manifest generator --------------------------------------------------------------------------------
@@ -525,7 +528,8 @@ class Inventory:
         files = tuple(str(item["key"]) for item in listed if isinstance(item.get("key"), str) and item["key"])
         destination = str(manifest.get("destinationBucket") or "")
         stamp = str(manifest.get("creationTimestamp") or "")
-        created = datetime.fromtimestamp(int(stamp) / 1000, UTC) if stamp.isdigit() else None
+        # str.isdigit() is true of "²" and other scripts' digits, which int() refuses or reads: ASCII digits only.
+        created = datetime.fromtimestamp(int(stamp) / 1000, UTC) if stamp.isascii() and stamp.isdigit() else None
         return cls(uri, source, bucket_name(destination) if destination else default_bucket, files, columns, created)
 
     def select(self, rows: Iterator[list[str]], archives: bool = False) -> Iterator[tuple[str, str]]:

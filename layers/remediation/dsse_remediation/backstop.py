@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 LAST_RUN_KEY = "backstop/last-run.json"
 # S3 Inventory delivers each report under <prefix>/<source bucket>/<config id>/<YYYY-MM-DDTHH-MMZ>/manifest.json.
 # https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-location.html
-_REPORT_FOLDER = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}Z)/$")
+_REPORT_FOLDER = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}Z)/\Z", re.ASCII)  # ASCII digits, the prefix's end
 _REPORT_TRIES = 3  # newest report folders tried for a manifest.json (the newest may still be being written)
 _PAGE = 1000
 HEAD_LIMIT = 1000  # recent writes read one by one ($0.0004 per 1,000 HEADs); beyond, every type's job starts

@@ -25,7 +25,7 @@ from .model import Source, Trigger
 SERVICE_EVENT = "AWS Service Event via CloudTrail"
 JOB_STATUS_CHANGED = "JobStatusChanged"
 # s3control's JobId shape: 5 to 36 characters of [a-zA-Z0-9\-\_] (botocore's s3control model).
-_JOB_ID = re.compile(r"^[a-zA-Z0-9_-]{5,36}$")
+_JOB_ID = re.compile(r"[a-zA-Z0-9_-]{5,36}", re.ASCII)  # the whole value (fullmatch: `$` passes a trailing newline)
 _EXPECTED = (
     "expected a JobStatusChanged event (EventBridge, source aws.s3), "
     '{"backstop": {"dryRun": <bool, optional>}} or {"job": "<job id>", "alert": <bool, optional>}'
@@ -87,7 +87,7 @@ def _status_change(event: Mapping[str, Any]) -> JobStatusChange:
     if not isinstance(job, Mapping):
         raise InvalidEvent("JobStatusChanged event without detail.serviceEventDetails")
     job_id, status = job.get("jobId"), job.get("status")
-    if not isinstance(job_id, str) or not _JOB_ID.match(job_id) or not isinstance(status, str) or not status:
+    if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id) or not isinstance(status, str) or not status:
         raise InvalidEvent("JobStatusChanged event lacks a valid serviceEventDetails.jobId or .status")
     identity = detail.get("userIdentity")
     trigger = Trigger(
@@ -121,7 +121,7 @@ def _summary(event: Mapping[str, Any]) -> SummaryRequest:
     if unknown:
         raise InvalidEvent(f"unknown field(s) {unknown}: a job summary request is {shape}")
     job_id, alert = event["job"], event.get("alert", False)
-    if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
+    if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
         raise InvalidEvent(f"field 'job' must be a Batch Operations job id (5-36 of a-z A-Z 0-9 - _), got {job_id!r}")
     if not isinstance(alert, bool):
         raise InvalidEvent(f"field 'alert' must be a bool, got {type(alert).__name__}")

@@ -30,11 +30,19 @@ MAX_PARTS = 10_000
 # A Batch Operations job's Priority: a non-negative 32-bit integer, higher runs first (API_control_CreateJob).
 MAX_JOB_PRIORITY = 2_147_483_647
 
-_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
-_ALIAS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:alias/[A-Za-z0-9/_-]+$")
-_ALIAS = re.compile(r"^alias/[A-Za-z0-9/_-]+$")
-_KEY_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
-_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")  # standard topics only
+# Each pattern is matched against the whole value (`fullmatch`) with `re.ASCII`: Python's `$` also matches before a
+# trailing newline, and its `\d` / `\w` take any Unicode digit or letter, where AWS identifiers are ASCII.
+_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+", re.ASCII)
+_ALIAS_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:alias/[A-Za-z0-9/_-]+", re.ASCII)
+_ALIAS = re.compile(r"alias/[A-Za-z0-9/_-]+", re.ASCII)
+_KEY_ID = re.compile(r"[A-Za-z0-9-]{1,64}", re.ASCII)
+_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}", re.ASCII)  # standard topics only
+# An IAM role ARN: path optional (IAM paths are at most 512 characters, "/" or "/.../" of ASCII printables), role
+# names 1-64 of [A-Za-z0-9+=,.@_-]; within what STS AssumeRole and s3control CreateJob take as RoleArn (2,048).
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns ,
+# https://docs.aws.amazon.com/IAM/latest/APIReference/API_Role.html
+_ROLE_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:iam::\d{12}:role/(?:[!-~]{0,510}/)?[\w+=,.@-]{1,64}", re.ASCII)
+ROLE_NAME_RULES = "a role name is 1-64 ASCII letters, digits and +=,.@_-"
 
 
 class Mode(StrEnum):
@@ -43,12 +51,17 @@ class Mode(StrEnum):
 
 
 def is_key_arn(value: str) -> bool:
-    return bool(_KEY_ARN.match(value))
+    return bool(_KEY_ARN.fullmatch(value))
+
+
+def is_role_arn(value: str) -> bool:
+    """An IAM role's ARN, as STS AssumeRole and S3 Batch Operations CreateJob take one."""
+    return bool(_ROLE_ARN.fullmatch(value))
 
 
 def _check_key_reference(variable: str, value: str) -> str:
-    value = value.strip()
-    if _KEY_ARN.match(value) or _ALIAS_ARN.match(value) or _ALIAS.match(value) or _KEY_ID.match(value):
+    """The value itself, checked as it will be used (from_env strips the variable first; nothing else does)."""
+    if any(pattern.fullmatch(value) for pattern in (_KEY_ARN, _ALIAS_ARN, _ALIAS, _KEY_ID)):
         return value
     raise ConfigError(
         f"{variable}={value!r} is not a KMS key reference: expected a key ARN "
@@ -130,7 +143,7 @@ class Settings:
                     f"{variable}=true needs ACCOUNT_ID: the security account tells member accounts apart by it (and a "
                     "finding names its account)"
                 )
-        if self.alert_topic_arn is not None and not _TOPIC_ARN.match(self.alert_topic_arn):
+        if self.alert_topic_arn is not None and not _TOPIC_ARN.fullmatch(self.alert_topic_arn):
             raise ConfigError(
                 f"ALERT_TOPIC_ARN={self.alert_topic_arn!r} is not a standard SNS topic ARN (FIFO topics would need a "
                 "message group id per alert)"

@@ -130,6 +130,10 @@ class ObjectRequest:
     `keys` holds the key as delivered first, then any decoded alternative to try on 404
     (CloudTrail logs raw keys, S3 notifications URL-encode them; neither is documented as certain).
     `version_id` is set only by a manual payload that names a version.
+    `write_set_acl`: the write that triggered the request gave the object an ACL S3 accepts only while the bucket has
+    ACLs enabled (its CloudTrail requestParameters carry x-amz-acl or x-amz-grant-* headers), so a cached "ACLs
+    disabled" for the bucket is stale and is read again before the copy. Only a CloudTrail object write can say so:
+    S3's own notifications, sweeps, Batch Operations tasks and manual payloads carry no request headers (False).
     """
 
     bucket: str
@@ -137,6 +141,7 @@ class ObjectRequest:
     version_id: str | None = None
     dry_run: bool = False
     trigger: Trigger = MANUAL
+    write_set_acl: bool = False
 
     @property
     def key(self) -> str:

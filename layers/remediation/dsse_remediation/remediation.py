@@ -278,9 +278,11 @@ class _Judging:
         return self._refused(Outcome.GONE, reason)
 
     def _copy(self, state: ObjectState, target: DsseTarget) -> tuple[Action, Written]:
-        """The copy with the object's grants where ACLs are enabled. When the bucket has switched to
-        BucketOwnerEnforced since its ownership was read, S3 refuses the grants: read it again and copy again."""
-        grants = self.s3.grants(state) if self.s3.acls_enabled(state.bucket) else {}
+        """The copy with the object's grants where ACLs are enabled. A write that set an ACL proves they were enabled
+        when it was made, so a cached "disabled" is read again first (`write_set_acl`). When the bucket has switched
+        to BucketOwnerEnforced since its ownership was read, S3 refuses the grants: read it again and copy again."""
+        acls = self.s3.acls_enabled(state.bucket, seen_enabled=self.request.write_set_acl)
+        grants = self.s3.grants(state) if acls else {}
         try:
             return self._copy_with(state, target, grants)
         except AwsFailure as exc:

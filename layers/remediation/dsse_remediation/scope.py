@@ -8,20 +8,22 @@ from fnmatch import fnmatchcase
 
 from .exceptions import ConfigError, InvalidRequest
 
+# Each pattern is matched against the whole name (`fullmatch`, never `$`, which also matches before a trailing
+# newline), and `re.ASCII` keeps every class ASCII: a name S3 would refuse is refused here, before any call.
 # General purpose bucket names: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
 # Directory bucket names end in --<zone-id>--x-s3.
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)
 # Legacy names: buckets created in us-east-1 before March 1, 2018 may hold up to 255 characters, with uppercase
 # letters and underscores ("Legacy bucket naming rules", same page). They still exist and still take writes.
-_LEGACY_BUCKET_NAME = re.compile(r"^[A-Za-z0-9._-]{3,255}$")
-_DIRECTORY_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]*--[a-z0-9-]+--x-s3$")
+_LEGACY_BUCKET_NAME = re.compile(r"[A-Za-z0-9._-]{3,255}", re.ASCII)
+_DIRECTORY_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]*--[a-z0-9-]+--x-s3", re.ASCII)
 # Only what EventBridge wildcards and IAM ARNs read the same way: "*" (no "?" or "[...]"); legacy characters allowed.
-_PATTERN = re.compile(r"^[A-Za-z0-9._*-]{1,255}$")
+_PATTERN = re.compile(r"[A-Za-z0-9._*-]{1,255}", re.ASCII)
 BUCKET_NAME_RULES = "3-63 characters a-z, 0-9, '.', '-' (legacy us-east-1 buckets: up to 255, also A-Z and '_')"
 
 
 def is_valid_bucket_name(name: str) -> bool:
-    return bool(_BUCKET_NAME.match(name) or _LEGACY_BUCKET_NAME.match(name) or _DIRECTORY_BUCKET.match(name))
+    return any(pattern.fullmatch(name) for pattern in (_BUCKET_NAME, _LEGACY_BUCKET_NAME, _DIRECTORY_BUCKET))
 
 
 def require_bucket_name(name: str) -> None:
@@ -32,7 +34,7 @@ def require_bucket_name(name: str) -> None:
 
 def is_directory_bucket(name: str) -> bool:
     """S3 Express One Zone directory buckets support SSE-S3 and SSE-KMS only, never DSSE-KMS."""
-    return bool(_DIRECTORY_BUCKET.match(name))
+    return bool(_DIRECTORY_BUCKET.fullmatch(name))
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class Scope:
         inc = _split(include)
         exc = _split(exclude)
         for name, patterns in ((variable, inc), ("EXCLUDED_BUCKETS", exc)):
-            bad = [p for p in patterns if not _PATTERN.match(p)]
+            bad = [p for p in patterns if not _PATTERN.fullmatch(p)]
             if bad:
                 raise ConfigError(
                     f"{name} has invalid bucket patterns {bad}: use bucket names or shell patterns "

@@ -3,7 +3,8 @@
 Object handler (see events/ for a sample of each):
 - EventBridge "AWS API Call via CloudTrail" S3 data events: PutObject, PostObject, CopyObject,
   CompleteMultipartUpload. Failed calls (errorCode) are ignored. The key is tried as logged, then
-  `unquote_plus`-decoded on 404. The bucket owner's account (detail.resources) is kept on the trigger.
+  `unquote_plus`-decoded on 404. The bucket owner's account (detail.resources) is kept on the trigger, and whether
+  the write set an ACL (`ObjectRequest.write_set_acl`, from the request headers CloudTrail logs).
 - EventBridge "Object Created" and "Object Restore Completed" events sent by S3: the key is URL-encoded; tried
   decoded, then as delivered.
 - A bucket sweep's messages ({"sweep": {...}}, see sweep.py): an object task, or the next listing step.
@@ -48,6 +49,20 @@ CLOUDTRAIL = "AWS API Call via CloudTrail"
 OBJECT_CREATED = "Object Created"
 RESTORE_COMPLETED = "Object Restore Completed"
 S3_NOTIFICATIONS = frozenset({OBJECT_CREATED, RESTORE_COMPLETED})
+# The request headers that give a new object an ACL, which CloudTrail logs in requestParameters under their header
+# names, as it logs x-amz-server-side-encryption (https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html
+# lists them; x-amz-grant-write applies to buckets only). The S3 on Outposts example in the S3 User Guide
+# (cloudtrail-logging-understanding-s3-entries) logs a canned ACL as "ObjectCannedACL": "BucketOwnerFullControl":
+# that spelling is read too, and every name case-insensitively. A multipart upload's ACL rides on its
+# CreateMultipartUpload, so its CompleteMultipartUpload carries none.
+ACL_HEADERS = frozenset(
+    {"x-amz-acl", "x-amz-grant-read", "x-amz-grant-read-acp", "x-amz-grant-write-acp", "x-amz-grant-full-control"}
+)
+CANNED_ACL_PARAMETERS = frozenset({"x-amz-acl", "objectcannedacl"})
+_ACL_PARAMETERS = ACL_HEADERS | CANNED_ACL_PARAMETERS
+# The one ACL a bucket with ACLs disabled (BucketOwnerEnforced) still accepts on a write: it proves nothing.
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-ownership-error-responses.html
+_OWNER_FULL_CONTROL = frozenset({"bucket-owner-full-control", "bucketownerfullcontrol"})
 MANUAL_FIELDS = {"bucket": str, "key": str, "versionId": str, "dryRun": bool}
 MANUAL_BUCKET_FIELDS = {"bucket": str, "dryRun": bool}
 MANUAL_KEY_FIELDS = {"keyArn": str, "dryRun": bool}
@@ -99,8 +114,28 @@ def _cloudtrail(bridge: EventBridgeEvent) -> Parsed[ObjectRequest]:
     key = next((v for k, v in params.items() if k.lower() == "key"), None)
     if not isinstance(bucket, str) or not isinstance(key, str) or not bucket or not key:
         raise InvalidEvent("CloudTrail event lacks detail.requestParameters.bucketName or .key")
-    request = ObjectRequest(bucket=bucket, keys=(key, unquote_plus(key)), trigger=_trigger(detail))
+    request = ObjectRequest(
+        bucket=bucket, keys=(key, unquote_plus(key)), trigger=_trigger(detail), write_set_acl=_sets_acl(params)
+    )
     return Parsed((request,))
+
+
+def _sets_acl(params: Mapping[str, Any]) -> bool:
+    """Whether the logged request gave the object an ACL that S3 takes only while the bucket has ACLs enabled: any
+    canned ACL but bucket-owner-full-control, any x-amz-grant-* header (a grant of full control to the bucket owner
+    too: the event does not say who owns the bucket, and reading the ownership again costs one call)."""
+    for name, value in params.items():
+        header = name.lower() if isinstance(name, str) else ""
+        if header not in _ACL_PARAMETERS:
+            continue
+        # CloudTrail logs some request parameters as lists of values (e.g. "host": ["..."]).
+        values = [v.strip().lower() for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
+        values = [v for v in values if v]
+        if header in CANNED_ACL_PARAMETERS:
+            values = [v for v in values if v not in _OWNER_FULL_CONTROL]
+        if values:
+            return True
+    return False
 
 
 def parse_bucket_event(event: Any) -> Parsed[BucketRequest]:

@@ -21,9 +21,11 @@ from . import errors
 # Job statuses after which nothing changes any more (batch-ops-job-status.md, "Job statuses").
 FINAL_STATUSES = frozenset({"Complete", "Failed", "Cancelled"})
 
-# arn:<partition>:lambda:<region>:<account>:function:<name>[:<version or alias>]
+# arn:<partition>:lambda:<region>:<account>:function:<name>[:<version or alias>], the whole value (fullmatch: `$`
+# would pass a trailing newline) and ASCII only (a Unicode `\d` would pass other scripts' digits).
 _FUNCTION_ARN = re.compile(
-    r"^(?P<base>arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64})(?::(?P<qualifier>[A-Za-z0-9$_-]+))?$"
+    r"(?P<base>arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64})(?::(?P<qualifier>[A-Za-z0-9$_-]+))?",
+    re.ASCII,
 )
 
 
@@ -65,7 +67,7 @@ class BatchJobs:
 
         An unqualified ARN or `$LATEST` would run whatever is deployed when each task runs: refused (InvalidRequest).
         """
-        found = _FUNCTION_ARN.match(function_arn)
+        found = _FUNCTION_ARN.fullmatch(function_arn)
         if not found:
             raise InvalidRequest(
                 f"{function_arn!r} is not a Lambda function ARN (arn:aws:lambda:<region>:<account>:...)"

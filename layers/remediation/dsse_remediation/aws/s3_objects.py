@@ -37,8 +37,10 @@ _GRANT_PARAMS = {
 }
 # How long a bucket's "ACLs enabled" fact is trusted. Object Ownership can be switched at any time: after a switch from
 # BucketOwnerEnforced to ObjectWriter / BucketOwnerPreferred, a copy made on the stale fact would carry no grants and
-# S3 would make the object private. One GetBucketOwnershipControls per bucket per minute bounds that window; the
-# reverse switch is caught at once (the copy is refused with AccessControlListNotSupported and retried).
+# S3 would make the object private. One GetBucketOwnershipControls per bucket per minute bounds that window, and a
+# write known to have set an ACL closes it for its object (`acls_enabled(..., seen_enabled=True)`: S3 refuses such a
+# write while ACLs are disabled). The reverse switch is caught at once (the copy is refused with
+# AccessControlListNotSupported and retried).
 OWNERSHIP_TTL_SECONDS = 60.0
 
 
@@ -87,12 +89,17 @@ class ObjectStore:
         return state_from_head(bucket, key, self._client.head_object(**args, **self._owner))
 
     @errors.translated
-    def acls_enabled(self, bucket: str) -> bool:
-        """False under Object Ownership `BucketOwnerEnforced` (ACLs disabled; the default for new buckets)."""
+    def acls_enabled(self, bucket: str, *, seen_enabled: bool = False) -> bool:
+        """False under Object Ownership `BucketOwnerEnforced` (ACLs disabled; the default for new buckets).
+
+        `seen_enabled`: the caller knows of a write that set an ACL in the bucket, which S3 accepts only while ACLs
+        are enabled (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-ownership-error-responses.html):
+        a cached "disabled" may predate a switch to ACLs enabled, and is read again.
+        """
         now = self._clock()
         with self._lock:
             cached = self._acls_enabled.get(bucket)
-        if cached is not None and now - cached[1] < OWNERSHIP_TTL_SECONDS:
+        if cached is not None and now - cached[1] < OWNERSHIP_TTL_SECONDS and (cached[0] or not seen_enabled):
             return cached[0]
         try:
             controls = self._client.get_bucket_ownership_controls(Bucket=bucket, **self._owner)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .. import __version__
-from ..config import MAX_JOB_PRIORITY
+from ..config import MAX_JOB_PRIORITY, ROLE_NAME_RULES, is_role_arn
 from ..model import ObjectRequest
 from ..remediation import validate
 from ..scope import BUCKET_NAME_RULES, is_valid_bucket_name
@@ -26,19 +26,18 @@ DEFAULT_MAX_OBJECTS = 100_000
 EXIT_OK, EXIT_ATTENTION, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # The CSV report's columns, in order; named here because `--report --help` documents them.
 # A backfill campaign label goes into job descriptions, tags, report and manifest prefixes and alerts.
-CAMPAIGN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-CAMPAIGN_RULES = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+CAMPAIGN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)  # whole value (fullmatch)
+CAMPAIGN_RULES = "1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit"
 MAX_PRIORITY = MAX_JOB_PRIORITY
 REPORT_FIELDS = ("bucket", "key", "versionId", "outcome", "reason", "encryptionBefore", "encryptionAfter")
-# `--role-arn`: an IAM role ARN (path optional; role names are 1-64 of [A-Za-z0-9+=,.@_-]).
-# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns
-ROLE_ARN = re.compile(
-    r"^arn:(?P<partition>aws(?:-[a-z]+)*):iam::(?P<account>\d{12}):role/(?:[!-~]*/)?(?P<name>[\w+=,.@-]{1,64})$"
-)
-# AssumeRole's own limits: RoleSessionName 2-64 of [\w+=,.@-], ExternalId 2-1224 of [\w+=,.@:/-].
+# Flag values are matched whole (`fullmatch`) with `re.ASCII`: Python's `$` also matches before a trailing newline
+# and its `\w` takes any Unicode letter, which STS does not. A value STS would refuse must be a usage error here
+# (exit 2), not an AssumeRole failure once the run has begun (exit 1); `--role-arn` is checked by config.is_role_arn.
+# AssumeRole's own limits: RoleSessionName 2-64 of [\w+=,.@-], ExternalId 2-1224 of [\w+=,.@:/-], where \w is the
+# ASCII letters, digits and "_" ("upper- and lower-case alphanumeric characters with no spaces").
 # https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
-SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
-EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
+EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
 DEFAULT_SESSION_NAME = PROG
 # `--security-bus` and the member stacks' SecurityBusArn: an EventBridge event bus ARN, as template.yaml's
 # AllowedPattern takes it. https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoneventbridge.html
@@ -308,20 +307,24 @@ def check_account(args: argparse.Namespace) -> None:
 
 def role_arn(raw: str) -> str:
     """`--role-arn`: an IAM role's ARN, checked here so that a typo is a usage error, not an AssumeRole failure."""
-    if not ROLE_ARN.match(raw):
-        raise argparse.ArgumentTypeError(f"{raw!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/name)")
+    if not is_role_arn(raw):
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/name; {ROLE_NAME_RULES})"
+        )
     return raw
 
 
 def external_id(raw: str) -> str:
-    if not EXTERNAL_ID.match(raw):
-        raise argparse.ArgumentTypeError(f"{raw!r} is not an external id (2-1224 of letters, digits, +=,.@:/-_)")
+    """`--external-id`: what AssumeRole accepts as ExternalId."""
+    if not EXTERNAL_ID.fullmatch(raw):
+        raise argparse.ArgumentTypeError(f"{raw!r} is not an external id (2-1224 ASCII letters, digits and +=,.@:/_-)")
     return raw
 
 
 def session_name(raw: str) -> str:
-    if not SESSION_NAME.match(raw):
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a role session name (2-64 of letters, digits, +=,.@-_)")
+    """`--role-session-name`: what AssumeRole accepts as RoleSessionName."""
+    if not SESSION_NAME.fullmatch(raw):
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a role session name (2-64 ASCII letters, digits and +=,.@_-)")
     return raw
 
 
@@ -343,7 +346,7 @@ def hours(raw: str) -> int:
 
 def campaign_label(raw: str) -> str:
     """`--campaign`: a label safe in an S3 prefix, a tag value and a job description."""
-    if not CAMPAIGN.match(raw):
+    if not CAMPAIGN.fullmatch(raw):
         raise argparse.ArgumentTypeError(f"{raw!r} is not a campaign label ({CAMPAIGN_RULES})")
     return raw
 
