@@ -202,6 +202,31 @@ class TestFailuresAskForTheRightRetry:
 
         assert (code, text.split(":")[0]) == ("PermanentFailure", "unremediable")
 
+    @pytest.mark.parametrize(
+        ("code", "status"), [("KMS.AccessDeniedException", 400), ("KMS.DisabledException", 400), ("AccessDenied", 403)]
+    )
+    def test_a_source_key_the_role_cannot_use_is_one_objects_condition_so_the_job_goes_on(
+        self, function: Any, s3: Any, bucket: str, other_key: str, dsse_key: str, code: str, status: int
+    ) -> None:
+        """S3 decrypts an SSE-KMS source with its own key to copy it. A bucket where most SSE-KMS objects are under
+        keys the role may not use must not fail its job at the 50% rule: the decryptable ones after the cut-off
+        would never be processed. The copy is refused as S3 relays it (moto checks no IAM on KMS keys)."""
+        put(s3, bucket, "legacy.csv", ServerSideEncryption="aws:kms", SSEKMSKeyId=other_key)
+        put(s3, bucket, "fine.csv", ServerSideEncryption="aws:kms", SSEKMSKeyId=other_key)
+        before = snapshot(s3, bucket, "legacy.csv")
+        inject_error(function.app.object_store.client, "CopyObject", code, status)
+
+        refused = only_result(invoke(function, invocation(bucket, "legacy.csv")))
+        fixed = only_result(invoke(function, invocation(bucket, "fine.csv")))
+
+        assert (refused[0], refused[1].split(":")[0]) == ("Succeeded", "unremediable")
+        assert other_key in refused[1]
+        assert "kms:Decrypt" in refused[1]
+        assert snapshot(s3, bucket, "legacy.csv") == before
+        assert (fixed[0], fixed[1].split(":")[0]) == ("Succeeded", "remediated")
+        after = s3.head_object(Bucket=bucket, Key="fine.csv")
+        assert (after["ServerSideEncryption"], after["SSEKMSKeyId"]) == ("aws:kms:dsse", dsse_key)
+
     def test_an_unusable_key_is_a_permanent_failure(
         self, function: Any, kms: Any, s3: Any, bucket: str, dsse_key: str
     ) -> None:

@@ -4,14 +4,16 @@ A job (LambdaInvoke, invocation schema 2.0) sends one task per invocation; the a
 
 - `Succeeded` for every expected outcome: remediated, compliant, would-remediate (dry run, alert-only), gone,
   out-of-scope, and unremediable objects (SSE-C, archived, noncurrent version, annotations above the multipart
-  threshold). A job fails once more than 50% of its tasks fail after 1,000 tasks, so a bucket full of compliant or
-  SSE-C objects must not look like a failure: the result string names the outcome instead.
+  threshold, an SSE-KMS source under a key of its own that the role may not use: Failure.SOURCE_KEY). A job fails
+  once more than 50% of its tasks fail after 1,000 tasks, so a bucket full of compliant, SSE-C or undecryptable
+  objects must not look like a failure: the result string names the outcome instead.
 - `TemporaryFailure` for what a retry can fix (throttling, a service fault or timeout, a newer write that kept
   racing the copy, a copy not started or stopped between parts, its upload aborted, because the invocation's time was
   running out: deadline.py): Batch Operations redrives it before the job ends. An object too large for any
   invocation is `unremediable` (Succeeded), its result string naming the `dsse-remediate fix` command that can copy it.
 - `PermanentFailure` for the rest, among them the environment problems that would fail every task alike (access
   denied, the DSSE key unusable): the 50% rule then stops a misconfigured job early instead of billing every object.
+  Only such job-wide conditions may stop a job; a condition of one object never does.
 
 The result string is "<outcome>: <reason>" (the completion report's ResultMessage), so the job's summary counts
 outcomes from the report alone. No per-object alert is published for batch work: the job's summary alert lists the

@@ -79,6 +79,10 @@ class Failure(StrEnum):
     DENIED = "denied"  # access denied, or the bucket belongs to another account (ExpectedBucketOwner)
     ARCHIVED = "archived"  # the object must be restored before S3 can read it
     KEY_UNUSABLE = "key-unusable"  # KMS refused: key disabled, pending deletion, missing, not usable by the role
+    # KMS or S3 refused a copy whose source is KMS-encrypted under another key than the DSSE key: reading it needs
+    # kms:Decrypt on that key, which this one object's owner chose. A condition of the object, like SSE-C, not of the
+    # deployment: it never stops a Batch Operations job (remediation._copy_failed, batch_tasks.result_code).
+    SOURCE_KEY = "source-key"
     ACLS_DISABLED = "acls-disabled"  # Grant* sent to a BucketOwnerEnforced bucket
     BAD_REQUEST = "bad-request"  # 400 without a code (a HeadObject of an SSE-C object)
     THROTTLED = "throttled"  # slow down: retried by botocore, then by the delivery

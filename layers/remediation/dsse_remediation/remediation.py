@@ -185,7 +185,7 @@ class _Judging:
                 if exc.failure is Failure.GONE:
                     return self._confirm_gone(state, exc)
                 if exc.failure is not Failure.RACE:
-                    return self._copy_failed(state, exc)
+                    return self._copy_failed(state, exc, target)
                 log.info("object changed during remediation, re-evaluating", extra={"attempt": attempt + 1})
                 found = self._head((state.key,), None)
                 if isinstance(found, ObjectResult):
@@ -306,7 +306,18 @@ class _Judging:
         """Each part starts only if it and the completion can finish before the deadline (else OutOfTime)."""
         self.deadline.require(part_seconds(size), f"part {number} of {parts} and the completion")
 
-    def _copy_failed(self, state: ObjectState, exc: AwsFailure) -> ObjectResult:
+    def _copy_failed(self, state: ObjectState, exc: AwsFailure, target: DsseTarget) -> ObjectResult:
+        source_key = foreign_source_key(state, target)
+        if source_key and exc.failure in (Failure.KEY_UNUSABLE, Failure.DENIED):
+            # S3 decrypts the source with its key and encrypts the copy with ours, and its refusal does not say
+            # which: an object under a key of its own is the one place where only this object is refused. A DSSE
+            # key at fault refuses every object, the NOTSSE and SSE-S3 ones too, and those say so as KEY_UNUSABLE.
+            reason = (
+                f"the copy was refused ({exc}): the object is encrypted under its own key {source_key}, and reading "
+                "it needs kms:Decrypt on that key: add the key to SourceKmsKeyArns or let the remediation role use "
+                "it in the key's policy (if objects without a KMS key of their own fail too, the DSSE key is at fault)"
+            )
+            return self._found(state, Outcome.UNREMEDIABLE, reason, failure=Failure.SOURCE_KEY)
         if exc.failure is Failure.KEY_UNUSABLE:
             reason = (
                 f"KMS refused the write ({exc}): the key is disabled, pending deletion or missing, "
@@ -411,3 +422,10 @@ class _Judging:
             failure=failure,
             trigger=self.request.trigger,
         )
+
+
+def foreign_source_key(state: ObjectState, target: DsseTarget) -> str | None:
+    """The KMS key the object is encrypted under when it is not the DSSE key: S3 must decrypt with it to copy."""
+    key = state.encryption.kms_key_id
+    kms = state.encryption.algorithm in ("aws:kms", "aws:kms:dsse")
+    return key if kms and key and key != target.key_arn else None
