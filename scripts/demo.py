@@ -30,7 +30,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dsse_remediation.backfill import Estimate
+    from dsse_remediation.completion import JobSummary
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
@@ -258,9 +262,266 @@ def writes(key_arn: str, team_key: str, secrets_key: str) -> list[Write]:
     ]  # fmt: skip
 
 
+@dataclass
+class Estate:
+    """The account before the deployment: the keys, the alert channel, and the objects already there (with their
+    state then, to show nothing was lost)."""
+
+    key_arn: str
+    team_key: str
+    secrets_key: str
+    topic: str
+    inbox: str  # the security channel's queue, subscribed to the alert topic
+    old_objects: list[str]  # in finance-2019: swept after the bucket's reset (step 5)
+    old_before: dict[str, dict[str, Any]]
+    backfilled: list[str]  # in finance-2018: backfilled on S3 Batch Operations (step 6)
+    backfill_before: dict[str, dict[str, Any]]
+
+    def key_of(self, bucket: str) -> str:
+        """The key the bucket's objects must end under: its category's (BUCKET_KEY_MAP), else the key."""
+        return str(self.secrets_key if bucket.startswith("finance-secrets") else self.key_arn)
+
+
+@dataclass
+class Backfill:
+    """What `dsse-remediate backfill --wait` shows: the fees estimated first, the jobs, the run's summary."""
+
+    estimate: Estimate
+    job_ids: list[str]
+    summary: JobSummary
+
+
+def create_estate(s3: Any, kms: Any, sns: Any, sqs: Any) -> Estate:
+    key_arn = kms.create_key(Description="DSSE-KMS key (demo)")["KeyMetadata"]["Arn"]
+    team_key = kms.create_key(Description="a team's SSE-KMS key")["KeyMetadata"]["Arn"]
+    secrets_key = kms.create_key(Description="DSSE-KMS key of the secrets category (demo)")["KeyMetadata"]["Arn"]
+    topic = sns.create_topic(Name="dsse-alerts")["TopicArn"]
+    inbox = sqs.create_queue(QueueName="security-channel")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    for bucket in ("finance-reports", "finance-ledger", "finance-secrets", "scratch-space"):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket="finance-ledger", VersioningConfiguration={"Status": "Enabled"})
+    s3.create_bucket(Bucket="legacy-website", ObjectOwnership="ObjectWriter")
+    # Objects written before the deployment: no event will ever mention them.
+    s3.create_bucket(Bucket="finance-2019")
+    old_objects = [f"statements/2019-{month:02d}.pdf" for month in range(1, 13)]
+    for key in old_objects:
+        s3.put_object(Bucket="finance-2019", Key=key, Body=key.encode(), Metadata={"year": "2019"})
+    old_before = {key: state(s3, "finance-2019", key) for key in old_objects}
+    # A larger bucket from before the deployment: brought in by a backfill on S3 Batch Operations (step 6).
+    s3.create_bucket(Bucket="finance-2018")
+    backfilled = [f"ledgers/2018 q{n % 4 + 1}/entry {n:03d}+final.csv" for n in range(24)]
+    for n, key in enumerate(backfilled):
+        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": team_key} if n % 6 == 0 else {}
+        s3.put_object(Bucket="finance-2018", Key=key, Body=key.encode(), Metadata={"year": "2018"}, **extra)
+    s3.put_object(Bucket="finance-2018", Key="cold/2018-archive.tar", Body=b"cold", StorageClass="GLACIER")
+    backfill_before = {key: state(s3, "finance-2018", key) for key in backfilled}
+    s3.create_bucket(Bucket=REPORTS)  # the stack's report bucket: DSSE-KMS under the key
+    dsse_default = {"SSEAlgorithm": "aws:kms:dsse", "KMSMasterKeyID": key_arn}
+    s3.put_bucket_encryption(
+        Bucket=REPORTS,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": dsse_default, "BucketKeyEnabled": False}]
+        },
+    )
+    return Estate(key_arn, team_key, secrets_key, topic, inbox, old_objects, old_before, backfilled, backfill_before)
+
+
+def deploy(sqs: Any, estate: Estate) -> EventBus:
+    """The stack: its object queue, its functions' settings and handlers, EventBridge in front of them."""
+    queue = sqs.create_queue(QueueName="object-events")["QueueUrl"]
+    os.environ.update(
+        DSSE_KMS_KEY=estate.key_arn,
+        ALERT_TOPIC_ARN=estate.topic,
+        ACCOUNT_ID=ACCOUNT,
+        PROTECTED_BUCKETS="finance-*,legacy-*",
+        EXCLUDED_BUCKETS="scratch-*",
+        MULTIPART_THRESHOLD_BYTES=str(8 * MIB),
+        MULTIPART_PART_SIZE_BYTES=str(5 * MIB),
+        KEY_GUARD_REVERT="true",
+        BUCKET_KEY_MAP=f"finance-secrets*={estate.secrets_key}",  # one key per bucket category
+        SWEEP_AFTER_BUCKET_RESET="true",
+        OBJECT_QUEUE_URL=queue,
+        BATCH_TASK_FUNCTION=TASK_FUNCTION,
+        BATCH_JOB_ROLE_ARN=JOB_ROLE,
+        REPORT_BUCKET=REPORTS,
+    )
+    handlers = {
+        OBJECT: load("object_remediation"),
+        BUCKET: load("bucket_remediation"),
+        KEY: load("key_guard"),
+        JOBS: load("batch_jobs"),
+    }
+    return EventBus(sqs, queue, handlers)
+
+
+def count_calls() -> Counter[str]:
+    """The calls the functions make, by "service:Operation"."""
+    from dsse_remediation.aws import clients
+
+    calls: Counter[str] = Counter()
+    for service in ("s3", "kms", "sns", "sqs"):
+        clients.client(service, REGION).meta.events.register(
+            f"before-parameter-build.{service}", lambda model, _s=service, **_: calls.update([f"{_s}:{model.name}"])
+        )
+    return calls
+
+
+def record_own_writes() -> list[dict[str, Any]]:
+    """The remediation's own writes, as S3 answered them: each becomes the CloudTrail event it would produce."""
+    from dsse_remediation.aws import clients
+
+    own_writes: list[dict[str, Any]] = []
+
+    def keep_params(params: dict[str, Any], context: Any, **_: Any) -> None:
+        context["demo_params"] = dict(params)
+
+    def record_write(http_response: Any, parsed: dict[str, Any], model: Any, context: Any, **_: Any) -> None:
+        params = context.get("demo_params", {})
+        if http_response.status_code == 200 and params:
+            own_writes.append(object_event(model.name, params["Bucket"], params["Key"], parsed, REMEDIATOR))
+
+    handler_s3 = clients.client("s3", REGION)
+    for operation in ("CopyObject", "CompleteMultipartUpload"):
+        handler_s3.meta.events.register(f"before-parameter-build.s3.{operation}", keep_params)
+        handler_s3.meta.events.register(f"after-call.s3.{operation}", record_write)
+    return own_writes
+
+
+def write_objects(s3: Any, bus: EventBus, objects: list[Write]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Step 1: each write's CloudTrail event goes to EventBridge; the state of each object as written."""
+    from boto3.s3.transfer import TransferConfig
+
+    before = {}
+    for w in objects:
+        if w.multipart:
+            config = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
+            s3.upload_fileobj(io.BytesIO(w.body), w.bucket, w.key, ExtraArgs=w.args, Config=config)
+            name = "CompleteMultipartUpload"
+        else:
+            s3.put_object(Bucket=w.bucket, Key=w.key, Body=w.body, **w.args)
+            name = "PutObject"
+        before[(w.bucket, w.key)] = state(s3, w.bucket, w.key)
+        bus.put(object_event(name, w.bucket, w.key, s3.head_object(Bucket=w.bucket, Key=w.key)))
+    bus.drain()
+    return before
+
+
+def backfill(s3: Any, bus: EventBus) -> Backfill:
+    """Step 6: what `dsse-remediate backfill s3://finance-2018 --wait` does, on S3 Batch Operations played locally."""
+    from dsse_remediation.aws import clients
+    from dsse_remediation.backfill import plan
+    from dsse_remediation.wiring import App
+
+    # Imported by name: mypy's scope excludes tests/ (the stand-in and the double are test code).
+    stand_ins: Any = importlib.import_module("tests.batch_operations")
+    doubles: Any = importlib.import_module("tests.s3control_double")
+
+    double = doubles.S3ControlDouble(ACCOUNT, s3=s3)
+    bus.handlers[JOBS].app._clients[("s3control", REGION)] = double.client  # the function's S3 Control: the double
+    operator = App.from_env(client=double.factory(clients.client))  # the CLI's view of the stack
+    specs = plan("finance-2018", campaign="backfill-demo", priority=operator.settings.batch_job_priority)
+    estimate = operator.backfill.estimate(specs)
+    job_ids = [operator.backfill.start(spec) for spec in specs]
+    with quiet():
+        task_function = load("batch_task")
+    stand_in = stand_ins.BatchOperations(double, s3, lambda event, context: quiet_call(task_function, event, context))
+    for job in stand_in.run_pending():
+        bus.put(job.status_event())
+    return Backfill(estimate, job_ids, operator.completions.summarize_run(job_ids))
+
+
+def report_objects(
+    s3: Any, estate: Estate, objects: list[Write], before: dict[tuple[str, str], dict[str, Any]]
+) -> bool:
+    """The written objects, before and after: whether each in scope ended DSSE under its key with nothing lost."""
+    ok = True
+    print(f"\n{'object':<42} {'written as':<30} {'encryption before -> after':<38} kept")
+    for w in objects:
+        b, a = before[(w.bucket, w.key)], state(s3, w.bucket, w.key)
+        kept = all(b[f] == a[f] for f in ("sha256", "metadata", "content_type", "tags", "storage_class", "grants"))
+        in_scope = not w.bucket.startswith("scratch-")
+        compliant = a["encryption"] == "aws:kms:dsse" and a["kms_key_id"] == estate.key_of(w.bucket)
+        ok &= kept and (compliant or not in_scope)
+        after = (
+            ("DSSE, its category key" if estate.key_of(w.bucket) != estate.key_arn else "DSSE, the key")
+            if compliant
+            else a["encryption"]
+        )
+        print(
+            f"{'s3://' + w.bucket + '/' + w.key:<42.42} {w.how:<30.30} {b['encryption'] + ' -> ' + after:<38} "
+            f"{'bytes, metadata, tags, class, ACL' if kept else 'CHANGED'}"
+        )
+    return ok
+
+
+def report_swept(s3: Any, estate: Estate) -> bool:
+    """finance-2019's objects, written before the deployment: swept after the bucket's reset."""
+    old_objects = estate.old_objects
+    swept = [key for key in old_objects if state(s3, "finance-2019", key)["kms_key_id"] == estate.key_arn]
+    kept_old = all(
+        state(s3, "finance-2019", key)[f] == estate.old_before[key][f]
+        for key in old_objects
+        for f in ("sha256", "metadata")
+    )
+    print(
+        f"\ns3://finance-2019: {len(swept)} of {len(old_objects)} objects written before the deployment swept to "
+        f"DSSE under the key ({'bytes and metadata kept' if kept_old else 'CHANGED'})"
+    )
+    return len(swept) == len(old_objects) and kept_old
+
+
+def report_backfill(s3: Any, estate: Estate, run: Backfill) -> bool:
+    """finance-2018's objects, backfilled on S3 Batch Operations: the fees estimated, the summary and alert."""
+    backfilled = estate.backfilled
+    remediated = [key for key in backfilled if state(s3, "finance-2018", key)["kms_key_id"] == estate.key_arn]
+    kept_2018 = all(
+        state(s3, "finance-2018", key)[f] == estate.backfill_before[key][f]
+        for key in backfilled
+        for f in ("sha256", "metadata", "tags", "storage_class")
+    )
+    ok = len(remediated) == len(backfilled) and kept_2018
+    ok &= run.summary.counts.get("remediated") == len(backfilled)
+    print(
+        f"\nBackfill of s3://finance-2018 on S3 Batch Operations ({len(run.job_ids)} jobs, one per encryption type; "
+        f"the service played by a local stand-in): {len(remediated)} of {len(backfilled)} pre-existing objects "
+        f"DSSE under the key ({'bytes, metadata, tags, class kept' if kept_2018 else 'CHANGED'}); the GLACIER "
+        "one reported. Fees estimated before the jobs were created:"
+    )
+    print("  " + str(run.estimate).replace("\n", "\n  "))
+    print("What `dsse-remediate backfill --wait` prints, and the run's one alert says:")
+    print("  " + run.summary.text().replace("\n", "\n  "))
+    return ok
+
+
+def report_buckets(s3: Any, estate: Estate) -> bool:
+    """Each bucket's default encryption: DSSE-KMS under its key for every one in scope."""
+    ok = True
+    print(f"\n{'bucket':<20} default encryption after")
+    for bucket in (
+        "finance-reports", "finance-ledger", "legacy-website", "finance-archive", "finance-2019",
+        "finance-secrets", "scratch-space",
+    ):  # fmt: skip
+        default = bucket_default(s3, bucket)
+        compliant = default == {"SSEAlgorithm": "aws:kms:dsse", "KMSMasterKeyID": estate.key_of(bucket)}
+        ok &= compliant or bucket.startswith("scratch-")
+        which = "its category key (BUCKET_KEY_MAP)" if estate.key_of(bucket) != estate.key_arn else "the key"
+        print(f"{bucket:<20} {'DSSE-KMS under ' + which if compliant else default['SSEAlgorithm']}")
+    return ok
+
+
+def print_alerts(sqs: Any, inbox: str) -> None:
+    print("\nAlerts published to the SNS topic (what a subscribed security channel receives):")
+    while batch := sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", []):
+        for message in batch:
+            envelope = json.loads(message["Body"])
+            print(f"  [{envelope['MessageAttributes']['severity']['Value']:>8}] {envelope['Subject']}")
+            sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
+
+
 def run() -> int:
     import boto3
-    from boto3.s3.transfer import TransferConfig
 
     with local_aws() as endpoint:
         use_local_aws(endpoint)
@@ -269,104 +530,15 @@ def run() -> int:
         sns: Any = boto3.client("sns", region_name=REGION)
         sqs: Any = boto3.client("sqs", region_name=REGION)
 
-        key_arn = kms.create_key(Description="DSSE-KMS key (demo)")["KeyMetadata"]["Arn"]
-        team_key = kms.create_key(Description="a team's SSE-KMS key")["KeyMetadata"]["Arn"]
-        secrets_key = kms.create_key(Description="DSSE-KMS key of the secrets category (demo)")["KeyMetadata"]["Arn"]
-        topic = sns.create_topic(Name="dsse-alerts")["TopicArn"]
-        inbox = sqs.create_queue(QueueName="security-channel")["QueueUrl"]
-        inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
-        for bucket in ("finance-reports", "finance-ledger", "finance-secrets", "scratch-space"):
-            s3.create_bucket(Bucket=bucket)
-        s3.put_bucket_versioning(Bucket="finance-ledger", VersioningConfiguration={"Status": "Enabled"})
-        s3.create_bucket(Bucket="legacy-website", ObjectOwnership="ObjectWriter")
-        # Objects written before the deployment: no event will ever mention them.
-        s3.create_bucket(Bucket="finance-2019")
-        old_objects = [f"statements/2019-{month:02d}.pdf" for month in range(1, 13)]
-        for key in old_objects:
-            s3.put_object(Bucket="finance-2019", Key=key, Body=key.encode(), Metadata={"year": "2019"})
-        old_before = {key: state(s3, "finance-2019", key) for key in old_objects}
-        # A larger bucket from before the deployment: brought in by a backfill on S3 Batch Operations (step 6).
-        s3.create_bucket(Bucket="finance-2018")
-        backfilled = [f"ledgers/2018 q{n % 4 + 1}/entry {n:03d}+final.csv" for n in range(24)]
-        for n, key in enumerate(backfilled):
-            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": team_key} if n % 6 == 0 else {}
-            s3.put_object(Bucket="finance-2018", Key=key, Body=key.encode(), Metadata={"year": "2018"}, **extra)
-        s3.put_object(Bucket="finance-2018", Key="cold/2018-archive.tar", Body=b"cold", StorageClass="GLACIER")
-        backfill_before = {key: state(s3, "finance-2018", key) for key in backfilled}
-        s3.create_bucket(Bucket=REPORTS)  # the stack's report bucket: DSSE-KMS under the key
-        dsse_default = {"SSEAlgorithm": "aws:kms:dsse", "KMSMasterKeyID": key_arn}
-        s3.put_bucket_encryption(
-            Bucket=REPORTS,
-            ServerSideEncryptionConfiguration={
-                "Rules": [{"ApplyServerSideEncryptionByDefault": dsse_default, "BucketKeyEnabled": False}]
-            },
-        )
-        queue = sqs.create_queue(QueueName="object-events")["QueueUrl"]
-        os.environ.update(
-            DSSE_KMS_KEY=key_arn,
-            ALERT_TOPIC_ARN=topic,
-            ACCOUNT_ID=ACCOUNT,
-            PROTECTED_BUCKETS="finance-*,legacy-*",
-            EXCLUDED_BUCKETS="scratch-*",
-            MULTIPART_THRESHOLD_BYTES=str(8 * MIB),
-            MULTIPART_PART_SIZE_BYTES=str(5 * MIB),
-            KEY_GUARD_REVERT="true",
-            BUCKET_KEY_MAP=f"finance-secrets*={secrets_key}",  # one key per bucket category
-            SWEEP_AFTER_BUCKET_RESET="true",
-            OBJECT_QUEUE_URL=queue,
-            BATCH_TASK_FUNCTION=TASK_FUNCTION,
-            BATCH_JOB_ROLE_ARN=JOB_ROLE,
-            REPORT_BUCKET=REPORTS,
-        )
-        handlers = {
-            OBJECT: load("object_remediation"),
-            BUCKET: load("bucket_remediation"),
-            KEY: load("key_guard"),
-            JOBS: load("batch_jobs"),
-        }
-        bus = EventBus(sqs, queue, handlers)
-        from dsse_remediation.aws import clients
-
-        calls: Counter[str] = Counter()
-        for service in ("s3", "kms", "sns", "sqs"):
-            clients.client(service, REGION).meta.events.register(
-                f"before-parameter-build.{service}", lambda model, _s=service, **_: calls.update([f"{_s}:{model.name}"])
-            )
-        # The remediation's own writes, as S3 answered them: each becomes the CloudTrail event it would produce.
-        own_writes: list[dict[str, Any]] = []
-
-        def keep_params(params: dict[str, Any], context: Any, **_: Any) -> None:
-            context["demo_params"] = dict(params)
-
-        def record_write(http_response: Any, parsed: dict[str, Any], model: Any, context: Any, **_: Any) -> None:
-            params = context.get("demo_params", {})
-            if http_response.status_code == 200 and params:
-                own_writes.append(object_event(model.name, params["Bucket"], params["Key"], parsed, REMEDIATOR))
-
-        handler_s3 = clients.client("s3", REGION)
-        for operation in ("CopyObject", "CompleteMultipartUpload"):
-            handler_s3.meta.events.register(f"before-parameter-build.s3.{operation}", keep_params)
-            handler_s3.meta.events.register(f"after-call.s3.{operation}", record_write)
+        estate = create_estate(s3, kms, sns, sqs)
+        key_arn = estate.key_arn
+        bus = deploy(sqs, estate)
+        calls = count_calls()
+        own_writes = record_own_writes()
 
         # 1. Objects written the way real users write them; each write's CloudTrail event goes to EventBridge.
-        objects = writes(key_arn, team_key, secrets_key)
-
-        def key_of(bucket: str) -> str:
-            return str(secrets_key if bucket.startswith("finance-secrets") else key_arn)
-
-        before = {}
-        for w in objects:
-            if w.multipart:
-                config = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
-                s3.upload_fileobj(io.BytesIO(w.body), w.bucket, w.key, ExtraArgs=w.args, Config=config)
-                name = "CompleteMultipartUpload"
-            else:
-                s3.put_object(Bucket=w.bucket, Key=w.key, Body=w.body, **w.args)
-                name = "PutObject"
-            before[(w.bucket, w.key)] = state(s3, w.bucket, w.key)
-            bus.put(object_event(name, w.bucket, w.key, s3.head_object(Bucket=w.bucket, Key=w.key)))
-        bus.drain()
+        objects = writes(key_arn, estate.team_key, estate.secrets_key)
+        before = write_objects(s3, bus, objects)
         object_calls = Counter(calls)
 
         # 2. The remediations' own writes produce CloudTrail events too (built from S3's real answers): dropped.
@@ -376,8 +548,10 @@ def run() -> int:
         bus.drain()
 
         # 3. The bucket path: a team switches a bucket to SSE-KMS, another creates a bucket.
-        kms_rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": team_key},
-                    "BucketKeyEnabled": True}  # fmt: skip
+        kms_rule = {
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": estate.team_key},
+            "BucketKeyEnabled": True,
+        }
         s3.put_bucket_encryption(Bucket="finance-ledger", ServerSideEncryptionConfiguration={"Rules": [kms_rule]})
         bus.put(
             cloudtrail("s3", "PutBucketEncryption", {"bucketName": "finance-ledger", "encryption": ""}, None, ADMIN)
@@ -403,96 +577,19 @@ def run() -> int:
         #    payloads, writes the completion report in S3's CSV format); tests/s3control_double.py answers the
         #    s3control calls after checking each against the service model. Each job's JobStatusChanged event goes
         #    through the template's rule to the batch jobs function, which publishes one alert for the run.
-        from dsse_remediation.backfill import plan
-        from dsse_remediation.wiring import App
-
-        # Imported by name: mypy's scope excludes tests/ (the stand-in and the double are test code).
-        stand_ins: Any = importlib.import_module("tests.batch_operations")
-        doubles: Any = importlib.import_module("tests.s3control_double")
-
-        double = doubles.S3ControlDouble(ACCOUNT, s3=s3)
-        handlers[JOBS].app._clients[("s3control", REGION)] = double.client  # the function's S3 Control: the double
-        operator = App.from_env(client=double.factory(clients.client))  # the CLI's view of the stack
-        specs = plan("finance-2018", campaign="backfill-demo", priority=operator.settings.batch_job_priority)
-        estimate = operator.backfill.estimate(specs)
-        job_ids = [operator.backfill.start(spec) for spec in specs]
-        with quiet():
-            task_function = load("batch_task")
-        stand_in = stand_ins.BatchOperations(
-            double, s3, lambda event, context: quiet_call(task_function, event, context)
-        )
-        for job in stand_in.run_pending():
-            bus.put(job.status_event())
-        backfill_summary = operator.completions.summarize_run(job_ids)
+        backfill_run = backfill(s3, bus)
 
         # The report.
-        ok = True
-        print(f"\n{'object':<42} {'written as':<30} {'encryption before -> after':<38} kept")
-        for w in objects:
-            b, a = before[(w.bucket, w.key)], state(s3, w.bucket, w.key)
-            kept = all(b[f] == a[f] for f in ("sha256", "metadata", "content_type", "tags", "storage_class", "grants"))
-            in_scope = not w.bucket.startswith("scratch-")
-            compliant = a["encryption"] == "aws:kms:dsse" and a["kms_key_id"] == key_of(w.bucket)
-            ok &= kept and (compliant or not in_scope)
-            after = (
-                ("DSSE, its category key" if key_of(w.bucket) != key_arn else "DSSE, the key")
-                if compliant
-                else a["encryption"]
-            )
-            print(
-                f"{'s3://' + w.bucket + '/' + w.key:<42.42} {w.how:<30.30} {b['encryption'] + ' -> ' + after:<38} "
-                f"{'bytes, metadata, tags, class, ACL' if kept else 'CHANGED'}"
-            )
-        swept = [key for key in old_objects if state(s3, "finance-2019", key)["kms_key_id"] == key_arn]
-        kept_old = all(
-            state(s3, "finance-2019", key)[f] == old_before[key][f]
-            for key in old_objects
-            for f in ("sha256", "metadata")
-        )
-        ok &= len(swept) == len(old_objects) and kept_old
-        print(
-            f"\ns3://finance-2019: {len(swept)} of {len(old_objects)} objects written before the deployment swept to "
-            f"DSSE under the key ({'bytes and metadata kept' if kept_old else 'CHANGED'})"
-        )
-        remediated = [key for key in backfilled if state(s3, "finance-2018", key)["kms_key_id"] == key_arn]
-        kept_2018 = all(
-            state(s3, "finance-2018", key)[f] == backfill_before[key][f]
-            for key in backfilled
-            for f in ("sha256", "metadata", "tags", "storage_class")
-        )
-        ok &= len(remediated) == len(backfilled) and kept_2018
-        ok &= backfill_summary.counts.get("remediated") == len(backfilled)
-        print(
-            f"\nBackfill of s3://finance-2018 on S3 Batch Operations ({len(job_ids)} jobs, one per encryption type; "
-            f"the service played by a local stand-in): {len(remediated)} of {len(backfilled)} pre-existing objects "
-            f"DSSE under the key ({'bytes, metadata, tags, class kept' if kept_2018 else 'CHANGED'}); the GLACIER "
-            "one reported. Fees estimated before the jobs were created:"
-        )
-        print("  " + str(estimate).replace("\n", "\n  "))
-        print("What `dsse-remediate backfill --wait` prints, and the run's one alert says:")
-        print("  " + backfill_summary.text().replace("\n", "\n  "))
-        print(f"\n{'bucket':<20} default encryption after")
-        for bucket in (
-            "finance-reports", "finance-ledger", "legacy-website", "finance-archive", "finance-2019",
-            "finance-secrets", "scratch-space",
-        ):  # fmt: skip
-            default = bucket_default(s3, bucket)
-            compliant = default == {"SSEAlgorithm": "aws:kms:dsse", "KMSMasterKeyID": key_of(bucket)}
-            ok &= compliant or bucket.startswith("scratch-")
-            which = "its category key (BUCKET_KEY_MAP)" if key_of(bucket) != key_arn else "the key"
-            print(f"{bucket:<20} {'DSSE-KMS under ' + which if compliant else default['SSEAlgorithm']}")
+        ok = report_objects(s3, estate, objects, before)
+        ok &= report_swept(s3, estate)
+        ok &= report_backfill(s3, estate, backfill_run)
+        ok &= report_buckets(s3, estate)
         state_after = kms.describe_key(KeyId=key_arn)["KeyMetadata"]["KeyState"]
         ok &= state_after == "Enabled"
         print(f"\nDSSE key after DisableKey: {state_after} (KEY_GUARD_REVERT=true re-enabled it)")
         versions = s3.list_object_versions(Bucket="finance-ledger")["Versions"]
         print(f"Versioned bucket: {len(versions)} versions of ledger/2026-11.json (the old one kept, DSSE current)")
-
-        print("\nAlerts published to the SNS topic (what a subscribed security channel receives):")
-        while batch := sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", []):
-            for message in batch:
-                envelope = json.loads(message["Body"])
-                print(f"  [{envelope['MessageAttributes']['severity']['Value']:>8}] {envelope['Subject']}")
-                sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
+        print_alerts(sqs, estate.inbox)
 
         s3_calls = {k: v for k, v in object_calls.items() if k.startswith("s3:")}
         print(

@@ -133,6 +133,9 @@ def applied() -> Iterator[None]:
         undo()
 
 
+Patch = Callable[[Any, str, Any], None]  # patch(owner, name, new): replaces owner.name, recorded for undo
+
+
 def apply() -> Callable[[], None]:
     """Patch moto in this process; returns a function that undoes every patch."""
     saved: list[tuple[Any, str, Any]] = []
@@ -141,28 +144,36 @@ def apply() -> Callable[[], None]:
         saved.append((owner, name, owner.__dict__[name]))
         setattr(owner, name, new)
 
-    backend_cls = s3_models.S3Backend
-    response_cls = s3_responses.S3Response
-    key_cls = s3_models.FakeKey
-    bucket_cls = s3_models.FakeBucket
+    # Each item wraps what is there, so where items share a method (PutObject: 1 and 8; CopyObject: 3, 4, 5 and 8;
+    # the key POST: 3 and 8) the one applied last runs first: applied from 14 down, the lower numbers check first.
+    for item in reversed(_ITEMS):
+        item(patch)
 
-    # 1 + 8: SSE-S3 by default; KMS keys must be usable.
-    original_put = backend_cls.put_object
+    def undo() -> None:
+        _ANNOTATIONS.clear()
+        for owner, name, value in reversed(saved):
+            setattr(owner, name, value)
+
+    return undo
+
+
+def _default_encryption(patch: Patch) -> None:
+    """1: SSE-S3 by default."""
+    original_put = s3_models.S3Backend.put_object
 
     @functools.wraps(original_put)
     def put_object(self: Any, *args: Any, **kwargs: Any) -> Any:
         bucket = self.get_bucket(kwargs.get("bucket_name", args[0] if args else None))
-        encryption = kwargs.get("encryption")
-        if not encryption and not bucket.encryption:
+        if not kwargs.get("encryption") and not bucket.encryption:
             kwargs["encryption"] = "AES256"
-        if (kwargs.get("encryption") or "") in _KMS_ALGORITHMS:
-            _check_kms_key(kwargs.get("kms_key_id"))
         return original_put(self, *args, **kwargs)
 
-    patch(backend_cls, "put_object", put_object)
+    patch(s3_models.S3Backend, "put_object", put_object)
 
-    # 2: report the key id for DSSE objects too.
-    original_response_dict: Any = key_cls.__dict__["response_dict"]  # the property object
+
+def _dsse_key_id(patch: Patch) -> None:
+    """2: report the key id for DSSE objects too."""
+    original_response_dict: Any = s3_models.FakeKey.__dict__["response_dict"]  # the property object
 
     def response_dict(self: Any) -> dict[str, Any]:
         result: dict[str, Any] = original_response_dict.fget(self)
@@ -170,27 +181,69 @@ def apply() -> Callable[[], None]:
             result["x-amz-server-side-encryption-aws-kms-key-id"] = self.kms_key_id
         return result
 
-    patch(key_cls, "response_dict", property(response_dict))
+    patch(s3_models.FakeKey, "response_dict", property(response_dict))
 
-    # 3, 4, 5, 8: CopyObject.
+
+def _conditional_copies(patch: Patch) -> None:
+    """3: conditional copies."""
+    response_cls = s3_responses.S3Response
+
+    # CopyObject: the source condition and the destination If-Match.
     original_copy = response_cls.copy_object
 
     @functools.wraps(original_copy)
     def copy_object(self: Any) -> Any:
         headers = _headers(self)
-        source = self.backend.get_object(*_copy_source(headers["x-amz-copy-source"]))
+        source = _copy_source_object(self, headers)
         dest_key = self.parse_key_name()
         current = self.backend.get_object(self.bucket_name, dest_key)
         if source is not None:
-            if "x-amz-copy-source-if-match" in headers and not _etag_matches(
-                headers["x-amz-copy-source-if-match"], source.etag
-            ):
-                raise PreconditionFailed("x-amz-copy-source-If-Match")
+            if "x-amz-copy-source-if-match" in headers:
+                _check_source_if_match(headers["x-amz-copy-source-if-match"], source)
             if "if-match" in headers:
-                if current is None:
-                    raise MissingKey(key=dest_key)
-                if not _etag_matches(headers["if-match"], current.etag):
-                    raise PreconditionFailed("If-Match")
+                _check_if_match(headers["if-match"], current, dest_key)
+        return original_copy(self)
+
+    patch(response_cls, "copy_object", copy_object)
+
+    # UploadPartCopy source condition.
+    original_part_copy = response_cls.upload_part_copy
+
+    @functools.wraps(original_part_copy)
+    def upload_part_copy(self: Any) -> Any:
+        headers = _headers(self)
+        condition = headers.get("x-amz-copy-source-if-match")
+        if condition:
+            source = _copy_source_object(self, headers)
+            if source is not None:
+                _check_source_if_match(condition, source)
+        return original_part_copy(self)
+
+    patch(response_cls, "upload_part_copy", upload_part_copy)
+
+    # CompleteMultipartUpload destination If-Match.
+    original_post = response_cls._key_response_post
+
+    @functools.wraps(original_post)
+    def key_response_post(self: Any, request: Any, body: bytes, bucket_name: str, query: Any, key_name: str) -> Any:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if query.get("uploadId") and "if-match" in headers:
+            _check_if_match(headers["if-match"], self.backend.get_object(bucket_name, key_name), key_name)
+        return original_post(self, request, body, bucket_name, query, key_name)
+
+    patch(response_cls, "_key_response_post", key_response_post)
+
+
+def _copy_onto_itself(patch: Patch) -> None:
+    """4: a copy onto itself must change something."""
+    original_copy = s3_responses.S3Response.copy_object
+
+    @functools.wraps(original_copy)
+    def copy_object(self: Any) -> Any:
+        headers = _headers(self)
+        source = _copy_source_object(self, headers)
+        dest_key = self.parse_key_name()
+        if source is not None:
             same_object = source.bucket_name == self.bucket_name and source.name == dest_key
             changes = (
                 headers.get("x-amz-storage-class"),
@@ -200,8 +253,20 @@ def apply() -> Callable[[], None]:
             )
             if same_object and not any(changes):
                 raise CopyObjectMustChangeSomething()
-            if headers.get("x-amz-server-side-encryption") in _KMS_ALGORITHMS:
-                _check_kms_key(headers.get("x-amz-server-side-encryption-aws-kms-key-id"))
+        return original_copy(self)
+
+    patch(s3_responses.S3Response, "copy_object", copy_object)
+
+
+def _what_a_copy_does_not_carry(patch: Patch) -> None:
+    """5: what a copy does not carry."""
+    # CopyObject: no website redirect; private unless the request grants an ACL.
+    original_copy = s3_responses.S3Response.copy_object
+
+    @functools.wraps(original_copy)
+    def copy_object(self: Any) -> Any:
+        headers = _headers(self)
+        dest_key = self.parse_key_name()
         result = original_copy(self)
         new_key = self.backend.get_object(self.bucket_name, dest_key)
         if new_key is not None:
@@ -211,43 +276,36 @@ def apply() -> Callable[[], None]:
                 new_key.set_acl(s3_models.get_canned_acl("private"))
         return result
 
-    patch(response_cls, "copy_object", copy_object)
+    patch(s3_responses.S3Response, "copy_object", copy_object)
 
-    # 3: UploadPartCopy source condition.
-    original_part_copy = response_cls.upload_part_copy
+    # A completed multipart upload without ACL headers is private.
+    original_complete = s3_models.S3Backend.complete_multipart_upload
 
-    @functools.wraps(original_part_copy)
-    def upload_part_copy(self: Any) -> Any:
-        headers = _headers(self)
-        condition = headers.get("x-amz-copy-source-if-match")
-        if condition:
-            source = self.backend.get_object(*_copy_source(headers["x-amz-copy-source"]))
-            if source is not None and not _etag_matches(condition, source.etag):
-                raise PreconditionFailed("x-amz-copy-source-If-Match")
-        return original_part_copy(self)
+    @functools.wraps(original_complete)
+    def complete_multipart_upload(self: Any, *args: Any, **kwargs: Any) -> Any:
+        key = original_complete(self, *args, **kwargs)
+        if key is not None and key.acl is None:
+            key.set_acl(s3_models.get_canned_acl("private"))
+        return key
 
-    patch(response_cls, "upload_part_copy", upload_part_copy)
+    patch(s3_models.S3Backend, "complete_multipart_upload", complete_multipart_upload)
 
-    # 3: CompleteMultipartUpload destination If-Match; 8: KMS key at CreateMultipartUpload.
-    original_post = response_cls._key_response_post
 
-    @functools.wraps(original_post)
-    def key_response_post(self: Any, request: Any, body: bytes, bucket_name: str, query: Any, key_name: str) -> Any:
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        if query.get("uploadId") and "if-match" in headers:
-            current = self.backend.get_object(bucket_name, key_name)
-            if current is None:
-                raise MissingKey(key=key_name)
-            if not _etag_matches(headers["if-match"], current.etag):
-                raise PreconditionFailed("If-Match")
-        if "uploads" in query and headers.get("x-amz-server-side-encryption") in _KMS_ALGORITHMS:
-            _check_kms_key(headers.get("x-amz-server-side-encryption-aws-kms-key-id"))
-        return original_post(self, request, body, bucket_name, query, key_name)
+def _object_ownership(patch: Patch) -> None:
+    """6: BucketOwnerEnforced unless the CreateBucket request says otherwise."""
+    original_bucket_init = s3_models.FakeBucket.__init__
 
-    patch(response_cls, "_key_response_post", key_response_post)
+    @functools.wraps(original_bucket_init)
+    def bucket_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_bucket_init(self, *args, **kwargs)
+        self.ownership_rule = "BucketOwnerEnforced"
 
-    # 7: Object Lock parameters on a copy need no body checksum.
-    original_key_put = response_cls._key_response_put
+    patch(s3_models.FakeBucket, "__init__", bucket_init)
+
+
+def _object_lock_on_copies(patch: Patch) -> None:
+    """7: Object Lock parameters on a copy need no body checksum."""
+    original_key_put = s3_responses.S3Response._key_response_put
 
     @functools.wraps(original_key_put)
     def key_response_put(self: Any, query: Any, key_name: str) -> Any:
@@ -260,22 +318,50 @@ def apply() -> Callable[[], None]:
             self.headers = patched
         return original_key_put(self, query, key_name)
 
-    patch(response_cls, "_key_response_put", key_response_put)
+    patch(s3_responses.S3Response, "_key_response_put", key_response_put)
 
-    # 5: a completed multipart upload without ACL headers is private.
-    original_complete = backend_cls.complete_multipart_upload
 
-    @functools.wraps(original_complete)
-    def complete_multipart_upload(self: Any, *args: Any, **kwargs: Any) -> Any:
-        key = original_complete(self, *args, **kwargs)
-        if key is not None and key.acl is None:
-            key.set_acl(s3_models.get_canned_acl("private"))
-        return key
+def _kms_keys(patch: Patch) -> None:
+    """8: KMS keys must be usable."""
+    # PutObject.
+    original_put = s3_models.S3Backend.put_object
 
-    patch(backend_cls, "complete_multipart_upload", complete_multipart_upload)
+    @functools.wraps(original_put)
+    def put_object(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if (kwargs.get("encryption") or "") in _KMS_ALGORITHMS:
+            _check_kms_key(kwargs.get("kms_key_id"))
+        return original_put(self, *args, **kwargs)
 
-    # 9: ListObjectAnnotations.
-    original_key_get = response_cls._key_response_get
+    patch(s3_models.S3Backend, "put_object", put_object)
+
+    # CopyObject.
+    response_cls = s3_responses.S3Response
+    original_copy = response_cls.copy_object
+
+    @functools.wraps(original_copy)
+    def copy_object(self: Any) -> Any:
+        headers = _headers(self)
+        if _copy_source_object(self, headers) is not None:
+            _check_requested_kms_key(headers)
+        return original_copy(self)
+
+    patch(response_cls, "copy_object", copy_object)
+
+    # KMS key at CreateMultipartUpload.
+    original_post = response_cls._key_response_post
+
+    @functools.wraps(original_post)
+    def key_response_post(self: Any, request: Any, body: bytes, bucket_name: str, query: Any, key_name: str) -> Any:
+        if "uploads" in query:
+            _check_requested_kms_key({k.lower(): v for k, v in request.headers.items()})
+        return original_post(self, request, body, bucket_name, query, key_name)
+
+    patch(response_cls, "_key_response_post", key_response_post)
+
+
+def _object_annotations(patch: Patch) -> None:
+    """9: ListObjectAnnotations."""
+    original_key_get = s3_responses.S3Response._key_response_get
 
     @functools.wraps(original_key_get)
     def key_response_get(self: Any, query: Any, key_name: str) -> Any:
@@ -292,9 +378,12 @@ def apply() -> Callable[[], None]:
             return 200, {"Content-Type": "application/xml"}, body
         return original_key_get(self, query, key_name)
 
-    patch(response_cls, "_key_response_get", key_response_get)
+    patch(s3_responses.S3Response, "_key_response_get", key_response_get)
 
-    # 10: GetBucketEncryption.
+
+def _bucket_default_encryption(patch: Patch) -> None:
+    """10: GetBucketEncryption."""
+
     def get_bucket_encryption(self: Any) -> Any:
         self.data["Action"] = "GetBucketEncryption"
         stored = self.backend.get_bucket_encryption(self.bucket_name)
@@ -313,14 +402,23 @@ def apply() -> Callable[[], None]:
                 rule["BlockedEncryptionTypes"] = {"EncryptionType": [types] if isinstance(types, str) else types}
         return self.serialized(ActionResult({"ServerSideEncryptionConfiguration": {"Rules": [rule]}}))
 
-    patch(response_cls, "get_bucket_encryption", get_bucket_encryption)
+    patch(s3_responses.S3Response, "get_bucket_encryption", get_bucket_encryption)
 
-    # 11: KMS operations that take a key ARN as well as a key id.
+
+def _kms_key_ids(patch: Patch) -> None:
+    """11: KMS operations that take a key ARN as well as a key id."""
     kms_backend_cls = kms_models.KmsBackend
     for name in ("enable_key", "disable_key", "cancel_key_deletion", "schedule_key_deletion"):
         patch(kms_backend_cls, name, _accepting_key_arns(kms_backend_cls.__dict__[name]))
 
-    # 13: GetFindings applies its EQUALS string filters.
+
+def _event_pattern_arrays(patch: Patch) -> None:
+    """12: arrays of objects in event patterns."""
+    patch(events_models.EventPattern, "_flatten_dict", staticmethod(_flatten_event))
+
+
+def _findings_filters(patch: Patch) -> None:
+    """13: GetFindings applies its EQUALS string filters."""
     hub_cls = securityhub_models.SecurityHubBackend
     original_get_findings = hub_cls.get_findings
 
@@ -337,7 +435,10 @@ def apply() -> Callable[[], None]:
 
     patch(hub_cls, "get_findings", get_findings)
 
-    # 14: BatchImportFindings updates only later, keeps the customer's fields, and reopens a workflow.
+
+def _findings_updates(patch: Patch) -> None:
+    """14: BatchImportFindings updates only later, keeps the customer's fields, and reopens a workflow."""
+    hub_cls = securityhub_models.SecurityHubBackend
     original_import_findings = hub_cls.batch_import_findings
 
     @functools.wraps(original_import_findings)
@@ -360,25 +461,49 @@ def apply() -> Callable[[], None]:
 
     patch(hub_cls, "batch_import_findings", batch_import_findings)
 
-    # 12: arrays of objects in event patterns.
-    patch(events_models.EventPattern, "_flatten_dict", staticmethod(_flatten_event))
 
-    # 6: BucketOwnerEnforced unless the CreateBucket request says otherwise.
-    original_bucket_init = bucket_cls.__init__
+# The numbered items above, in order.
+_ITEMS: tuple[Callable[[Patch], None], ...] = (
+    _default_encryption,  # 1
+    _dsse_key_id,  # 2
+    _conditional_copies,  # 3
+    _copy_onto_itself,  # 4
+    _what_a_copy_does_not_carry,  # 5
+    _object_ownership,  # 6
+    _object_lock_on_copies,  # 7
+    _kms_keys,  # 8
+    _object_annotations,  # 9
+    _bucket_default_encryption,  # 10
+    _kms_key_ids,  # 11
+    _event_pattern_arrays,  # 12
+    _findings_filters,  # 13
+    _findings_updates,  # 14
+)
 
-    @functools.wraps(original_bucket_init)
-    def bucket_init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original_bucket_init(self, *args, **kwargs)
-        self.ownership_rule = "BucketOwnerEnforced"
 
-    patch(bucket_cls, "__init__", bucket_init)
+def _copy_source_object(response: Any, headers: dict[str, str]) -> Any:
+    """The object a CopyObject or UploadPartCopy request reads (None if there is none)."""
+    return response.backend.get_object(*_copy_source(headers["x-amz-copy-source"]))
 
-    def undo() -> None:
-        _ANNOTATIONS.clear()
-        for owner, name, value in reversed(saved):
-            setattr(owner, name, value)
 
-    return undo
+def _check_source_if_match(condition: str, source: Any) -> None:
+    """3: x-amz-copy-source-if-match against the source's ETag."""
+    if not _etag_matches(condition, source.etag):
+        raise PreconditionFailed("x-amz-copy-source-If-Match")
+
+
+def _check_if_match(condition: str, current: Any, key_name: str) -> None:
+    """3: the destination If-Match: the object must exist and have that ETag."""
+    if current is None:
+        raise MissingKey(key=key_name)
+    if not _etag_matches(condition, current.etag):
+        raise PreconditionFailed("If-Match")
+
+
+def _check_requested_kms_key(headers: dict[str, str]) -> None:
+    """8: the KMS key a request's SSE-KMS or DSSE-KMS headers name."""
+    if headers.get("x-amz-server-side-encryption") in _KMS_ALGORITHMS:
+        _check_kms_key(headers.get("x-amz-server-side-encryption-aws-kms-key-id"))
 
 
 _CUSTOMER_FIELDS = ("Note", "UserDefinedFields", "VerificationState", "Workflow")

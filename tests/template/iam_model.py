@@ -29,6 +29,40 @@ ClientSource = Callable[[str, str | None], Any]  # (service, region) -> a boto3 
 Fake = Callable[[str, Mapping[str, Any]], dict[str, Any]]  # (operation, params) -> the answer AWS would give
 
 
+# The action IAM checks for an S3 call on a bucket, and for one on an object (Service Authorization Reference).
+S3_BUCKET_ACTIONS: dict[str, str] = {
+    "ListObjectsV2": "s3:ListBucket",
+    "GetBucketOwnershipControls": "s3:GetBucketOwnershipControls",
+    "GetBucketEncryption": "s3:GetEncryptionConfiguration",
+    "PutBucketEncryption": "s3:PutEncryptionConfiguration",
+    "GetBucketLocation": "s3:GetBucketLocation",
+    "GetBucketPolicy": "s3:GetBucketPolicy",
+    "PutBucketPolicy": "s3:PutBucketPolicy",
+    "ListBucketInventoryConfigurations": "s3:GetInventoryConfiguration",
+}
+S3_OBJECT_ACTIONS: dict[str, str] = {  # GetObject: Calls.read_needed
+    "HeadObject": "s3:GetObject",
+    "GetObjectAcl": "s3:GetObjectAcl",
+    "GetObjectTagging": "s3:GetObjectTagging",
+    "DeleteObject": "s3:DeleteObject",
+    "PutObject": "s3:PutObject",
+    "CopyObject": "s3:PutObject",
+    "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject",
+    "UploadPartCopy": "s3:PutObject",
+    "CompleteMultipartUpload": "s3:PutObject",
+    "AbortMultipartUpload": "s3:AbortMultipartUpload",
+    "ListObjectAnnotations": "s3:ListObjectAnnotations",
+}
+# A call that names a VersionId acts on that version: its action instead.
+S3_VERSION_ACTIONS: dict[str, str] = {
+    "s3:GetObject": "s3:GetObjectVersion",
+    "s3:GetObjectAcl": "s3:GetObjectVersionAcl",
+    "s3:GetObjectTagging": "s3:GetObjectVersionTagging",
+    "s3:DeleteObject": "s3:DeleteObjectVersion",
+}
+
+
 def s3_arn(bucket: str, key: str | None = None) -> str:
     return f"arn:aws:s3:::{bucket}" if key is None else f"arn:aws:s3:::{bucket}/{key}"
 
@@ -145,72 +179,67 @@ class Calls:
         if operation == "ListBuckets":  # no resource type
             return {("s3:ListAllMyBuckets", "*")}
         bucket = params["Bucket"]
-        versioned = "VersionId" in params
+        if operation in S3_BUCKET_ACTIONS:
+            return {(S3_BUCKET_ACTIONS[operation], s3_arn(bucket))}
         obj = s3_arn(bucket, params.get("Key"))
-        table: dict[str, set[str]] = {
-            # HeadObject reports Object Lock settings only to callers with the retention and legal-hold read
-            # actions; on a missing key it answers 404 only to callers with s3:ListBucket (403 otherwise).
-            "HeadObject": {"s3:GetObjectVersion" if versioned else "s3:GetObject"}
-            | ({"s3:GetObjectRetention", "s3:GetObjectLegalHold"} if self.lock_fields else set()),
-            "GetObjectAcl": {"s3:GetObjectVersionAcl" if versioned else "s3:GetObjectAcl"},
-            "GetObjectTagging": {"s3:GetObjectVersionTagging" if versioned else "s3:GetObjectTagging"},
-            "CompleteMultipartUpload": {"s3:PutObject"},
-            "AbortMultipartUpload": {"s3:AbortMultipartUpload"},
-            "ListObjectAnnotations": {"s3:ListObjectAnnotations"},
-            "DeleteObject": {"s3:DeleteObjectVersion" if versioned else "s3:DeleteObject"},
+        needs: set[Need] = set()
+        if operation in S3_OBJECT_ACTIONS:
+            action = S3_OBJECT_ACTIONS[operation]
+            needs.add((S3_VERSION_ACTIONS.get(action, action) if "VersionId" in params else action, obj))
+        # What else the call needs: its keys, the copy source, its other actions.
+        extras: dict[str, Callable[[], set[Need]]] = {
+            "HeadObject": lambda: self.head_needed(bucket, obj),
+            "GetObject": lambda: self.read_needed(bucket, params["Key"], params.get("VersionId")),
+            "PutObject": lambda: self.default_encryption_needed(bucket, params),
+            "CopyObject": lambda: self.copy_needed(obj, params),
+            "CreateMultipartUpload": lambda: self.create_upload_needed(bucket, obj, params),
+            "UploadPart": lambda: self.upload_key_needed(bucket, params["Key"]),
+            "UploadPartCopy": lambda: (
+                self.copy_source_needed(params["CopySource"]) | self.upload_key_needed(bucket, params["Key"])
+            ),
         }
-        bucket_table: dict[str, str] = {
-            "ListObjectsV2": "s3:ListBucket",
-            "GetBucketOwnershipControls": "s3:GetBucketOwnershipControls",
-            "GetBucketEncryption": "s3:GetEncryptionConfiguration",
-            "PutBucketEncryption": "s3:PutEncryptionConfiguration",
-            "GetBucketLocation": "s3:GetBucketLocation",
-            "GetBucketPolicy": "s3:GetBucketPolicy",
-            "PutBucketPolicy": "s3:PutBucketPolicy",
-            "ListBucketInventoryConfigurations": "s3:GetInventoryConfiguration",
-        }
-        if operation in bucket_table:
-            return {(bucket_table[operation], s3_arn(bucket))}
-        needs = {(action, obj) for action in table.get(operation, set())}
-        if operation == "GetObject":
-            needs |= self.read_needed(bucket, params["Key"], params.get("VersionId"))
-        if operation == "PutObject":
-            needs.add(("s3:PutObject", obj))
-            needs |= self.default_encryption_needed(bucket, params)
-        if operation == "UploadPart":
-            needs.add(("s3:PutObject", obj))
-            if (bucket, params["Key"]) in self.uploads:
-                needs.add(("kms:GenerateDataKey", self.uploads[(bucket, params["Key"])]))
-        if operation == "CreateMultipartUpload" and "SSEKMSKeyId" not in params:
-            key = self.bucket_key(bucket) if "ServerSideEncryption" not in params else None
-            if key is not None:  # the bucket's default encrypts the parts (see the note on SSEKMSKeyId below)
-                self.uploads[(bucket, params["Key"])] = key
-                needs |= {("kms:GenerateDataKey", key), ("kms:Decrypt", key)}
-        if operation == "HeadObject":
-            needs.add(("s3:ListBucket", s3_arn(bucket)))
-        if operation in ("CopyObject", "UploadPartCopy"):
-            needs |= self.copy_source_needed(params["CopySource"])
-            needs.add(("s3:PutObject", obj))
-        if operation == "CopyObject":
-            source = self.source_object(params["CopySource"])
-            needs |= {("s3:GetObjectTagging", source), ("s3:GetObjectAnnotation", source)}
-            needs |= {("s3:PutObjectTagging", obj), ("s3:PutObjectAnnotation", obj)}
-        if operation == "CreateMultipartUpload":
-            needs.add(("s3:PutObject", obj))
-            if "Tagging" in params:
-                needs.add(("s3:PutObjectTagging", obj))
-        if operation in ("CopyObject", "CreateMultipartUpload"):
-            needs |= self.write_extras(obj, params)
-        if operation == "CreateMultipartUpload" and "SSEKMSKeyId" in params:
-            # "you must have permission to the kms:Decrypt and kms:GenerateDataKey actions on the key ... because
-            # Amazon S3 must decrypt and read data from the encrypted file parts before it completes the multipart
-            # upload" https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions
-            self.uploads[(bucket, params["Key"])] = params["SSEKMSKeyId"]
-            needs |= {("kms:GenerateDataKey", params["SSEKMSKeyId"]), ("kms:Decrypt", params["SSEKMSKeyId"])}
-        if operation == "UploadPartCopy" and (bucket, params["Key"]) in self.uploads:
-            needs.add(("kms:GenerateDataKey", self.uploads[(bucket, params["Key"])]))
+        if operation in extras:
+            needs |= extras[operation]()
         assert needs, f"no IAM mapping for s3:{operation}"
         return needs
+
+    def head_needed(self, bucket: str, obj: str) -> set[Need]:
+        """HeadObject reports Object Lock settings only to callers with the retention and legal-hold read actions; on a
+        missing key it answers 404 only to callers with s3:ListBucket (403 otherwise)."""
+        lock = {("s3:GetObjectRetention", obj), ("s3:GetObjectLegalHold", obj)} if self.lock_fields else set()
+        return lock | {("s3:ListBucket", s3_arn(bucket))}
+
+    def upload_key_needed(self, bucket: str, key_name: str) -> set[Need]:
+        """UploadPart, UploadPartCopy: the parts are encrypted under the key of their multipart upload."""
+        key = self.uploads.get((bucket, key_name))
+        return {("kms:GenerateDataKey", key)} if key is not None else set()
+
+    def create_upload_needed(self, bucket: str, obj: str, params: Mapping[str, Any]) -> set[Need]:
+        """CreateMultipartUpload: what the write asks for, and the key its parts are encrypted with.
+
+        "you must have permission to the kms:Decrypt and kms:GenerateDataKey actions on the key ... because Amazon S3
+        must decrypt and read data from the encrypted file parts before it completes the multipart upload"
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions
+        Without SSEKMSKeyId or ServerSideEncryption, the bucket's default encrypts the parts."""
+        needs = self.write_extras(obj, params) | ({("s3:PutObjectTagging", obj)} if "Tagging" in params else set())
+        if "SSEKMSKeyId" in params:
+            key: str | None = params["SSEKMSKeyId"]
+        else:
+            key = self.bucket_key(bucket) if "ServerSideEncryption" not in params else None
+        if key is not None:
+            self.uploads[(bucket, params["Key"])] = key
+            needs |= {("kms:GenerateDataKey", key), ("kms:Decrypt", key)}
+        return needs
+
+    def copy_needed(self, obj: str, params: Mapping[str, Any]) -> set[Need]:
+        """CopyObject: reading the source with its tags and annotations, writing them onto the copy."""
+        source = self.source_object(params["CopySource"])
+        return (
+            self.copy_source_needed(params["CopySource"])
+            | {("s3:GetObjectTagging", source), ("s3:GetObjectAnnotation", source)}
+            | {("s3:PutObjectTagging", obj), ("s3:PutObjectAnnotation", obj)}
+            | self.write_extras(obj, params)
+        )
 
     def read_needed(self, bucket: str, key: str, version: str | None) -> set[Need]:
         """GetObject: the object, the key it is encrypted with, and ListBucket where the object is missing (S3 answers
