@@ -403,7 +403,7 @@ def run() -> int:
         #    payloads, writes the completion report in S3's CSV format); tests/s3control_double.py answers the
         #    s3control calls after checking each against the service model. Each job's JobStatusChanged event goes
         #    through the template's rule to the batch jobs function, which publishes one alert for the run.
-        from dsse_remediation.backfill import plan
+        from dsse_remediation.batch.backfill import plan
         from dsse_remediation.wiring import App
 
         # Imported by name: mypy's scope excludes tests/ (the stand-in and the double are test code).

@@ -15,7 +15,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dsse_remediation.batch_events import BackstopRequest, JobStatusChange, SummaryRequest, parse_batch_jobs_event
+from dsse_remediation.batch.events import BackstopRequest, JobStatusChange, SummaryRequest, parse_batch_jobs_event
 from dsse_remediation.exceptions import AwsFailure, InvalidRequest
 from dsse_remediation.model import answer
 from dsse_remediation.reporting import HandlerFailed, powertools

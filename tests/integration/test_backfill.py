@@ -13,8 +13,8 @@ from typing import Any
 import boto3
 import pytest
 
-from dsse_remediation import backfill as backfill_module
-from dsse_remediation.backfill import JobSpec, plan
+from dsse_remediation.batch import backfill as backfill_module
+from dsse_remediation.batch.backfill import JobSpec, plan
 from dsse_remediation.exceptions import InvalidRequest
 from dsse_remediation.scope import Scope
 from dsse_remediation.wiring import App

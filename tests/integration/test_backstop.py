@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from moto.s3.models import S3Backend
 
-from dsse_remediation.backstop import LAST_RUN_KEY, Action, Backstop, BackstopRun
+from dsse_remediation.batch.backstop import LAST_RUN_KEY, Action, Backstop, BackstopRun
 from dsse_remediation.config import Mode
 from dsse_remediation.exceptions import AwsFailure, ConfigError
 from dsse_remediation.model import Failure, answer

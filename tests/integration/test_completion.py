@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from dsse_remediation.backfill import JobSpec, ManifestFile, plan
-from dsse_remediation.completion import RUN_WINDOW, Completions
+from dsse_remediation.batch.backfill import JobSpec, ManifestFile, plan
+from dsse_remediation.batch.completion import RUN_WINDOW, Completions
 from dsse_remediation.config import Mode
 from dsse_remediation.model import Outcome
 from dsse_remediation.wiring import App

@@ -16,9 +16,10 @@ from urllib.parse import quote_plus
 import boto3
 import pytest
 
-from dsse_remediation import backfill, sweep
-from dsse_remediation.batch_events import JobStatusChange, parse_batch_jobs_event
-from dsse_remediation.batch_tasks import parse_batch_invocation
+from dsse_remediation import sweep
+from dsse_remediation.batch import backfill
+from dsse_remediation.batch.events import JobStatusChange, parse_batch_jobs_event
+from dsse_remediation.batch.tasks import parse_batch_invocation
 from dsse_remediation.config import MIB, Mode, Settings
 from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, SweepStep
 from dsse_remediation.scope import Scope

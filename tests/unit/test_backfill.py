@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ParamValidationError
 
-from dsse_remediation.backfill import (
+from dsse_remediation.batch.backfill import (
     ENCRYPTION_FILTERS,
     Backfill,
     BucketEstimate,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dsse_remediation.batch_tasks import (
+from dsse_remediation.batch.tasks import (
     RESULT_STRING_LIMIT,
     JobArguments,
     ResultCode,

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from dsse_remediation.aws.batch_jobs import JobStatus
-from dsse_remediation.backfill import JobSpec
+from dsse_remediation.batch.backfill import JobSpec
+from dsse_remediation.batch.completion import JobSummary, combine
 from dsse_remediation.cli import backfill, commands
 from dsse_remediation.cli.console import Console, job_progress_line
-from dsse_remediation.completion import JobSummary, combine
 from dsse_remediation.config import Settings
 from dsse_remediation.exceptions import AwsFailure
 from dsse_remediation.model import Failure

@@ -17,7 +17,14 @@ from botocore.response import StreamingBody
 
 from dsse_remediation.alerts import SCHEMA, Alert, Alerts, Context
 from dsse_remediation.aws.batch_jobs import JobStatus
-from dsse_remediation.completion import MAX_EXAMPLES, Completions, JobSummary, TaskExample, parse_row, summary_alert
+from dsse_remediation.batch.completion import (
+    MAX_EXAMPLES,
+    Completions,
+    JobSummary,
+    TaskExample,
+    parse_row,
+    summary_alert,
+)
 from dsse_remediation.config import Settings
 from dsse_remediation.exceptions import AwsFailure, InvalidRequest
 from dsse_remediation.model import Failure, Outcome

@@ -34,10 +34,10 @@ from .sweep import Sweeper
 
 if TYPE_CHECKING:  # the batch parts are imported when first used: the event paths' cold start does not pay for them
     from .aws.batch_jobs import BatchJobs
-    from .backfill import Backfill
-    from .backstop import Backstop
-    from .batch_tasks import BatchTasks
-    from .completion import Completions
+    from .batch.backfill import Backfill
+    from .batch.backstop import Backstop
+    from .batch.completion import Completions
+    from .batch.tasks import BatchTasks
     from .findings import Findings
 
 ClientFactory = Callable[[str, "str | None"], Any]
@@ -144,7 +144,7 @@ class App:
 
     @cached_property
     def batch_tasks(self) -> BatchTasks:
-        from .batch_tasks import BatchTasks
+        from .batch.tasks import BatchTasks
 
         return BatchTasks(self.objects)
 
@@ -156,18 +156,18 @@ class App:
 
     @cached_property
     def backfill(self) -> Backfill:
-        from .backfill import Backfill
+        from .batch.backfill import Backfill
 
         return Backfill(self.settings, self.batch_jobs, self.client("s3"), self.client("cloudwatch"), self.clock)
 
     @cached_property
     def completions(self) -> Completions:
-        from .completion import Completions
+        from .batch.completion import Completions
 
         return Completions(self.settings, self.batch_jobs, self.client("s3"), self.alerts)
 
     @cached_property
     def backstop(self) -> Backstop:
-        from .backstop import Backstop
+        from .batch.backstop import Backstop
 
         return Backstop(self.settings, self.backfill, self.client("s3"), self.clock)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..backfill import JobSpec, plan
+from ..batch.backfill import JobSpec, plan
 from ..exceptions import AwsFailure
 from ..model import Clock, utc_now
 from ..scope import BUCKET_NAME_RULES, is_valid_bucket_name
@@ -29,7 +29,7 @@ from .summary import NEEDS_ATTENTION
 
 if TYPE_CHECKING:
     from ..aws.batch_jobs import JobStatus
-    from ..completion import JobSummary
+    from ..batch.completion import JobSummary
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
-from .exceptions import InvalidEvent, InvalidRequest
-from .model import Failure, ObjectRequest, ObjectResult, Outcome, Source, Trigger
-from .remediation import ObjectRemediator
+from ..exceptions import InvalidEvent, InvalidRequest
+from ..model import Failure, ObjectRequest, ObjectResult, Outcome, Source, Trigger
+from ..remediation import ObjectRemediator
 
 log = logging.getLogger(__name__)
 

@@ -24,12 +24,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aws import errors
-from .aws.batch_jobs import BatchJobs, bucket_name
-from .config import MAX_JOB_PRIORITY, Mode, Settings
-from .exceptions import AwsFailure, ConfigError, InvalidRequest
-from .model import Clock, Failure, utc_now
-from .scope import is_directory_bucket, require_bucket_name
+from ..aws import errors
+from ..aws.batch_jobs import BatchJobs, bucket_name
+from ..config import MAX_JOB_PRIORITY, Mode, Settings
+from ..exceptions import AwsFailure, ConfigError, InvalidRequest
+from ..model import Clock, Failure, utc_now
+from ..scope import is_directory_bucket, require_bucket_name
 
 # One job per type: MatchAnyObjectEncryption holds exactly one ObjectEncryptionFilter (s3control model, list max 1).
 # SSEKMS has no key: every SSE-KMS object is non-compliant whatever its key. SSEC is never a job: SSE-C objects

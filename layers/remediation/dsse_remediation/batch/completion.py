@@ -42,12 +42,12 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .alerts import Alert, Alerts, Context, envelope, subject
-from .aws import errors
-from .aws.batch_jobs import FINAL_STATUSES, BatchJobs, JobStatus, bucket_name
-from .config import Settings
-from .exceptions import AwsFailure, InvalidRequest
-from .model import MANUAL, OMITTED, Failure, Outcome, Trigger, answer
+from ..alerts import Alert, Alerts, Context, envelope, subject
+from ..aws import errors
+from ..aws.batch_jobs import FINAL_STATUSES, BatchJobs, JobStatus, bucket_name
+from ..config import Settings
+from ..exceptions import AwsFailure, InvalidRequest
+from ..model import MANUAL, OMITTED, Failure, Outcome, Trigger, answer
 
 log = logging.getLogger(__name__)
 

@@ -39,13 +39,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aws import errors
-from .aws.batch_jobs import bucket_name
+from ..aws import errors
+from ..aws.batch_jobs import bucket_name
+from ..config import Settings, is_key_arn
+from ..exceptions import AwsFailure, ConfigError, InvalidRequest
+from ..model import Clock, Failure, utc_now
+from ..scope import is_directory_bucket
 from .backfill import Backfill, plan
-from .config import Settings, is_key_arn
-from .exceptions import AwsFailure, ConfigError, InvalidRequest
-from .model import Clock, Failure, utc_now
-from .scope import is_directory_bucket
 
 log = logging.getLogger(__name__)
 
