@@ -403,7 +403,7 @@ def run() -> int:
         #    payloads, writes the completion report in S3's CSV format); tests/s3control_double.py answers the
         #    s3control calls after checking each against the service model. Each job's JobStatusChanged event goes
         #    through the template's rule to the batch jobs function, which publishes one alert for the run.
-        from dsse_remediation.batch.backfill import plan
+        from dsse_remediation.batch.requests import plan
         from dsse_remediation.wiring import App
 
         # Imported by name: mypy's scope excludes tests/ (the stand-in and the double are test code).
@@ -413,7 +413,7 @@ def run() -> int:
         double = doubles.S3ControlDouble(ACCOUNT, s3=s3)
         handlers[JOBS].app._clients[("s3control", REGION)] = double.client  # the function's S3 Control: the double
         operator = App.from_env(client=double.factory(clients.client))  # the CLI's view of the stack
-        specs = plan("finance-2018", campaign="backfill-demo", priority=operator.settings.batch_job_priority)
+        specs = plan("finance-2018", campaign="backfill-demo", priority=operator.settings.batch.job_priority)
         estimate = operator.backfill.estimate(specs)
         job_ids = [operator.backfill.start(spec) for spec in specs]
         with quiet():

@@ -63,9 +63,8 @@ def make_backstop(wiring: Wiring, double: S3ControlDouble, s3: Any) -> Callable[
 
     def make(at: datetime | None = None, **overrides: Any) -> Backstop:
         settings = wiring.settings(**(BATCH_SETTINGS | {"scope": Scope.parse("*", "example-excluded-*")} | overrides))
-        app = App(settings, double.factory(wiring.client))
         moment = at or datetime.now(UTC) + timedelta(hours=1)
-        return Backstop(settings, app.backfill, app.client("s3"), clock=lambda: moment)
+        return App(settings, double.factory(wiring.client), clock=lambda: moment).backstop
 
     return make
 
@@ -150,7 +149,7 @@ def test_recent_sse_c_objects_start_no_job_no_job_could_re_encrypt_them(
     s3.put_object(Bucket=bucket, Key="c.bin", Body=b"x", SSECustomerAlgorithm="AES256", SSECustomerKey=b"k" * 32)
     backstop = make_backstop()
     # S3 answers HeadObject on an SSE-C object without its key with a bare 400 (moto describes it).
-    inject_error(backstop.store._client, "HeadObject", "400", 400)
+    inject_error(backstop.buckets.client, "HeadObject", "400", 400)
 
     run = backstop.run()
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from dsse_remediation.aws import clients
-from dsse_remediation.batch.backfill import plan
+from dsse_remediation.batch.requests import plan
 from dsse_remediation.reporting import HandlerFailed
 from tests.batch_operations import JOB_ROLE_ARN, REPORT_BUCKET, TASK_FUNCTION_VERSION, BatchOperations, JobRun
 from tests.helpers import ACCOUNT_ID, CallLog, Inbox, Wiring, inject_error, invoke, load_event, put

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from dsse_remediation.aws.batch_jobs import JobStatus
-from dsse_remediation.batch.backfill import JobSpec
-from dsse_remediation.batch.completion import JobSummary, combine
+from dsse_remediation.batch.requests import JobSpec
+from dsse_remediation.batch.summary import JobSummary, combine
 from dsse_remediation.cli import backfill, commands
 from dsse_remediation.cli.console import Console, job_progress_line
 from dsse_remediation.config import Settings
@@ -61,7 +61,7 @@ class FakeBatch:
         return f"Estimated fees of {len(specs)} S3 Batch Operations jobs: $0.75"
 
     def start(self, spec: JobSpec) -> str:
-        name = f"{spec.bucket} {spec.encryption}"
+        name = f"{spec.bucket} {spec.encryption_filter}"
         self.events.append(f"start {name}")
         if name in self.refuse:
             raise AwsFailure(Failure.DENIED, "AccessDenied: not allowed to pass the role", "AccessDenied")
@@ -192,7 +192,7 @@ def test_the_flags_reach_every_job(run: Any, batch: Fakes) -> None:
 
     [fake] = batch
     assert code == 0
-    assert [(s.bucket, s.encryption) for s in fake.specs] == [
+    assert [(s.bucket, s.encryption_filter) for s in fake.specs] == [
         (bucket, encryption)
         for bucket in ("example-bucket", "example-other")
         for encryption in ("NOTSSE", "SSES3", "SSEKMS", "DSSEKMS")
@@ -236,7 +236,7 @@ def test_a_job_that_cannot_be_created_is_reported_the_others_still_start_and_the
     code, out, err = run("s3://example-bucket")
 
     assert code == 1
-    assert [s.encryption for s in batch[0].specs] == ["NOTSSE", "SSEKMS"]
+    assert [s.encryption_filter for s in batch[0].specs] == ["NOTSSE", "SSEKMS"]
     assert "s3://example-bucket SSES3: CreateJob failed: AccessDenied: not allowed to pass the role" in err
     assert "started  job-2  s3://example-bucket SSEKMS" in out
 
@@ -478,7 +478,7 @@ def test_without_the_stack_parts_it_says_how_to_name_them(
     code, _, _ = run("s3://example-bucket", "--task-function", FUNCTION, "--job-role", ROLE, "--report-bucket", "r-b")
     assert code == 0
     settings = batch[-1].settings
-    assert (settings.batch_task_function, settings.batch_job_role_arn, settings.report_bucket) == (
+    assert (settings.batch.task_function, settings.batch.job_role_arn, settings.batch.report_bucket) == (
         FUNCTION,
         ROLE,
         "r-b",

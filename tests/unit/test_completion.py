@@ -17,25 +17,21 @@ from botocore.response import StreamingBody
 
 from dsse_remediation.alerts import SCHEMA, Alert, Alerts, Context
 from dsse_remediation.aws.batch_jobs import JobStatus
-from dsse_remediation.batch.completion import (
-    MAX_EXAMPLES,
-    Completions,
-    JobSummary,
-    TaskExample,
-    parse_row,
-    summary_alert,
-)
-from dsse_remediation.config import Settings
+from dsse_remediation.aws.report_files import ReportFiles
+from dsse_remediation.batch.completion import Completions
+from dsse_remediation.batch.report import MAX_EXAMPLES, TaskExample, parse_row
+from dsse_remediation.batch.summary import JobSummary, summary_alert
+from dsse_remediation.config import BatchSettings
 from dsse_remediation.exceptions import AwsFailure, InvalidRequest
 from dsse_remediation.model import Failure, Outcome
 from tests.batch_operations import JOB_ROLE_ARN, REPORT_BUCKET
 from tests.clock import PINNED, PinnedClock
-from tests.helpers import ACCOUNT_ID, PLACEHOLDER_KEY, REGION
+from tests.helpers import ACCOUNT_ID, REGION
 
 JOB_ID = "9c1d5e0b-fd60-4b6e-9ae7-c9ab5a41b3e6"
 PREFIX = f"reports/backfill-1/job-{JOB_ID}"
 CONTEXT = Context("remediate", ACCOUNT_ID, REGION, clock=PinnedClock())
-SETTINGS = Settings(key=PLACEHOLDER_KEY, account_id=ACCOUNT_ID, region=REGION, batch_job_role_arn=JOB_ROLE_ARN)
+SETTINGS = BatchSettings(job_role_arn=JOB_ROLE_ARN)
 
 
 def job(status: str = "Complete", role: str = JOB_ROLE_ARN, total: int = 4, failed: int = 0, **extra: Any) -> JobStatus:
@@ -115,7 +111,7 @@ def row(key: str, message: str, status: str = "succeeded", code: str = "", http:
 def completions(status: JobStatus, objects: dict[tuple[str, str], bytes] | None = None) -> tuple[Any, ...]:
     jobs, s3, sink = Jobs(status), S3(objects), Published()
     alerts = Alerts(sink, Context("remediate", ACCOUNT_ID, REGION))
-    return Completions(SETTINGS, jobs, s3, alerts), jobs, s3, sink  # type: ignore[arg-type]
+    return Completions(SETTINGS, jobs, ReportFiles(s3), alerts), jobs, s3, sink  # type: ignore[arg-type]
 
 
 # --- rows -----------------------------------------------------------------------------------------------------------
@@ -184,7 +180,7 @@ def test_a_job_started_by_another_role_is_ignored_and_its_report_never_read() ->
 
 def test_without_a_configured_job_role_no_job_is_taken_for_ours() -> None:
     completion, _, s3, _ = completions(job())
-    completion.settings = Settings(key=PLACEHOLDER_KEY, account_id=ACCOUNT_ID)
+    completion.settings = BatchSettings()
 
     assert completion.on_status_change(JOB_ID, "Complete") is None
     assert s3.reads == []

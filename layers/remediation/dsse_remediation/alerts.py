@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from .exceptions import AwsFailure
-from .model import CRITICAL, BucketResult, Clock, KeyResult, ObjectResult, Outcome, Result, answer, utc_now
+from .model import CRITICAL, BucketResult, Clock, KeyResult, ObjectResult, Outcome, Result, answer, truncate, utc_now
 
 log = logging.getLogger(__name__)
 SCHEMA = "dsse-remediation.alert/v1"
@@ -95,6 +95,18 @@ class Alert:
             json.dumps(b, indent=2, sort_keys=True, default=str),
         ]
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class TextAlert(Alert):
+    """An alert whose e-mail rendering is its own text (then the JSON body): a batch job's summary, the backstop's
+    stale inventories."""
+
+    text: str = ""
+
+    @property
+    def text_body(self) -> str:
+        return "\n".join([self.subject, "", self.text, "", "Machine-readable body:", json.dumps(self.body, indent=2)])
 
 
 class Publisher(Protocol):
@@ -260,9 +272,7 @@ def _alert(
 def subject(title: str, resource: str) -> str:
     """`<title>: <resource>`, made ASCII (non-ASCII and control characters percent-encoded) and cut to SNS's limit."""
     safe = quote(resource, safe="/:+-_.~!$&'()*,;=@ ")
-    text = f"{title}: {safe}"
-    limit = _SUBJECT_LIMIT - 1
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return truncate(f"{title}: {safe}", _SUBJECT_LIMIT - 1)
 
 
 def _describe(encryption: dict[str, Any] | None) -> str:

@@ -24,40 +24,33 @@ run cut short, or a bucket that failed, is looked at again with the same window,
 ClientRequestToken (campaign, bucket, type, window) keeps a job asked twice from starting twice. Jobs of an
 alert-only deployment are dry runs. A dry run of the backstop starts nothing and writes nothing (not even
 last-run.json): its answer lists what would start.
+
+This module decides; the adapters call AWS: BucketStore (the account's buckets, a bucket's recent writes and their
+encryption), InventoryStore (S3 Inventory configurations and reports), ReportFiles (last-run.json).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from ..aws import errors
-from ..aws.batch_jobs import bucket_name
+from ..aws.report_files import ReportFiles
+from ..aws.s3_buckets import BucketStore
+from ..aws.s3_inventory import InventoryConfiguration, InventoryReport, InventoryStore
 from ..config import Settings, is_key_arn
 from ..exceptions import AwsFailure, ConfigError, InvalidRequest
-from ..model import Clock, Failure, utc_now
+from ..model import DSSE, Clock, Failure, utc_now
 from ..scope import is_directory_bucket
-from .backfill import Backfill, plan
+from .backfill import Backfill
+from .requests import DSSE_FILTER, INVENTORY_FILTER, encryption_filter_of, plan
 
 log = logging.getLogger(__name__)
 
 LAST_RUN_KEY = "backstop/last-run.json"
-# S3 Inventory delivers each report under <prefix>/<source bucket>/<config id>/<YYYY-MM-DDTHH-MMZ>/manifest.json.
-# https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-location.html
-_REPORT_FOLDER = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}Z)/$")
-_REPORT_TRIES = 3  # newest report folders tried for a manifest.json (the newest may still be being written)
-_PAGE = 1000
 HEAD_LIMIT = 1000  # recent writes read one by one ($0.0004 per 1,000 HEADs); beyond, every type's job starts
-# HeadObject's x-amz-server-side-encryption → the manifest generator's encryption filter (no header: NOTSSE).
-_FILTERS = {None: "NOTSSE", "AES256": "SSES3", "aws:kms": "SSEKMS", "aws:kms:dsse": "DSSEKMS"}
 
 
 class Action(StrEnum):
@@ -98,29 +91,33 @@ class BackstopRun:
         return tuple(bucket for bucket in self.buckets if bucket.action is Action.FAILED)
 
 
-@dataclass(frozen=True)
-class InventoryReport:
-    manifest_uri: str
-    delivered: datetime  # the report folder's time
-
-
 class Backstop:
-    def __init__(self, settings: Settings, backfill: Backfill, s3: Any, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        backfill: Backfill,
+        buckets: BucketStore,
+        inventories: InventoryStore,
+        files: ReportFiles,
+        clock: Clock = utc_now,
+    ) -> None:
         self.settings = settings
         self.backfill = backfill
-        self.store = BackstopStore(s3, settings.account_id)
+        self.buckets = buckets
+        self.inventories = inventories
+        self.files = files
         self.clock = clock
 
     def run(self, *, dry_run: bool = False) -> BackstopRun:
-        report_bucket = self.settings.report_bucket
+        report_bucket = self.settings.batch.report_bucket
         if not report_bucket:
             raise ConfigError("REPORT_BUCKET is not set: the backstop keeps each bucket's last run there")
         now = self.clock().astimezone(UTC)
         campaign = f"backstop-{now:%Y-%m-%d}"
-        records = self.store.last_runs(report_bucket)
+        records = self._last_runs(report_bucket)
         recorded = dict(records)
         results = []
-        for bucket, region in self.store.owned_buckets():
+        for bucket, region in self.buckets.owned_buckets():
             skip = self._not_ours(bucket, region)
             if skip:
                 results.append(BucketRun(bucket, Action.SKIPPED, skip))
@@ -135,14 +132,32 @@ class Backstop:
                 continue
             recorded[bucket] = (result.covered or now).isoformat(timespec="seconds")
             if result.job_ids:  # the record follows the jobs: a run cut short after this keeps them recorded
-                self.store.save_last_runs(report_bucket, recorded)
+                self._save_last_runs(report_bucket, recorded)
                 records = dict(recorded)
         if not dry_run and recorded != records:
-            self.store.save_last_runs(report_bucket, recorded)
+            self._save_last_runs(report_bucket, recorded)
         return BackstopRun(time=now, campaign=campaign, dry_run=dry_run, buckets=tuple(results))
 
+    def _last_runs(self, report_bucket: str) -> dict[str, str]:
+        """Each bucket's last run (ISO time), from backstop/last-run.json; none recorded yet, or unreadable: {}."""
+        try:
+            parsed = self.files.read_json(report_bucket, LAST_RUN_KEY)
+        except AwsFailure as exc:
+            if exc.failure is Failure.GONE:
+                return {}
+            raise
+        except ValueError:
+            log.warning("backstop/last-run.json is not JSON: every bucket gets the lookback window")
+            return {}
+        return {k: v for k, v in parsed.items() if isinstance(v, str)} if isinstance(parsed, dict) else {}
+
+    def _save_last_runs(self, report_bucket: str, records: dict[str, str]) -> None:
+        self.files.write_json(report_bucket, LAST_RUN_KEY, dict(sorted(records.items())))
+
     def _not_ours(self, bucket: str, region: str | None) -> str | None:
-        if bucket == self.settings.report_bucket:  # its own writes (reports, last-run.json) would start jobs daily
+        if (
+            bucket == self.settings.batch.report_bucket
+        ):  # its own writes (reports, last-run.json) would start jobs daily
             return "the report bucket: written by the product itself (DSSE-KMS by default)"
         if not self.settings.scope.contains(bucket):
             return f"outside the protected buckets ({self.settings.scope.describe()})"
@@ -154,7 +169,7 @@ class Backstop:
         return None
 
     def _bucket(self, bucket: str, last_run: datetime | None, now: datetime, campaign: str, dry_run: bool) -> BucketRun:
-        inventory = self.store.latest_inventory(bucket)
+        inventory = self._newest_report(bucket)
         if inventory is not None:
             try:
                 return self._from_inventory(bucket, inventory, last_run, campaign, dry_run)
@@ -182,22 +197,25 @@ class Backstop:
                 f"would read the S3 Inventory report of {delivered} and start one job over its objects that are not "
                 "DSSE-KMS, if it lists any"
             )
-            return BucketRun(bucket, Action.WOULD_START, reason, encryption_filters=("INVENTORY",), **found)
+            return BucketRun(bucket, Action.WOULD_START, reason, encryption_filters=(INVENTORY_FILTER,), **found)
         spec = self.backfill.from_inventory(inventory.manifest_uri, campaign=campaign)  # alert-only: Backfill.dry_run
         if spec is None:
             reason = f"the S3 Inventory report of {delivered} lists no object that is not DSSE-KMS"
             return BucketRun(bucket, Action.SKIPPED, reason, **found)
         job = self.backfill.start(spec)
         reason = f"the S3 Inventory report of {delivered} lists objects that are not DSSE-KMS: one job over them"
-        return BucketRun(bucket, Action.STARTED, reason, encryption_filters=(spec.encryption,), job_ids=(job,), **found)
+        return BucketRun(
+            bucket, Action.STARTED, reason, encryption_filters=(spec.encryption_filter,), job_ids=(job,), **found
+        )
 
     def _window(self, bucket: str, last_run: datetime | None, now: datetime, campaign: str, dry_run: bool) -> BucketRun:
         # No record: a lookback from the hour, so a retried run asks for the same window (the same request tokens).
-        since = last_run or (now - timedelta(hours=self.settings.backstop_lookback_hours)).replace(
+        batch = self.settings.batch
+        since = last_run or (now - timedelta(hours=batch.backstop_lookback_hours)).replace(
             minute=0, second=0, microsecond=0
         )
-        limit = self.settings.backstop_listing_limit
-        written, listed = self.store.written_since(bucket, since, limit, HEAD_LIMIT + 1)
+        limit = batch.backstop_listing_limit
+        written, listed = self.buckets.written_since(bucket, since, limit, HEAD_LIMIT + 1)
         complete = listed < limit
         if not written and complete:
             return BucketRun(
@@ -228,12 +246,12 @@ class Backstop:
         specs = plan(
             bucket,
             campaign=campaign,
-            include_dsse_other_keys=self.settings.backstop_include_dsse_other_keys or "DSSEKMS" in (needed or ()),
+            include_dsse_other_keys=batch.backstop_include_dsse_other_keys or DSSE_FILTER in (needed or ()),
             created_after=since,
-            priority=self.settings.batch_job_priority,
+            priority=batch.job_priority,
         )
-        specs = [spec for spec in specs if needed is None or spec.encryption in needed]
-        filters = tuple(spec.encryption for spec in specs)
+        specs = [spec for spec in specs if needed is None or spec.encryption_filter in needed]
+        filters = tuple(spec.encryption_filter for spec in specs)
         found: dict[str, Any] = {"source": "window", "created_after": since, "encryption_filters": filters}
         if dry_run:
             return BucketRun(bucket, Action.WOULD_START, f"{why}: would start {len(specs)} job(s)", **found)
@@ -246,13 +264,30 @@ class Backstop:
         expected = self.settings.key_for(bucket)
         needed = set()
         for key in keys:
-            algorithm, key_id = self.store.encryption(bucket, key)
-            if algorithm == "gone" or algorithm == "SSE-C":
+            found = self.buckets.object_encryption(bucket, key)
+            if found is None or found.algorithm == "SSE-C":
                 continue
-            if algorithm == "aws:kms:dsse" and (key_id == expected or not is_key_arn(expected)):
+            if found.algorithm == DSSE and (found.kms_key_id == expected or not is_key_arn(expected)):
                 continue  # compliant (a key configured by alias cannot be compared: its DSSE objects are let be)
-            needed.add(_FILTERS.get(algorithm, "NOTSSE"))
+            needed.add(encryption_filter_of(found.algorithm))
         return needed
+
+    def _newest_report(self, bucket: str) -> InventoryReport | None:
+        """The newest report of the bucket's usable S3 Inventory configurations, or None (then the window is used:
+        no configuration, none usable, or its reports cannot be read)."""
+        try:
+            usable = [config for config in self.inventories.configurations(bucket) if _usable(config)]
+            reports = [report for report in map(self.inventories.newest_report, usable) if report is not None]
+        except AwsFailure as exc:
+            log.warning("S3 Inventory not readable: listing instead", extra={"bucket": bucket, "error": str(exc)})
+            return None
+        return max(reports, key=lambda report: report.delivered) if reports else None
+
+
+def _usable(config: InventoryConfiguration) -> bool:
+    """An inventory that says which objects to fix: enabled, CSV, of the whole bucket (no Filter), with the
+    EncryptionStatus field."""
+    return config.enabled and config.format == "CSV" and "EncryptionStatus" in config.fields and not config.filtered
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -263,142 +298,3 @@ def _parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-class BackstopStore:
-    """The S3 calls of the backstop (the adapter part of this module): errors arrive as AwsFailure."""
-
-    def __init__(self, client: Any, account_id: str | None) -> None:
-        self._client = client
-        self._owner = {"ExpectedBucketOwner": account_id} if account_id else {}
-
-    @errors.translated
-    def owned_buckets(self) -> list[tuple[str, str | None]]:
-        """(name, Region or None) of every general purpose bucket this account owns (ListBuckets), by name.
-
-        ListBuckets answers each bucket's BucketRegion only to a request with a parameter: MaxBuckets is sent.
-        https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html"""
-        found = []
-        for page in self._client.get_paginator("list_buckets").paginate(PaginationConfig={"PageSize": _PAGE}):
-            found += [(b["Name"], b.get("BucketRegion")) for b in page.get("Buckets", [])]
-        return sorted(found)
-
-    @errors.translated
-    def last_runs(self, report_bucket: str) -> dict[str, str]:
-        try:
-            body = self._client.get_object(Bucket=report_bucket, Key=LAST_RUN_KEY, **self._owner)["Body"].read()
-        except ClientError as exc:
-            if errors.classify(exc) is Failure.GONE:
-                return {}
-            raise
-        try:
-            parsed = json.loads(body)
-        except ValueError:
-            log.warning("backstop/last-run.json is not JSON: every bucket gets the lookback window")
-            return {}
-        return {k: v for k, v in parsed.items() if isinstance(v, str)} if isinstance(parsed, dict) else {}
-
-    @errors.translated
-    def save_last_runs(self, report_bucket: str, records: Mapping[str, str]) -> None:
-        body = json.dumps(dict(sorted(records.items())), indent=1).encode()
-        self._client.put_object(
-            Bucket=report_bucket, Key=LAST_RUN_KEY, Body=body, ContentType="application/json", **self._owner
-        )
-
-    @errors.translated
-    def written_since(self, bucket: str, since: datetime, limit: int, most: int) -> tuple[list[str], int]:
-        """(up to `most` keys written after `since`; how many keys were listed), listing at most `limit` keys."""
-        listed, written = 0, list[str]()
-        for obj in self._objects(bucket, limit):
-            listed += 1
-            if obj["LastModified"] > since and len(written) < most:
-                written.append(str(obj["Key"]))
-        return written, listed
-
-    def encryption(self, bucket: str, key: str) -> tuple[str | None, str | None]:
-        """(x-amz-server-side-encryption or None, the KMS key id) of the current object; ("gone", None) when it was
-        deleted since the listing, ("SSE-C", None) for HeadObject's bare 400 (an SSE-C object without its key)."""
-        try:
-            head = self._client.head_object(Bucket=bucket, Key=key, **self._owner)
-        except ClientError as exc:
-            found = errors.classify(exc)
-            if found is Failure.GONE:
-                return "gone", None
-            if found is Failure.BAD_REQUEST:
-                return "SSE-C", None
-            raise errors.failure(exc) from exc
-        except BotoCoreError as exc:
-            raise errors.failure(exc) from exc
-        return head.get("ServerSideEncryption"), head.get("SSEKMSKeyId")
-
-    def _objects(self, bucket: str, limit: int) -> Iterator[Mapping[str, Any]]:
-        token: dict[str, str] = {}
-        remaining = limit
-        while remaining > 0:
-            page = self._client.list_objects_v2(Bucket=bucket, MaxKeys=min(_PAGE, remaining), **token, **self._owner)
-            contents = page.get("Contents", [])
-            yield from contents
-            remaining -= len(contents)
-            if not page.get("IsTruncated") or not page.get("NextContinuationToken"):
-                return
-            token = {"ContinuationToken": page["NextContinuationToken"]}
-
-    def latest_inventory(self, bucket: str) -> InventoryReport | None:
-        """The newest report of the bucket's usable S3 Inventory configurations, or None (then the window is used:
-        no configuration, none usable, or its reports cannot be read)."""
-        try:
-            return self._latest_inventory(bucket)
-        except AwsFailure as exc:
-            log.warning("S3 Inventory not readable: listing instead", extra={"bucket": bucket, "error": str(exc)})
-            return None
-
-    @errors.translated
-    def _latest_inventory(self, bucket: str) -> InventoryReport | None:
-        reports = [self._newest_report(bucket, config) for config in self._usable_configurations(bucket)]
-        found = [report for report in reports if report is not None]
-        return max(found, key=lambda report: report.delivered) if found else None
-
-    def _usable_configurations(self, bucket: str) -> Iterator[Mapping[str, Any]]:
-        """Enabled CSV inventories of the whole bucket (no Filter) with the EncryptionStatus field."""
-        token: dict[str, str] = {}
-        while True:
-            page = self._client.list_bucket_inventory_configurations(Bucket=bucket, **token, **self._owner)
-            for config in page.get("InventoryConfigurationList", []):
-                destination = config.get("Destination", {}).get("S3BucketDestination", {})
-                if (
-                    config.get("IsEnabled")
-                    and destination.get("Format") == "CSV"
-                    and "EncryptionStatus" in (config.get("OptionalFields") or [])
-                    and not config.get("Filter")
-                ):
-                    yield config
-            if not page.get("IsTruncated") or not page.get("NextContinuationToken"):
-                return
-            token = {"ContinuationToken": page["NextContinuationToken"]}
-
-    def _newest_report(self, bucket: str, config: Mapping[str, Any]) -> InventoryReport | None:
-        destination = config["Destination"]["S3BucketDestination"]
-        target = bucket_name(str(destination["Bucket"]))
-        prefix = str(destination.get("Prefix") or "").strip("/")
-        folder = f"{prefix}/{bucket}/{config['Id']}/" if prefix else f"{bucket}/{config['Id']}/"
-        stamps = []
-        for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=target, Prefix=folder, Delimiter="/"):
-            for common in page.get("CommonPrefixes", []):
-                match = _REPORT_FOLDER.search(common["Prefix"])
-                if match:
-                    stamps.append(match[1])
-        for stamp in sorted(stamps, reverse=True)[:_REPORT_TRIES]:
-            key = f"{folder}{stamp}/manifest.json"
-            if self._exists(target, key):
-                delivered = datetime.strptime(stamp, "%Y-%m-%dT%H-%MZ").replace(tzinfo=UTC)
-                return InventoryReport(f"s3://{target}/{key}", delivered)
-        return None
-
-    def _exists(self, bucket: str, key: str) -> bool:
-        try:
-            self._client.head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            if errors.classify(exc) is Failure.GONE:
-                return False
-            raise
-        return True
