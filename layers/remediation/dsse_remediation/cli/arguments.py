@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .. import __version__
+from ..batch.requests import CAMPAIGN_RULES, is_campaign
 from ..config import MAX_JOB_PRIORITY
 from ..model import ObjectRequest
 from ..remediation import validate
@@ -25,9 +26,6 @@ MAX_CONCURRENCY = 64
 DEFAULT_MAX_OBJECTS = 100_000
 EXIT_OK, EXIT_ATTENTION, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # The CSV report's columns, in order; named here because `--report --help` documents them.
-# A backfill campaign label goes into job descriptions, tags, report and manifest prefixes and alerts.
-CAMPAIGN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-CAMPAIGN_RULES = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 MAX_PRIORITY = MAX_JOB_PRIORITY
 REPORT_FIELDS = ("bucket", "key", "versionId", "outcome", "reason", "encryptionBefore", "encryptionAfter")
 # `--role-arn`: an IAM role ARN (path optional; role names are 1-64 of [A-Za-z0-9+=,.@_-]).
@@ -317,8 +315,8 @@ def hours(raw: str) -> int:
 
 
 def campaign_label(raw: str) -> str:
-    """`--campaign`: a label safe in an S3 prefix, a tag value and a job description."""
-    if not CAMPAIGN.match(raw):
+    """`--campaign`: a label safe in an S3 prefix, a tag value and a job description (batch/requests.py's rule)."""
+    if not is_campaign(raw):
         raise argparse.ArgumentTypeError(f"{raw!r} is not a campaign label ({CAMPAIGN_RULES})")
     return raw
 
