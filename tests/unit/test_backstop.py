@@ -1,0 +1,300 @@
+"""The backstop's decisions without AWS: per bucket, whether a job starts, which, from what (S3 Inventory or a window
+since the last run), and what is recorded. The adapters are the in-memory fakes of tests/fakes.py; the same runs on
+fake AWS are in tests/integration/test_backstop.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from dsse_remediation.batch.backfill import Backfill
+from dsse_remediation.batch.backstop import LAST_RUN_KEY, Action, Backstop, BackstopRun
+from dsse_remediation.exceptions import AwsFailure
+from dsse_remediation.model import DSSE, Encryption, Failure
+from dsse_remediation.scope import Scope
+from tests.clock import PinnedClock
+from tests.fakes import (
+    FakeBatchJobs,
+    FakeBucketStore,
+    FakeInventoryStore,
+    FakeReportFiles,
+    FakeStorageMetrics,
+    inventory_configuration,
+)
+from tests.helpers import PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY, REGION, Wiring
+
+ALIAS = "arn:aws:lambda:us-east-1:123456789012:function:dsse-remediation-batch-task:live"
+ROLE = "arn:aws:iam::123456789012:role/dsse-remediation-batch-job"
+REPORTS = "example-dsse-reports"
+BUCKET = "example-protected-bucket"
+BATCH = {"task_function": ALIAS, "job_role_arn": ROLE, "report_bucket": REPORTS}
+SSE_S3 = Encryption("AES256")
+UNDER_THE_KEY = Encryption(DSSE, PLACEHOLDER_KEY)
+
+
+@dataclass
+class World:
+    """A backstop on fakes: the account's buckets, their inventories, the report bucket, Batch Operations."""
+
+    offline: Wiring
+    clock: PinnedClock = field(default_factory=PinnedClock)
+    buckets: FakeBucketStore = field(default_factory=FakeBucketStore)
+    inventories: FakeInventoryStore = field(default_factory=FakeInventoryStore)
+    files: FakeReportFiles = field(default_factory=FakeReportFiles)
+    jobs: FakeBatchJobs = field(default_factory=FakeBatchJobs)
+
+    def backstop(self, **overrides: Any) -> Backstop:
+        settings = self.offline.settings(**(BATCH | {"scope": Scope.parse("*", "example-excluded-*")} | overrides))
+        backfill = Backfill(settings, self.jobs, self.inventories, self.files, FakeStorageMetrics(), self.clock)  # type: ignore[arg-type]
+        return Backstop(settings, backfill, self.buckets, self.inventories, self.files, self.clock)  # type: ignore[arg-type]
+
+    def run(self, dry_run: bool = False, **overrides: Any) -> BackstopRun:
+        return self.backstop(**overrides).run(dry_run=dry_run)
+
+    def ago(self, **delta: float) -> datetime:
+        return self.clock.now - timedelta(**delta)
+
+    def record(self, **runs: datetime) -> None:
+        records = {bucket.replace("_", "-"): moment.isoformat() for bucket, moment in runs.items()}
+        self.files.objects[f"{REPORTS}/{LAST_RUN_KEY}"] = records
+
+    @property
+    def last_runs(self) -> dict[str, str]:
+        return dict(self.files.objects.get(f"{REPORTS}/{LAST_RUN_KEY}", {}))
+
+    @property
+    def filters(self) -> list[str]:
+        """The encryption filter of each job created, in order (INVENTORY for a job over a written manifest)."""
+        return [request["Description"].rsplit(" ", 1)[1] for request in self.jobs.created.values()]
+
+
+@pytest.fixture
+def world(offline: Wiring) -> World:
+    return World(offline)
+
+
+def only(run: BackstopRun, bucket: str = BUCKET) -> Any:
+    [found] = [b for b in run.buckets if b.bucket == bucket]
+    return found
+
+
+# --- the window -----------------------------------------------------------------------------------------------------
+
+
+def test_a_bucket_without_writes_since_its_last_run_starts_no_job_and_is_recorded(world: World) -> None:
+    world.buckets.add(BUCKET, ("old.csv", world.ago(days=3), SSE_S3))
+    world.record(example_protected_bucket=world.ago(days=1))
+
+    run = world.run()
+
+    assert (only(run).action, only(run).source) == (Action.SKIPPED, "window")
+    assert only(run).reason.startswith("no write since")
+    assert world.jobs.created == {}
+    assert world.buckets.headed == []
+    assert world.last_runs[BUCKET] == world.clock.now.isoformat(timespec="seconds")
+
+
+def test_without_a_record_the_window_opens_the_lookback_before_the_hour(world: World) -> None:
+    world.buckets.add(BUCKET, ("new.csv", world.ago(minutes=5), SSE_S3))
+
+    run = world.run(backstop_lookback_hours=25)
+
+    expected = (world.clock.now - timedelta(hours=25)).replace(minute=0, second=0, microsecond=0)
+    assert only(run).created_after == expected
+    [request] = world.jobs.created.values()
+    assert request["ManifestGenerator"]["S3JobManifestGenerator"]["Filter"]["CreatedAfter"] == expected
+
+
+def test_recent_writes_start_a_job_only_for_the_encryption_types_found_not_compliant(world: World) -> None:
+    world.buckets.add(
+        BUCKET,
+        ("s3.csv", world.ago(hours=1), SSE_S3),
+        ("kms.csv", world.ago(hours=1), Encryption("aws:kms", PLACEHOLDER_OTHER_KEY)),
+        ("plain.csv", world.ago(hours=1), Encryption("none")),
+        ("fixed.csv", world.ago(hours=1), UNDER_THE_KEY),
+        ("dsse-other.csv", world.ago(hours=1), Encryption(DSSE, PLACEHOLDER_OTHER_KEY)),
+    )
+
+    run = world.run()
+
+    assert only(run).action is Action.STARTED
+    assert only(run).encryption_filters == ("NOTSSE", "SSES3", "SSEKMS", "DSSEKMS")
+    assert world.filters == ["NOTSSE", "SSES3", "SSEKMS", "DSSEKMS"]
+
+
+def test_writes_the_event_path_already_fixed_start_no_job(world: World) -> None:
+    world.buckets.add(BUCKET, *((f"new-{n}.csv", world.ago(hours=1), UNDER_THE_KEY) for n in range(3)))
+
+    run = world.run()
+
+    assert only(run).action is Action.SKIPPED
+    assert "3 object(s) written since" in only(run).reason
+    assert world.jobs.created == {}
+    assert BUCKET in world.last_runs
+
+
+def test_deleted_and_sse_c_objects_need_no_job(world: World) -> None:
+    world.buckets.add(
+        BUCKET, ("gone.csv", world.ago(hours=1), None), ("c.bin", world.ago(hours=1), Encryption("SSE-C"))
+    )
+
+    assert only(world.run()).action is Action.SKIPPED
+    assert world.jobs.created == {}
+
+
+def test_dsse_objects_cannot_be_judged_against_a_key_configured_by_alias_and_are_let_be(world: World) -> None:
+    world.buckets.add(BUCKET, ("dsse.csv", world.ago(hours=1), Encryption(DSSE, PLACEHOLDER_OTHER_KEY)))
+
+    assert only(world.run(key="alias/dsse")).action is Action.SKIPPED
+
+
+def test_a_listing_that_reaches_its_limit_starts_every_types_job_and_says_to_configure_inventory(world: World) -> None:
+    world.buckets.add(BUCKET, *((f"old-{n}.csv", world.ago(days=9), UNDER_THE_KEY) for n in range(3)))
+    world.record(example_protected_bucket=world.ago(days=1))
+
+    run = world.run(backstop_listing_limit=2)
+
+    assert only(run).action is Action.STARTED
+    assert "configure S3 Inventory" in only(run).reason
+    assert world.filters == ["NOTSSE", "SSES3", "SSEKMS"]
+    assert world.buckets.headed == []
+
+
+def test_more_recent_writes_than_can_be_read_one_by_one_start_every_types_job_unread(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dsse_remediation.batch import backstop
+
+    monkeypatch.setattr(backstop, "HEAD_LIMIT", 2)
+    world.buckets.add(BUCKET, *((f"new-{n}.csv", world.ago(hours=1), UNDER_THE_KEY) for n in range(3)))
+
+    run = world.run(backstop_include_dsse_other_keys=True)
+
+    assert "more than 2 objects written since" in only(run).reason
+    assert world.filters == ["NOTSSE", "SSES3", "SSEKMS", "DSSEKMS"]
+    assert world.buckets.headed == []
+
+
+# --- which buckets are looked at ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bucket", "region", "reason"),
+    [
+        (REPORTS, REGION, "the report bucket"),
+        ("example-excluded-logs", REGION, "outside the protected buckets"),
+        ("fast-data--use1-az4--x-s3", REGION, "a directory bucket"),
+        ("example-eu-bucket", "eu-west-1", "in eu-west-1: a Batch Operations job runs in its bucket's Region"),
+    ],
+)
+def test_buckets_that_are_not_ours_to_run_jobs_on_are_skipped_without_a_call(
+    world: World, bucket: str, region: str, reason: str
+) -> None:
+    world.buckets.add(bucket, ("new.csv", world.ago(minutes=5), SSE_S3), region=region)
+
+    run = world.run()
+
+    assert only(run, bucket).action is Action.SKIPPED
+    assert reason in only(run, bucket).reason
+    assert world.buckets.listed == []
+    assert world.inventories.configurations_of == {}
+
+
+# --- the record, and a dry run --------------------------------------------------------------------------------------
+
+
+def test_a_bucket_whose_jobs_could_not_be_created_is_not_recorded_and_the_others_are(world: World) -> None:
+    world.buckets.add(BUCKET, ("new.csv", world.ago(hours=1), SSE_S3))
+    world.buckets.add("example-idle-bucket")
+    world.jobs.refuse = AwsFailure(Failure.TRANSIENT, "InternalError: try again")
+
+    run = world.run()
+
+    assert only(run).action is Action.FAILED
+    assert run.failed == (only(run),)
+    assert list(world.last_runs) == ["example-idle-bucket"]
+
+
+def test_a_dry_run_says_what_would_start_and_creates_and_records_nothing(world: World) -> None:
+    world.buckets.add(BUCKET, ("new.csv", world.ago(hours=1), SSE_S3))
+    world.inventories.report("example-inventoried-bucket", [("a.csv", "SSE-S3")], world.ago(hours=3))
+    world.buckets.add("example-inventoried-bucket")
+
+    run = world.run(dry_run=True)
+
+    assert (only(run).action, only(run).encryption_filters) == (Action.WOULD_START, ("SSES3",))
+    assert only(run, "example-inventoried-bucket").action is Action.WOULD_START
+    assert world.jobs.created == {}
+    assert world.files.objects == {}
+
+
+# --- S3 Inventory ---------------------------------------------------------------------------------------------------
+
+
+def test_a_fresh_inventory_report_starts_one_job_over_its_rows_that_are_not_dsse(world: World) -> None:
+    report = world.inventories.report(BUCKET, [("a.csv", "SSE-S3"), ("b.csv", "DSSE-KMS")], world.ago(hours=6))
+    world.buckets.add(BUCKET)
+
+    run = world.run()
+
+    assert (only(run).action, only(run).source, only(run).inventory) == (
+        Action.STARTED,
+        "inventory",
+        report.manifest_uri,
+    )
+    assert world.filters == ["INVENTORY"]
+    [request] = world.jobs.created.values()
+    manifest = request["Manifest"]["Location"]["ObjectArn"].split(":::", 1)[1]
+    assert world.files.objects[manifest] == [[BUCKET, "a.csv"]]
+    assert world.last_runs[BUCKET] == report.delivered.isoformat(timespec="seconds")  # the report's time, not the run's
+    assert world.buckets.listed == []
+
+
+def test_an_inventory_report_no_newer_than_the_last_one_covered_starts_no_job(world: World) -> None:
+    world.inventories.report(BUCKET, [("a.csv", "SSE-S3")], world.ago(hours=6))
+    world.buckets.add(BUCKET)
+    world.record(example_protected_bucket=world.ago(hours=6))
+
+    run = world.run()
+
+    assert only(run).action is Action.SKIPPED
+    assert "no newer than the last one covered" in only(run).reason
+    assert world.jobs.created == {}
+
+
+def test_the_newest_report_of_the_buckets_usable_configurations_is_the_one_read(world: World) -> None:
+    weekly = inventory_configuration(BUCKET, id="weekly", frequency="Weekly")
+    world.inventories.report(BUCKET, [("old.csv", "SSE-S3")], world.ago(days=2), weekly)
+    newest = world.inventories.report(BUCKET, [("new.csv", "SSE-S3")], world.ago(hours=6))
+    world.buckets.add(BUCKET)
+
+    assert only(world.run()).inventory == newest.manifest_uri
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"enabled": False}, {"format": "Parquet"}, {"fields": ("Size",)}, {"filtered": True}],
+    ids=["disabled", "not-csv", "no-encryption-status", "part-of-the-bucket"],
+)
+def test_an_inventory_that_cannot_say_which_objects_to_fix_is_not_read(world: World, change: dict[str, Any]) -> None:
+    world.inventories.report(
+        BUCKET, [("a.csv", "SSE-S3")], world.ago(hours=6), inventory_configuration(BUCKET, **change)
+    )
+    world.buckets.add(BUCKET, ("a.csv", world.ago(hours=1), SSE_S3))
+
+    run = world.run()
+
+    assert (only(run).source, only(run).action, world.filters) == ("window", Action.STARTED, ["SSES3"])
+
+
+def test_an_inventory_that_cannot_be_read_falls_back_to_the_window(world: World) -> None:
+    world.inventories.report(BUCKET, [("a.csv", "SSE-S3")], world.ago(hours=6))
+    world.inventories.failure = AwsFailure(Failure.DENIED, "AccessDenied: the destination is another account's")
+    world.buckets.add(BUCKET, ("a.csv", world.ago(hours=1), SSE_S3))
+
+    run = world.run()
+
+    assert (only(run).source, only(run).action) == ("window", Action.STARTED)
