@@ -21,8 +21,9 @@ from dsse_remediation.exceptions import AwsFailure, ConfigError
 from dsse_remediation.model import Failure, answer
 from dsse_remediation.scope import Scope
 from dsse_remediation.wiring import App
-from tests.batch_operations import BATCH_SETTINGS, REPORT_BUCKET
+from tests.batch_operations import BATCH_SETTINGS, REPORT_BUCKET, BatchOperations
 from tests.helpers import ACCOUNT_ID, Wiring, inject_error, put
+from tests.lambda_context import load_function
 from tests.s3control_double import S3ControlDouble
 
 INVENTORY_BUCKET = "example-excluded-inventory-destination"  # out of scope: its own writes start no job
@@ -343,6 +344,38 @@ def test_an_inventory_that_lists_only_dsse_objects_starts_no_job(
     assert "lists no object that is not DSSE-KMS" in result.reason
     assert double.jobs == {}
     assert inventoried in last_runs(s3)
+
+
+def test_with_include_dsse_other_keys_an_inventory_job_brings_an_object_dsse_under_another_key_to_the_key(
+    make_backstop: Callable[..., Backstop],
+    double: S3ControlDouble,
+    s3: Any,
+    inventoried: str,
+    dsse_key: str,
+    other_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An object written DSSE-KMS under another key whose event was missed: S3 Inventory says DSSE-KMS and names no
+    key, so only a task that reads the object can tell. With BACKSTOP_INCLUDE_DSSE_OTHER_KEYS the inventory's job
+    takes its DSSE-KMS rows too, and the task function remediates the object."""
+    inventory(s3, inventoried, [(inventoried, "other-key.csv", "DSSE-KMS"), (inventoried, "customer-key.bin", "SSE-C")])
+    put(s3, inventoried, "other-key.csv", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=other_key)
+
+    run = make_backstop(backstop_include_dsse_other_keys=True).run()
+
+    result = only(run, inventoried)
+    assert (result.action, result.source, result.encryption_filters) == (Action.STARTED, "inventory", ("INVENTORY",))
+    [request] = double.jobs.values()
+    manifest = request["Manifest"]["Location"]["ObjectArn"].split(":::", 1)[1].split("/", 1)
+    assert (
+        s3.get_object(Bucket=manifest[0], Key=manifest[1])["Body"].read().decode() == f"{inventoried},other-key.csv\n"
+    )
+    monkeypatch.setenv("DSSE_KMS_KEY", dsse_key)
+    monkeypatch.setenv("ACCOUNT_ID", ACCOUNT_ID)
+    job = BatchOperations(double, s3, load_function("batch_task").lambda_handler).run(result.job_ids[0])
+    assert (job.status, job.succeeded) == ("Complete", 1)
+    head = s3.head_object(Bucket=inventoried, Key="other-key.csv")
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms:dsse", dsse_key)
 
 
 def test_an_inventory_that_lists_objects_to_fix_starts_one_job_over_them(

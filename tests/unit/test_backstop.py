@@ -298,3 +298,34 @@ def test_an_inventory_that_cannot_be_read_falls_back_to_the_window(world: World)
     run = world.run()
 
     assert (only(run).source, only(run).action) == ("window", Action.STARTED)
+
+
+def test_with_include_dsse_other_keys_an_inventory_job_covers_the_reports_dsse_rows_whatever_their_key(
+    world: World,
+) -> None:
+    """S3 Inventory names no key: a DSSE-KMS row may be under another key (a write whose event was missed). With
+    BACKSTOP_INCLUDE_DSSE_OTHER_KEYS its job takes them too; its tasks read each object's key (one HEAD each)."""
+    rows = [("other-key.csv", "DSSE-KMS"), ("customer-key.bin", "SSE-C")]
+    world.inventories.report(BUCKET, rows, world.ago(hours=6))
+    world.buckets.add(BUCKET)
+
+    without = world.run(dry_run=True)
+    run = world.run(backstop_include_dsse_other_keys=True)
+
+    assert only(without).reason.endswith("over its objects that are not DSSE-KMS, if it lists any")
+    assert (only(run).action, only(run).source, world.filters) == (Action.STARTED, "inventory", ["INVENTORY"])
+    assert "(and DSSE-KMS ones: it names no key)" in only(run).reason
+    [request] = world.jobs.created.values()
+    manifest = request["Manifest"]["Location"]["ObjectArn"].split(":::", 1)[1]
+    assert world.files.objects[manifest] == [[BUCKET, "other-key.csv"]]  # never the SSE-C one
+
+
+def test_without_include_dsse_other_keys_an_inventory_of_dsse_rows_only_starts_no_job(world: World) -> None:
+    world.inventories.report(BUCKET, [("a.csv", "DSSE-KMS")], world.ago(hours=6))
+    world.buckets.add(BUCKET)
+
+    run = world.run()
+
+    assert (only(run).action, only(run).source) == (Action.SKIPPED, "inventory")
+    assert "lists no object that is not DSSE-KMS" in only(run).reason
+    assert world.jobs.created == {}

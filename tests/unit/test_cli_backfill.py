@@ -70,8 +70,10 @@ class FakeBatch:
         self.progress.setdefault(job_id, [status(job_id, "Complete", 3, 3)])
         return job_id
 
-    def from_inventory(self, uri: str, *, campaign: str, dry_run: bool = False) -> JobSpec | None:
-        self.events.append(f"inventory {uri}")
+    def from_inventory(
+        self, uri: str, *, campaign: str, dry_run: bool = False, include_dsse_other_keys: bool = False
+    ) -> JobSpec | None:
+        self.events.append(f"inventory {uri}" + (" with its DSSE-KMS rows" if include_dsse_other_keys else ""))
         return (
             None if uri.endswith("empty/manifest.json") else JobSpec("example-bucket", "INVENTORY", campaign, dry_run)
         )
@@ -253,6 +255,20 @@ def test_from_inventory_makes_one_job_or_none(run: Any, batch: Fakes) -> None:
     assert "lists no object that is not DSSE-KMS" in err
 
 
+def test_from_inventory_with_include_dsse_other_keys_puts_the_reports_dsse_rows_in_its_job_too(
+    run: Any, batch: Fakes
+) -> None:
+    """S3 Inventory names no key: the DSSE-KMS rows go to the job, whose tasks read each object's key."""
+    code, out, _ = run("--from-inventory", "s3://inventory-bucket/example-bucket/m.json", "--include-dsse-other-keys")
+    assert code == 0
+    assert batch[0].events[0] == "inventory s3://inventory-bucket/example-bucket/m.json with its DSSE-KMS rows"
+    assert "started  job-1  s3://example-bucket INVENTORY" in out
+
+    code, _, err = run("--from-inventory", "s3://inventory-bucket/empty/manifest.json", "--include-dsse-other-keys")
+    assert code == 0
+    assert "lists no object a job must read" in err
+
+
 def test_json_output_is_one_document_with_the_estimate_and_the_jobs(run: Any) -> None:
     code, out, _ = run("s3://example-bucket", "--output", "json", "--campaign", "c1")
 
@@ -421,7 +437,7 @@ def test_a_job_progress_line_before_the_manifest_is_read_has_no_bar() -> None:
         (["example-bucket"], "is not an S3 URI"),
         (["s3://ab"], "is not a valid S3 bucket name"),
         (["--from-inventory", "s3://inventory-bucket"], "expected s3://bucket/.../manifest.json"),
-        (["--from-inventory", "s3://i-bucket/m.json", "--created-after", "2026-01-01"], "do not apply"),
+        (["--from-inventory", "s3://i-bucket/m.json", "--created-after", "2026-01-01"], "does not apply"),
         (["s3://example-bucket", "--created-after", "2027-01-01"], "is in the future"),
         (["s3://example-bucket", "--wait", "--estimate-only"], "nothing to --wait for"),
     ],

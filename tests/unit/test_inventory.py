@@ -73,6 +73,16 @@ def test_the_rows_selected_are_the_current_objects_that_are_not_dsse_and_not_sse
     assert [key for _, key in inventory.select(listed, archives=True)] == ["k0", "k1", "k2", "k0"]
 
 
+def test_with_dsse_the_dsse_rows_are_selected_too_whatever_their_key_but_never_sse_c() -> None:
+    """No column names a DSSE-KMS object's key: the job's task reads it (BACKSTOP_INCLUDE_DSSE_OTHER_KEYS,
+    backfill --from-inventory --include-dsse-other-keys)."""
+    inventory = Inventory("s3://i/m.json", BUCKET, "i", ("d.csv.gz",), SCHEMA)
+
+    selected = inventory.select(rows("SSE-S3", "DSSE-KMS", "dsse-kms", "SSE-C"), dsse=True)
+
+    assert [key for _, key in selected] == ["k0", "k1", "k2"]
+
+
 def test_a_row_that_does_not_match_the_schema_is_refused() -> None:
     inventory = Inventory("s3://i/m.json", BUCKET, "i", ("d.csv.gz",), SCHEMA)
 
@@ -92,6 +102,19 @@ def test_the_manifest_of_the_rows_to_fix_is_written_to_the_report_bucket_and_its
     assert (spec.bucket, spec.encryption_filter, spec.dry_run, spec.manifest.objects) == (BUCKET, "INVENTORY", True, 2)
     assert spec.manifest.key == f"manifests/c1/inventory-{BUCKET}-{PINNED:%Y-%m-%d}.csv"
     assert files.objects[f"{REPORTS}/{spec.manifest.key}"] == [[BUCKET, "a.csv"], [BUCKET, "c.csv"]]
+
+
+def test_with_include_dsse_other_keys_the_reports_dsse_rows_go_into_the_manifest_too(
+    make_backfill: Any, inventories: FakeInventoryStore, files: FakeReportFiles
+) -> None:
+    report = inventories.report(BUCKET, [("a.csv", "SSE-S3"), ("b.csv", "DSSE-KMS"), ("c.bin", "SSE-C")], PINNED)
+
+    spec = make_backfill().from_inventory(report.manifest_uri, campaign="c1", include_dsse_other_keys=True)
+
+    assert spec is not None
+    assert spec.manifest is not None
+    assert files.objects[f"{REPORTS}/{spec.manifest.key}"] == [[BUCKET, "a.csv"], [BUCKET, "b.csv"]]
+    assert spec.manifest.objects == 2  # the estimate prices each DSSE row's task and HEAD
 
 
 def test_a_report_with_nothing_to_fix_writes_nothing_and_starts_no_job(

@@ -69,10 +69,14 @@ class Backfill:
         """The fees of these jobs before any is created: an upper bound from each bucket's object count."""
         return estimate(specs, self._metrics, self._clock(), lambda spec: not self.dry_run(spec), self._settings.region)
 
-    def from_inventory(self, manifest_uri: str, *, campaign: str, dry_run: bool = False) -> JobSpec | None:
-        """The job over an S3 Inventory report's objects that are not DSSE-KMS, its CSV manifest written to the report
-        bucket (`manifests/<campaign>/inventory-<bucket>-<date>.csv`); None when no such object is listed (no job,
-        no fee). Rows are streamed: an inventory of any size is read and written a part at a time."""
+    def from_inventory(
+        self, manifest_uri: str, *, campaign: str, dry_run: bool = False, include_dsse_other_keys: bool = False
+    ) -> JobSpec | None:
+        """The job over an S3 Inventory report's objects that are not DSSE-KMS (with `include_dsse_other_keys`, its
+        DSSE-KMS objects too: the inventory cannot say under which key, the task function reads it), its CSV manifest
+        written to the report bucket (`manifests/<campaign>/inventory-<bucket>-<date>.csv`); None when no such object
+        is listed (no job, no fee). Rows are streamed: an inventory of any size is read and written a part at a
+        time."""
         check_campaign(campaign)
         config = self._settings.batch.for_jobs(self._settings.account_id)
         source_bucket, manifest_key = parse_s3_uri(manifest_uri)
@@ -80,7 +84,8 @@ class Backfill:
         check_bucket(inventory.source_bucket, self._settings.scope)
         created = inventory.created or self._clock()
         key = f"manifests/{campaign}/inventory-{inventory.source_bucket}-{created:%Y-%m-%d}.csv"
-        rows = inventory.select(self._data_rows(inventory), self._settings.remediate_restored_archives)
+        archives = self._settings.remediate_restored_archives
+        rows = inventory.select(self._data_rows(inventory), archives, dsse=include_dsse_other_keys)
         written = self._files.write_csv(config.report_bucket, key, rows)
         if written is None:
             return None

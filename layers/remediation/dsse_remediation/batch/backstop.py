@@ -7,7 +7,9 @@ report bucket) whether there is anything to do, and an idle estate starts no job
 
 1. S3 Inventory, where the bucket has a usable one (CSV, EncryptionStatus field, whole bucket, enabled): its newest
    report, when newer than the one last covered, is filtered to the objects that are not DSSE-KMS
-   (`Backfill.from_inventory`); none → no job; else one job over that manifest. The report's own time (its folder,
+   (`Backfill.from_inventory`), and with BACKSTOP_INCLUDE_DSSE_OTHER_KEYS the DSSE-KMS ones too (S3 Inventory names
+   no key: an object DSSE under another key is told apart only by its task's HeadObject); none → no job; else one
+   job over that manifest. The report's own time (its folder,
    when the listing was taken) is recorded as the bucket's last run: a report delivered hours after its listing
    began is still newer than the one before it, and a bucket whose inventory is later removed gets a window from
    the last listing on.
@@ -187,6 +189,10 @@ class Backstop:
             "covered": inventory.delivered,
         }
         delivered = f"{inventory.delivered:%Y-%m-%d %H:%M}Z"
+        # S3 Inventory names no key: with BACKSTOP_INCLUDE_DSSE_OTHER_KEYS its DSSE-KMS rows go to the job too, whose
+        # task function reads each one's key (one HEAD each), as the window's DSSEKMS job does.
+        dsse = self.settings.batch.backstop_include_dsse_other_keys
+        what = "objects that are not DSSE-KMS" + (" (and DSSE-KMS ones: it names no key)" if dsse else "")
         if last_run is not None and inventory.delivered <= last_run:
             reason = (
                 f"the S3 Inventory report of {delivered} is no newer than the last one covered ({last_run.isoformat()})"
@@ -194,16 +200,18 @@ class Backstop:
             return BucketRun(bucket, Action.SKIPPED, reason, **(found | {"covered": last_run}))
         if dry_run:  # from_inventory writes the filtered manifest: a dry run only says what it would read
             reason = (
-                f"would read the S3 Inventory report of {delivered} and start one job over its objects that are not "
-                "DSSE-KMS, if it lists any"
+                f"would read the S3 Inventory report of {delivered} and start one job over its {what}, if it lists any"
             )
             return BucketRun(bucket, Action.WOULD_START, reason, encryption_filters=(INVENTORY_FILTER,), **found)
-        spec = self.backfill.from_inventory(inventory.manifest_uri, campaign=campaign)  # alert-only: Backfill.dry_run
+        spec = self.backfill.from_inventory(  # alert-only: the job is a dry run (Backfill.dry_run)
+            inventory.manifest_uri, campaign=campaign, include_dsse_other_keys=dsse
+        )
         if spec is None:
-            reason = f"the S3 Inventory report of {delivered} lists no object that is not DSSE-KMS"
+            none = "object a job must read" if dsse else "object that is not DSSE-KMS"
+            reason = f"the S3 Inventory report of {delivered} lists no {none}"
             return BucketRun(bucket, Action.SKIPPED, reason, **found)
         job = self.backfill.start(spec)
-        reason = f"the S3 Inventory report of {delivered} lists objects that are not DSSE-KMS: one job over them"
+        reason = f"the S3 Inventory report of {delivered} lists {what}: one job over them"
         return BucketRun(
             bucket, Action.STARTED, reason, encryption_filters=(spec.encryption_filter,), job_ids=(job,), **found
         )

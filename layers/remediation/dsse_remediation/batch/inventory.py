@@ -62,9 +62,12 @@ class Inventory:
         created = datetime.fromtimestamp(int(stamp) / 1000, UTC) if stamp.isdigit() else None
         return cls(uri, source, bucket_name(destination) if destination else default_bucket, files, columns, created)
 
-    def select(self, rows: Iterable[list[str]], archives: bool = False) -> Iterator[tuple[str, str]]:
-        """(bucket, key) of the current objects a job can bring to DSSE-KMS, keys as the inventory has them
-        (URL-encoded, what a Batch Operations CSV manifest wants).
+    def select(
+        self, rows: Iterable[list[str]], archives: bool = False, dsse: bool = False
+    ) -> Iterator[tuple[str, str]]:
+        """(bucket, key) of the current objects a job must visit, keys as the inventory has them (URL-encoded, what
+        a Batch Operations CSV manifest wants): those that are not DSSE-KMS, and with `dsse` the DSSE-KMS ones too,
+        whatever their key (no column names it: the task function reads each one's, one HEAD each).
 
         S3 documents EncryptionStatus as SSE-S3, SSE-C, SSE-KMS or NOT-SSE and leaves the DSSE-KMS spelling out, so
         any value naming DSSE counts as DSSE. Left out as well: SSE-C objects (nothing can re-encrypt them without
@@ -81,7 +84,7 @@ class Inventory:
                     f"{self.uri}: a data file row has {len(row)} values where fileSchema lists {len(self.columns)}"
                 )
             encryption = row[status].strip().upper()
-            if "DSSE" in encryption or encryption == "SSE-C":
+            if ("DSSE" in encryption and not dsse) or encryption == "SSE-C":
                 continue
             if storage is not None and not archives and row[storage].strip() in ARCHIVES:
                 continue

@@ -241,7 +241,7 @@ def add_backfill(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--include-dsse-other-keys",
         action="store_true",
         help="also a DSSEKMS job per bucket, for DSSE objects under another key: it lists the compliant objects too "
-        "(one task and one HEAD each)",
+        "(one task and one HEAD each); with --from-inventory, the report's DSSE-KMS rows go into its job too",
     )
     jobs = backfill.add_argument_group("the jobs")
     jobs.add_argument(

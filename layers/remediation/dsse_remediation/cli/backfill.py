@@ -85,11 +85,8 @@ def check_request(args: argparse.Namespace, now: datetime) -> list[str]:
     if args.from_inventory is not None:
         if not args.from_inventory.startswith("s3://") or "/" not in args.from_inventory.removeprefix("s3://"):
             raise UsageError(f"--from-inventory {args.from_inventory!r}: expected s3://bucket/.../manifest.json")
-        if args.created_after or args.include_dsse_other_keys:
-            raise UsageError(
-                "--from-inventory takes the inventory's objects: --created-after and "
-                "--include-dsse-other-keys do not apply"
-            )
+        if args.created_after:
+            raise UsageError("--from-inventory takes the objects its report lists: --created-after does not apply")
     if args.created_after and args.created_after > now:
         raise UsageError(f"--created-after {args.created_after.isoformat()} is in the future: no object matches")
     if args.wait and args.estimate_only:
@@ -192,12 +189,19 @@ def require_stack_parts(function: str | None, role: str | None, bucket: str | No
 def plan_jobs(
     args: argparse.Namespace, app: App, named: Sequence[str], campaign: str, console: Console
 ) -> list[JobSpec]:
-    """The jobs to create: one per encryption type per in-scope bucket, or one over an inventory's non-DSSE rows."""
+    """The jobs to create: one per encryption type per in-scope bucket, or one over an inventory's non-DSSE rows (and,
+    with --include-dsse-other-keys, its DSSE rows: the inventory names no key)."""
     settings = app.settings
     if args.from_inventory:
-        spec = app.backfill.from_inventory(args.from_inventory, campaign=campaign, dry_run=args.dry_run)
+        spec = app.backfill.from_inventory(
+            args.from_inventory,
+            campaign=campaign,
+            dry_run=args.dry_run,
+            include_dsse_other_keys=args.include_dsse_other_keys,
+        )
         if spec is None:
-            console.notice(f"{args.from_inventory} lists no object that is not DSSE-KMS")
+            what = "object a job must read" if args.include_dsse_other_keys else "object that is not DSSE-KMS"
+            console.notice(f"{args.from_inventory} lists no {what}")
             return []
         return [spec]
     buckets = list(named) if named else list(in_scope_buckets(app))
