@@ -22,7 +22,7 @@ from dsse_remediation.model import Failure, answer
 from dsse_remediation.scope import Scope
 from dsse_remediation.wiring import App
 from tests.batch_operations import BATCH_SETTINGS, REPORT_BUCKET, BatchOperations
-from tests.helpers import ACCOUNT_ID, Wiring, inject_error, put
+from tests.helpers import ACCOUNT_ID, Inbox, Wiring, inject_error, put
 from tests.lambda_context import load_function
 from tests.s3control_double import S3ControlDouble
 
@@ -418,6 +418,49 @@ def test_an_inventory_report_is_used_once_and_its_own_time_is_recorded_not_the_r
 
     assert only(later, inventoried).action is Action.STARTED
     assert len(double.jobs) == 2
+
+
+def test_a_stopped_inventory_falls_back_to_the_window_and_the_run_alerts_naming_the_bucket(
+    make_backstop: Callable[..., Backstop], double: S3ControlDouble, s3: Any, inventoried: str, inbox: Inbox
+) -> None:
+    """Reports stopped arriving (a destination policy changed, say): the newest is days old, and was covered. Without
+    the staleness rule every run says "no newer than the last one covered" and never looks at the bucket again."""
+    delivered = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
+    inventory(s3, inventoried, [(inventoried, "a.csv", "SSE-S3")], delivered=delivered)
+    record(s3, example_inventoried_bucket=delivered)
+    put(s3, inventoried, "b.csv")  # written after the last report: only a window can find it
+    backstop = make_backstop(at=delivered + timedelta(days=3))  # a few days past the newest report
+
+    run = backstop.run()
+
+    result = only(run, inventoried)
+    assert (result.source, result.action, result.encryption_filters) == ("window", Action.STARTED, ("SSES3",))
+    assert result.created_after == delivered
+    assert [stale.bucket for stale in run.stale_inventories] == [inventoried]
+    [message] = inbox.messages()
+    assert (message["attributes"]["severity"], message["attributes"]["resourceType"]) == ("high", "s3-inventory")
+    assert message["attributes"]["bucket"] == inventoried
+    [stale] = message["body"]["staleInventories"]
+    assert (stale["bucket"], stale["configurationId"], stale["frequency"], stale["destination"]) == (
+        inventoried,
+        "daily",
+        "Daily",
+        f"s3://{INVENTORY_BUCKET}/inv/{inventoried}/daily/",
+    )
+    assert inventoried in message["subject"]
+    assert [request["Description"].rsplit(" ", 1)[1] for request in double.jobs.values()] == ["SSES3"]
+
+
+def test_a_fresh_inventory_is_used_and_nothing_is_alerted(
+    make_backstop: Callable[..., Backstop], s3: Any, inventoried: str, inbox: Inbox
+) -> None:
+    inventory(s3, inventoried, [(inventoried, "a.csv", "SSE-S3")], delivered=datetime.now(UTC) - timedelta(hours=30))
+
+    run = make_backstop().run()
+
+    assert (only(run, inventoried).source, only(run, inventoried).action) == ("inventory", Action.STARTED)
+    assert run.stale_inventories == ()
+    assert inbox.messages() == []
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from dsse_remediation.alerts import Alert, Alerts, Context
 from dsse_remediation.batch.backfill import Backfill
 from dsse_remediation.batch.backstop import LAST_RUN_KEY, Action, Backstop, BackstopRun
 from dsse_remediation.exceptions import AwsFailure
@@ -24,7 +25,7 @@ from tests.fakes import (
     FakeStorageMetrics,
     inventory_configuration,
 )
-from tests.helpers import PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY, REGION, Wiring
+from tests.helpers import ACCOUNT_ID, PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY, REGION, Wiring
 
 ALIAS = "arn:aws:lambda:us-east-1:123456789012:function:dsse-remediation-batch-task:live"
 ROLE = "arn:aws:iam::123456789012:role/dsse-remediation-batch-job"
@@ -36,8 +37,23 @@ UNDER_THE_KEY = Encryption(DSSE, PLACEHOLDER_KEY)
 
 
 @dataclass
+class Published:
+    """The alert topic: every alert published, or the error SNS answers with."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    failure: AwsFailure | None = None
+
+    def publish(self, alert: Alert) -> str:
+        if self.failure is not None:
+            raise self.failure
+        self.alerts.append(alert)
+        return "m-1"
+
+
+@dataclass
 class World:
-    """A backstop on fakes: the account's buckets, their inventories, the report bucket, Batch Operations."""
+    """A backstop on fakes: the account's buckets, their inventories, the report bucket, Batch Operations, the
+    alert topic."""
 
     offline: Wiring
     clock: PinnedClock = field(default_factory=PinnedClock)
@@ -45,11 +61,13 @@ class World:
     inventories: FakeInventoryStore = field(default_factory=FakeInventoryStore)
     files: FakeReportFiles = field(default_factory=FakeReportFiles)
     jobs: FakeBatchJobs = field(default_factory=FakeBatchJobs)
+    published: Published = field(default_factory=Published)
 
     def backstop(self, **overrides: Any) -> Backstop:
         settings = self.offline.settings(**(BATCH | {"scope": Scope.parse("*", "example-excluded-*")} | overrides))
+        alerts = Alerts(self.published, Context("remediate", ACCOUNT_ID, REGION, clock=self.clock))
         backfill = Backfill(settings, self.jobs, self.inventories, self.files, FakeStorageMetrics(), self.clock)  # type: ignore[arg-type]
-        return Backstop(settings, backfill, self.buckets, self.inventories, self.files, self.clock)  # type: ignore[arg-type]
+        return Backstop(settings, backfill, self.buckets, self.inventories, self.files, alerts, self.clock)  # type: ignore[arg-type]
 
     def run(self, dry_run: bool = False, **overrides: Any) -> BackstopRun:
         return self.backstop(**overrides).run(dry_run=dry_run)
@@ -329,3 +347,137 @@ def test_without_include_dsse_other_keys_an_inventory_of_dsse_rows_only_starts_n
     assert (only(run).action, only(run).source) == (Action.SKIPPED, "inventory")
     assert "lists no object that is not DSSE-KMS" in only(run).reason
     assert world.jobs.created == {}
+
+
+# --- a stale inventory, and one that has delivered no report yet ----------------------------------------------------
+
+
+def test_an_inventory_whose_reports_stopped_falls_back_to_the_window_and_one_alert_names_it(world: World) -> None:
+    """Its newest report older than two days (Daily): every run would otherwise find no report newer than the last one
+    covered and skip the bucket for good, silently."""
+    report = world.inventories.report(BUCKET, [("a.csv", "SSE-S3")], world.ago(days=4))
+    world.record(example_protected_bucket=report.delivered)
+    world.buckets.add(BUCKET, ("b.csv", world.ago(days=1), SSE_S3))
+
+    run = world.run()
+
+    assert (only(run).source, only(run).action, world.filters) == ("window", Action.STARTED, ["SSES3"])
+    assert only(run).created_after == report.delivered  # from where the inventory stopped covering the bucket
+    assert "older than 2 of its periods: its reports stopped, the window instead" in only(run).reason
+    [stale] = run.stale_inventories
+    assert (stale.bucket, stale.configuration_id, stale.frequency, stale.newest_report) == (
+        BUCKET,
+        "daily",
+        "Daily",
+        report.delivered,
+    )
+    assert stale.destination == f"s3://example-inventories/inv/{BUCKET}/daily/"
+    [alert] = world.published.alerts
+    assert (alert.body["severity"], alert.body["outcome"], alert.body["resourceType"]) == (
+        "high",
+        "failed",
+        "s3-inventory",
+    )
+    assert alert.body["resource"] == f"s3://{BUCKET}"
+    assert alert.body["staleInventories"] == [
+        {
+            "bucket": BUCKET,
+            "configurationId": "daily",
+            "frequency": "Daily",
+            "destination": stale.destination,
+            "newestReport": report.delivered.isoformat(),
+        }
+    ]
+    assert any("bucket policy" in check for check in alert.body["check"])
+    assert alert.attributes == {
+        "severity": "high",
+        "outcome": "failed",
+        "resourceType": "s3-inventory",
+        "bucket": BUCKET,
+    }
+    assert stale.destination in alert.text_body
+    assert run.answer()["staleInventories"] == alert.body["staleInventories"]
+    assert run.alert_error is None
+
+
+def test_a_fresh_inventory_report_is_used_and_no_alert_is_published(world: World) -> None:
+    world.inventories.report(BUCKET, [("a.csv", "SSE-S3")], world.ago(hours=47))
+    world.buckets.add(BUCKET)
+
+    run = world.run()
+
+    assert (only(run).source, only(run).action) == ("inventory", Action.STARTED)
+    assert (run.stale_inventories, world.published.alerts, run.answer()["staleInventories"]) == ((), [], [])
+
+
+def test_a_weekly_inventory_is_stale_after_two_weeks_not_two_days(world: World) -> None:
+    weekly = inventory_configuration(BUCKET, id="weekly", frequency="Weekly")
+    world.inventories.report(BUCKET, [("a.csv", "SSE-S3")], world.ago(days=13), weekly)
+    world.inventories.report(
+        "example-other-bucket",
+        [("a.csv", "SSE-S3")],
+        world.ago(days=15),
+        inventory_configuration("example-other-bucket", id="weekly", frequency="Weekly"),
+    )
+    world.buckets.add(BUCKET)
+    world.buckets.add("example-other-bucket")
+
+    run = world.run()
+
+    assert only(run).source == "inventory"
+    assert [stale.bucket for stale in run.stale_inventories] == ["example-other-bucket"]
+    assert len(world.published.alerts) == 1
+
+
+def test_every_stale_bucket_is_named_in_the_runs_one_alert(world: World) -> None:
+    for bucket in ("example-first-bucket", "example-second-bucket"):
+        world.inventories.report(bucket, [("a.csv", "SSE-S3")], world.ago(days=3))
+        world.buckets.add(bucket)
+
+    run = world.run()
+
+    [alert] = world.published.alerts
+    assert [one["bucket"] for one in alert.body["staleInventories"]] == [
+        "example-first-bucket",
+        "example-second-bucket",
+    ]
+    assert alert.body["resource"] == "s3://example-first-bucket, s3://example-second-bucket"
+    assert "bucket" not in alert.attributes
+    assert len(run.stale_inventories) == 2
+
+
+def test_a_dry_run_lists_the_stale_inventories_and_publishes_nothing(world: World) -> None:
+    world.inventories.report(BUCKET, [("a.csv", "SSE-S3")], world.ago(days=3))
+    world.buckets.add(BUCKET)
+
+    run = world.run(dry_run=True)
+
+    assert [stale.bucket for stale in run.stale_inventories] == [BUCKET]
+    assert world.published.alerts == []
+
+
+def test_a_lost_stale_inventory_alert_is_named_on_the_run(world: World) -> None:
+    world.inventories.report(BUCKET, [("a.csv", "SSE-S3")], world.ago(days=3))
+    world.buckets.add(BUCKET)
+    world.published.failure = AwsFailure(Failure.TRANSIENT, "InternalError: SNS is down")
+
+    run = world.run()
+
+    assert run.alert_error is not None
+    assert "SNS is down" in run.alert_error
+    assert BUCKET in world.last_runs  # the window's run is recorded: a retry does not start its jobs twice
+
+
+def test_an_inventory_that_has_delivered_no_report_yet_gets_the_window_and_no_alert(world: World) -> None:
+    """S3 keeps no creation time for a configuration: a first report still to come (up to 48 hours) and a destination
+    that never received one look the same. The window misses nothing meanwhile; the reason names the configuration."""
+    world.inventories.configurations_of[BUCKET] = [inventory_configuration(BUCKET)]
+    world.buckets.add(BUCKET, ("a.csv", world.ago(hours=1), SSE_S3))
+
+    run = world.run()
+
+    assert (only(run).source, only(run).action) == ("window", Action.STARTED)
+    assert only(run).reason.startswith(
+        f"S3 Inventory 'daily' (s3://example-inventories/inv/{BUCKET}/daily/) has delivered no report yet"
+    )
+    assert (run.stale_inventories, world.published.alerts) == ((), [])

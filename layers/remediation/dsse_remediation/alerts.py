@@ -2,8 +2,9 @@
 
 Body schema `dsse-remediation.alert/v1` (JSON, the SNS `default` message). Every alert carries:
 
-    schema, time, severity, outcome, resourceType ("object" | "bucket" | "kms-key"), resource, mode, dryRun,
-    account, region, reason, trigger {source, eventName, eventId, eventTime, actor, sourceIp}
+    schema, time, severity, outcome, resourceType ("object" | "bucket" | "kms-key" | "batch-job" | "s3-inventory"),
+    resource, mode, dryRun, account, region, reason, trigger {source, eventName, eventId, eventTime, actor, sourceIp}
+    (all but s3-inventory: the backstop runs on a schedule, no event triggers it)
 
 plus the fields of its resource type:
 
@@ -12,6 +13,10 @@ plus the fields of its resource type:
     bucket:  bucket, encryptionBefore / encryptionAfter {algorithm, kmsKeyId, bucketKeyEnabled,
              blockedEncryptionTypes}, expectedKmsKeyId, preventionPolicy, sweep
     kms-key: keyArn, eventName, keyState, rotationEnabled, deletionDate, actions, protects, policyStatements
+    batch-job (batch/summary.py): jobId, jobIds, campaign, bucket, encryptionFilter, status, counts, totalTasks,
+             failedTasks, unremediable, reportLocation, jobFailureReasons
+    s3-inventory (batch/backstop.py, severity high): campaign, staleInventories [{bucket, configurationId,
+             frequency, destination, newestReport}], check
 
 Message attributes for subscription filter policies: severity, outcome, resourceType, and bucket or keyArn.
 Object contents and user-metadata values never appear in an alert.

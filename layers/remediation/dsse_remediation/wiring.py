@@ -194,5 +194,11 @@ class App:
         from .batch.backstop import Backstop
 
         return Backstop(
-            self.settings, self.backfill, self.bucket_store, self.inventories, self.report_files, self.clock
+            self.settings,
+            self.backfill,
+            self.bucket_store,
+            self.inventories,
+            self.report_files,
+            self.alerts,
+            self.clock,
         )

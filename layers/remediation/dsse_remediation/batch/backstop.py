@@ -12,7 +12,15 @@ report bucket) whether there is anything to do, and an idle estate starts no job
    job over that manifest. The report's own time (its folder,
    when the listing was taken) is recorded as the bucket's last run: a report delivered hours after its listing
    began is still newer than the one before it, and a bucket whose inventory is later removed gets a window from
-   the last listing on.
+   the last listing on. A stale inventory (its newest report older than two of its periods: Daily 48 hours,
+   Weekly 14 days) has stopped delivering (its destination's policy changed, the destination is gone, ...): the
+   bucket gets the window instead, and the run publishes one alert (resourceType `s3-inventory`, severity high)
+   naming each such bucket, its configuration and destination, and what to check. Without it every run would find
+   "no report newer than the last one covered" and look at the bucket no more, silently. A usable configuration
+   that has delivered no report yet gets the window too, with no alert: S3 keeps no creation time for a
+   configuration, so a first report still to come (up to 48 hours) cannot be told from one that never will, and
+   the window misses nothing meanwhile; the bucket's reason names the configuration, for a person to check one
+   that stays so.
 2. Otherwise a `CreatedAfter` window since the bucket's last run (`backstop/last-run.json` in the report bucket; no
    record: BACKSTOP_LOOKBACK_HOURS back). The bucket is listed, up to BACKSTOP_LISTING_LIMIT keys, for the objects
    written after the window opened, and each of them (up to HEAD_LIMIT) is read with HeadObject: jobs start only for
@@ -24,8 +32,8 @@ report bucket) whether there is anything to do, and an idle estate starts no job
 A bucket's last run is recorded only once its jobs were created (a bucket with nothing to do is recorded at once): a
 run cut short, or a bucket that failed, is looked at again with the same window, and Batch Operations'
 ClientRequestToken (campaign, bucket, type, window) keeps a job asked twice from starting twice. Jobs of an
-alert-only deployment are dry runs. A dry run of the backstop starts nothing and writes nothing (not even
-last-run.json): its answer lists what would start.
+alert-only deployment are dry runs. A dry run of the backstop starts nothing, writes nothing (not even
+last-run.json) and publishes no alert: its answer lists what would start, and the stale inventories.
 
 This module decides; the adapters call AWS: BucketStore (the account's buckets, a bucket's recent writes and their
 encryption), InventoryStore (S3 Inventory configurations and reports), ReportFiles (last-run.json).
@@ -34,17 +42,18 @@ encryption), InventoryStore (S3 Inventory configurations and reports), ReportFil
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from ..alerts import Alerts, Context, TextAlert, envelope, subject
 from ..aws.report_files import ReportFiles
 from ..aws.s3_buckets import BucketStore
 from ..aws.s3_inventory import InventoryConfiguration, InventoryReport, InventoryStore
 from ..config import Settings, is_key_arn
 from ..exceptions import AwsFailure, ConfigError, InvalidRequest
-from ..model import DSSE, Clock, Failure, utc_now
+from ..model import DSSE, Clock, Failure, Outcome, answer, utc_now
 from ..scope import is_directory_bucket
 from .backfill import Backfill
 from .requests import DSSE_FILTER, INVENTORY_FILTER, encryption_filter_of, plan
@@ -53,6 +62,19 @@ log = logging.getLogger(__name__)
 
 LAST_RUN_KEY = "backstop/last-run.json"
 HEAD_LIMIT = 1000  # recent writes read one by one ($0.0004 per 1,000 HEADs); beyond, every type's job starts
+# S3 Inventory delivers a report daily or weekly (the configuration's Schedule.Frequency); a newest report older than
+# STALE_PERIODS of them means deliveries stopped. https://docs.aws.amazon.com/AmazonS3/latest/API/API_InventorySchedule.html
+PERIODS = {"Daily": timedelta(days=1), "Weekly": timedelta(days=7)}
+STALE_PERIODS = 2
+# Why reports stop arriving, and where to look: S3 writes them with its service principal, under the destination's
+# bucket policy, in the source bucket's Region. https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketInventoryConfiguration.html
+CHECKS = (
+    "the configuration still exists and is enabled (GetBucketInventoryConfiguration)",
+    "the destination bucket still exists, in the source bucket's Region",
+    "the destination's bucket policy still lets the S3 service (s3.amazonaws.com) PutObject under the destination "
+    "prefix for the source bucket and account (aws:SourceArn, aws:SourceAccount)",
+    "a KMS key that encrypts the reports still lets S3 use it",
+)
 
 
 class Action(StrEnum):
@@ -75,6 +97,25 @@ class BucketRun:
     encryption_filters: tuple[str, ...] = ()  # one job each (INVENTORY: one job over the inventory's manifest)
     job_ids: tuple[str, ...] = ()
     covered: datetime | None = None  # what is recorded as its last run: the inventory's time (None: the run's)
+    stale_inventory: StaleInventory | None = None  # its inventory stopped delivering: the window was used instead
+
+
+@dataclass(frozen=True)
+class StaleInventory:
+    """An S3 Inventory configuration whose newest report is older than STALE_PERIODS of its frequency."""
+
+    bucket: str
+    configuration_id: str
+    frequency: str
+    destination: str  # where its reports are delivered: s3://<bucket>/<prefix>/<source bucket>/<id>/
+    newest_report: datetime
+
+    @property
+    def text(self) -> str:
+        return (
+            f"s3://{self.bucket}: S3 Inventory {self.configuration_id!r} ({self.frequency}), newest report "
+            f"{self.newest_report:%Y-%m-%d %H:%M}Z in {self.destination}"
+        )
 
 
 @dataclass(frozen=True)
@@ -83,6 +124,15 @@ class BackstopRun:
     campaign: str
     dry_run: bool
     buckets: tuple[BucketRun, ...] = ()
+    alert_error: str | None = None  # the stale inventories' alert could not be delivered
+
+    @property
+    def stale_inventories(self) -> tuple[StaleInventory, ...]:
+        return tuple(bucket.stale_inventory for bucket in self.buckets if bucket.stale_inventory is not None)
+
+    def answer(self) -> dict[str, Any]:
+        """The batch jobs function's answer: every bucket's, and the stale inventories at the top."""
+        return {**answer(self), "staleInventories": answer(self.stale_inventories)}
 
     @property
     def job_ids(self) -> tuple[str, ...]:
@@ -101,6 +151,7 @@ class Backstop:
         buckets: BucketStore,
         inventories: InventoryStore,
         files: ReportFiles,
+        alerts: Alerts,
         clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
@@ -108,6 +159,7 @@ class Backstop:
         self.buckets = buckets
         self.inventories = inventories
         self.files = files
+        self.alerts = alerts
         self.clock = clock
 
     def run(self, *, dry_run: bool = False) -> BackstopRun:
@@ -138,7 +190,10 @@ class Backstop:
                 records = dict(recorded)
         if not dry_run and recorded != records:
             self._save_last_runs(report_bucket, recorded)
-        return BackstopRun(time=now, campaign=campaign, dry_run=dry_run, buckets=tuple(results))
+        run = BackstopRun(time=now, campaign=campaign, dry_run=dry_run, buckets=tuple(results))
+        if run.stale_inventories and not dry_run:
+            run = replace(run, alert_error=self.alerts.publish(stale_alert(run, self.alerts.context)))
+        return run
 
     def _last_runs(self, report_bucket: str) -> dict[str, str]:
         """Each bucket's last run (ISO time), from backstop/last-run.json; none recorded yet, or unreadable: {}."""
@@ -157,9 +212,8 @@ class Backstop:
         self.files.write_json(report_bucket, LAST_RUN_KEY, dict(sorted(records.items())))
 
     def _not_ours(self, bucket: str, region: str | None) -> str | None:
-        if (
-            bucket == self.settings.batch.report_bucket
-        ):  # its own writes (reports, last-run.json) would start jobs daily
+        # The report bucket's own writes (reports, last-run.json) would start jobs daily.
+        if bucket == self.settings.batch.report_bucket:
             return "the report bucket: written by the product itself (DSSE-KMS by default)"
         if not self.settings.scope.contains(bucket):
             return f"outside the protected buckets ({self.settings.scope.describe()})"
@@ -171,13 +225,18 @@ class Backstop:
         return None
 
     def _bucket(self, bucket: str, last_run: datetime | None, now: datetime, campaign: str, dry_run: bool) -> BucketRun:
-        inventory = self._newest_report(bucket)
-        if inventory is not None:
+        inventory, note = self._newest_report(bucket)
+        stale = _stale(inventory, now) if inventory is not None else None
+        if inventory is not None and stale is None:
             try:
                 return self._from_inventory(bucket, inventory, last_run, campaign, dry_run)
             except InvalidRequest as exc:  # a report delivered before the EncryptionStatus field was added, ...
                 log.warning("inventory unusable: listing instead", extra={"bucket": bucket, "error": str(exc)})
-        return self._window(bucket, last_run, now, campaign, dry_run)
+        if stale is not None:
+            log.warning("S3 Inventory stale: listing instead", extra={"bucket": bucket, "inventory": stale.text})
+            note = f"{stale.text} is older than {STALE_PERIODS} of its periods: its reports stopped, the window instead"
+        window = self._window(bucket, last_run, now, campaign, dry_run)
+        return replace(window, reason=f"{note}; {window.reason}", stale_inventory=stale) if note else window
 
     def _from_inventory(
         self, bucket: str, inventory: InventoryReport, last_run: datetime | None, campaign: str, dry_run: bool
@@ -280,16 +339,60 @@ class Backstop:
             needed.add(encryption_filter_of(found.algorithm))
         return needed
 
-    def _newest_report(self, bucket: str) -> InventoryReport | None:
-        """The newest report of the bucket's usable S3 Inventory configurations, or None (then the window is used:
-        no configuration, none usable, or its reports cannot be read)."""
+    def _newest_report(self, bucket: str) -> tuple[InventoryReport | None, str | None]:
+        """The newest report of the bucket's usable S3 Inventory configurations; or None (then the window is used:
+        no configuration, none usable, none delivered yet, or its reports cannot be read) and, for the last two, a
+        note on the window's reason."""
         try:
             usable = [config for config in self.inventories.configurations(bucket) if _usable(config)]
             reports = [report for report in map(self.inventories.newest_report, usable) if report is not None]
         except AwsFailure as exc:
             log.warning("S3 Inventory not readable: listing instead", extra={"bucket": bucket, "error": str(exc)})
-            return None
-        return max(reports, key=lambda report: report.delivered) if reports else None
+            return None, None
+        if reports:
+            return max(reports, key=lambda report: report.delivered), None
+        if usable:  # a first report still to come, or a destination S3 never could write to: not told apart
+            where = ", ".join(f"{config.id!r} ({config.location})" for config in usable)
+            return None, f"S3 Inventory {where} has delivered no report yet (the first can take 48 hours)"
+        return None, None
+
+
+def _stale(report: InventoryReport, now: datetime) -> StaleInventory | None:
+    """The report's configuration when the report is older than STALE_PERIODS of its frequency (an unknown frequency
+    counts as Weekly: no alert before two weeks)."""
+    config = report.configuration
+    if now - report.delivered <= STALE_PERIODS * PERIODS.get(config.frequency, PERIODS["Weekly"]):
+        return None
+    return StaleInventory(config.bucket, config.id, config.frequency, config.location, report.delivered)
+
+
+def stale_alert(run: BackstopRun, context: Context) -> TextAlert:
+    """One alert for the run's stale inventories (resourceType s3-inventory, severity high): each bucket, its
+    configuration and destination, and what to check. The window covered those buckets meanwhile."""
+    stale = run.stale_inventories
+    buckets = [f"s3://{one.bucket}" for one in stale]
+    reason = (
+        f"S3 Inventory reports stopped arriving for {len(stale)} bucket(s): the backstop listed them instead "
+        "(a CreatedAfter window) and will until a new report arrives"
+    )
+    head = envelope(
+        context,
+        severity="high",
+        outcome=Outcome.FAILED,
+        resource_type="s3-inventory",
+        resource=", ".join(buckets),
+        dry_run=run.dry_run,
+        reason=reason,
+    )
+    body = {**head, "campaign": run.campaign, "staleInventories": answer(stale), "check": list(CHECKS)}
+    text = "\n".join(
+        [reason + ":", "", *(f"  {one.text}" for one in stale), "", "Check, for each:", *(f"  - {c}" for c in CHECKS)]
+    )
+    attributes = {"severity": "high", "outcome": Outcome.FAILED.value, "resourceType": "s3-inventory"}
+    if len(stale) == 1:
+        attributes["bucket"] = stale[0].bucket
+    title = "DSSE-KMS backstop: S3 Inventory reports stopped"
+    return TextAlert(subject=subject(title, ", ".join(buckets)), body=body, attributes=attributes, text=text)
 
 
 def _usable(config: InventoryConfiguration) -> bool:
