@@ -184,9 +184,7 @@ def test_a_listing_that_reaches_its_limit_starts_every_types_job_and_says_to_con
 def test_more_recent_writes_than_can_be_read_one_by_one_start_every_types_job_unread(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dsse_remediation.batch import backstop
-
-    monkeypatch.setattr(backstop, "HEAD_LIMIT", 2)
+    monkeypatch.setattr("dsse_remediation.batch.backstop.HEAD_LIMIT", 2)
     world.buckets.add(BUCKET, *((f"new-{n}.csv", world.ago(hours=1), UNDER_THE_KEY) for n in range(3)))
 
     run = world.run(backstop_include_dsse_other_keys=True)
