@@ -33,8 +33,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dsse_remediation.backfill import Estimate
-    from dsse_remediation.completion import JobSummary
+    from dsse_remediation.batch.estimate import Estimate
+    from dsse_remediation.batch.summary import JobSummary
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
@@ -411,7 +411,7 @@ def write_objects(s3: Any, bus: EventBus, objects: list[Write]) -> dict[tuple[st
 def backfill(s3: Any, bus: EventBus) -> Backfill:
     """Step 6: what `dsse-remediate backfill s3://finance-2018 --wait` does, on S3 Batch Operations played locally."""
     from dsse_remediation.aws import clients
-    from dsse_remediation.backfill import plan
+    from dsse_remediation.batch.requests import plan
     from dsse_remediation.wiring import App
 
     # Imported by name: mypy's scope excludes tests/ (the stand-in and the double are test code).
@@ -421,7 +421,7 @@ def backfill(s3: Any, bus: EventBus) -> Backfill:
     double = doubles.S3ControlDouble(ACCOUNT, s3=s3)
     bus.handlers[JOBS].app._clients[("s3control", REGION)] = double.client  # the function's S3 Control: the double
     operator = App.from_env(client=double.factory(clients.client))  # the CLI's view of the stack
-    specs = plan("finance-2018", campaign="backfill-demo", priority=operator.settings.batch_job_priority)
+    specs = plan("finance-2018", campaign="backfill-demo", priority=operator.settings.batch.job_priority)
     estimate = operator.backfill.estimate(specs)
     job_ids = [operator.backfill.start(spec) for spec in specs]
     with quiet():

@@ -348,7 +348,7 @@ TASK_FUNCTION_VERSION = "arn:aws:lambda:us-east-1:123456789012:function:dsse-rem
 JOB_ROLE_ARN = "arn:aws:iam::123456789012:role/dsse-remediation-BatchJob"
 REPORT_BUCKET = "example-dsse-reports"
 BATCH_SETTINGS: dict[str, Any] = {
-    "batch_task_function": TASK_FUNCTION_VERSION,  # a version ARN is used as it is (no GetAlias)
-    "batch_job_role_arn": JOB_ROLE_ARN,
+    "task_function": TASK_FUNCTION_VERSION,  # a version ARN is used as it is (no GetAlias)
+    "job_role_arn": JOB_ROLE_ARN,
     "report_bucket": REPORT_BUCKET,
 }

@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 
 from dsse_remediation.aws.s3_objects import CONTENT_HEADERS
-from dsse_remediation.config import Settings
+from dsse_remediation.config import BatchSettings, ResultSharing, Settings
 from dsse_remediation.model import Trigger
 from dsse_remediation.wiring import App
 from tests.lambda_context import LambdaContext
@@ -329,6 +329,12 @@ class Wiring:
     published: list[dict[str, Any]] = field(default_factory=list)
 
     def settings(self, **overrides: Any) -> Settings:
+        """The test's Settings; the fields of a part (BatchSettings, ResultSharing) may be given flat, e.g.
+        `report_bucket=...` or `forward_results=True`: each goes to its part."""
+        for name, part in (("batch", BatchSettings), ("sharing", ResultSharing)):
+            flat = {f.name: overrides.pop(f.name) for f in fields(part) if f.name in overrides}
+            if flat:
+                overrides[name] = replace(overrides.get(name, part()), **flat)
         defaults = {
             "key": self.dsse_key,
             "alert_topic_arn": self.topic_arn,

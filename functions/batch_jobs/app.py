@@ -3,9 +3,11 @@
 Accepts S3 Batch Operations JobStatusChanged events (EventBridge, via CloudTrail; the rule forwards Complete, Failed
 and Cancelled) → one summary alert per job of this stack; {"backstop": {"dryRun"?}} (the EventBridge Scheduler
 schedule, or by hand) → backstop jobs only for buckets with candidates; {"job": "<id>", "alert"?} → one job's summary.
-Answers {"results": [summary]} or {"backstop": {...}}; anything else answers {"error": {...}, "results": []} and
-changes nothing. A summary whose alert was lost, an AWS error and a backstop bucket that failed raise, so the event
-is retried (then the DLQ, alarmed); the backstop's jobs are idempotent (ClientRequestToken) and its record follows them.
+Answers {"results": [summary]} or {"backstop": {...}} (every bucket's action and reason, and `staleInventories`: the
+S3 Inventory configurations whose reports stopped, alerted once per run); anything else answers {"error": {...},
+"results": []} and changes nothing. A summary or a backstop run whose alert was lost, an AWS error and a backstop
+bucket that failed raise, so the event is retried (then the DLQ, alarmed); the backstop's jobs are idempotent
+(ClientRequestToken) and its record follows them.
 """
 
 from __future__ import annotations
@@ -15,9 +17,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dsse_remediation.batch_events import BackstopRequest, JobStatusChange, SummaryRequest, parse_batch_jobs_event
+from dsse_remediation.batch.events import BackstopRequest, JobStatusChange, SummaryRequest, parse_batch_jobs_event
 from dsse_remediation.exceptions import AwsFailure, InvalidRequest
-from dsse_remediation.model import answer
 from dsse_remediation.reporting import HandlerFailed, powertools
 from dsse_remediation.triggers import correlation_id
 from dsse_remediation.wiring import App
@@ -56,7 +57,9 @@ def backstop(request: BackstopRequest) -> dict[str, Any]:
     if run.failed:
         first = run.failed[0]
         raise HandlerFailed(f"backstop: {len(run.failed)} bucket(s) failed, first {first.bucket}: {first.reason}")
-    return {"backstop": answer(run)}
+    if run.alert_error:
+        raise HandlerFailed(f"backstop: {len(run.stale_inventories)} stale S3 Inventory(ies): {run.alert_error}")
+    return {"backstop": run.answer()}
 
 
 @logger.inject_lambda_context(clear_state=True)

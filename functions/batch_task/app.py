@@ -3,7 +3,7 @@
 Invoked by a LambdaInvoke job (invocation schema 2.0, `UserArguments` {"dryRun": "true"|"false", "campaign"}), one
 task per invocation; each task is one object, judged and remediated exactly as the event path does it. Answers one
 result per task: Succeeded (the outcome in the result string), TemporaryFailure (retry helps) or PermanentFailure
-(see dsse_remediation/batch_tasks.py). Anything that is not an invocation answers {"error": {...}, "results": []}.
+(see dsse_remediation/batch/tasks.py). Anything that is not an invocation answers {"error": {...}, "results": []}.
 The invocation's remaining time (less a safety margin) bounds the copy: one that cannot finish in it is not started
 or is stopped between parts, its upload aborted, and answered TemporaryFailure (dsse_remediation/deadline.py).
 """
@@ -15,7 +15,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import S3BatchOperationResponse, S3BatchOperationResponseRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dsse_remediation.batch_tasks import parse_batch_invocation
+from dsse_remediation.batch.tasks import parse_batch_invocation
 from dsse_remediation.deadline import Deadline
 from dsse_remediation.exceptions import InvalidEvent
 from dsse_remediation.reporting import powertools

@@ -13,8 +13,8 @@ from typing import Any
 import boto3
 import pytest
 
-from dsse_remediation import backfill as backfill_module
-from dsse_remediation.backfill import JobSpec, plan
+from dsse_remediation.aws import report_files
+from dsse_remediation.batch.requests import JobSpec, plan
 from dsse_remediation.exceptions import InvalidRequest
 from dsse_remediation.scope import Scope
 from dsse_remediation.wiring import App
@@ -68,7 +68,7 @@ def double(s3: Any) -> S3ControlDouble:
 
 @pytest.fixture
 def app(wiring: Wiring, double: S3ControlDouble, task_alias: str, reports: str, bucket: str) -> App:
-    settings = wiring.settings(batch_task_function=task_alias, batch_job_role_arn=ROLE, report_bucket=reports)
+    settings = wiring.settings(task_function=task_alias, job_role_arn=ROLE, report_bucket=reports)
     return App(settings, double.factory(wiring.client))
 
 
@@ -140,7 +140,11 @@ def test_an_inventory_keeps_the_current_objects_that_are_not_dsse_with_their_key
 
     assert spec is not None
     assert spec.manifest is not None
-    assert (spec.bucket, spec.encryption, spec.manifest.bucket) == ("example-protected-bucket", "INVENTORY", REPORTS)
+    assert (spec.bucket, spec.encryption_filter, spec.manifest.bucket) == (
+        "example-protected-bucket",
+        "INVENTORY",
+        REPORTS,
+    )
     assert spec.manifest.key == "manifests/inventory-20261120/inventory-example-protected-bucket-2026-11-20.csv"
     written = s3.get_object(Bucket=REPORTS, Key=spec.manifest.key)
     lines = sorted(written["Body"].read().decode().splitlines())
@@ -170,8 +174,8 @@ def test_archived_objects_of_an_inventory_are_left_out_unless_restored_archives_
 
     def selected(archives: bool) -> list[str]:
         settings = wiring.settings(
-            batch_task_function=task_alias,
-            batch_job_role_arn=ROLE,
+            task_function=task_alias,
+            job_role_arn=ROLE,
             report_bucket=reports,
             remediate_restored_archives=archives,
         )
@@ -217,8 +221,8 @@ def test_an_inventory_of_a_bucket_outside_the_scope_is_refused_and_nothing_is_wr
     wiring: Wiring, double: S3ControlDouble, task_alias: str, reports: str, bucket: str, s3: Any
 ) -> None:
     settings = wiring.settings(
-        batch_task_function=task_alias,
-        batch_job_role_arn=ROLE,
+        task_function=task_alias,
+        job_role_arn=ROLE,
         report_bucket=reports,
         scope=Scope(exclude=("example-protected-*",)),
     )
@@ -232,7 +236,7 @@ def test_an_inventory_of_a_bucket_outside_the_scope_is_refused_and_nothing_is_wr
 def test_a_large_inventory_is_streamed_into_a_multipart_manifest(
     app: App, s3: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(backfill_module, "UPLOAD_PART_BYTES", 5 * 1024 * 1024)  # S3's smallest part
+    monkeypatch.setattr(report_files, "UPLOAD_PART_BYTES", 5 * 1024 * 1024)  # S3's smallest part
     long = "x" * 40
     rows = [row(f"{long}/{n:07d}%20object.bin", "SSE-S3") for n in range(120_000)]  # ~8 MB of manifest
 

@@ -15,14 +15,15 @@ from typing import Any
 import pytest
 from moto.s3.models import S3Backend
 
-from dsse_remediation.backstop import LAST_RUN_KEY, Action, Backstop, BackstopRun
+from dsse_remediation.batch.backstop import LAST_RUN_KEY, Action, Backstop, BackstopRun
 from dsse_remediation.config import Mode
 from dsse_remediation.exceptions import AwsFailure, ConfigError
 from dsse_remediation.model import Failure, answer
 from dsse_remediation.scope import Scope
 from dsse_remediation.wiring import App
-from tests.batch_operations import BATCH_SETTINGS, REPORT_BUCKET
-from tests.helpers import ACCOUNT_ID, Wiring, inject_error, put
+from tests.batch_operations import BATCH_SETTINGS, REPORT_BUCKET, BatchOperations
+from tests.helpers import ACCOUNT_ID, Inbox, Wiring, inject_error, put
+from tests.lambda_context import load_function
 from tests.s3control_double import S3ControlDouble
 
 INVENTORY_BUCKET = "example-excluded-inventory-destination"  # out of scope: its own writes start no job
@@ -63,9 +64,8 @@ def make_backstop(wiring: Wiring, double: S3ControlDouble, s3: Any) -> Callable[
 
     def make(at: datetime | None = None, **overrides: Any) -> Backstop:
         settings = wiring.settings(**(BATCH_SETTINGS | {"scope": Scope.parse("*", "example-excluded-*")} | overrides))
-        app = App(settings, double.factory(wiring.client))
         moment = at or datetime.now(UTC) + timedelta(hours=1)
-        return Backstop(settings, app.backfill, app.client("s3"), clock=lambda: moment)
+        return App(settings, double.factory(wiring.client), clock=lambda: moment).backstop
 
     return make
 
@@ -150,7 +150,7 @@ def test_recent_sse_c_objects_start_no_job_no_job_could_re_encrypt_them(
     s3.put_object(Bucket=bucket, Key="c.bin", Body=b"x", SSECustomerAlgorithm="AES256", SSECustomerKey=b"k" * 32)
     backstop = make_backstop()
     # S3 answers HeadObject on an SSE-C object without its key with a bare 400 (moto describes it).
-    inject_error(backstop.store._client, "HeadObject", "400", 400)
+    inject_error(backstop.buckets.client, "HeadObject", "400", 400)
 
     run = backstop.run()
 
@@ -346,6 +346,38 @@ def test_an_inventory_that_lists_only_dsse_objects_starts_no_job(
     assert inventoried in last_runs(s3)
 
 
+def test_with_include_dsse_other_keys_an_inventory_job_brings_an_object_dsse_under_another_key_to_the_key(
+    make_backstop: Callable[..., Backstop],
+    double: S3ControlDouble,
+    s3: Any,
+    inventoried: str,
+    dsse_key: str,
+    other_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An object written DSSE-KMS under another key whose event was missed: S3 Inventory says DSSE-KMS and names no
+    key, so only a task that reads the object can tell. With BACKSTOP_INCLUDE_DSSE_OTHER_KEYS the inventory's job
+    takes its DSSE-KMS rows too, and the task function remediates the object."""
+    inventory(s3, inventoried, [(inventoried, "other-key.csv", "DSSE-KMS"), (inventoried, "customer-key.bin", "SSE-C")])
+    put(s3, inventoried, "other-key.csv", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=other_key)
+
+    run = make_backstop(backstop_include_dsse_other_keys=True).run()
+
+    result = only(run, inventoried)
+    assert (result.action, result.source, result.encryption_filters) == (Action.STARTED, "inventory", ("INVENTORY",))
+    [request] = double.jobs.values()
+    manifest = request["Manifest"]["Location"]["ObjectArn"].split(":::", 1)[1].split("/", 1)
+    assert (
+        s3.get_object(Bucket=manifest[0], Key=manifest[1])["Body"].read().decode() == f"{inventoried},other-key.csv\n"
+    )
+    monkeypatch.setenv("DSSE_KMS_KEY", dsse_key)
+    monkeypatch.setenv("ACCOUNT_ID", ACCOUNT_ID)
+    job = BatchOperations(double, s3, load_function("batch_task").lambda_handler).run(result.job_ids[0])
+    assert (job.status, job.succeeded) == ("Complete", 1)
+    head = s3.head_object(Bucket=inventoried, Key="other-key.csv")
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms:dsse", dsse_key)
+
+
 def test_an_inventory_that_lists_objects_to_fix_starts_one_job_over_them(
     make_backstop: Callable[..., Backstop], double: S3ControlDouble, s3: Any, inventoried: str
 ) -> None:
@@ -404,6 +436,49 @@ def test_an_inventory_report_is_used_once_and_its_own_time_is_recorded_not_the_r
 
     assert only(later, inventoried).action is Action.STARTED
     assert len(double.jobs) == 2
+
+
+def test_a_stopped_inventory_falls_back_to_the_window_and_the_run_alerts_naming_the_bucket(
+    make_backstop: Callable[..., Backstop], double: S3ControlDouble, s3: Any, inventoried: str, inbox: Inbox
+) -> None:
+    """Reports stopped arriving (a destination policy changed, say): the newest is days old, and was covered. Without
+    the staleness rule every run says "no newer than the last one covered" and never looks at the bucket again."""
+    delivered = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
+    inventory(s3, inventoried, [(inventoried, "a.csv", "SSE-S3")], delivered=delivered)
+    record(s3, example_inventoried_bucket=delivered)
+    put(s3, inventoried, "b.csv")  # written after the last report: only a window can find it
+    backstop = make_backstop(at=delivered + timedelta(days=3))  # a few days past the newest report
+
+    run = backstop.run()
+
+    result = only(run, inventoried)
+    assert (result.source, result.action, result.encryption_filters) == ("window", Action.STARTED, ("SSES3",))
+    assert result.created_after == delivered
+    assert [stale.bucket for stale in run.stale_inventories] == [inventoried]
+    [message] = inbox.messages()
+    assert (message["attributes"]["severity"], message["attributes"]["resourceType"]) == ("high", "s3-inventory")
+    assert message["attributes"]["bucket"] == inventoried
+    [stale] = message["body"]["staleInventories"]
+    assert (stale["bucket"], stale["configurationId"], stale["frequency"], stale["destination"]) == (
+        inventoried,
+        "daily",
+        "Daily",
+        f"s3://{INVENTORY_BUCKET}/inv/{inventoried}/daily/",
+    )
+    assert inventoried in message["subject"]
+    assert [request["Description"].rsplit(" ", 1)[1] for request in double.jobs.values()] == ["SSES3"]
+
+
+def test_a_fresh_inventory_is_used_and_nothing_is_alerted(
+    make_backstop: Callable[..., Backstop], s3: Any, inventoried: str, inbox: Inbox
+) -> None:
+    inventory(s3, inventoried, [(inventoried, "a.csv", "SSE-S3")], delivered=datetime.now(UTC) - timedelta(hours=30))
+
+    run = make_backstop().run()
+
+    assert (only(run, inventoried).source, only(run, inventoried).action) == ("inventory", Action.STARTED)
+    assert run.stale_inventories == ()
+    assert inbox.messages() == []
 
 
 @pytest.mark.parametrize(

@@ -4,12 +4,14 @@ on the s3control double and played by the Batch Operations stand-in."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from dsse_remediation.aws import clients
-from dsse_remediation.backfill import plan
+from dsse_remediation.batch.backstop import Action, BackstopRun, BucketRun, StaleInventory
+from dsse_remediation.batch.requests import plan
 from dsse_remediation.reporting import HandlerFailed
 from tests.batch_operations import JOB_ROLE_ARN, REPORT_BUCKET, TASK_FUNCTION_VERSION, BatchOperations, JobRun
 from tests.helpers import ACCOUNT_ID, CallLog, Inbox, Wiring, inject_error, invoke, load_event, put
@@ -130,6 +132,24 @@ def test_the_scheduled_backstop_starts_jobs_only_where_there_are_non_compliant_w
     started = [b for b in answer["backstop"]["buckets"] if b["action"] == "started"]
     assert [b["bucket"] for b in started] == [bucket]
     assert len(double.jobs) == 1  # the SSE-S3 write's type
+    assert answer["backstop"]["staleInventories"] == []
+
+
+def test_a_backstop_run_whose_stale_inventory_alert_was_lost_raises_so_the_schedule_retries(
+    function: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stale = StaleInventory("example-protected-bucket", "daily", "Daily", "s3://inv/x/", datetime.now(UTC))
+    lost = BackstopRun(
+        datetime.now(UTC),
+        "backstop-x",
+        dry_run=False,
+        buckets=(BucketRun("example-protected-bucket", Action.STARTED, "stale", stale_inventory=stale),),
+        alert_error="the alert could not be published: InternalError",
+    )
+    monkeypatch.setattr(function.app.backstop, "run", lambda dry_run: lost)
+
+    with pytest.raises(HandlerFailed, match="1 stale S3 Inventory"):
+        invoke(function, load_event("backstop-scheduled.json"))
 
 
 def test_a_backstop_dry_run_says_what_it_would_start_and_starts_nothing(

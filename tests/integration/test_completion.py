@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from dsse_remediation.backfill import JobSpec, ManifestFile, plan
-from dsse_remediation.completion import RUN_WINDOW, Completions
+from dsse_remediation.aws.report_files import ReportFiles
+from dsse_remediation.batch.completion import RUN_WINDOW, Completions
+from dsse_remediation.batch.requests import JobSpec, ManifestFile, plan
 from dsse_remediation.config import Mode
 from dsse_remediation.model import Outcome
 from dsse_remediation.wiring import App
@@ -137,7 +138,7 @@ def test_a_job_of_another_role_is_neither_read_nor_alerted(
     make_app: Callable[..., App], stand_in: BatchOperations, s3: Any, bucket: str, inbox: Inbox, calls: Any
 ) -> None:
     put(s3, bucket, "data.csv")
-    other = make_app(batch_job_role_arn="arn:aws:iam::123456789012:role/someone-elses-batch-role")
+    other = make_app(job_role_arn="arn:aws:iam::123456789012:role/someone-elses-batch-role")
     job_id = other.backfill.start(plan(bucket, campaign="theirs")[1])
     stand_in.run(job_id)
     calls.clear()
@@ -220,10 +221,10 @@ def test_a_completion_event_for_the_stand_ins_job_reads_the_report_it_wrote(
     run = stand_in.run(job_id)
 
     event = run.status_event()
-    summary = Completions(app.settings, app.batch_jobs, s3, app.alerts).summarize(
+    summary = Completions(app.settings.batch, app.batch_jobs, ReportFiles(s3), app.alerts).summarize(
         event["detail"]["serviceEventDetails"]["jobId"]
     )
 
     assert event["detail"]["serviceEventDetails"]["status"] == "Complete"
     assert summary.counts == {"remediated": 1}
-    assert app.settings.batch_job_role_arn == JOB_ROLE_ARN
+    assert app.settings.batch.job_role_arn == JOB_ROLE_ARN

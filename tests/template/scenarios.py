@@ -16,10 +16,12 @@ from urllib.parse import quote_plus
 import boto3
 import pytest
 
-from dsse_remediation import backfill, sweep
-from dsse_remediation.batch_events import JobStatusChange, parse_batch_jobs_event
-from dsse_remediation.batch_tasks import parse_batch_invocation
-from dsse_remediation.config import MIB, Mode, Settings
+from dsse_remediation import sweep
+from dsse_remediation.aws import report_files
+from dsse_remediation.batch import requests
+from dsse_remediation.batch.events import JobStatusChange, parse_batch_jobs_event
+from dsse_remediation.batch.tasks import parse_batch_invocation
+from dsse_remediation.config import MIB, BatchSettings, Mode, ResultSharing, Settings
 from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, SweepStep
 from dsse_remediation.scope import Scope
 from tests.cfn import Resolved
@@ -38,7 +40,7 @@ DEFAULT_BUS = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:event-bus/default"
 FINDINGS_PRODUCT = f"arn:aws:securityhub:{REGION}:{ACCOUNT_ID}:product/{ACCOUNT_ID}/default"
 HUB = f"arn:aws:securityhub:{REGION}:{ACCOUNT_ID}:hub/default"
 # CreateJob is granted to requests that tag the job as this product's (the campaign tag).
-JOB_TAG_CONDITION = {"Null": {f"aws:RequestTag/{backfill.CAMPAIGN_TAG}": "false"}}
+JOB_TAG_CONDITION = {"Null": {f"aws:RequestTag/{requests.CAMPAIGN_TAG}": "false"}}
 SAMPLE_JOB_ID = "9c1d5e0b-fd60-4b6e-9ae7-c9ab5a41b3e6"  # the job of events/batch-job-status-complete.json
 TASK_VERSION = "7"  # the task function's version its `live` alias names (GetAlias, answered by the double)
 # Every opt-in of the template on.
@@ -97,8 +99,7 @@ class World:
             part_size=5 * MIB,
             account_id=ACCOUNT_ID,
             region=REGION,
-            forward_results=True,
-            security_hub_findings=True,
+            sharing=ResultSharing(forward_results=True, security_hub_findings=True),
         )
 
 
@@ -284,7 +285,7 @@ def batch_jobs_scenarios(calls: Calls, world: World, settings: Settings, monkeyp
     s3.create_bucket(Bucket="inventoried")
     s3.create_bucket(Bucket=INVENTORY_BUCKET)
     # Over one 5 MiB part of manifest rows: the manifest is a multipart upload (which fails once: aborted).
-    monkeypatch.setattr(backfill, "UPLOAD_PART_BYTES", 5 * MIB)
+    monkeypatch.setattr(report_files, "UPLOAD_PART_BYTES", 5 * MIB)
     inventory_report(s3, "inventoried", rows=320_000)
     # Batch Operations (CreateJob, DescribeJob, ListJobs) and the task function's alias (GetAlias) from the double;
     # its completion report is written with an unrecorded client: Batch Operations writes it, not the function.
@@ -294,7 +295,7 @@ def batch_jobs_scenarios(calls: Calls, world: World, settings: Settings, monkeyp
     calls.fakes["s3.ListBucketInventoryConfigurations"] = inventory_configurations("inventoried")
     app = calls.app(settings)
     app.backstop.run(dry_run=True)
-    inject_error(app.backstop.store._client, "CompleteMultipartUpload", "InternalError", 500, times=1)
+    inject_error(app.client("s3"), "CompleteMultipartUpload", "InternalError", 500, times=1)
     assert app.backstop.run().failed  # the inventoried bucket: looked at again next time
     assert not app.backstop.run().failed
     job_id = next(iter(double.jobs))  # the first job created
@@ -326,10 +327,12 @@ def jobs_settings(world: World, mode: Mode) -> Settings:
     return replace(
         world.settings(mode),
         scope=Scope(("*",), (env["REPORT_BUCKET"], INVENTORY_BUCKET)),
-        batch_task_function=env["BATCH_TASK_FUNCTION"],
-        batch_job_role_arn=env["BATCH_JOB_ROLE_ARN"],
-        report_bucket=env["REPORT_BUCKET"],
-        backstop_include_dsse_other_keys=env["BACKSTOP_INCLUDE_DSSE_OTHER_KEYS"] == "true",
+        batch=BatchSettings(
+            task_function=env["BATCH_TASK_FUNCTION"],
+            job_role_arn=env["BATCH_JOB_ROLE_ARN"],
+            report_bucket=env["REPORT_BUCKET"],
+            backstop_include_dsse_other_keys=env["BACKSTOP_INCLUDE_DSSE_OTHER_KEYS"] == "true",
+        ),
         account_id=ACCOUNT_ID,
         region=REGION,
     )
@@ -348,5 +351,5 @@ def scenario_settings(function: str, world: World, mode: Mode) -> Settings:
     """The settings a function's scenarios run with. The task function's as the template sets it: neither forwarding
     nor findings (UNUSED_BY in test_contract_environment.py)."""
     if function == TASK:
-        return replace(world.settings(mode), forward_results=False, security_hub_findings=False)
+        return replace(world.settings(mode), sharing=ResultSharing())
     return jobs_settings(world, mode) if function == JOBS else world.settings(mode)

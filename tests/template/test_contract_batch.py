@@ -121,7 +121,7 @@ def test_the_batch_jobs_function_finds_its_jobs_settings_where_the_cli_finds_the
         assert outputs[output] == env[variable], output
     assert env["BATCH_TASK_FUNCTION"] == template.value({"Fn::GetAtt": [TASK, "Arn"]}) + ":live"
     settings = Settings.from_env(env)
-    assert (settings.batch_task_function, settings.batch_job_role_arn, settings.report_bucket) == (
+    assert (settings.batch.task_function, settings.batch.job_role_arn, settings.batch.report_bucket) == (
         env["BATCH_TASK_FUNCTION"],
         env["BATCH_JOB_ROLE_ARN"],
         env["REPORT_BUCKET"],

@@ -10,16 +10,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ParamValidationError
 
-from dsse_remediation.backfill import (
-    ENCRYPTION_FILTERS,
-    Backfill,
-    BucketEstimate,
-    Estimate,
-    Inventory,
-    JobSpec,
-    ManifestFile,
-    plan,
-)
+from dsse_remediation.batch.backfill import Backfill
+from dsse_remediation.batch.estimate import BucketEstimate, Estimate
+from dsse_remediation.batch.inventory import Inventory
+from dsse_remediation.batch.requests import NOT_DSSE_FILTERS, JobSpec, ManifestFile, plan
 from dsse_remediation.config import Mode
 from dsse_remediation.exceptions import AwsFailure, ConfigError, InvalidRequest
 from dsse_remediation.model import Failure
@@ -33,7 +27,7 @@ VERSION = "arn:aws:lambda:us-east-1:123456789012:function:dsse-remediation-batch
 ROLE = "arn:aws:iam::123456789012:role/dsse-remediation-batch-job"
 REPORTS = "dsse-remediation-reports"
 BUCKET = "example-protected-bucket"
-BATCH = {"batch_task_function": ALIAS, "batch_job_role_arn": ROLE, "report_bucket": REPORTS}
+BATCH = {"task_function": ALIAS, "job_role_arn": ROLE, "report_bucket": REPORTS}
 WINDOW = {"created_after": datetime(2026, 11, 19, tzinfo=UTC), "created_before": datetime(2026, 11, 20, tzinfo=UTC)}
 
 
@@ -51,9 +45,9 @@ def make_backfill(offline: Wiring, double: S3ControlDouble) -> Any:
 
 
 def test_a_bucket_gets_one_job_per_encryption_type_and_dssekms_only_when_asked() -> None:
-    assert [spec.encryption for spec in plan(BUCKET, campaign="c1")] == ["NOTSSE", "SSES3", "SSEKMS"]
-    assert [spec.encryption for spec in plan(BUCKET, campaign="c1", include_dsse_other_keys=True)] == [
-        *ENCRYPTION_FILTERS,
+    assert [spec.encryption_filter for spec in plan(BUCKET, campaign="c1")] == ["NOTSSE", "SSES3", "SSEKMS"]
+    assert [spec.encryption_filter for spec in plan(BUCKET, campaign="c1", include_dsse_other_keys=True)] == [
+        *NOT_DSSE_FILTERS,
         "DSSEKMS",
     ]
     assert all(spec.bucket == BUCKET and spec.campaign == "c1" for spec in plan(BUCKET, campaign="c1"))
@@ -129,7 +123,7 @@ def test_a_job_pins_the_version_the_alias_points_to_not_the_alias(make_backfill:
 
 
 def test_a_version_arn_is_used_as_it_is_without_asking_lambda(make_backfill: Any, double: S3ControlDouble) -> None:
-    job_id = make_backfill(batch_task_function=VERSION).start(JobSpec(BUCKET, "NOTSSE", "c1"))
+    job_id = make_backfill(task_function=VERSION).start(JobSpec(BUCKET, "NOTSSE", "c1"))
 
     assert double.jobs[job_id]["Operation"]["LambdaInvoke"]["FunctionArn"] == VERSION
     assert double.calls == ["CreateJob"]
@@ -140,7 +134,7 @@ def test_a_function_without_a_version_or_alias_is_refused(
     make_backfill: Any, double: S3ControlDouble, function: str
 ) -> None:
     with pytest.raises(InvalidRequest, match="pin"):
-        make_backfill(batch_task_function=function).start(JobSpec(BUCKET, "NOTSSE", "c1"))
+        make_backfill(task_function=function).start(JobSpec(BUCKET, "NOTSSE", "c1"))
     assert double.jobs == {}
 
 
@@ -150,7 +144,7 @@ def test_a_function_arn_with_a_trailing_newline_or_other_scripts_digits_is_refus
 ) -> None:
     """The ARN is matched whole and ASCII-only: `$` passes a trailing newline, a Unicode `\\d` other scripts' digits."""
     with pytest.raises(InvalidRequest, match="is not a Lambda function ARN"):
-        make_backfill(batch_task_function=function).start(JobSpec(BUCKET, "NOTSSE", "c1"))
+        make_backfill(task_function=function).start(JobSpec(BUCKET, "NOTSSE", "c1"))
     assert double.calls == []
 
 
@@ -168,7 +162,7 @@ def test_a_job_role_create_job_would_refuse_is_named_before_any_call(
     make_backfill: Any, double: S3ControlDouble, role: str
 ) -> None:
     with pytest.raises(ConfigError, match=r"BATCH_JOB_ROLE_ARN=.* is not an IAM role ARN"):
-        make_backfill(batch_job_role_arn=role).start(JobSpec(BUCKET, "NOTSSE", "c1"))
+        make_backfill(job_role_arn=role).start(JobSpec(BUCKET, "NOTSSE", "c1"))
     assert double.calls == []
 
 
@@ -235,8 +229,8 @@ def test_a_bucket_outside_the_scope_is_refused_before_any_call(
 @pytest.mark.parametrize(
     ("missing", "variable"),
     [
-        ({"batch_task_function": None}, "BATCH_TASK_FUNCTION"),
-        ({"batch_job_role_arn": None}, "BATCH_JOB_ROLE_ARN"),
+        ({"task_function": None}, "BATCH_TASK_FUNCTION"),
+        ({"job_role_arn": None}, "BATCH_JOB_ROLE_ARN"),
         ({"report_bucket": None}, "REPORT_BUCKET"),
         ({"account_id": None}, "ACCOUNT_ID"),
     ],
@@ -251,7 +245,7 @@ def test_a_missing_batch_setting_is_named_before_any_call(
 
 def test_every_missing_setting_is_named_at_once(make_backfill: Any) -> None:
     with pytest.raises(ConfigError) as raised:
-        make_backfill(batch_task_function=None, batch_job_role_arn=None, report_bucket=None).request(
+        make_backfill(task_function=None, job_role_arn=None, report_bucket=None).request(
             JobSpec(BUCKET, "NOTSSE", "c1")
         )
     assert all(name in str(raised.value) for name in ("BATCH_TASK_FUNCTION", "BATCH_JOB_ROLE_ARN", "REPORT_BUCKET"))

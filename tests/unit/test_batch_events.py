@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dsse_remediation.batch_events import BackstopRequest, JobStatusChange, SummaryRequest, parse_batch_jobs_event
+from dsse_remediation.batch.events import BackstopRequest, JobStatusChange, SummaryRequest, parse_batch_jobs_event
 from dsse_remediation.exceptions import InvalidEvent
 from dsse_remediation.model import Source
 from tests.helpers import load_event

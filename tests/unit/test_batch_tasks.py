@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dsse_remediation.batch_tasks import (
+from dsse_remediation.batch.tasks import (
     RESULT_STRING_LIMIT,
     JobArguments,
     ResultCode,
@@ -77,8 +77,8 @@ class TestJobArguments:
             ({"dryrun": "true"}, "unknown job.userArguments ['dryrun']"),  # a typo must not turn off the dry run
             ({"dryRun": "1"}, "must be 'true' or 'false'"),
             ({"dryRun": True}, "must be an object of strings"),
-            ({"campaign": ""}, "1 to 128 characters"),
-            ({"campaign": "c" * 129}, "1 to 128 characters"),
+            ({"campaign": ""}, "campaign must be 1-64 letters, digits"),
+            ({"campaign": "c" * 129}, "campaign must be 1-64 letters, digits"),
             (["dryRun"], "must be an object of strings"),
         ],
     )

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from dsse_remediation.aws.batch_jobs import JobStatus
-from dsse_remediation.backfill import JobSpec
+from dsse_remediation.batch.requests import JobSpec
+from dsse_remediation.batch.summary import JobSummary, combine
 from dsse_remediation.cli import backfill, commands
 from dsse_remediation.cli.console import Console, job_progress_line
-from dsse_remediation.completion import JobSummary, combine
 from dsse_remediation.config import Settings
 from dsse_remediation.exceptions import AwsFailure
 from dsse_remediation.model import Failure
@@ -61,7 +61,7 @@ class FakeBatch:
         return f"Estimated fees of {len(specs)} S3 Batch Operations jobs: $0.75"
 
     def start(self, spec: JobSpec) -> str:
-        name = f"{spec.bucket} {spec.encryption}"
+        name = f"{spec.bucket} {spec.encryption_filter}"
         self.events.append(f"start {name}")
         if name in self.refuse:
             raise AwsFailure(Failure.DENIED, "AccessDenied: not allowed to pass the role", "AccessDenied")
@@ -70,8 +70,10 @@ class FakeBatch:
         self.progress.setdefault(job_id, [status(job_id, "Complete", 3, 3)])
         return job_id
 
-    def from_inventory(self, uri: str, *, campaign: str, dry_run: bool = False) -> JobSpec | None:
-        self.events.append(f"inventory {uri}")
+    def from_inventory(
+        self, uri: str, *, campaign: str, dry_run: bool = False, include_dsse_other_keys: bool = False
+    ) -> JobSpec | None:
+        self.events.append(f"inventory {uri}" + (" with its DSSE-KMS rows" if include_dsse_other_keys else ""))
         return (
             None if uri.endswith("empty/manifest.json") else JobSpec("example-bucket", "INVENTORY", campaign, dry_run)
         )
@@ -192,7 +194,7 @@ def test_the_flags_reach_every_job(run: Any, batch: Fakes) -> None:
 
     [fake] = batch
     assert code == 0
-    assert [(s.bucket, s.encryption) for s in fake.specs] == [
+    assert [(s.bucket, s.encryption_filter) for s in fake.specs] == [
         (bucket, encryption)
         for bucket in ("example-bucket", "example-other")
         for encryption in ("NOTSSE", "SSES3", "SSEKMS", "DSSEKMS")
@@ -236,7 +238,7 @@ def test_a_job_that_cannot_be_created_is_reported_the_others_still_start_and_the
     code, out, err = run("s3://example-bucket")
 
     assert code == 1
-    assert [s.encryption for s in batch[0].specs] == ["NOTSSE", "SSEKMS"]
+    assert [s.encryption_filter for s in batch[0].specs] == ["NOTSSE", "SSEKMS"]
     assert "s3://example-bucket SSES3: CreateJob failed: AccessDenied: not allowed to pass the role" in err
     assert "started  job-2  s3://example-bucket SSEKMS" in out
 
@@ -251,6 +253,20 @@ def test_from_inventory_makes_one_job_or_none(run: Any, batch: Fakes) -> None:
     assert code == 0
     assert batch[1].events == ["inventory s3://inventory-bucket/empty/manifest.json"]
     assert "lists no object that is not DSSE-KMS" in err
+
+
+def test_from_inventory_with_include_dsse_other_keys_puts_the_reports_dsse_rows_in_its_job_too(
+    run: Any, batch: Fakes
+) -> None:
+    """S3 Inventory names no key: the DSSE-KMS rows go to the job, whose tasks read each object's key."""
+    code, out, _ = run("--from-inventory", "s3://inventory-bucket/example-bucket/m.json", "--include-dsse-other-keys")
+    assert code == 0
+    assert batch[0].events[0] == "inventory s3://inventory-bucket/example-bucket/m.json with its DSSE-KMS rows"
+    assert "started  job-1  s3://example-bucket INVENTORY" in out
+
+    code, _, err = run("--from-inventory", "s3://inventory-bucket/empty/manifest.json", "--include-dsse-other-keys")
+    assert code == 0
+    assert "lists no object a job must read" in err
 
 
 def test_json_output_is_one_document_with_the_estimate_and_the_jobs(run: Any) -> None:
@@ -421,7 +437,7 @@ def test_a_job_progress_line_before_the_manifest_is_read_has_no_bar() -> None:
         (["example-bucket"], "is not an S3 URI"),
         (["s3://ab"], "is not a valid S3 bucket name"),
         (["--from-inventory", "s3://inventory-bucket"], "expected s3://bucket/.../manifest.json"),
-        (["--from-inventory", "s3://i-bucket/m.json", "--created-after", "2026-01-01"], "do not apply"),
+        (["--from-inventory", "s3://i-bucket/m.json", "--created-after", "2026-01-01"], "does not apply"),
         (["s3://example-bucket", "--created-after", "2027-01-01"], "is in the future"),
         (["s3://example-bucket", "--wait", "--estimate-only"], "nothing to --wait for"),
     ],
@@ -480,7 +496,7 @@ def test_without_the_stack_parts_it_says_how_to_name_them(
     code, _, _ = run("s3://example-bucket", "--task-function", FUNCTION, "--job-role", ROLE, "--report-bucket", "r-b")
     assert code == 0
     settings = batch[-1].settings
-    assert (settings.batch_task_function, settings.batch_job_role_arn, settings.report_bucket) == (
+    assert (settings.batch.task_function, settings.batch.job_role_arn, settings.batch.report_bucket) == (
         FUNCTION,
         ROLE,
         "r-b",

@@ -1,34 +1,34 @@
 """Job completion without AWS: how a completion report's rows are counted, what the summary and its one alert say,
-and which jobs are left alone before anything is read. DescribeJob and S3 are plain in-memory fakes here; the same
-paths on fake AWS with the Batch Operations stand-in are in tests/integration/test_completion.py."""
+and which jobs are left alone before anything is read. DescribeJob and the report files are plain in-memory fakes here
+(the report bucket is tests/fakes.py's FakeReportFiles); the same paths on fake AWS with the Batch Operations stand-in
+are in tests/integration/test_completion.py."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
-from botocore.exceptions import ClientError
-from botocore.response import StreamingBody
 
 from dsse_remediation.alerts import SCHEMA, Alert, Alerts, Context
 from dsse_remediation.aws.batch_jobs import JobStatus
-from dsse_remediation.completion import MAX_EXAMPLES, Completions, JobSummary, TaskExample, parse_row, summary_alert
-from dsse_remediation.config import Settings
+from dsse_remediation.batch.completion import Completions
+from dsse_remediation.batch.report import MAX_EXAMPLES, TaskExample, parse_row
+from dsse_remediation.batch.summary import JobSummary, summary_alert
+from dsse_remediation.config import BatchSettings
 from dsse_remediation.exceptions import AwsFailure, InvalidRequest
 from dsse_remediation.model import Failure, Outcome
 from tests.batch_operations import JOB_ROLE_ARN, REPORT_BUCKET
 from tests.clock import PINNED, PinnedClock
-from tests.helpers import ACCOUNT_ID, PLACEHOLDER_KEY, REGION
+from tests.fakes import FakeReportFiles
+from tests.helpers import ACCOUNT_ID, REGION
 
 JOB_ID = "9c1d5e0b-fd60-4b6e-9ae7-c9ab5a41b3e6"
 PREFIX = f"reports/backfill-1/job-{JOB_ID}"
 CONTEXT = Context("remediate", ACCOUNT_ID, REGION, clock=PinnedClock())
-SETTINGS = Settings(key=PLACEHOLDER_KEY, account_id=ACCOUNT_ID, region=REGION, batch_job_role_arn=JOB_ROLE_ARN)
+SETTINGS = BatchSettings(job_role_arn=JOB_ROLE_ARN)
 
 
 def job(status: str = "Complete", role: str = JOB_ROLE_ARN, total: int = 4, failed: int = 0, **extra: Any) -> JobStatus:
@@ -62,21 +62,6 @@ class Jobs:
         return [self.status.job_id] if self.status.description.startswith(prefix) else []
 
 
-class S3:
-    """GetObject from a dict of (bucket, key) -> bytes; every read is recorded."""
-
-    def __init__(self, objects: dict[tuple[str, str], bytes] | None = None) -> None:
-        self.objects = objects or {}
-        self.reads: list[str] = []
-
-    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
-        self.reads.append(Key)
-        if (Bucket, Key) not in self.objects:
-            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "gone"}}, "GetObject")
-        body = self.objects[(Bucket, Key)]
-        return {"Body": StreamingBody(io.BytesIO(body), len(body))}
-
-
 class Published:
     def __init__(self) -> None:
         self.alerts: list[Alert] = []
@@ -86,18 +71,16 @@ class Published:
         return "m-1"
 
 
-def report(*files: tuple[str, Iterable[tuple[str, ...]]]) -> dict[tuple[str, str], bytes]:
-    """A completion report: manifest.json plus one CSV per (TaskExecutionStatus, rows)."""
-    objects: dict[tuple[str, str], bytes] = {}
+def report(*files: tuple[str, Iterable[tuple[str, ...]]]) -> dict[str, Any]:
+    """A completion report: manifest.json plus one CSV per (TaskExecutionStatus, rows), as FakeReportFiles holds it."""
+    objects: dict[str, Any] = {}
     results = []
     for n, (status, rows) in enumerate(files):
         key = f"{PREFIX}/results/{n}.csv"
-        text = io.StringIO()
-        csv.writer(text, lineterminator="\n").writerows(rows)
-        objects[(REPORT_BUCKET, key)] = text.getvalue().encode()
+        objects[f"{REPORT_BUCKET}/{key}"] = [list(row) for row in rows]
         results.append({"TaskExecutionStatus": status, "Bucket": REPORT_BUCKET, "MD5Checksum": "x", "Key": key})
     manifest = {"Format": "Report_CSV_20180820", "Results": results, "ReportSchema": "Bucket, Key, ..."}
-    objects[(REPORT_BUCKET, f"{PREFIX}/manifest.json")] = json.dumps(manifest).encode()
+    objects[f"{REPORT_BUCKET}/{PREFIX}/manifest.json"] = manifest
     return objects
 
 
@@ -105,10 +88,10 @@ def row(key: str, message: str, status: str = "succeeded", code: str = "", http:
     return ("example-protected-bucket", quote_plus(key, safe="/"), "", status, code, http, message)
 
 
-def completions(status: JobStatus, objects: dict[tuple[str, str], bytes] | None = None) -> tuple[Any, ...]:
-    jobs, s3, sink = Jobs(status), S3(objects), Published()
+def completions(status: JobStatus, objects: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    jobs, files, sink = Jobs(status), FakeReportFiles(objects or {}), Published()
     alerts = Alerts(sink, Context("remediate", ACCOUNT_ID, REGION))
-    return Completions(SETTINGS, jobs, s3, alerts), jobs, s3, sink  # type: ignore[arg-type]
+    return Completions(SETTINGS, jobs, files, alerts), jobs, files, sink  # type: ignore[arg-type]
 
 
 # --- rows -----------------------------------------------------------------------------------------------------------
@@ -162,33 +145,33 @@ def test_a_result_message_with_commas_is_kept_whole_and_a_short_row_is_skipped()
 
 @pytest.mark.parametrize("status", ["New", "Preparing", "Active", "Completing", "Failing", "Paused"])
 def test_a_status_that_is_not_final_is_ignored_before_anything_is_read(status: str) -> None:
-    completion, jobs, s3, sink = completions(job())
+    completion, jobs, files, sink = completions(job())
 
     assert completion.on_status_change(JOB_ID, status) is None
-    assert (jobs.described, s3.reads, sink.alerts) == ([], [], [])
+    assert (jobs.described, files.reads, sink.alerts) == ([], [], [])
 
 
 def test_a_job_started_by_another_role_is_ignored_and_its_report_never_read() -> None:
-    completion, _, s3, sink = completions(job(role="arn:aws:iam::123456789012:role/someone-elses-job"))
+    completion, _, files, sink = completions(job(role="arn:aws:iam::123456789012:role/someone-elses-job"))
 
     assert completion.on_status_change(JOB_ID, "Complete") is None
-    assert (s3.reads, sink.alerts) == ([], [])
+    assert (files.reads, sink.alerts) == ([], [])
 
 
 def test_without_a_configured_job_role_no_job_is_taken_for_ours() -> None:
-    completion, _, s3, _ = completions(job())
-    completion.settings = Settings(key=PLACEHOLDER_KEY, account_id=ACCOUNT_ID)
+    completion, _, files, _ = completions(job())
+    completion.settings = BatchSettings()
 
     assert completion.on_status_change(JOB_ID, "Complete") is None
-    assert s3.reads == []
+    assert files.reads == []
 
 
 def test_a_manual_summary_of_another_stacks_job_is_refused_with_a_reason() -> None:
-    completion, _, s3, _ = completions(job(role="arn:aws:iam::123456789012:role/other"))
+    completion, _, files, _ = completions(job(role="arn:aws:iam::123456789012:role/other"))
 
     with pytest.raises(InvalidRequest, match="not started by this stack"):
         completion.summarize(JOB_ID)
-    assert s3.reads == []
+    assert files.reads == []
 
 
 # --- the summary ----------------------------------------------------------------------------------------------------
@@ -266,12 +249,9 @@ def test_a_job_whose_report_is_missing_is_still_summarised_from_describe_job() -
 
 
 def test_a_report_that_cannot_be_read_for_another_reason_raises_for_a_retry() -> None:
-    completion, _, s3, sink = completions(job(), report())
+    completion, _, files, sink = completions(job(), report())
 
-    def denied(**_: Any) -> Any:
-        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetObject")
-
-    s3.get_object = denied
+    files.failure = AwsFailure(Failure.DENIED, "AccessDenied: no", "AccessDenied")
     with pytest.raises(AwsFailure) as raised:
         completion.on_status_change(JOB_ID, "Complete")
     assert raised.value.failure is Failure.DENIED
@@ -279,11 +259,11 @@ def test_a_report_that_cannot_be_read_for_another_reason_raises_for_a_retry() ->
 
 
 def test_a_running_job_summary_reads_no_report() -> None:
-    completion, _, s3, _ = completions(job(status="Active"))
+    completion, _, files, _ = completions(job(status="Active"))
 
     summary = completion.summarize(JOB_ID)
 
-    assert s3.reads == []
+    assert files.reads == []
     assert summary.report_note == "the job is still running: no completion report yet"
 
 

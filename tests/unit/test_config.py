@@ -24,7 +24,7 @@ def test_defaults_protect_every_bucket_in_remediate_mode() -> None:
     assert settings.multipart_threshold == 5 * 1024**3
     assert settings.purge_noncurrent is False
     assert settings.alert_topic_arn is None
-    assert (settings.forward_results, settings.security_hub_findings) == (False, False)
+    assert (settings.sharing.forward_results, settings.sharing.security_hub_findings) == (False, False)
 
 
 def test_full_configuration() -> None:
@@ -165,4 +165,4 @@ def test_the_organization_switches_need_the_account_they_report_for() -> None:
 
     settings = Settings.from_env(env)
 
-    assert (settings.forward_results, settings.security_hub_findings) == (True, True)
+    assert (settings.sharing.forward_results, settings.sharing.security_hub_findings) == (True, True)

@@ -8,7 +8,7 @@ from types import ModuleType
 
 import pytest
 
-from dsse_remediation.batch_tasks import ResultCode, parse_batch_invocation
+from dsse_remediation.batch.tasks import ResultCode, parse_batch_invocation
 from dsse_remediation.config import GIB, MIB
 from dsse_remediation.deadline import (
     LAMBDA_MAX_SECONDS,

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from dsse_remediation.batch_events import BackstopRequest, JobStatusChange, SummaryRequest, parse_batch_jobs_event
-from dsse_remediation.batch_tasks import parse_batch_invocation
+from dsse_remediation.batch.events import BackstopRequest, JobStatusChange, SummaryRequest, parse_batch_jobs_event
+from dsse_remediation.batch.tasks import parse_batch_invocation
 from dsse_remediation.exceptions import InvalidEvent
 from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, Parsed
 from dsse_remediation.triggers import parse_bucket_event, parse_key_event, parse_object_event, sqs_records

@@ -2,8 +2,9 @@
 
 Body schema `dsse-remediation.alert/v1` (JSON, the SNS `default` message). Every alert carries:
 
-    schema, time, severity, outcome, resourceType ("object" | "bucket" | "kms-key"), resource, mode, dryRun,
-    account, region, reason, trigger {source, eventName, eventId, eventTime, actor, sourceIp}
+    schema, time, severity, outcome, resourceType ("object" | "bucket" | "kms-key" | "batch-job" | "s3-inventory"),
+    resource, mode, dryRun, account, region, reason, trigger {source, eventName, eventId, eventTime, actor, sourceIp}
+    (all but s3-inventory: the backstop runs on a schedule, no event triggers it)
 
 plus the fields of its resource type:
 
@@ -12,6 +13,10 @@ plus the fields of its resource type:
     bucket:  bucket, encryptionBefore / encryptionAfter {algorithm, kmsKeyId, bucketKeyEnabled,
              blockedEncryptionTypes}, expectedKmsKeyId, preventionPolicy, sweep
     kms-key: keyArn, eventName, keyState, rotationEnabled, deletionDate, actions, protects, policyStatements
+    batch-job (batch/summary.py): jobId, jobIds, campaign, bucket, encryptionFilter, status, counts, totalTasks,
+             failedTasks, unremediable, reportLocation, jobFailureReasons
+    s3-inventory (batch/backstop.py, severity high): campaign, staleInventories [{bucket, configurationId,
+             frequency, destination, newestReport}], check
 
 Message attributes for subscription filter policies: severity, outcome, resourceType, and bucket or keyArn.
 Object contents and user-metadata values never appear in an alert.
@@ -34,7 +39,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from .exceptions import AwsFailure
-from .model import CRITICAL, BucketResult, Clock, KeyResult, ObjectResult, Outcome, Result, answer, utc_now
+from .model import CRITICAL, BucketResult, Clock, KeyResult, ObjectResult, Outcome, Result, answer, truncate, utc_now
 
 log = logging.getLogger(__name__)
 SCHEMA = "dsse-remediation.alert/v1"
@@ -95,6 +100,18 @@ class Alert:
             json.dumps(b, indent=2, sort_keys=True, default=str),
         ]
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class TextAlert(Alert):
+    """An alert whose e-mail rendering is its own text (then the JSON body): a batch job's summary, the backstop's
+    stale inventories."""
+
+    text: str = ""
+
+    @property
+    def text_body(self) -> str:
+        return "\n".join([self.subject, "", self.text, "", "Machine-readable body:", json.dumps(self.body, indent=2)])
 
 
 class Publisher(Protocol):
@@ -260,9 +277,7 @@ def _alert(
 def subject(title: str, resource: str) -> str:
     """`<title>: <resource>`, made ASCII (non-ASCII and control characters percent-encoded) and cut to SNS's limit."""
     safe = quote(resource, safe="/:+-_.~!$&'()*,;=@ ")
-    text = f"{title}: {safe}"
-    limit = _SUBJECT_LIMIT - 1
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return truncate(f"{title}: {safe}", _SUBJECT_LIMIT - 1)
 
 
 def _describe(encryption: dict[str, Any] | None) -> str:

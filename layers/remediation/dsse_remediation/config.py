@@ -2,6 +2,10 @@
 
 A bad value raises `ConfigError` naming the variable, what it holds and what was expected, so a broken
 deployment fails on its first invocation with a message that says how to fix it.
+
+`Settings` holds what every path reads (the key, the scope, the mode, the event paths' switches) and one part per
+capability, each reading its own variables: `BatchSettings` (the batch path: backfill, backstop, job summaries) and
+`ResultSharing` (forwarding results and Security Hub findings to the security account). A part reads only its part.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from .alerts import Context
 from .exceptions import ConfigError
 from .scope import Scope
 
@@ -70,6 +73,99 @@ def _check_key_reference(variable: str, value: str) -> str:
 
 
 @dataclass(frozen=True)
+class JobSettings:
+    """What every S3 Batch Operations job is created with, each present (`BatchSettings.for_jobs`)."""
+
+    function: str
+    role_arn: str
+    report_bucket: str
+    account_id: str
+
+    @property
+    def partition(self) -> str:
+        return self.role_arn.split(":")[1]  # aws, aws-cn, aws-us-gov: S3 ARNs must use the same
+
+    def bucket_arn(self, bucket: str) -> str:
+        return f"arn:{self.partition}:s3:::{bucket}"
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Backfill and backstop on S3 Batch Operations: what the batch jobs function and the CLI's `backfill` read."""
+
+    task_function: str | None = None  # the task function's alias ARN; each job pins the version it points to
+    job_role_arn: str | None = None  # the role Batch Operations assumes (trusts batchoperations.s3.amazonaws.com)
+    report_bucket: str | None = None  # completion reports, generated manifests, the backstop's last-run record
+    job_priority: int = 10
+    # DSSE-KMS objects under any key are read too (S3 Inventory names no key; the manifest generator's DSSEKMS filter
+    # takes none): the DSSEKMS job of a window, the DSSE-KMS rows of an inventory. One task and one HEAD each.
+    backstop_include_dsse_other_keys: bool = False
+    backstop_lookback_hours: int = 25  # the first backstop run's CreatedAfter window (no last run recorded yet)
+    backstop_listing_limit: int = 10_000  # objects the backstop may list to see whether a bucket had writes
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.job_priority <= MAX_JOB_PRIORITY:
+            raise ConfigError(f"BATCH_JOB_PRIORITY={self.job_priority} must be between 0 and {MAX_JOB_PRIORITY}")
+        if not 1 <= self.backstop_lookback_hours <= 24 * 366:
+            raise ConfigError(f"BACKSTOP_LOOKBACK_HOURS={self.backstop_lookback_hours} must be between 1 and 8784")
+        if not 0 <= self.backstop_listing_limit <= 1_000_000:
+            raise ConfigError(f"BACKSTOP_LISTING_LIMIT={self.backstop_listing_limit} must be between 0 and 1000000")
+        role = self.job_role_arn
+        if role is not None and not is_role_arn(role):
+            raise ConfigError(
+                f"BATCH_JOB_ROLE_ARN={role!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>; "
+                f"{ROLE_NAME_RULES})"
+            )
+
+    def for_jobs(self, account_id: str | None) -> JobSettings:
+        """The settings every job needs, or one ConfigError naming each missing variable."""
+        wanted = {
+            "BATCH_TASK_FUNCTION (the task function's alias ARN, stack output BatchTaskFunctionAlias)": (
+                self.task_function
+            ),
+            "BATCH_JOB_ROLE_ARN (the role Batch Operations assumes, stack output BatchJobRoleArn)": self.job_role_arn,
+            "REPORT_BUCKET (completion reports and manifests, stack output ReportBucket)": self.report_bucket,
+            "ACCOUNT_ID (the account that owns the jobs and the buckets)": account_id,
+        }
+        missing = [name for name, value in wanted.items() if not value]
+        if missing:
+            raise ConfigError("S3 Batch Operations jobs need settings that are not set: " + "; ".join(missing))
+        function, role, reports = self.task_function or "", self.job_role_arn or "", self.report_bucket or ""
+        return JobSettings(function, role, reports, account_id or "")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> BatchSettings:
+        return cls(
+            task_function=env.get("BATCH_TASK_FUNCTION", "").strip() or None,
+            job_role_arn=env.get("BATCH_JOB_ROLE_ARN", "").strip() or None,
+            report_bucket=env.get("REPORT_BUCKET", "").strip() or None,
+            job_priority=_parse_int("BATCH_JOB_PRIORITY", env, 10),
+            backstop_include_dsse_other_keys=_parse_bool(
+                "BACKSTOP_INCLUDE_DSSE_OTHER_KEYS", env.get("BACKSTOP_INCLUDE_DSSE_OTHER_KEYS", "false")
+            ),
+            backstop_lookback_hours=_parse_int("BACKSTOP_LOOKBACK_HOURS", env, 25),
+            backstop_listing_limit=_parse_int("BACKSTOP_LISTING_LIMIT", env, 10_000),
+        )
+
+
+@dataclass(frozen=True)
+class ResultSharing:
+    """Organizations (the member stack): every alert also goes to the account's default bus as an event, which the
+    stack's forwarding rule sends to the security account (SecurityBusArn); object and bucket results become or
+    resolve Security Hub findings. Both need the account id (Settings checks it)."""
+
+    forward_results: bool = False
+    security_hub_findings: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ResultSharing:
+        return cls(
+            forward_results=_parse_bool("FORWARD_RESULTS", env.get("FORWARD_RESULTS", "false")),
+            security_hub_findings=_parse_bool("SECURITY_HUB_FINDINGS", env.get("SECURITY_HUB_FINDINGS", "false")),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     key: str  # default DSSE key: key ARN, alias, alias ARN or key id (resolved to an ARN by KeyRing)
     scope: Scope = field(default_factory=Scope)
@@ -91,19 +187,8 @@ class Settings:
     # Remediating a restored GLACIER / DEEP_ARCHIVE object writes a new version in the archive class, which ends the
     # restore a reader asked for: only with this opt-in.
     remediate_restored_archives: bool = False
-    # Backfill and backstop on S3 Batch Operations (the batch jobs function, the CLI's `backfill`).
-    batch_task_function: str | None = None  # the task function's alias ARN; each job pins the version it points to
-    batch_job_role_arn: str | None = None  # the role Batch Operations assumes (trusts batchoperations.s3.amazonaws.com)
-    report_bucket: str | None = None  # completion reports, generated manifests, the backstop's last-run record
-    batch_job_priority: int = 10
-    backstop_include_dsse_other_keys: bool = False  # also the DSSEKMS job (lists compliant objects too: one HEAD each)
-    backstop_lookback_hours: int = 25  # the first backstop run's CreatedAfter window (no last run recorded yet)
-    backstop_listing_limit: int = 10_000  # objects the backstop may list to see whether a bucket had writes
-    # Organizations (the member stack): every alert also goes to the account's default bus as an event, which the
-    # stack's forwarding rule sends to the security account (SecurityBusArn); object and bucket results become or
-    # resolve Security Hub findings.
-    forward_results: bool = False
-    security_hub_findings: bool = False
+    batch: BatchSettings = field(default_factory=BatchSettings)  # the batch path's part (Completions reads only it)
+    sharing: ResultSharing = field(default_factory=ResultSharing)
 
     def __post_init__(self) -> None:
         _check_key_reference("DSSE_KMS_KEY", self.key)
@@ -130,13 +215,8 @@ class Settings:
             )
         if not 1 <= self.copy_concurrency <= 64:
             raise ConfigError(f"COPY_CONCURRENCY={self.copy_concurrency} must be between 1 and 64")
-        if not 0 <= self.batch_job_priority <= MAX_JOB_PRIORITY:
-            raise ConfigError(f"BATCH_JOB_PRIORITY={self.batch_job_priority} must be between 0 and {MAX_JOB_PRIORITY}")
-        if not 1 <= self.backstop_lookback_hours <= 24 * 366:
-            raise ConfigError(f"BACKSTOP_LOOKBACK_HOURS={self.backstop_lookback_hours} must be between 1 and 8784")
-        if not 0 <= self.backstop_listing_limit <= 1_000_000:
-            raise ConfigError(f"BACKSTOP_LISTING_LIMIT={self.backstop_listing_limit} must be between 0 and 1000000")
-        reports = {"FORWARD_RESULTS": self.forward_results, "SECURITY_HUB_FINDINGS": self.security_hub_findings}
+        sharing = self.sharing
+        reports = {"FORWARD_RESULTS": sharing.forward_results, "SECURITY_HUB_FINDINGS": sharing.security_hub_findings}
         for variable, on in reports.items():
             if on and not self.account_id:
                 raise ConfigError(
@@ -148,10 +228,6 @@ class Settings:
                 f"ALERT_TOPIC_ARN={self.alert_topic_arn!r} is not a standard SNS topic ARN (FIFO topics would need a "
                 "message group id per alert)"
             )
-
-    @property
-    def alert_context(self) -> Context:
-        return Context(mode=self.mode.value, account=self.account_id, region=self.region)
 
     def key_for(self, bucket: str) -> str:
         """The key reference configured for this bucket: the first matching BUCKET_KEY_MAP entry, else the default."""
@@ -212,17 +288,8 @@ class Settings:
             remediate_restored_archives=_parse_bool(
                 "REMEDIATE_RESTORED_ARCHIVES", env.get("REMEDIATE_RESTORED_ARCHIVES", "false")
             ),
-            batch_task_function=env.get("BATCH_TASK_FUNCTION", "").strip() or None,
-            batch_job_role_arn=env.get("BATCH_JOB_ROLE_ARN", "").strip() or None,
-            report_bucket=env.get("REPORT_BUCKET", "").strip() or None,
-            batch_job_priority=_parse_int("BATCH_JOB_PRIORITY", env, 10),
-            backstop_include_dsse_other_keys=_parse_bool(
-                "BACKSTOP_INCLUDE_DSSE_OTHER_KEYS", env.get("BACKSTOP_INCLUDE_DSSE_OTHER_KEYS", "false")
-            ),
-            backstop_lookback_hours=_parse_int("BACKSTOP_LOOKBACK_HOURS", env, 25),
-            backstop_listing_limit=_parse_int("BACKSTOP_LISTING_LIMIT", env, 10_000),
-            forward_results=_parse_bool("FORWARD_RESULTS", env.get("FORWARD_RESULTS", "false")),
-            security_hub_findings=_parse_bool("SECURITY_HUB_FINDINGS", env.get("SECURITY_HUB_FINDINGS", "false")),
+            batch=BatchSettings.from_env(env),
+            sharing=ResultSharing.from_env(env),
         )
 
 

@@ -56,7 +56,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from .exceptions import AwsFailure
-from .model import BucketResult, Clock, Failure, ObjectResult, Outcome, Source, utc_now
+from .model import BucketResult, Clock, Failure, ObjectResult, Outcome, Source, truncate, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +162,8 @@ def asff(result: Recorded, where: Where, now: datetime, created: str | None = No
         "UpdatedAt": stamp,
         "Severity": severity,
         "FindingProviderFields": {"Severity": severity, "Types": list(TYPES)},
-        "Title": _cut(f"{title}: {uri}", TITLE_LIMIT),
-        "Description": _cut(result.reason or result.outcome.value, DESCRIPTION_LIMIT),
+        "Title": truncate(f"{title}: {uri}", TITLE_LIMIT),
+        "Description": truncate(result.reason or result.outcome.value, DESCRIPTION_LIMIT),
         "Resources": [{"Type": kind, "Id": arn, "Partition": where.partition, "Region": where.region}],
         "Compliance": {"Status": "FAILED" if active else "PASSED"},
         "RecordState": "ACTIVE" if active else "ARCHIVED",
@@ -185,10 +185,6 @@ def product_fields(result: Recorded) -> dict[str, str]:
 def timestamp(moment: datetime) -> str:
     """RFC 3339 in UTC with milliseconds, as ASFF shows them (2017-03-22T13:22:13.933Z)."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class Findings:

@@ -198,7 +198,7 @@ class Parsed(Generic[T]):
 
 @dataclass(frozen=True)
 class Encryption:
-    algorithm: str  # AES256 | aws:kms | aws:kms:dsse | SSE-C | unknown
+    algorithm: str  # AES256 | aws:kms | aws:kms:dsse | SSE-C | unknown | none (HeadObject sent no header)
     kms_key_id: str | None = None
 
     def __str__(self) -> str:
@@ -343,6 +343,12 @@ def answer(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
+
+
+def truncate(text: str, limit: int) -> str:
+    """`text`, or its first `limit - 3` characters and "..." when it is longer than `limit` (an SNS subject, a
+    finding's title, a task's result string, a reason an alert lists per object)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _camel(name: str) -> str:

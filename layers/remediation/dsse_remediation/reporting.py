@@ -14,7 +14,7 @@ from .model import Outcome, Result, answer
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import S3BatchOperationResponse
 
-    from .batch_tasks import TaskResult
+    from .batch.tasks import TaskResult
 
 METRIC_NAMES = {outcome: outcome.value.title().replace("-", "") for outcome in Outcome}  # e.g. WouldRemediate
 

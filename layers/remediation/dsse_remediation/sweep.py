@@ -6,7 +6,7 @@ continuation token, queues one object task per key (SendMessageBatch) and then t
 runs the steps and the tasks under the queue's concurrency limit, retries and DLQ (alarmed). A failed step is retried
 from its own token: keys it had already queued are queued again, and remediation is idempotent (a compliant object
 costs one HeadObject). A sweep stops at SWEEP_MAX_OBJECTS and says so in a high-severity alert naming where it
-stopped: larger buckets are for the backfill on S3 Batch Operations (`dsse-remediate backfill`, backfill.py).
+stopped: larger buckets are for the backfill on S3 Batch Operations (`dsse-remediate backfill`, batch/backfill.py).
 
 Queue messages (JSON bodies), read back by `triggers.parse_object_event`:
     object task: {"sweep": {"id": <sweep id>, "bucket": <bucket>, "key": <key>}}

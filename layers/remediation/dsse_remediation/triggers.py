@@ -14,8 +14,8 @@ SQS batches are unwrapped by the handler; each body is one of the payloads above
 Bucket handler: CloudTrail CreateBucket, Put/DeleteBucketEncryption, Put/DeleteBucketPolicy;
 {"bucket": "...", "dryRun": false}.
 Key guard: CloudTrail KMS events (model.KEY_EVENTS); {"keyArn": "...", "dryRun": false}.
-(The batch task function's invocations are read by batch_tasks.parse_batch_invocation, the batch jobs function's
-payloads by batch_events: neither is on the event paths' cold start.)
+(The batch task function's invocations are read by batch.tasks.parse_batch_invocation, the batch jobs function's
+payloads by batch.events: neither is on the event paths' cold start.)
 Failed calls (errorCode) are ignored everywhere: they changed nothing. Anything else, whatever its JSON type or
 shape, is an InvalidEvent with a message saying what was expected.
 """

@@ -13,11 +13,10 @@ an alias must be resolved, and no SNS client until its first alert; likewise Eve
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from .alerts import Alerts
+from .alerts import Alerts, Context
 from .aws import clients
 from .aws.kms import KeyRing, KmsGateway
 from .aws.s3_buckets import BucketStore
@@ -34,10 +33,13 @@ from .sweep import Sweeper
 
 if TYPE_CHECKING:  # the batch parts are imported when first used: the event paths' cold start does not pay for them
     from .aws.batch_jobs import BatchJobs
-    from .backfill import Backfill
-    from .backstop import Backstop
-    from .batch_tasks import BatchTasks
-    from .completion import Completions
+    from .aws.cloudwatch import StorageMetrics
+    from .aws.report_files import ReportFiles
+    from .aws.s3_inventory import InventoryStore
+    from .batch.backfill import Backfill
+    from .batch.backstop import Backstop
+    from .batch.completion import Completions
+    from .batch.tasks import BatchTasks
     from .findings import Findings
 
 ClientFactory = Callable[[str, "str | None"], Any]
@@ -98,17 +100,18 @@ class App:
         # The topic's own Region (its ARN), which may differ from the buckets'.
         publisher = SnsPublisher(lambda: self.client("sns", topic.split(":")[3]), topic) if topic else None
         forwarder = None
-        if self.settings.forward_results:  # the functions' own default bus, in their own Region
+        if self.settings.sharing.forward_results:  # the functions' own default bus, in their own Region
             from .aws.events import EventForwarder
 
             forwarder = EventForwarder(lambda: self.client("events"))
-        context = replace(self.settings.alert_context, clock=self.clock)
+        mode, account, region = self.settings.mode.value, self.settings.account_id, self.settings.region
+        context = Context(mode=mode, account=account, region=region, clock=self.clock)
         return Alerts(publisher, context, self._on_alert_error, forwarder)
 
     @cached_property
     def findings(self) -> Findings | None:
         """The Security Hub sink of object and bucket results; None when SECURITY_HUB_FINDINGS is off."""
-        if not self.settings.security_hub_findings:
+        if not self.settings.sharing.security_hub_findings:
             return None
         from .aws.securityhub import SecurityHub
         from .findings import Findings, Where
@@ -144,7 +147,7 @@ class App:
 
     @cached_property
     def batch_tasks(self) -> BatchTasks:
-        from .batch_tasks import BatchTasks
+        from .batch.tasks import BatchTasks
 
         return BatchTasks(self.objects)
 
@@ -155,19 +158,47 @@ class App:
         return BatchJobs(self.client("s3control"), self.client("lambda"), self.settings.account_id or "")
 
     @cached_property
-    def backfill(self) -> Backfill:
-        from .backfill import Backfill
+    def report_files(self) -> ReportFiles:
+        from .aws.report_files import ReportFiles
 
-        return Backfill(self.settings, self.batch_jobs, self.client("s3"), self.client("cloudwatch"), self.clock)
+        return ReportFiles(self.client("s3"), self.settings.account_id)
+
+    @cached_property
+    def inventories(self) -> InventoryStore:
+        from .aws.s3_inventory import InventoryStore
+
+        return InventoryStore(self.client("s3"), self.settings.account_id)
+
+    @cached_property
+    def storage_metrics(self) -> StorageMetrics:
+        from .aws.cloudwatch import StorageMetrics
+
+        return StorageMetrics(lambda: self.client("cloudwatch"))
+
+    @cached_property
+    def backfill(self) -> Backfill:
+        from .batch.backfill import Backfill
+
+        return Backfill(
+            self.settings, self.batch_jobs, self.inventories, self.report_files, self.storage_metrics, self.clock
+        )
 
     @cached_property
     def completions(self) -> Completions:
-        from .completion import Completions
+        from .batch.completion import Completions
 
-        return Completions(self.settings, self.batch_jobs, self.client("s3"), self.alerts)
+        return Completions(self.settings.batch, self.batch_jobs, self.report_files, self.alerts)
 
     @cached_property
     def backstop(self) -> Backstop:
-        from .backstop import Backstop
+        from .batch.backstop import Backstop
 
-        return Backstop(self.settings, self.backfill, self.client("s3"), self.clock)
+        return Backstop(
+            self.settings,
+            self.backfill,
+            self.bucket_store,
+            self.inventories,
+            self.report_files,
+            self.alerts,
+            self.clock,
+        )

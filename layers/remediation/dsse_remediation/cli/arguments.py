@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .. import __version__
+from ..batch.requests import CAMPAIGN_RULES, is_campaign
 from ..config import MAX_JOB_PRIORITY, ROLE_NAME_RULES, is_role_arn
 from ..model import ObjectRequest
 from ..remediation import validate
@@ -25,9 +26,6 @@ MAX_CONCURRENCY = 64
 DEFAULT_MAX_OBJECTS = 100_000
 EXIT_OK, EXIT_ATTENTION, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # The CSV report's columns, in order; named here because `--report --help` documents them.
-# A backfill campaign label goes into job descriptions, tags, report and manifest prefixes and alerts.
-CAMPAIGN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)  # whole value (fullmatch)
-CAMPAIGN_RULES = "1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit"
 MAX_PRIORITY = MAX_JOB_PRIORITY
 REPORT_FIELDS = ("bucket", "key", "versionId", "outcome", "reason", "encryptionBefore", "encryptionAfter")
 # Flag values are matched whole (`fullmatch`) with `re.ASCII`: Python's `$` also matches before a trailing newline
@@ -258,7 +256,7 @@ def add_backfill(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--include-dsse-other-keys",
         action="store_true",
         help="also a DSSEKMS job per bucket, for DSSE objects under another key: it lists the compliant objects too "
-        "(one task and one HEAD each)",
+        "(one task and one HEAD each); with --from-inventory, the report's DSSE-KMS rows go into its job too",
     )
     jobs = backfill.add_argument_group("the jobs")
     jobs.add_argument(
@@ -345,8 +343,8 @@ def hours(raw: str) -> int:
 
 
 def campaign_label(raw: str) -> str:
-    """`--campaign`: a label safe in an S3 prefix, a tag value and a job description."""
-    if not CAMPAIGN.fullmatch(raw):
+    """`--campaign`: a label safe in an S3 prefix, a tag value and a job description (batch/requests.py's rule)."""
+    if not is_campaign(raw):
         raise argparse.ArgumentTypeError(f"{raw!r} is not a campaign label ({CAMPAIGN_RULES})")
     return raw
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..backfill import JobSpec, plan
+from ..batch.requests import JobSpec, plan
 from ..exceptions import AwsFailure
 from ..model import Clock, utc_now
 from ..scope import BUCKET_NAME_RULES, is_valid_bucket_name
@@ -29,7 +29,7 @@ from .summary import NEEDS_ATTENTION
 
 if TYPE_CHECKING:
     from ..aws.batch_jobs import JobStatus
-    from ..completion import JobSummary
+    from ..batch.summary import JobSummary
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,10 @@ class Started:
 
     @property
     def label(self) -> str:
-        return f"s3://{self.spec.bucket} {self.spec.encryption}"
+        return f"s3://{self.spec.bucket} {self.spec.encryption_filter}"
 
     def answer(self, report_bucket: str | None) -> dict[str, str]:
-        answer = {"bucket": self.spec.bucket, "encryption": self.spec.encryption}
+        answer = {"bucket": self.spec.bucket, "encryption": self.spec.encryption_filter}  # the JSON document's name
         if self.error:
             return answer | {"error": self.error}
         return answer | {
@@ -85,11 +85,8 @@ def check_request(args: argparse.Namespace, now: datetime) -> list[str]:
     if args.from_inventory is not None:
         if not args.from_inventory.startswith("s3://") or "/" not in args.from_inventory.removeprefix("s3://"):
             raise UsageError(f"--from-inventory {args.from_inventory!r}: expected s3://bucket/.../manifest.json")
-        if args.created_after or args.include_dsse_other_keys:
-            raise UsageError(
-                "--from-inventory takes the inventory's objects: --created-after and "
-                "--include-dsse-other-keys do not apply"
-            )
+        if args.created_after:
+            raise UsageError("--from-inventory takes the objects its report lists: --created-after does not apply")
     if args.created_after and args.created_after > now:
         raise UsageError(f"--created-after {args.created_after.isoformat()} is in the future: no object matches")
     if args.wait and args.estimate_only:
@@ -123,7 +120,8 @@ def run_backfill(args: argparse.Namespace, console: Console, clock: Clock = utc_
     named = check_request(args, started_at)
     env = dict(os.environ) | (stack_environment(args) if args.stack else {})
     settings = load_settings(args, env)
-    require_stack_parts(settings.batch_task_function, settings.batch_job_role_arn, settings.report_bucket, args)
+    batch = settings.batch
+    require_stack_parts(batch.task_function, batch.job_role_arn, batch.report_bucket, args)
     app = connect(args, settings, 10, account=True, clock=clock)
     run = BackfillRun(args.campaign or f"backfill-{started_at:%Y-%m-%d}", args.dry_run)
     try:
@@ -139,7 +137,7 @@ def run_backfill(args: argparse.Namespace, console: Console, clock: Clock = utc_
         console.notice(str(exc))
         code = EXIT_ATTENTION
     if console.json_mode:
-        console.document(run.answer(app.settings.report_bucket, code))
+        console.document(run.answer(app.settings.batch.report_bucket, code))
     return code
 
 
@@ -159,7 +157,7 @@ def backfill(args: argparse.Namespace, app: App, named: Sequence[str], run: Back
     running = [job for job in run.jobs if job.job_id]
     code = EXIT_ATTENTION if len(running) < len(run.jobs) else EXIT_OK
     if running:
-        where = report_location(app.settings.report_bucket, run.campaign, "<job id>")
+        where = report_location(app.settings.batch.report_bucket, run.campaign, "<job id>")
         console.line(f"completion reports under {where}; each job ends with one summary alert")
     if not args.wait or not running:
         return code
@@ -191,12 +189,19 @@ def require_stack_parts(function: str | None, role: str | None, bucket: str | No
 def plan_jobs(
     args: argparse.Namespace, app: App, named: Sequence[str], campaign: str, console: Console
 ) -> list[JobSpec]:
-    """The jobs to create: one per encryption type per in-scope bucket, or one over an inventory's non-DSSE rows."""
+    """The jobs to create: one per encryption type per in-scope bucket, or one over an inventory's non-DSSE rows (and,
+    with --include-dsse-other-keys, its DSSE rows: the inventory names no key)."""
     settings = app.settings
     if args.from_inventory:
-        spec = app.backfill.from_inventory(args.from_inventory, campaign=campaign, dry_run=args.dry_run)
+        spec = app.backfill.from_inventory(
+            args.from_inventory,
+            campaign=campaign,
+            dry_run=args.dry_run,
+            include_dsse_other_keys=args.include_dsse_other_keys,
+        )
         if spec is None:
-            console.notice(f"{args.from_inventory} lists no object that is not DSSE-KMS")
+            what = "object a job must read" if args.include_dsse_other_keys else "object that is not DSSE-KMS"
+            console.notice(f"{args.from_inventory} lists no {what}")
             return []
         return [spec]
     buckets = list(named) if named else list(in_scope_buckets(app))
@@ -212,7 +217,7 @@ def plan_jobs(
             dry_run=args.dry_run,
             include_dsse_other_keys=args.include_dsse_other_keys,
             created_after=args.created_after,
-            priority=settings.batch_job_priority,
+            priority=settings.batch.job_priority,
         )
     ]
 
@@ -220,12 +225,9 @@ def plan_jobs(
 def in_scope_buckets(app: App) -> Iterator[str]:
     """`--all`: the account's general purpose buckets in the Region (a job runs in its bucket's Region) that are in
     scope, except the stack's report bucket."""
-    pages = app.client("s3").get_paginator("list_buckets").paginate(BucketRegion=app.settings.region)
-    for page in pages:
-        for entry in page.get("Buckets", []):
-            name: str = entry["Name"]
-            if app.settings.scope.contains(name) and name != app.settings.report_bucket:
-                yield name
+    for name, _ in app.bucket_store.owned_buckets(app.settings.region):
+        if app.settings.scope.contains(name) and name != app.settings.batch.report_bucket:
+            yield name
 
 
 def start_jobs(app: App, specs: Sequence[JobSpec], console: Console) -> Iterator[Started]:

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .exceptions import InvalidEvent
-from .model import Source, Trigger
+from ..exceptions import InvalidEvent
+from ..model import Source, Trigger
 
 SERVICE_EVENT = "AWS Service Event via CloudTrail"
 JOB_STATUS_CHANGED = "JobStatusChanged"

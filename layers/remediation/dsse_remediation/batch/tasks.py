@@ -30,15 +30,16 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
-from .deadline import NO_DEADLINE, Deadline
-from .exceptions import InvalidEvent, InvalidRequest
-from .model import Failure, ObjectRequest, ObjectResult, Outcome, Source, Trigger
-from .remediation import ObjectRemediator
+from ..deadline import NO_DEADLINE, Deadline
+from ..exceptions import InvalidEvent, InvalidRequest
+from ..model import Failure, ObjectRequest, ObjectResult, Outcome, Source, Trigger, truncate
+from ..remediation import ObjectRemediator
+from .requests import CAMPAIGN_RULES, is_campaign
 
 log = logging.getLogger(__name__)
 
 RESULT_STRING_LIMIT = 1000  # the report's ResultMessage column; keep a row readable
-ARGUMENTS = {"dryRun": "'true' or 'false'", "campaign": "a label for the job's logs and summary (≤ 128 characters)"}
+ARGUMENTS = {"dryRun": "'true' or 'false'", "campaign": f"a label for the job's logs and summary ({CAMPAIGN_RULES})"}
 BATCH_ACTOR = "batchoperations.s3.amazonaws.com"
 
 
@@ -98,8 +99,8 @@ def parse_arguments(raw: object) -> JobArguments:
     if dry_run not in ("true", "false"):
         raise InvalidRequest(f"job.userArguments.dryRun must be 'true' or 'false', got {raw['dryRun']!r}")
     campaign = raw.get("campaign")
-    if campaign is not None and not 0 < len(campaign) <= 128:
-        raise InvalidRequest("job.userArguments.campaign must be 1 to 128 characters")
+    if campaign is not None and not is_campaign(campaign):
+        raise InvalidRequest(f"job.userArguments.campaign must be {CAMPAIGN_RULES}")
     return JobArguments(dry_run=dry_run == "true", campaign=campaign)
 
 
@@ -114,8 +115,7 @@ def result_code(result: ObjectResult) -> ResultCode:
 
 
 def result_string(result: ObjectResult) -> str:
-    text = f"{result.outcome.value}: {result.reason}"
-    return text if len(text) <= RESULT_STRING_LIMIT else text[: RESULT_STRING_LIMIT - 3] + "..."
+    return truncate(f"{result.outcome.value}: {result.reason}", RESULT_STRING_LIMIT)
 
 
 class BatchTasks:
