@@ -18,26 +18,34 @@ are deterministic (sorted entries, fixed timestamps and modes): the same sources
 The layer zip holds what `sam build` puts in the layer: the script runs the recipe sam build runs for it
 (layers/remediation/Makefile, BuildMethod makefile: the library and the wheels requirements.txt pins, for python3.13
 on arm64; pip needs the package index or its cache), or takes a layer sam build already made (--layer-build), checked
-to be current: its dsse_remediation equals the sources and its packages are the pinned versions. Only the layer's
-bin/ (console scripts naming the Python that ran pip) is left out. Function folders are zipped as they are (they have
-no requirements.txt; sam build only copies them).
+to be current: its dsse_remediation equals the sources and its packages are the pinned versions. Function folders are
+zipped as they are (they have no requirements.txt; sam build only copies them).
+
+The layer zip is the same wherever it is built: pip writes where and with what it ran into some files, and those are
+left out or rewritten (layer_files): bin/ (console scripts whose first line names the Python that ran pip),
+direct_url.json (the folder or URL a distribution was installed from), bytecode caches (the source path and
+timestamps), and each RECORD, rewritten to list what the zip holds, hashed as it holds it. A file that still names the
+checkout or the build folder stops the run: its key would change with the folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
+import csv
 import functools
 import hashlib
 import io
 import json
 import os
+import posixpath
 import re
 import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +70,13 @@ PARAMETER_SPEC = {
     ),
 }
 PARAMETER_GROUP = {"Label": {"default": "Code (Organization deployment)"}, "Parameters": [PARAMETER]}
-SKIPPED_DIRECTORIES = {"__pycache__"}
+SKIPPED_DIRECTORIES = {"__pycache__"}  # bytecode holds its source's path and modification time
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can say
+LAYER_SKIPPED = (
+    re.compile(r"python/bin/.*"),  # console scripts: the first line names the Python that ran pip (no use in Lambda)
+    re.compile(r"python/[^/]+\.dist-info/direct_url\.json"),  # PEP 610: the folder or URL installed from
+)
 
 
 class NoManagedPolicies:
@@ -86,18 +98,24 @@ class Artifact:
         return {"Bucket": STAND_IN_BUCKET, "Key": self.key}
 
 
-def deterministic_zip(files: dict[str, Path]) -> bytes:
-    """files: name in the zip -> file. Sorted, fixed timestamps, modes 644 (755 for executables), no directories."""
+def deterministic_zip(files: Mapping[str, Path | bytes]) -> bytes:
+    """files: name in the zip -> file, or the bytes to store (a file rewritten first, mode 644). Sorted, fixed
+    timestamps, modes 644 (755 for executables), no directories: only the names and contents make the bytes."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for name in sorted(files):
+            source = files[name]
             info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # Unix, so the mode below is read
-            mode = 0o755 if os.access(files[name], os.X_OK) else 0o644
-            info.external_attr = (0o100000 | mode) << 16
-            archive.writestr(info, files[name].read_bytes(), compresslevel=9)
+            executable = isinstance(source, Path) and os.access(source, os.X_OK)
+            info.external_attr = (0o100000 | (0o755 if executable else 0o644)) << 16
+            archive.writestr(info, content(source), compresslevel=9)
     return buffer.getvalue()
+
+
+def content(source: Path | bytes) -> bytes:
+    return source if isinstance(source, bytes) else source.read_bytes()
 
 
 def tree(folder: Path) -> dict[str, Path]:
@@ -109,6 +127,61 @@ def tree(folder: Path) -> dict[str, Path]:
             continue
         found[relative.as_posix()] = path
     return found
+
+
+def record_hash(data: bytes) -> str:
+    """A RECORD file's hash field (the wheel spec): sha256=, the digest in URL-safe base64 without padding."""
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def rewritten_record(name: str, record: bytes, files: Mapping[str, Path | bytes]) -> bytes:
+    """The RECORD `name` (python/<dist>.dist-info/RECORD) listing only what the zip holds, hashed as it holds it.
+
+    pip's RECORD also lists what the layer leaves out, whose contents depend on the build: bin/jp.py (with --target,
+    as ../../bin/jp.py), hashed with its first line, the Python that ran pip; direct_url.json; bytecode. Kept, those
+    lines would give the layer a new key in every folder. Rewritten rather than dropped, the RECORD stays true of what
+    /opt/python holds, for `importlib.metadata.files()` and `pip show --files`. Written as pip writes it: CSV rows
+    sorted by path, CRLF line ends.
+    """
+    site = posixpath.dirname(posixpath.dirname(name))  # paths in a RECORD are relative to the folder of the dist-info
+    rows = []
+    for row in csv.reader(io.StringIO(record.decode("utf-8"))):
+        if not row:
+            continue
+        held = posixpath.normpath(posixpath.join(site, row[0]))
+        if held == name:
+            rows.append([row[0], "", ""])  # a RECORD cannot hold its own hash
+        elif held in files:
+            data = content(files[held])
+            rows.append([row[0], record_hash(data), str(len(data))])
+    output = io.StringIO()
+    csv.writer(output, lineterminator="\r\n").writerows(sorted(rows))
+    return output.getvalue().encode("utf-8")
+
+
+def layer_files(build: Path, folders: tuple[Path, ...] = ()) -> dict[str, Path | bytes]:
+    """What the layer zip holds of a layer build (sam build's .aws-sam/build/<LayerId>): by name in the zip, the file,
+    or its rewritten bytes. Nothing in it depends on the folder the build ran in, or on the Python that ran pip:
+    bytecode caches (tree), bin/ and direct_url.json are left out, each RECORD is rewritten to match what is kept.
+    INSTALLER ("pip") and REQUESTED (empty) are kept: they name no folder.
+
+    folders: where the build ran (the checkout), besides `build` itself. A kept file that still names one (an editable
+    install's .pth, a package that records where it was built) is refused: it would give the layer a new key in every
+    folder, and could not work in /opt/python anyway. Folders one level below the root (/app, /src) are not looked
+    for: their names can be ordinary text, in a documentation string say, and would refuse a good layer.
+    """
+    files: dict[str, Path | bytes] = {
+        name: path for name, path in tree(build).items() if not any(skip.fullmatch(name) for skip in LAYER_SKIPPED)
+    }
+    for name in sorted(files):
+        if posixpath.basename(name) == "RECORD" and posixpath.dirname(name).endswith(".dist-info"):
+            files[name] = rewritten_record(name, content(files[name]), files)
+    names = sorted({str(path) for folder in (build, *folders) for path in (folder.absolute(), folder.resolve())})
+    needles = [name.encode() for name in names if len(Path(name).parts) > 2]
+    leaking = sorted(name for name, source in files.items() if any(needle in content(source) for needle in needles))
+    if leaking:
+        raise SystemExit(f"{build}: {leaking[:5]} name the folder the layer was built in ({', '.join(names)})")
+    return files
 
 
 def function_artifact(folder: Path) -> Artifact:
@@ -153,8 +226,7 @@ def layer_artifact(source: Path, logical_id: str, build: Path | None) -> Artifac
     missing = [pin for pin in pins if pin and not (library / distribution(pin)).is_dir()]
     if missing:
         raise SystemExit(f"{build} lacks {missing} (requirements.txt changed?): run `sam build` again")
-    files = {name: path for name, path in tree(build).items() if not name.startswith("python/bin/")}
-    return Artifact(f"{source.name}-layer", deterministic_zip(files))
+    return Artifact(f"{source.name}-layer", deterministic_zip(layer_files(build, (ROOT, source))))
 
 
 @contextlib.contextmanager

@@ -10,12 +10,14 @@ distributions empty): building the real one needs the package index, and `make t
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import hashlib
 import importlib.util
 import io
 import json
+import os
 import re
 import shutil
 import zipfile
@@ -298,3 +300,121 @@ class TestArtifacts:
 
         with pytest.raises(SystemExit, match="stale"):
             generate(tmp_path / "out", layer)
+
+
+def clone(into: Path) -> Path:
+    """A checkout of the sources in another folder: template.yaml, the functions, the layer's sources."""
+    into.mkdir(parents=True)
+    shutil.copy(ROOT / "template.yaml", into / "template.yaml")
+    shutil.copytree(ROOT / "functions", into / "functions", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(LAYER_SOURCE, into / "layers" / "remediation", ignore=shutil.ignore_patterns("__pycache__"))
+    return into
+
+
+def record_row(name: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}"
+
+
+def pip_installed(checkout: Path, mode: int = 0o644) -> Path:
+    """sam build's layer in a checkout as pip --target leaves it when the python3 on PATH is the checkout's own venv:
+    jmespath's console script names that Python and its RECORD hashes the script; the folder also shows in what pip
+    and Python write elsewhere (a local install's direct_url.json, bytecode); file times differ, and modes with the
+    umask (mode: the files pip writes)."""
+    build = fake_layer_build(checkout / ".aws-sam" / "build" / "RemediationLayer", checkout / "layers" / "remediation")
+    library = build / "python"
+    python = str(checkout / ".venv-tools" / "bin" / "python3")
+    written = {
+        "../../bin/jp.py": f"#!{python}\nimport sys\nfrom jmespath import search\n",  # the name pip --target records
+        "jmespath/__init__.py": "def search(expression, data):\n    return data\n",
+        "jmespath/__pycache__/__init__.cpython-313.pyc": f"\xf3\r\r\n{python} {len(python)}",
+        "jmespath-1.1.0.dist-info/INSTALLER": "pip\n",
+        "jmespath-1.1.0.dist-info/METADATA": "Name: jmespath\nVersion: 1.1.0\n",
+        "jmespath-1.1.0.dist-info/direct_url.json": json.dumps({"url": f"file://{checkout}/vendor", "dir_info": {}}),
+    }
+    rows = ["jmespath-1.1.0.dist-info/RECORD,,"]
+    for name, text in written.items():
+        path = library / name.replace("../../bin/", "bin/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode())
+        rows.append(record_row(name, text.encode()))
+    (library / "jmespath-1.1.0.dist-info" / "RECORD").write_bytes("".join(f"{r}\r\n" for r in sorted(rows)).encode())
+    stamp = 1_700_000_000 + len(str(checkout))
+    for path in build.rglob("*"):
+        os.utime(path, (stamp, stamp))
+    for name in written:
+        (library / name.replace("../../bin/", "bin/")).chmod(0o755 if name.endswith("jp.py") else mode)
+    return build
+
+
+def zipped(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def layer_artifact(checkout: Path) -> Any:
+    """The layer artifact of a checkout's layer build, as `make template-checks` makes it (--layer-build)."""
+    build = checkout / ".aws-sam" / "build" / "RemediationLayer"
+    return org_template.layer_artifact(checkout / "layers" / "remediation", "RemediationLayer", build)
+
+
+@pytest.fixture(scope="module")
+def clones(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One commit checked out and built in two folders."""
+    folder = tmp_path_factory.mktemp("clones")
+    one, two = clone(folder / "ci-build-1"), clone(folder / "elsewhere" / "a-longer-folder-name")
+    pip_installed(one, mode=0o600)
+    pip_installed(two, mode=0o664)
+    return one, two
+
+
+class TestBuiltInAnyFolder:
+    """The same commit built in two clones gives the same zips, so the same keys: CI does not publish a new layer
+    version, nor a new stack set version, for code that did not change."""
+
+    def test_the_layer_zip_and_its_key_do_not_depend_on_the_folder(self, clones: tuple[Path, Path]) -> None:
+        one, two = clones
+        record = ".aws-sam/build/RemediationLayer/python/jmespath-1.1.0.dist-info/RECORD"
+        assert (one / record).read_bytes() != (two / record).read_bytes()  # the builds differ: jp.py's first line
+
+        assert layer_artifact(one).data == layer_artifact(two).data
+        assert layer_artifact(one).key == layer_artifact(two).key
+
+    def test_every_artifact_and_the_member_template_are_the_same_bytes(self, clones: tuple[Path, Path]) -> None:
+        def artifacts(checkout: Path) -> dict[str, bytes]:
+            build = checkout / ".aws-sam" / "build" / "RemediationLayer"
+            generate(checkout / "out", build, checkout / "template.yaml")
+            return {p.name: p.read_bytes() for p in (checkout / "out" / "artifacts" / "dsse-remediation").iterdir()}
+
+        one, two = (artifacts(checkout) for checkout in clones)
+
+        assert one == two
+        assert len(one) == 7  # five functions, the layer, the template
+
+    def test_what_names_the_build_is_left_out_and_each_record_lists_what_the_zip_holds(self, tmp_path: Path) -> None:
+        """RECORD is rewritten, not dropped: importlib.metadata.files() and pip show --files stay true in Lambda."""
+        checkout = clone(tmp_path / "checkout")
+        pip_installed(checkout)
+
+        layer = zipped(layer_artifact(checkout).data)
+        record = layer["python/jmespath-1.1.0.dist-info/RECORD"].decode()
+
+        assert not [name for name in layer if "/bin/" in name or "__pycache__" in name or "direct_url" in name]
+        assert not [name for name, data in layer.items() if str(tmp_path).encode() in data]
+        assert record.split("\r\n") == [
+            record_row("jmespath-1.1.0.dist-info/INSTALLER", b"pip\n"),
+            record_row("jmespath-1.1.0.dist-info/METADATA", layer["python/jmespath-1.1.0.dist-info/METADATA"]),
+            "jmespath-1.1.0.dist-info/RECORD,,",
+            record_row("jmespath/__init__.py", layer["python/jmespath/__init__.py"]),
+            "",  # CRLF line ends, as pip writes them
+        ]
+
+    def test_a_layer_file_that_names_its_build_folder_is_refused(self, tmp_path: Path) -> None:
+        """An editable install's .pth (or any file recording where it was built) would change the key per folder,
+        and point nowhere in /opt/python."""
+        checkout = clone(tmp_path / "checkout")
+        build = pip_installed(checkout)
+        (build / "python" / "__editable__.jmespath-1.1.0.pth").write_text(f"{build}/src\n", encoding="utf-8")
+
+        with pytest.raises(SystemExit, match=r"__editable__\.jmespath-1\.1\.0\.pth.*name the folder"):
+            layer_artifact(checkout)

@@ -18,15 +18,17 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .alerts import Alerts
-from .aws.s3_buckets import BucketStore
-from .aws.sqs import QueueSender
 from .config import Mode, Settings
 from .exceptions import AwsFailure
 from .model import BucketResult, Clock, Failure, Outcome, Source, SweepStep, Trigger, utc_now
 from .scope import require_bucket_name
+
+if TYPE_CHECKING:  # every event path imports this module (triggers reads sweep messages); few run a sweep
+    from .aws.s3_buckets import BucketStore
+    from .aws.sqs import QueueSender
 
 log = logging.getLogger(__name__)
 

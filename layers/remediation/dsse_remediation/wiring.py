@@ -4,7 +4,10 @@ Handlers, the CLI, the demo, the tests and the benchmarks all build an `App` fro
 one seam: a factory `(service, region) -> boto3 client`. The Lambdas pass the cached clients of `aws.clients`; the CLI
 passes its session's; tests pass clients whose calls they record or whose answers they fault. Every part is built on
 first use, so a cold start pays only for what its path needs (the object function never creates a KMS client unless
-an alias must be resolved, and no SNS client until its first alert; likewise EventBridge and Security Hub).
+an alias must be resolved, no SNS client until its first alert, no SQS client until a sweep step sends; likewise
+EventBridge and Security Hub). The modules of the parts an event path never builds (the bucket path and the key guard
+for the object function, the sweep's S3 listing and SQS adapters unless the sweep is on, the batch parts) are imported
+in the property that builds them, for the same reason: tests/unit/test_cold_start.py lists them.
 
 `on_alert_error` is called with every failure to deliver a report: an alert to SNS, its event to the default bus
 (alerts.ForwardFailed), a finding to Security Hub (findings.FindingImportFailed).
@@ -19,28 +22,27 @@ from typing import TYPE_CHECKING, Any
 from .alerts import Alerts, Context
 from .aws import clients
 from .aws.kms import KeyRing, KmsGateway
-from .aws.s3_buckets import BucketStore
 from .aws.s3_objects import ObjectStore
 from .aws.sns import SnsPublisher
-from .aws.sqs import QueueSender
-from .buckets import BucketRemediator
 from .config import Settings
 from .exceptions import ConfigError
-from .keyguard import KeyGuard
 from .model import Clock, utc_now
 from .remediation import ObjectRemediator
 from .sweep import Sweeper
 
-if TYPE_CHECKING:  # the batch parts are imported when first used: the event paths' cold start does not pay for them
+if TYPE_CHECKING:  # imported when first used: the paths that never use them do not pay for them at cold start
     from .aws.batch_jobs import BatchJobs
     from .aws.cloudwatch import StorageMetrics
     from .aws.report_files import ReportFiles
+    from .aws.s3_buckets import BucketStore
     from .aws.s3_inventory import InventoryStore
     from .batch.backfill import Backfill
     from .batch.backstop import Backstop
     from .batch.completion import Completions
     from .batch.tasks import BatchTasks
+    from .buckets import BucketRemediator
     from .findings import Findings
+    from .keyguard import KeyGuard
 
 ClientFactory = Callable[[str, "str | None"], Any]
 OnAlertError = Callable[[Exception], None]
@@ -88,6 +90,8 @@ class App:
 
     @cached_property
     def bucket_store(self) -> BucketStore:
+        from .aws.s3_buckets import BucketStore
+
         return BucketStore(self.client("s3"), self.settings.account_id)
 
     @cached_property
@@ -132,17 +136,23 @@ class App:
         """A bucket sweep's steps; None when the sweep is off."""
         if not self.settings.sweep_after_reset or not self.settings.object_queue_url:
             return None
-        queue = QueueSender(self.client("sqs"), self.settings.object_queue_url)
+        from .aws.sqs import QueueSender
+
+        queue = QueueSender(lambda: self.client("sqs"), self.settings.object_queue_url)
         return Sweeper(self.settings, self.bucket_store, queue, self.alerts, self.clock)
 
     @cached_property
     def buckets(self) -> BucketRemediator:
+        from .buckets import BucketRemediator
+
         return BucketRemediator(
             self.settings, self.keys, self.bucket_store, self.kms, self.alerts, self.sweeper, self.findings
         )
 
     @cached_property
     def key_guard(self) -> KeyGuard:
+        from .keyguard import KeyGuard
+
         return KeyGuard(self.settings, self.keys, self.kms, self.alerts)
 
     @cached_property

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AwsFailure
@@ -25,9 +26,16 @@ class QueueNotAccepted(AwsFailure):
 
 
 class QueueSender:
-    def __init__(self, client: SQSClient, queue_url: str) -> None:
-        self._client = client
+    """Sends to one queue. The client is created on the first message: the object function builds its sweeper at
+    cold start, and only a sweep step sends."""
+
+    def __init__(self, client: Callable[[], SQSClient], queue_url: str) -> None:
+        self._client_factory = client
         self._queue_url = queue_url
+
+    @cached_property
+    def _client(self) -> SQSClient:
+        return self._client_factory()
 
     @errors.translated
     def send(self, body: Mapping[str, Any]) -> None:
