@@ -11,12 +11,14 @@ from .aws.kms import KeyRing, KmsGateway
 from .aws.s3_buckets import BucketStore
 from .config import Mode, Settings
 from .exceptions import AwsFailure
-from .model import DSSE, BucketEncryption, BucketRequest, BucketResult, Failure, Outcome
+from .gate.safety import ReaderVerdict, Safety
+from .model import DSSE, READER_CHANGES, BucketEncryption, BucketRequest, BucketResult, Failure, Outcome
 from .scope import is_directory_bucket, require_bucket_name
 from .sweep import Sweeper
 
 if TYPE_CHECKING:
     from .findings import Findings
+    from .gate.gate import ReaderGate
 
 
 class BucketRemediator:
@@ -31,6 +33,7 @@ class BucketRemediator:
         alerts: Alerts,
         sweeper: Sweeper | None = None,
         findings: Findings | None = None,
+        gate: ReaderGate | None = None,
     ) -> None:
         self.settings = settings
         self.keys = keys
@@ -39,6 +42,7 @@ class BucketRemediator:
         self.alerts = alerts
         self.sweeper = sweeper
         self.findings = findings  # every final result, when SECURITY_HUB_FINDINGS is on
+        self.gate = gate  # the reader-safety gate (wiring.App always gives one)
 
     def handle(self, request: BucketRequest) -> BucketResult:
         require_bucket_name(request.bucket)
@@ -76,7 +80,13 @@ class BucketRemediator:
             blocked = prevention.blocking_sse_c(blocked)
         found["policy_change"] = policy_change
         default_ok = is_dsse(before, key_arn) and blocked == before.blocked_encryption_types
-        if default_ok and policy_change is None:
+        compliant = default_ok and policy_change is None
+        readers = self._readers(request, key_arn, compliant)
+        if readers is not None and readers.safety is not Safety.SAFE:
+            found["reader_impact"] = readers.describe()
+        if readers is not None and readers.blocks:
+            return self._result(request, Outcome.HELD, held(request, readers, compliant), **found)
+        if compliant:
             reason = f"default encryption is DSSE-KMS under the configured key {key_arn}"
             return self._result(request, Outcome.COMPLIANT, reason, **found)
 
@@ -106,6 +116,17 @@ class BucketRemediator:
                 reason = f"{done}the prevention statements could not be written: {exc}"
                 return self._result(request, Outcome.FAILED, reason, **found)
         return self._result(request, Outcome.REMEDIATED, "; ".join(changes), **found)
+
+    def _readers(self, request: BucketRequest, key_arn: str, compliant: bool) -> ReaderVerdict | None:
+        """The gate's verdict, read before any write; for a compliant bucket only on a change that can break its
+        readers (the watch), read at once (its cached verdict forgotten)."""
+        if self.gate is None:
+            return None
+        if request.trigger.event_name in READER_CHANGES:
+            self.gate.forget(request.bucket)
+        elif compliant:
+            return None  # nothing to write, nothing changed: no read
+        return self.gate.verdict(request.bucket, key_arn)
 
     def _key_problem(self, bucket: str, key_arn: str) -> str | None:
         """Why this key cannot be the bucket's DSSE default (DescribeKey + GetBucketLocation), or None."""
@@ -153,3 +174,17 @@ def _failure(exc: AwsFailure) -> tuple[Outcome, str]:
 def is_dsse(encryption: BucketEncryption, key_arn: str) -> bool:
     """Compliant: DSSE-KMS under exactly this key ARN (an alias could be repointed), Bucket Key off."""
     return encryption.algorithm == DSSE and encryption.kms_key_id == key_arn and not encryption.bucket_key_enabled
+
+
+def held(request: BucketRequest, readers: ReaderVerdict, compliant: bool) -> str:
+    """Why nothing is written. For a bucket already DSSE-KMS (the watch) that has become one whose readers or
+    writers break: who did it, and what will fail."""
+    if not compliant:
+        return f"held, nothing written: converting the bucket would break its readers or writers; {readers.describe()}"
+    trigger = request.trigger
+    who = f"{trigger.event_name} by {trigger.actor or 'an unknown principal'}" if trigger.event_name else "a change"
+    when = f" at {trigger.event_time}" if trigger.event_time else ""
+    return (
+        f"the bucket is DSSE-KMS, and since {who}{when} its readers or writers break: {readers.describe()}; "
+        "further writes are held"
+    )

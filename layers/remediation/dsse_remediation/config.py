@@ -187,6 +187,9 @@ class Settings:
     # Remediating a restored GLACIER / DEEP_ARCHIVE object writes a new version in the archive class, which ends the
     # restore a reader asked for: only with this opt-in.
     remediate_restored_archives: bool = False
+    # Buckets whose owners accepted that converting them breaks a reader or a writer (the stack parameter
+    # AcceptReaderImpactBuckets; the gate also reads the bucket tag dsse-remediation:accept-reader-impact).
+    accept_reader_impact: tuple[str, ...] = ()
     batch: BatchSettings = field(default_factory=BatchSettings)  # the batch path's part (Completions reads only it)
     sharing: ResultSharing = field(default_factory=ResultSharing)
 
@@ -288,9 +291,17 @@ class Settings:
             remediate_restored_archives=_parse_bool(
                 "REMEDIATE_RESTORED_ARCHIVES", env.get("REMEDIATE_RESTORED_ARCHIVES", "false")
             ),
+            accept_reader_impact=parse_accepted(env.get("ACCEPT_READER_IMPACT", "")),
             batch=BatchSettings.from_env(env),
             sharing=ResultSharing.from_env(env),
         )
+
+
+def parse_accepted(raw: str) -> tuple[str, ...]:
+    """`ACCEPT_READER_IMPACT`: bucket names or patterns, comma-separated (the scope's pattern rules); empty: none."""
+    if not raw.strip():
+        return ()
+    return Scope.parse(raw, "", variable="ACCEPT_READER_IMPACT").include
 
 
 def parse_bucket_key_map(raw: str) -> tuple[tuple[str, str], ...]:

@@ -34,11 +34,20 @@ class Outcome(StrEnum):
     OUT_OF_SCOPE = "out-of-scope"
     GONE = "gone"
     FAILED = "failed"
+    # Not written: converting the bucket would break a reader or a writer (the reader-safety gate, gate/) and nobody
+    # accepted the impact. Nothing is written in the bucket until its configuration or an acceptance changes that.
+    HELD = "held"
 
     @property
     def alerts(self) -> bool:
         """Outcomes a human is told about; `compliant`, `out-of-scope` and `gone` publish nothing."""
-        return self in (Outcome.REMEDIATED, Outcome.WOULD_REMEDIATE, Outcome.UNREMEDIABLE, Outcome.FAILED)
+        return self in (
+            Outcome.REMEDIATED,
+            Outcome.WOULD_REMEDIATE,
+            Outcome.UNREMEDIABLE,
+            Outcome.FAILED,
+            Outcome.HELD,
+        )
 
     @property
     def severity(self) -> str:
@@ -51,6 +60,7 @@ _SEVERITY = {
     Outcome.WOULD_REMEDIATE: "medium",
     Outcome.UNREMEDIABLE: "high",
     Outcome.FAILED: "high",
+    Outcome.HELD: "high",
 }
 
 
@@ -284,6 +294,8 @@ class ObjectResult:
     purged_version_id: str | None = None
     expected_key_arn: str | None = field(default=None, metadata={"json": "expectedKmsKeyId"})
     dry_run: bool = False
+    # The reader-safety gate's verdict when it is not plainly safe: why held, the side effects, who accepted.
+    reader_impact: str | None = None
     alert_error: str | None = None  # an alert a human must read could not be published
     # What AWS said went wrong when the outcome comes from an AWS error (failed, some unremediable): whether a retry
     # can help. Not part of answers; the reason says it in words.
@@ -302,6 +314,7 @@ class BucketResult:
     policy_change: str | None = field(default=None, metadata={"json": "preventionPolicy"})  # added | updated | None
     sweep: Mapping[str, Any] | None = None
     dry_run: bool = False
+    reader_impact: str | None = None  # the reader-safety gate's verdict when it is not plainly safe
     alert_error: str | None = None
     trigger: Trigger = field(default=MANUAL, metadata=OMITTED)
 
@@ -360,8 +373,26 @@ def _camel(name: str) -> str:
 # with the CompleteMultipartUpload that follows them. PostObject is an HTML-form (browser, presigned POST) upload.
 OBJECT_WRITES = frozenset({"PutObject", "PostObject", "CopyObject", "CompleteMultipartUpload"})
 # PutBucketPolicy / DeleteBucketPolicy matter when the prevention policy is on: they may remove its statements.
-BUCKET_CHANGES = frozenset(
-    {"CreateBucket", "PutBucketEncryption", "DeleteBucketEncryption", "PutBucketPolicy", "DeleteBucketPolicy"}
+# The configuration changes that can make converting a bucket break its readers or writers (the reader-safety gate):
+# the bucket function reads the bucket's verdict again at once, and raises a high alert when a bucket already DSSE
+# becomes one whose readers break. PutBucketLogging is about its *target* bucket, which receives the logs.
+READER_CHANGES = frozenset(
+    {
+        "PutBucketPolicy",
+        "DeleteBucketPolicy",
+        "PutBucketWebsite",
+        "PutBucketAcl",
+        "PutPublicAccessBlock",
+        "DeletePublicAccessBlock",
+        "PutBucketReplication",
+        "PutBucketLogging",
+    }
+)
+BUCKET_CHANGES = (
+    frozenset(
+        {"CreateBucket", "PutBucketEncryption", "DeleteBucketEncryption", "PutBucketPolicy", "DeleteBucketPolicy"}
+    )
+    | READER_CHANGES
 )
 KEY_REVERTIBLE = frozenset({"DisableKey", "ScheduleKeyDeletion", "DisableKeyRotation"})
 KEY_FOR_HUMANS = frozenset({"PutKeyPolicy", "DeleteImportedKeyMaterial"})

@@ -25,6 +25,7 @@ from .deadline import (
     single_copy,
 )
 from .exceptions import AwsFailure, InvalidRequest
+from .gate.safety import ReaderVerdict, Safety
 from .model import (
     Action,
     Clock,
@@ -44,6 +45,7 @@ from .verdict import Verdict, ends_a_restore, judge
 
 if TYPE_CHECKING:
     from .findings import Findings
+    from .gate.gate import ReaderGate
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,7 @@ class ObjectRemediator:
         alerts: Alerts,
         findings: Findings | None = None,
         clock: Clock = utc_now,
+        gate: ReaderGate | None = None,
     ) -> None:
         self.settings = settings
         self.keys = keys
@@ -102,6 +105,7 @@ class ObjectRemediator:
         self.alerts = alerts
         self.findings = findings  # every final result, when SECURITY_HUB_FINDINGS is on
         self.clock = clock
+        self.gate = gate  # the reader-safety gate (wiring.App always gives one)
 
     def handle(self, request: ObjectRequest, *, alert: bool = True, deadline: Deadline = NO_DEADLINE) -> ObjectResult:
         """Evaluate one object, remediate it if needed and allowed, alert when a human should know. A copy that
@@ -124,6 +128,7 @@ class _Judging:
     def __init__(self, remediator: ObjectRemediator, request: ObjectRequest, deadline: Deadline) -> None:
         self.clock = remediator.clock
         self.settings = remediator.settings
+        self.gate = remediator.gate
         self.keys = remediator.keys
         self.s3 = remediator.s3
         self.request = request
@@ -173,14 +178,15 @@ class _Judging:
                 return self._found(state, Outcome.COMPLIANT, reason)
             if judgement.verdict is Verdict.UNREMEDIABLE:
                 return self._found(state, Outcome.UNREMEDIABLE, judgement.reason)
-            if self.request.dry_run or self.settings.mode is Mode.ALERT_ONLY:
-                why = "dry run" if self.request.dry_run else "alert-only mode"
-                return self._found(state, Outcome.WOULD_REMEDIATE, f"{why}: would copy in place; {judgement.reason}")
+            gated = self._gated(state, judgement.reason)
+            if isinstance(gated, ObjectResult):
+                return gated
+            grants, impact = gated
             late = self._out_of_time(state)
             if late is not None:
                 return late
             try:
-                action, written = self._copy(state, target)
+                action, written = self._copy(state, target, grants)
             except AwsFailure as exc:
                 if exc.failure is Failure.GONE:
                     return self._confirm_gone(state, exc)
@@ -207,7 +213,7 @@ class _Judging:
                     "object left as it was; a fresh invocation retries it"
                 )
                 return self._found(state, Outcome.FAILED, reason, failure=Failure.OUT_OF_TIME)
-            return self._remediated(state, action, written)
+            return self._remediated(state, action, written, impact)
         reason = (
             f"a newer write replaced the object during each of {ObjectRemediator.MAX_ATTEMPTS} attempts; left as it is"
         )
@@ -277,12 +283,41 @@ class _Judging:
         )
         return self._refused(Outcome.GONE, reason)
 
-    def _copy(self, state: ObjectState, target: DsseTarget) -> tuple[Action, Written]:
-        """The copy with the object's grants where ACLs are enabled. A write that set an ACL proves they were enabled
-        when it was made, so a cached "disabled" is read again first (`write_set_acl`). When the bucket has switched
-        to BucketOwnerEnforced since its ownership was read, S3 refuses the grants: read it again and copy again."""
+    def _gated(self, state: ObjectState, why: str) -> ObjectResult | tuple[Mapping[str, str], str | None]:
+        """What stands between a non-compliant object and its copy: the reader-safety gate (held: no write), then a
+        dry run or alert-only mode (would-remediate). Else the grants the copy carries, and the gate's note."""
+        writes = not (self.request.dry_run or self.settings.mode is Mode.ALERT_ONLY)
+        try:
+            grants = self._grants(state) if writes else {}  # a dry run reads no ACL: its bucket's verdict only
+            readers = self._readers(state, grants)
+        except AwsFailure as exc:
+            return self._found(state, Outcome.FAILED, f"reading its readers failed: {exc}", failure=exc.failure)
+        impact = readers.describe() if readers is not None and readers.safety is not Safety.SAFE else None
+        if readers is not None and readers.blocks:
+            reason = f"held, nothing written: converting it would break its readers or writers; {impact}"
+            return self._found(state, Outcome.HELD, reason, reader_impact=impact)
+        if not writes:
+            mode = "dry run" if self.request.dry_run else "alert-only mode"
+            return self._found(
+                state, Outcome.WOULD_REMEDIATE, f"{mode}: would copy in place; {why}", reader_impact=impact
+            )
+        return grants, impact
+
+    def _grants(self, state: ObjectState) -> Mapping[str, str]:
+        """The object's grants where ACLs are enabled (the copy carries them; the gate reads them). A write that set
+        an ACL proves they were enabled when it was made, so a cached "disabled" is read again first."""
         acls = self.s3.acls_enabled(state.bucket, seen_enabled=self.request.write_set_acl)
-        grants = self.s3.grants(state) if acls else {}
+        return self.s3.grants(state) if acls else {}
+
+    def _readers(self, state: ObjectState, grants: Mapping[str, str]) -> ReaderVerdict | None:
+        """The reader-safety gate's verdict on converting this object: its bucket's (cached), and its own ACL."""
+        if self.gate is None:
+            return None
+        return self.gate.object_verdict(state.bucket, self._key_arn, grants)
+
+    def _copy(self, state: ObjectState, target: DsseTarget, grants: Mapping[str, str]) -> tuple[Action, Written]:
+        """The copy with the object's grants. When the bucket has switched to BucketOwnerEnforced since its ownership
+        was read, S3 refuses the grants: read it again and copy again."""
         try:
             return self._copy_with(state, target, grants)
         except AwsFailure as exc:
@@ -348,9 +383,16 @@ class _Judging:
             failure=Failure.TRANSIENT,
         )
 
-    def _remediated(self, state: ObjectState, action: Action, written: Written) -> ObjectResult:
+    def _remediated(
+        self, state: ObjectState, action: Action, written: Written, impact: str | None = None
+    ) -> ObjectResult:
         key_arn = self._key_arn
-        done = {"action": action, "after": written.encryption, "version_id_after": written.version_id}
+        done = {
+            "action": action,
+            "after": written.encryption,
+            "version_id_after": written.version_id,
+            "reader_impact": impact,
+        }
         if written.encryption != Encryption("aws:kms:dsse", key_arn):
             reason = f"S3 accepted the copy but reports {written.encryption}; expected DSSE-KMS under {key_arn}"
             return self._found(state, Outcome.FAILED, reason, **done)

@@ -144,9 +144,17 @@ def parse_bucket_event(event: Any) -> Parsed[BucketRequest]:
     detail, name = _management_event(event, "s3.amazonaws.com", BUCKET_CHANGES, "a bucket encryption change")
     if detail.get("errorCode"):
         return Parsed(ignored=f"{name} failed ({detail['errorCode']}): nothing changed")
-    bucket = _request_parameters(detail).get("bucketName")
+    params = _request_parameters(detail)
+    bucket = params.get("bucketName")
     if not isinstance(bucket, str) or not bucket:
         raise InvalidEvent("CloudTrail event lacks detail.requestParameters.bucketName")
+    if name == "PutBucketLogging":  # the bucket that receives the logs is the one whose writers change
+        status = params.get("BucketLoggingStatus")
+        enabled = status.get("LoggingEnabled") if isinstance(status, Mapping) else None
+        target = enabled.get("TargetBucket") if isinstance(enabled, Mapping) else None
+        if not isinstance(target, str) or not target:
+            return Parsed(ignored=f"PutBucketLogging on {bucket} turned its logging off: no bucket receives logs")
+        bucket = target
     return Parsed((BucketRequest(bucket=bucket, trigger=_trigger(detail)),))
 
 
