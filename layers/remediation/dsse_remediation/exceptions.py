@@ -13,6 +13,11 @@ class InvalidRequest(ValueError):
     """A payload that names no valid resource; nothing was read or changed."""
 
 
+class Held(InvalidRequest):
+    """The reader-safety gate holds the bucket: converting it would break a reader or a writer, and nobody accepted
+    that. Nothing was written (no job created)."""
+
+
 class InvalidEvent(InvalidRequest):
     """An event this handler does not understand; nothing was read or changed."""
 

@@ -6,7 +6,7 @@ Inventory report), ReportFiles (the manifest written to the report bucket), Stor
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..aws.batch_jobs import BatchJobs
@@ -14,7 +14,8 @@ from ..aws.cloudwatch import StorageMetrics
 from ..aws.report_files import ReportFiles
 from ..aws.s3_inventory import InventoryStore
 from ..config import Mode, Settings
-from ..exceptions import AwsFailure, InvalidRequest
+from ..exceptions import AwsFailure, Held, InvalidRequest
+from ..gate.safety import ReaderVerdict
 from ..model import Clock, Failure, utc_now
 from .estimate import Estimate, estimate
 from .inventory import Inventory, parse_s3_uri
@@ -40,6 +41,7 @@ class Backfill:
         files: ReportFiles,
         metrics: StorageMetrics,
         clock: Clock = utc_now,
+        readers: Callable[[str], ReaderVerdict] | None = None,
     ) -> None:
         self._settings = settings
         self._jobs = jobs
@@ -47,6 +49,18 @@ class Backfill:
         self._files = files
         self._metrics = metrics
         self._clock = clock
+        self._readers = readers  # the reader-safety gate's verdict of a bucket (wiring.App always gives it)
+
+    def held(self, bucket: str) -> str | None:
+        """Why no job may start in this bucket (the reader-safety gate holds it), or None."""
+        if self._readers is None:
+            return None
+        verdict = self._readers(bucket)
+        return verdict.describe() if verdict.blocks else None
+
+    def _refuse_held(self, bucket: str) -> None:
+        if why := self.held(bucket):
+            raise Held(f"no job for s3://{bucket}: converting it would break its readers or writers; {why}")
 
     def dry_run(self, spec: JobSpec) -> bool:
         """Whether the job's tasks only report: asked for, or the deployment is alert-only (MODE=alert-only)."""
@@ -59,6 +73,7 @@ class Backfill:
         check_spec(spec)
         check_bucket(spec.bucket, self._settings.scope)
         config = self._settings.batch.for_jobs(self._settings.account_id)
+        self._refuse_held(spec.bucket)
         return create_job_request(spec, config, self._jobs.pinned_version(config.function), self.dry_run(spec))
 
     def start(self, spec: JobSpec) -> str:
@@ -82,6 +97,7 @@ class Backfill:
         source_bucket, manifest_key = parse_s3_uri(manifest_uri)
         inventory = Inventory.parse(self._manifest(source_bucket, manifest_key), manifest_uri, source_bucket)
         check_bucket(inventory.source_bucket, self._settings.scope)
+        self._refuse_held(inventory.source_bucket)
         created = inventory.created or self._clock()
         key = f"manifests/{campaign}/inventory-{inventory.source_bucket}-{created:%Y-%m-%d}.csv"
         archives = self._settings.remediate_restored_archives

@@ -52,7 +52,7 @@ from ..aws.report_files import ReportFiles
 from ..aws.s3_buckets import BucketStore
 from ..aws.s3_inventory import InventoryConfiguration, InventoryReport, InventoryStore
 from ..config import Settings, is_key_arn
-from ..exceptions import AwsFailure, ConfigError, InvalidRequest
+from ..exceptions import AwsFailure, ConfigError, Held, InvalidRequest
 from ..model import DSSE, Clock, Failure, Outcome, answer, utc_now
 from ..scope import is_directory_bucket
 from .backfill import Backfill
@@ -82,6 +82,7 @@ class Action(StrEnum):
     WOULD_START = "would-start"  # a dry run of the backstop
     SKIPPED = "skipped"  # nothing to do, or not ours to do
     FAILED = "failed"  # an AWS error: looked at again on the next run (its last run is not recorded)
+    HELD = "held"  # the reader-safety gate holds the bucket: no job; looked at again on the next run
 
 
 @dataclass(frozen=True)
@@ -178,11 +179,13 @@ class Backstop:
                 continue
             try:
                 result = self._bucket(bucket, _parse_time(records.get(bucket)), now, campaign, dry_run)
+            except Held as exc:
+                result = BucketRun(bucket, Action.HELD, str(exc))
             except (AwsFailure, InvalidRequest) as exc:
                 log.error("backstop failed for a bucket", extra={"bucket": bucket, "error": str(exc)})
                 result = BucketRun(bucket, Action.FAILED, f"{type(exc).__name__}: {exc}")
             results.append(result)
-            if dry_run or result.action is Action.FAILED:
+            if dry_run or result.action in (Action.FAILED, Action.HELD):
                 continue
             recorded[bucket] = (result.covered or now).isoformat(timespec="seconds")
             if result.job_ids:  # the record follows the jobs: a run cut short after this keeps them recorded
@@ -225,11 +228,15 @@ class Backstop:
         return None
 
     def _bucket(self, bucket: str, last_run: datetime | None, now: datetime, campaign: str, dry_run: bool) -> BucketRun:
+        if why := self.backfill.held(bucket):  # before any listing: a held bucket gets no job at all
+            return BucketRun(bucket, Action.HELD, f"held, no job: converting it would break its readers; {why}")
         inventory, note = self._newest_report(bucket)
         stale = _stale(inventory, now) if inventory is not None else None
         if inventory is not None and stale is None:
             try:
                 return self._from_inventory(bucket, inventory, last_run, campaign, dry_run)
+            except Held:
+                raise
             except InvalidRequest as exc:  # a report delivered before the EncryptionStatus field was added, ...
                 log.warning("inventory unusable: listing instead", extra={"bucket": bucket, "error": str(exc)})
         if stale is not None:
