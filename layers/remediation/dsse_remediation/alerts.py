@@ -49,12 +49,14 @@ _OBJECT_TITLES = {
     Outcome.WOULD_REMEDIATE: "DSSE-KMS not compliant (not changed)",
     Outcome.UNREMEDIABLE: "DSSE-KMS unremediable",
     Outcome.FAILED: "DSSE-KMS remediation failed",
+    Outcome.HELD: "DSSE-KMS held: it would break the bucket's readers",
 }
 _BUCKET_TITLES = {
     Outcome.REMEDIATED: "DSSE-KMS bucket default reset",
     Outcome.WOULD_REMEDIATE: "DSSE-KMS bucket default not compliant (not changed)",
     Outcome.UNREMEDIABLE: "DSSE-KMS bucket default unremediable",
     Outcome.FAILED: "DSSE-KMS bucket remediation failed",
+    Outcome.HELD: "DSSE-KMS bucket held: it would break its readers or writers",
 }
 
 

@@ -66,20 +66,27 @@ TYPES = ("Software and Configuration Checks/AWS Security Best Practices",)
 FIELD_PREFIX = "dsse-remediation/"
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 1024
-RAISES = frozenset({Outcome.UNREMEDIABLE, Outcome.FAILED, Outcome.WOULD_REMEDIATE})
+RAISES = frozenset({Outcome.UNREMEDIABLE, Outcome.FAILED, Outcome.WOULD_REMEDIATE, Outcome.HELD})
 RESOLVES = frozenset({Outcome.REMEDIATED, Outcome.COMPLIANT})
 # Triggers of bulk work (sweeps, Batch Operations tasks): their results only raise findings (Security Hub's quotas).
 BULK = frozenset({Source.SWEEP, Source.BATCH})
-_SEVERITY = {Outcome.UNREMEDIABLE: "HIGH", Outcome.FAILED: "HIGH", Outcome.WOULD_REMEDIATE: "MEDIUM"}
+_SEVERITY = {
+    Outcome.UNREMEDIABLE: "HIGH",
+    Outcome.FAILED: "HIGH",
+    Outcome.WOULD_REMEDIATE: "MEDIUM",
+    Outcome.HELD: "HIGH",
+}
 _OBJECT_TITLES = {
     Outcome.WOULD_REMEDIATE: "S3 object not encrypted with DSSE-KMS under its key",
     Outcome.UNREMEDIABLE: "S3 object cannot be re-encrypted with DSSE-KMS",
     Outcome.FAILED: "S3 object re-encryption with DSSE-KMS failed",
+    Outcome.HELD: "S3 object not re-encrypted with DSSE-KMS: it would break the bucket's readers",
 }
 _BUCKET_TITLES = {
     Outcome.WOULD_REMEDIATE: "S3 bucket default encryption is not DSSE-KMS under its key",
     Outcome.UNREMEDIABLE: "S3 bucket default encryption cannot be set to DSSE-KMS",
     Outcome.FAILED: "S3 bucket default encryption reset to DSSE-KMS failed",
+    Outcome.HELD: "S3 bucket not converted to DSSE-KMS: it would break its readers or writers",
 }
 _RESOLVED_TITLES = {
     "AwsS3Object": "S3 object encrypted with DSSE-KMS under its key",

@@ -115,7 +115,7 @@ class ObjectRemediator:
         if self.findings is not None:
             self.findings.record(result)
         # A sweep's objects are notified only when a human must act; the bucket's alert announced the sweep.
-        quiet = request.trigger.source is Source.SWEEP and result.outcome is Outcome.REMEDIATED
+        quiet = request.trigger.source is Source.SWEEP and result.outcome in (Outcome.REMEDIATED, Outcome.HELD)
         if alert and result.outcome.alerts and not quiet:
             error = self.alerts.send(result)
             return replace(result, alert_error=error) if error else result

@@ -55,8 +55,12 @@ class App:
         client: ClientFactory | None = None,
         on_alert_error: OnAlertError | None = None,
         clock: Clock = utc_now,
+        *,
+        accepted_by: str | None = None,
     ) -> None:
+        """`accepted_by`: an acceptance of the reader impact of every bucket (the CLI's --accept-reader-impact)."""
         self.settings = settings
+        self._accepted_by = accepted_by
         self.clock = clock  # the one wall clock every part reads (model.Clock)
         self._client_factory = client or clients.client  # read now: the cached clients of this process
         self._clients: dict[tuple[str, str | None], Any] = {}
@@ -129,7 +133,9 @@ class App:
 
     @cached_property
     def objects(self) -> ObjectRemediator:
-        return ObjectRemediator(self.settings, self.keys, self.object_store, self.alerts, self.findings, self.clock)
+        return ObjectRemediator(
+            self.settings, self.keys, self.object_store, self.alerts, self.findings, self.clock, self.gate
+        )
 
     @cached_property
     def sweeper(self) -> Sweeper | None:
@@ -146,7 +152,7 @@ class App:
         from .buckets import BucketRemediator
 
         return BucketRemediator(
-            self.settings, self.keys, self.bucket_store, self.kms, self.alerts, self.sweeper, self.findings
+            self.settings, self.keys, self.bucket_store, self.kms, self.alerts, self.sweeper, self.findings, self.gate
         )
 
     @cached_property
@@ -189,8 +195,15 @@ class App:
     def backfill(self) -> Backfill:
         from .batch.backfill import Backfill
 
+        gate, keys, settings = self.gate, self.keys, self.settings
         return Backfill(
-            self.settings, self.batch_jobs, self.inventories, self.report_files, self.storage_metrics, self.clock
+            settings,
+            self.batch_jobs,
+            self.inventories,
+            self.report_files,
+            self.storage_metrics,
+            self.clock,
+            lambda bucket: gate.verdict(bucket, keys.arn(settings.key_for(bucket))),
         )
 
     @cached_property

@@ -111,6 +111,8 @@ def result_code(result: ObjectResult) -> ResultCode:
         return ResultCode.TEMPORARY_FAILURE if retry else ResultCode.PERMANENT_FAILURE
     if result.outcome is Outcome.UNREMEDIABLE and result.failure in (Failure.DENIED, Failure.KEY_UNUSABLE):
         return ResultCode.PERMANENT_FAILURE
+    if result.outcome is Outcome.HELD:  # a job is one bucket, and the gate holds it: the whole job should stop
+        return ResultCode.PERMANENT_FAILURE
     return ResultCode.SUCCEEDED
 
 

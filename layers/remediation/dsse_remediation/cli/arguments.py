@@ -160,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         "fix", parents=[resources, common], help="remediate: copy objects in place, reset defaults"
     )
     fix.add_argument("--dry-run", action="store_true", help="change nothing; print what would be done (as check)")
+    fix.add_argument("--accept-reader-impact", action="store_true", help=ACCEPT_HELP)
     fix.add_argument(
         "--remediate-restored-archives",
         action="store_true",
@@ -171,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_backfill(commands)
     add_org_status(commands)
     return parser
+
+
+ACCEPT_HELP = (
+    "convert buckets the reader-safety gate holds (converting them breaks a reader or a writer: a website, public "
+    "or CloudFront OAI readers, another account without a key grant, replication, log delivery); the acceptance, "
+    "with your identity, is in every result and alert"
+)
 
 
 def add_org_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -265,6 +273,7 @@ def add_backfill(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="the jobs change nothing and report what they would do (their fees still apply; see --estimate-only)",
     )
     jobs.add_argument("--estimate-only", action="store_true", help="print the estimated fees; create nothing")
+    jobs.add_argument("--accept-reader-impact", action="store_true", help=ACCEPT_HELP)
     jobs.add_argument(
         "--wait",
         action="store_true",

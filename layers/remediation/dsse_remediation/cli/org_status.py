@@ -49,7 +49,7 @@ PARAMETERS = {
     "securityBus": "SecurityBusArn",
     "securityHubFindings": "SecurityHubFindings",
 }
-ALARMING = (Outcome.FAILED.value, Outcome.UNREMEDIABLE.value)
+ALARMING = (Outcome.FAILED.value, Outcome.UNREMEDIABLE.value, Outcome.HELD.value)
 HEADER = ("ACCOUNT", "NAME", "REGION", "DEPLOYED", "MODE", "KEY", "SECURITY-BUS", "FINDINGS", "OUTCOMES")
 
 

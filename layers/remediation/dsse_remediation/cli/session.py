@@ -229,9 +229,14 @@ def connect(
     def client(service: str, in_region: str | None) -> Any:
         return session.client(service, region_name=in_region, config=config)  # type: ignore[call-overload]
 
+    accepted_by = None
+    if getattr(args, "accept_reader_impact", False):  # recorded with who accepted: one GetCallerIdentity
+        caller = client("sts", region).get_caller_identity()
+        accepted_by = f"{caller['Arn']} (dsse-remediate --accept-reader-impact)"
+        settings = dataclasses.replace(settings, account_id=settings.account_id or caller["Account"])
     if account and not settings.account_id:
         settings = dataclasses.replace(settings, account_id=client("sts", region).get_caller_identity()["Account"])
-    app = App(settings, client, on_alert_error, clock)
+    app = App(settings, client, on_alert_error, clock, accepted_by=accepted_by)
     app.keys  # noqa: B018 (resolves the configured key references now: a bad one fails before any work)
     return app
 

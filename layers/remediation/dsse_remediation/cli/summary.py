@@ -16,7 +16,7 @@ from ..model import BucketResult, KeyResult, ObjectResult, Outcome, Result
 from .arguments import EXIT_ATTENTION, EXIT_INTERRUPTED, EXIT_OK, PROG
 from .report import report_row
 
-NEEDS_ATTENTION = frozenset({Outcome.FAILED, Outcome.UNREMEDIABLE, Outcome.WOULD_REMEDIATE})
+NEEDS_ATTENTION = frozenset({Outcome.FAILED, Outcome.UNREMEDIABLE, Outcome.WOULD_REMEDIATE, Outcome.HELD})
 
 
 class Results:
