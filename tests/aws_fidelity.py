@@ -72,11 +72,44 @@ classes in this process, so it covers both `mock_aws()` and an in-process `Threa
     Here an update that is not later than the stored UpdatedAt is ignored (an equal one too: "the value of this field
     must be more recent than all of the previous values", asff-required-attributes.html; counted as a success, which
     the documentation does not settle), the four customer fields are kept, and the workflow starts NEW and reopens.
+15. Replication rules as put. GetBucketReplication "Returns the replication configuration of a bucket"; "If you
+    include the Filter element in a replication configuration, you must also include the DeleteMarkerReplication and
+    Priority elements. The response also returns those elements."
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketReplication.html ; a rule's SourceSelectionCriteria
+    (SseKmsEncryptedObjects, ReplicaModifications) and ExistingObjectReplication are members of the ReplicationRule
+    it returns (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ReplicationRule.html).
+    moto 5.2.5 answers every rule with `Filter: {Prefix: ""}` and `DeleteMarkerReplication: Disabled` and drops
+    SourceSelectionCriteria and ExistingObjectReplication, so a rule that opts in to replicating KMS-encrypted objects
+    reads back as one that does not.
+16. EventBridge notifications. GetBucketNotificationConfiguration returns the NotificationConfiguration, whose
+    EventBridgeConfiguration "Enables delivery of events to Amazon EventBridge" (an empty element when enabled).
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketNotificationConfiguration.html ,
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_NotificationConfiguration.html
+    moto 5.2.5 stores it from PutBucketNotificationConfiguration but leaves it out of the answer.
+17. Bucket owner condition on the bucket configuration reads. "If the actual bucket owner doesn't match the expected
+    bucket owner, the request fails" with Access Denied; each read's x-amz-expected-bucket-owner: "If the account ID
+    that you provide does not match the actual owner of the bucket, the request fails with the HTTP status code 403
+    Forbidden (access denied)". https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html ,
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketPolicy.html
+    moto 5.2.5 ignores the header and answers. Here the bucket GETs of the configurations the reader-safety gate reads
+    (website, policy, acl, publicAccessBlock, replication, tagging, versioning, lifecycle, notification) answer 403
+    AccessDenied when the header names another account than the bucket's; other calls are left as moto has them.
+18. KMS GetKeyPolicy's PolicyName: "If no policy name is specified, the default value is default", and the response
+    carries `PolicyName` ("The name of the key policy. The only valid value is default").
+    https://docs.aws.amazon.com/kms/latest/APIReference/API_GetKeyPolicy.html
+    moto 5.2.5 answers a request without PolicyName with NotFoundException and leaves PolicyName out of the answer.
+19. Block Public Access on new buckets. "By default, new buckets, access points, and objects don't allow public
+    access": since April 2023 S3 turns on all four Block Public Access settings of every new bucket, so
+    GetPublicAccessBlock answers them rather than NoSuchPublicAccessBlockConfiguration until DeletePublicAccessBlock.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/configuring-block-public-access-bucket.html ,
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html
+    moto 5.2.5 creates buckets with none. (moto enforces no Block Public Access setting either way.)
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -85,10 +118,18 @@ from typing import Any
 from moto.core.responses import ActionResult
 from moto.events import models as events_models
 from moto.kms import models as kms_models
+from moto.kms import responses as kms_responses
 from moto.kms.models import kms_backends
 from moto.s3 import models as s3_models
 from moto.s3 import responses as s3_responses
-from moto.s3.exceptions import CopyObjectMustChangeSomething, MissingKey, PreconditionFailed, S3ClientError
+from moto.s3.exceptions import (
+    CopyObjectMustChangeSomething,
+    MissingKey,
+    PreconditionFailed,
+    ReplicationConfigurationNotFoundError,
+    S3AccessDeniedError,
+    S3ClientError,
+)
 from moto.securityhub import models as securityhub_models
 
 _KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
@@ -145,7 +186,8 @@ def apply() -> Callable[[], None]:
         setattr(owner, name, new)
 
     # Each item wraps what is there, so where items share a method (PutObject: 1 and 8; CopyObject: 3, 4, 5 and 8;
-    # the key POST: 3 and 8) the one applied last runs first: applied from 14 down, the lower numbers check first.
+    # the key POST: 3 and 8) the one applied last runs first: applied from the last down, the lower numbers check
+    # first.
     for item in reversed(_ITEMS):
         item(patch)
 
@@ -462,6 +504,97 @@ def _findings_updates(patch: Patch) -> None:
     patch(hub_cls, "batch_import_findings", batch_import_findings)
 
 
+def _replication_as_put(patch: Patch) -> None:
+    """15: GetBucketReplication answers each rule as it was put."""
+
+    def get_bucket_replication(self: Any) -> Any:
+        self.data["Action"] = "GetBucketReplication"
+        replication = self.backend.get_bucket_replication(self.bucket_name)
+        if not replication:
+            raise ReplicationConfigurationNotFoundError(bucket_name=self.bucket_name)
+        rules = [_replication_rule(rule) for rule in replication["Rule"]]
+        return self.serialized(
+            ActionResult({"ReplicationConfiguration": {"Role": replication["Role"], "Rules": rules}})
+        )
+
+    patch(s3_responses.S3Response, "get_bucket_replication", get_bucket_replication)
+
+
+def _eventbridge_notifications(patch: Patch) -> None:
+    """16: GetBucketNotificationConfiguration reports EventBridge delivery."""
+
+    def get_bucket_notification(self: Any) -> Any:
+        config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        self.data["Action"] = "GetBucketNotificationConfiguration"
+        if not config:
+            return self.serialized(ActionResult({}))
+        result: dict[str, Any] = {
+            "TopicConfigurations": [_notification(t, "TopicArn") for t in config.topic],
+            "QueueConfigurations": [_notification(q, "QueueArn") for q in config.queue],
+            "LambdaFunctionConfigurations": [_notification(f, "LambdaFunctionArn") for f in config.cloud_function],
+        }
+        if config.event_bridge is not None:
+            result["EventBridgeConfiguration"] = {}
+        return self.serialized(ActionResult(result))
+
+    patch(s3_responses.S3Response, "get_bucket_notification", get_bucket_notification)
+
+
+# The bucket configurations the reader-safety gate reads (aws/bucket_access.py), by their GET subresource.
+_GATE_SUBRESOURCES = (
+    "website",
+    "policy",
+    "acl",
+    "publicAccessBlock",
+    "replication",
+    "tagging",
+    "versioning",
+    "lifecycle",
+    "notification",
+)
+
+
+def _expected_bucket_owner(patch: Patch) -> None:
+    """17: a configuration read of a bucket another account owns is refused."""
+    original_get = s3_responses.S3Response._bucket_response_get
+
+    @functools.wraps(original_get)
+    def bucket_response_get(self: Any, bucket_name: str, querystring: dict[str, Any]) -> Any:
+        expected = _headers(self).get("x-amz-expected-bucket-owner")
+        reads_configuration = any(name in querystring for name in _GATE_SUBRESOURCES)
+        # get_bucket raises NoSuchBucket first, as S3 answers a missing bucket.
+        if expected and reads_configuration and self.backend.get_bucket(bucket_name).account_id != expected:
+            raise S3AccessDeniedError()
+        return original_get(self, bucket_name, querystring)
+
+    patch(s3_responses.S3Response, "_bucket_response_get", bucket_response_get)
+
+
+def _key_policy_name(patch: Patch) -> None:
+    """18: GetKeyPolicy defaults PolicyName to `default` and names it in the answer."""
+
+    def get_key_policy(self: Any) -> str:
+        name = self._get_param("PolicyName") or "default"
+        kms_responses._assert_default_policy(name)
+        key_id = self._get_param("KeyId")
+        self._validate_cmk_id(key_id)
+        return json.dumps({"Policy": self.kms_backend.get_key_policy(key_id) or "{}", "PolicyName": name})
+
+    patch(kms_responses.KmsResponse, "get_key_policy", get_key_policy)
+
+
+def _new_buckets_block_public_access(patch: Patch) -> None:
+    """19: a new bucket blocks public access (all four settings) until told otherwise."""
+    original_bucket_init = s3_models.FakeBucket.__init__
+
+    @functools.wraps(original_bucket_init)
+    def bucket_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_bucket_init(self, *args, **kwargs)
+        self.public_access_block = s3_models.PublicAccessBlock(True, True, True, True)
+
+    patch(s3_models.FakeBucket, "__init__", bucket_init)
+
+
 # The numbered items above, in order.
 _ITEMS: tuple[Callable[[Patch], None], ...] = (
     _default_encryption,  # 1
@@ -478,6 +611,11 @@ _ITEMS: tuple[Callable[[Patch], None], ...] = (
     _event_pattern_arrays,  # 12
     _findings_filters,  # 13
     _findings_updates,  # 14
+    _replication_as_put,  # 15
+    _eventbridge_notifications,  # 16
+    _expected_bucket_owner,  # 17
+    _key_policy_name,  # 18
+    _new_buckets_block_public_access,  # 19
 )
 
 
@@ -564,3 +702,26 @@ def _copy_source(header: str) -> tuple[str, str, str | None]:
     parsed = urlparse(header)
     bucket, key = unquote(parsed.path).lstrip("/").split("/", 1)
     return bucket, key, parse_qs(parsed.query).get("versionId", [None])[0]
+
+
+def _replication_rule(stored: dict[str, Any]) -> dict[str, Any]:
+    """15: a stored rule (PutBucketReplication's XML, parsed) in GetBucketReplication's shape, empty elements as ""."""
+    rule = {name: _empty_as_blank(value) for name, value in stored.items()}
+    if "Prefix" not in rule:  # a V2 rule (Filter) is answered with its DeleteMarkerReplication, as the page says
+        rule.setdefault("Filter", {"Prefix": ""})
+        rule.setdefault("DeleteMarkerReplication", {"Status": "Disabled"})
+    return rule
+
+
+def _empty_as_blank(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {name: _empty_as_blank(item) for name, item in value.items()}
+    return "" if value is None else value
+
+
+def _notification(item: Any, arn_key: str) -> dict[str, Any]:
+    """16: one topic, queue or function configuration, as moto answers it."""
+    config: dict[str, Any] = {"Id": item.id, arn_key: item.arn, "Events": item.events}
+    if item.filters:
+        config["Filter"] = {"Key": {"FilterRules": item.filters["S3Key"]["FilterRule"]}}
+    return config

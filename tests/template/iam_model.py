@@ -4,9 +4,9 @@ how a template's grants compare with them.
 `Calls` records every call made through its clients (on fake AWS, or on a double such as tests/s3control_double.py)
 and maps it to the (action, resource ARN) pairs IAM checks for it, following the Service Authorization Reference
 (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html and the KMS, SNS, SQS, Lambda,
-EventBridge and Security Hub pages) and the S3 user guide where one call needs more than its own action (a KMS key,
-a tagging or Object Lock action). `missing` and `unneeded` compare those needs with a template's statements, matching
-resources as IAM does: a need counts only when a statement allows its action on its resource.
+EventBridge, Security Hub and Organizations pages) and the S3 user guide where one call needs more than its own
+action (a KMS key, a tagging or Object Lock action). `missing` and `unneeded` compare those needs with a template's
+statements, matching resources as IAM does: a need counts only when a statement allows its action on its resource.
 """
 
 from __future__ import annotations
@@ -39,6 +39,16 @@ S3_BUCKET_ACTIONS: dict[str, str] = {
     "GetBucketPolicy": "s3:GetBucketPolicy",
     "PutBucketPolicy": "s3:PutBucketPolicy",
     "ListBucketInventoryConfigurations": "s3:GetInventoryConfiguration",
+    # What the reader-safety gate reads (aws/bucket_access.py); the S3 user guide's "Required permissions for Amazon S3
+    # API operations" (using-with-s3-policy-actions.html) maps each, on the bucket resource type.
+    "GetBucketWebsite": "s3:GetBucketWebsite",
+    "GetBucketAcl": "s3:GetBucketAcl",
+    "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+    "GetBucketReplication": "s3:GetReplicationConfiguration",
+    "GetBucketTagging": "s3:GetBucketTagging",
+    "GetBucketVersioning": "s3:GetBucketVersioning",
+    "GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
+    "GetBucketNotificationConfiguration": "s3:GetBucketNotification",
 }
 S3_OBJECT_ACTIONS: dict[str, str] = {  # GetObject: Calls.read_needed
     "HeadObject": "s3:GetObject",
@@ -137,6 +147,8 @@ class Calls:
                 )
             if operation == "ListJobs":  # no resource type (Service Authorization Reference)
                 return {("s3:ListJobs", "*")}
+            if operation == "GetPublicAccessBlock":  # the account's Block Public Access: no resource type
+                return {("s3:GetAccountPublicAccessBlock", "*")}
             assert operation == "DescribeJob", operation
             return {("s3:DescribeJob", f"arn:aws:s3:{REGION}:{params['AccountId']}:job/{params['JobId']}")}
         if service == "lambda":  # GetAlias acts on the function (the Lambda developer guide's resource table)
@@ -148,8 +160,11 @@ class Calls:
                     name if name.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:{name}",
                 )
             }
-        if service == "kms":
+        if service == "kms":  # GetKeyPolicy too: kms:GetKeyPolicy on the key (key policy)
             return {(f"kms:{operation}", self.key_arn(params["KeyId"]))}
+        if service == "organizations":  # this account's Organization id; no resource type
+            assert operation == "DescribeOrganization", operation
+            return {("organizations:DescribeOrganization", "*")}
         if service == "sns":  # an SSE topic: the publisher encrypts with the topic's key
             return {
                 ("sns:Publish", params["TopicArn"]),

@@ -32,6 +32,7 @@ from .sweep import Sweeper
 
 if TYPE_CHECKING:  # imported when first used: the paths that never use them do not pay for them at cold start
     from .aws.batch_jobs import BatchJobs
+    from .aws.bucket_access import BucketAccessReader
     from .aws.cloudwatch import StorageMetrics
     from .aws.report_files import ReportFiles
     from .aws.s3_buckets import BucketStore
@@ -97,6 +98,22 @@ class App:
         from .aws.s3_buckets import BucketStore
 
         return BucketStore(self.client("s3"), self.settings.account_id)
+
+    @cached_property
+    def bucket_access(self) -> BucketAccessReader:
+        """What the reader-safety gate reads about a bucket: S3 in the functions' Region, S3 Control and Organizations
+        on first use, KMS in each key's Region."""
+        from .aws.bucket_access import BucketAccessReader
+
+        if not self.settings.account_id:
+            raise ConfigError("the reader-safety gate needs ACCOUNT_ID: every read names the expected bucket owner")
+        return BucketAccessReader(
+            self.client("s3"),
+            lambda: self.client("s3control"),
+            lambda region: self.client("kms", region),
+            lambda: self.client("organizations"),
+            self.settings.account_id,
+        )
 
     @cached_property
     def kms(self) -> KmsGateway:
