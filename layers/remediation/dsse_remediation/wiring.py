@@ -30,7 +30,7 @@ from .model import Clock, utc_now
 from .remediation import ObjectRemediator
 from .sweep import Sweeper
 
-if TYPE_CHECKING:  # imported when first used: the paths that never use them do not pay for them at cold start
+if TYPE_CHECKING:
     from .aws.batch_jobs import BatchJobs
     from .aws.bucket_access import BucketAccessReader
     from .aws.cloudwatch import StorageMetrics
@@ -43,6 +43,9 @@ if TYPE_CHECKING:  # imported when first used: the paths that never use them do 
     from .batch.tasks import BatchTasks
     from .buckets import BucketRemediator
     from .findings import Findings
+    from .gate.gate import (
+        ReaderGate,  # imported when first used: the paths that never use them do not pay for them at cold start
+    )
     from .keyguard import KeyGuard
 
 ClientFactory = Callable[[str, "str | None"], Any]
@@ -114,6 +117,13 @@ class App:
             lambda: self.client("organizations"),
             self.settings.account_id,
         )
+
+    @cached_property
+    def gate(self) -> ReaderGate:
+        """The reader-safety gate every write path asks (gate/): the bucket's verdict per TTL, its acceptance."""
+        from .gate.gate import ReaderGate
+
+        return ReaderGate(self.bucket_access, self.settings.accept_reader_impact, self._accepted_by)
 
     @cached_property
     def kms(self) -> KmsGateway:
