@@ -90,7 +90,8 @@ class ImportReport:
 
 
 def import_variants(xray_available: bool) -> list[ImportVariant]:
-    handler_env = {"DSSE_KMS_KEY": PLACEHOLDER_KEY, "LAMBDA_TASK_ROOT": str(FUNCTION_DIR)}
+    # What the template sets for every function (ACCOUNT_ID: the expected bucket owner of every read).
+    handler_env = {"DSSE_KMS_KEY": PLACEHOLDER_KEY, "ACCOUNT_ID": "123456789012", "LAMBDA_TASK_ROOT": str(FUNCTION_DIR)}
     variants = [
         ImportVariant("boto3", "import boto3"),
         ImportVariant(REFERENCE, "import boto3; boto3.client('s3', region_name='us-east-1')"),

@@ -6,7 +6,7 @@ themselves are tested on moto (tests/integration)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 from dsse_remediation.aws.batch_jobs import JobStatus
 from dsse_remediation.aws.s3_inventory import InventoryConfiguration, InventoryReport
 from dsse_remediation.exceptions import AwsFailure
+from dsse_remediation.gate.safety import ReaderVerdict
 from dsse_remediation.model import Encryption, Failure
 
 GONE = AwsFailure(Failure.GONE, "NoSuchKey: The specified key does not exist.", "NoSuchKey")
@@ -202,3 +203,22 @@ class FakeBatchJobs:
 
     def ids_described(self, prefix: str) -> list[str]:
         return [job_id for job_id, job in self.statuses.items() if job.description.startswith(prefix)]
+
+
+class FixedGate:
+    """The reader-safety gate as a test sets it: each bucket's verdict given (else safe), and what was asked."""
+
+    def __init__(self, verdicts: Mapping[str, ReaderVerdict] | None = None) -> None:
+        self.verdicts = dict(verdicts or {})
+        self.asked: list[str] = []
+        self.forgotten: list[str] = []
+
+    def verdict(self, bucket: str, key_arn: str) -> ReaderVerdict:
+        self.asked.append(bucket)
+        return self.verdicts.get(bucket, ReaderVerdict(bucket))
+
+    def object_verdict(self, bucket: str, key_arn: str, grants: Mapping[str, str]) -> ReaderVerdict:
+        return self.verdict(bucket, key_arn)
+
+    def forget(self, bucket: str) -> None:
+        self.forgotten.append(bucket)

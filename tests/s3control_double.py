@@ -96,8 +96,17 @@ class S3ControlDouble:
         self._tokens: dict[str, str] = {}
         self._faults: dict[str, list[tuple[str, int, str]]] = {}
         self.client = boto3.client("s3control", region_name=region)
+        # The account's Block Public Access (s3control GetPublicAccessBlock), which the reader-safety gate reads;
+        # None: never set (S3 answers NoSuchPublicAccessBlockConfiguration, API_control_GetPublicAccessBlock).
+        self.account_block: dict[str, bool] | None = None
         self._answer_on(
-            self.client, {"CreateJob": self._create_job, "DescribeJob": self._describe_job, "ListJobs": self._list_jobs}
+            self.client,
+            {
+                "CreateJob": self._create_job,
+                "DescribeJob": self._describe_job,
+                "ListJobs": self._list_jobs,
+                "GetPublicAccessBlock": self._get_public_access_block,
+            },
         )
         self._lambda: Any = None
 
@@ -263,6 +272,13 @@ class S3ControlDouble:
                 descriptor["TerminationDate"] = state["finished"]
             jobs.append(descriptor)
         return {"Jobs": jobs}
+
+    def _get_public_access_block(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.account_block is None:
+            return _error(
+                "NoSuchPublicAccessBlockConfiguration", 404, "The public access block configuration was not found"
+            )
+        return {"PublicAccessBlockConfiguration": dict(self.account_block)}
 
     def _get_alias(self, params: dict[str, Any]) -> dict[str, Any]:
         function = params["FunctionName"]

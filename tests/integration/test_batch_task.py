@@ -122,6 +122,7 @@ class TestExpectedOutcomesSucceedSoAJobOfThemNeverFails:
         self, monkeypatch: pytest.MonkeyPatch, dsse_key: str, s3: Any, bucket: str
     ) -> None:
         monkeypatch.setenv("DSSE_KMS_KEY", dsse_key)
+        monkeypatch.setenv("ACCOUNT_ID", "123456789012")  # as the template sets it for every function
         monkeypatch.setenv("MODE", "alert-only")
         put(s3, bucket, "k.csv")
 

@@ -29,7 +29,11 @@ def double(s3: Any, monkeypatch: pytest.MonkeyPatch) -> S3ControlDouble:
     """S3 Batch Operations for the CLI's App: s3control and the alias's GetAlias (version 7) from the double."""
     jobs = S3ControlDouble(ACCOUNT_ID, s3=s3, aliases={ALIAS: "7"})
     real_app = session.App
-    monkeypatch.setattr(session, "App", lambda settings, client, *rest: real_app(settings, jobs.factory(client), *rest))
+    monkeypatch.setattr(
+        session,
+        "App",
+        lambda settings, client, *rest, **named: real_app(settings, jobs.factory(client), *rest, **named),
+    )
     return jobs
 
 

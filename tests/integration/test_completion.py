@@ -205,6 +205,7 @@ def test_the_stand_in_redrives_temporary_failures_a_bounded_number_of_times(
     recovers = BatchOperations(double, s3, answering(lambda n: "TemporaryFailure" if n < 3 else "Succeeded"))
     never = BatchOperations(double, s3, answering(lambda _: "TemporaryFailure", "failed: SlowDown"), max_attempts=4)
 
+    s3.create_bucket(Bucket="example-other-bucket")
     recovered = recovers.run(csv_job(app, s3, bucket, 1))
     gave_up = never.run(csv_job(app, s3, "example-other-bucket", 1))
 

@@ -15,10 +15,12 @@ from dsse_remediation.batch.estimate import BucketEstimate, Estimate
 from dsse_remediation.batch.inventory import Inventory
 from dsse_remediation.batch.requests import NOT_DSSE_FILTERS, JobSpec, ManifestFile, plan
 from dsse_remediation.config import Mode
-from dsse_remediation.exceptions import AwsFailure, ConfigError, InvalidRequest
+from dsse_remediation.exceptions import AwsFailure, ConfigError, Held, InvalidRequest
+from dsse_remediation.gate.safety import Finding, ReaderVerdict
 from dsse_remediation.model import Failure
 from dsse_remediation.scope import Scope
 from dsse_remediation.wiring import App
+from tests.fakes import FixedGate
 from tests.helpers import ACCOUNT_ID, CallLog, Wiring
 from tests.s3control_double import ModelViolation, S3ControlDouble
 
@@ -37,9 +39,17 @@ def double() -> S3ControlDouble:
 
 
 @pytest.fixture
-def make_backfill(offline: Wiring, double: S3ControlDouble) -> Any:
+def gate() -> FixedGate:
+    """Every bucket safe unless a test says otherwise (the gate's own reads are tested on moto)."""
+    return FixedGate()
+
+
+@pytest.fixture
+def make_backfill(offline: Wiring, double: S3ControlDouble, gate: FixedGate) -> Any:
     def make(**overrides: Any) -> Backfill:
-        return App(offline.settings(**(BATCH | overrides)), double.factory(offline.client)).backfill
+        app = App(offline.settings(**(BATCH | overrides)), double.factory(offline.client))
+        app.gate = gate  # type: ignore[misc]  # the composition root's one part a test replaces here
+        return app.backfill
 
     return make
 
@@ -318,9 +328,10 @@ def test_an_inventory_job_reads_its_csv_manifest_instead_of_generating_one(
 
 
 def test_describe_reads_a_job_back_as_the_completion_reader_needs_it(
-    make_backfill: Any, double: S3ControlDouble, offline: Wiring
+    make_backfill: Any, double: S3ControlDouble, offline: Wiring, gate: FixedGate
 ) -> None:
     app = App(offline.settings(**BATCH), double.factory(offline.client))
+    app.gate = gate  # type: ignore[misc]
     job_id = app.backfill.start(JobSpec(BUCKET, "SSEKMS", "c1", dry_run=True))
 
     running = app.batch_jobs.describe(job_id)
@@ -405,3 +416,23 @@ def test_an_unknown_object_count_is_said_and_its_job_fees_still_counted() -> Non
     assert "object count unknown (no datapoint)" in str(estimate)
     assert "Not counted: the objects of new-bucket" in str(estimate)
     assert "$12.40 per million" in str(estimate)
+
+
+def test_a_bucket_the_reader_safety_gate_holds_gets_no_job_and_no_call(
+    make_backfill: Any, double: S3ControlDouble, gate: FixedGate
+) -> None:
+    website = Finding("website-endpoint", "static website hosting is on", "serve it through CloudFront with OAC", "")
+    gate.verdicts[BUCKET] = ReaderVerdict(BUCKET, reasons=(website,))
+
+    with pytest.raises(Held, match=r"no job for s3://.*static website hosting is on"):
+        make_backfill().start(JobSpec(BUCKET, "NOTSSE", "c1"))
+    assert double.calls == []
+
+
+def test_an_accepted_bucket_gets_its_job(make_backfill: Any, double: S3ControlDouble, gate: FixedGate) -> None:
+    website = Finding("website-endpoint", "static website hosting is on", "serve it through CloudFront with OAC", "")
+    gate.verdicts[BUCKET] = ReaderVerdict(BUCKET, reasons=(website,), accepted_by="the bucket tag (CHG-42)")
+
+    job_id = make_backfill().start(JobSpec(BUCKET, "NOTSSE", "c1"))
+
+    assert job_id in double.jobs

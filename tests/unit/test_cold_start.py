@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import AWS_UNSET, FAKE_AWS_ENV, PLACEHOLDER_KEY, PLACEHOLDER_QUEUE_URL, REGION, Wiring
+from tests.helpers import ACCOUNT_ID, AWS_UNSET, FAKE_AWS_ENV, PLACEHOLDER_KEY, PLACEHOLDER_QUEUE_URL, REGION, Wiring
 
 ROOT = Path(__file__).resolve().parents[2]
 OBJECT_FUNCTION = ROOT / "functions" / "object_remediation"
@@ -59,6 +59,7 @@ def imported_by_the_object_handler(**env: str) -> set[str]:
     child |= FAKE_AWS_ENV | env
     child |= {
         "DSSE_KMS_KEY": PLACEHOLDER_KEY,
+        "ACCOUNT_ID": ACCOUNT_ID,  # as the template sets it for every function
         "LAMBDA_TASK_ROOT": str(OBJECT_FUNCTION),
         "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "remediation"), str(OBJECT_FUNCTION)]),
     }

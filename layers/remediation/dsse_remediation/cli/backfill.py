@@ -122,7 +122,7 @@ def run_backfill(args: argparse.Namespace, console: Console, clock: Clock = utc_
     settings = load_settings(args, env)
     batch = settings.batch
     require_stack_parts(batch.task_function, batch.job_role_arn, batch.report_bucket, args)
-    app = connect(args, settings, 10, account=True, clock=clock)
+    app = connect(args, settings, 10, clock=clock)
     run = BackfillRun(args.campaign or f"backfill-{started_at:%Y-%m-%d}", args.dry_run)
     try:
         code = backfill(args, app, named, run, console)

@@ -212,11 +212,10 @@ def connect(
     pool_size: int,
     on_alert_error: Callable[[Exception], None] | None = None,
     *,
-    account: bool = False,
     clock: Clock = utc_now,
 ) -> App:
-    """The App on the caller's session (standard retries); the configured key references resolved to ARNs.
-    `account`: the account id is needed (S3 Control calls name it): ACCOUNT_ID, else the caller's (STS)."""
+    """The App on the caller's session (standard retries); the configured key references resolved to ARNs; the
+    account: ACCOUNT_ID, else the caller's (STS)."""
     session = open_session(args)
     region = args.region or session.region_name or settings.region or arn_region(settings.key)
     if not region:
@@ -229,13 +228,14 @@ def connect(
     def client(service: str, in_region: str | None) -> Any:
         return session.client(service, region_name=in_region, config=config)  # type: ignore[call-overload]
 
+    # The account names the expected owner of every bucket read (the reader-safety gate, S3 Control): ACCOUNT_ID, else
+    # the caller's. An acceptance of the reader impact is recorded with who accepted. One GetCallerIdentity at most.
+    accepted = getattr(args, "accept_reader_impact", False)
     accepted_by = None
-    if getattr(args, "accept_reader_impact", False):  # recorded with who accepted: one GetCallerIdentity
+    if accepted or not settings.account_id:
         caller = client("sts", region).get_caller_identity()
-        accepted_by = f"{caller['Arn']} (dsse-remediate --accept-reader-impact)"
         settings = dataclasses.replace(settings, account_id=settings.account_id or caller["Account"])
-    if account and not settings.account_id:
-        settings = dataclasses.replace(settings, account_id=client("sts", region).get_caller_identity()["Account"])
+        accepted_by = f"{caller['Arn']} (dsse-remediate --accept-reader-impact)" if accepted else None
     app = App(settings, client, on_alert_error, clock, accepted_by=accepted_by)
     app.keys  # noqa: B018 (resolves the configured key references now: a bad one fails before any work)
     return app
