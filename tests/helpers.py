@@ -202,6 +202,24 @@ def assert_remediated(before: Snapshot, after: Snapshot, key_arn: str) -> None:
 # --- calls made, and answers AWS gives -----------------------------------------------------------------------------
 
 
+# The reader-safety gate's reads of a bucket (aws/bucket_access.py), made once per bucket per TTL, never per object.
+GATE_READS = frozenset(
+    {
+        "GetBucketWebsite",
+        "GetBucketPolicy",
+        "GetBucketAcl",
+        "GetPublicAccessBlock",
+        "GetBucketReplication",
+        "GetBucketTagging",
+        "GetBucketVersioning",
+        "GetBucketLifecycleConfiguration",
+        "GetBucketNotificationConfiguration",
+        "GetKeyPolicy",
+        "DescribeOrganization",
+    }
+)
+
+
 class CallLog:
     """Records the API calls a client makes (botocore `before-parameter-build` events, one per call)."""
 
@@ -210,6 +228,15 @@ class CallLog:
 
     def __call__(self, model: Any, **_: Any) -> None:
         self.calls.append(model.name)
+
+    @property
+    def without_gate(self) -> list[str]:
+        """The calls of the path itself: without the reader-safety gate's reads of the bucket (GATE_READS)."""
+        return [call for call in self.calls if call not in GATE_READS]
+
+    @property
+    def gate_reads(self) -> list[str]:
+        return [call for call in self.calls if call in GATE_READS]
 
     @property
     def counts(self) -> Counter[str]:

@@ -287,7 +287,7 @@ class TestSweepAfterReset:
         assert result.sweep is not None
         assert result.sweep["status"] == "queued"
         assert "queued a sweep" in result.reason
-        assert calls.calls == [
+        assert calls.without_gate == [
             "GetBucketEncryption",
             "DescribeKey",
             "GetBucketLocation",

@@ -282,6 +282,7 @@ def batch_jobs_scenarios(calls: Calls, world: World, settings: Settings, monkeyp
     )
     s3.create_bucket(Bucket="objects")
     put(s3, "objects", "new.csv")
+    category_bucket(world)  # its jobs are checked by the reader-safety gate under the category key
     s3.create_bucket(Bucket="inventoried")
     s3.create_bucket(Bucket=INVENTORY_BUCKET)
     # Over one 5 MiB part of manifest rows: the manifest is a multipart upload (which fails once: aborted).

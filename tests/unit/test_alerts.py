@@ -104,6 +104,7 @@ def test_object_alert_body_is_the_schema_with_the_result_and_who_wrote_it() -> N
         "action",
         "purgedVersionId",
         "expectedKmsKeyId",
+        "readerImpact",
         "trigger",
     }
     assert body["time"] == "2026-11-20T09:15:02+00:00"  # the context's clock (the App's), never the machine's zone

@@ -101,6 +101,7 @@ def test_the_json_summary_has_every_outcome_and_the_run_facts() -> None:
             "out-of-scope": 0,
             "gone": 0,
             "failed": 1,
+            "held": 0,
         },
         "interrupted": False,
         "stillRunning": 0,

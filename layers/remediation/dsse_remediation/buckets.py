@@ -80,15 +80,11 @@ class BucketRemediator:
             blocked = prevention.blocking_sse_c(blocked)
         found["policy_change"] = policy_change
         default_ok = is_dsse(before, key_arn) and blocked == before.blocked_encryption_types
-        compliant = default_ok and policy_change is None
-        readers = self._readers(request, key_arn, compliant)
-        if readers is not None and readers.safety is not Safety.SAFE:
-            found["reader_impact"] = readers.describe()
-        if readers is not None and readers.blocks:
-            return self._result(request, Outcome.HELD, held(request, readers, compliant), **found)
-        if compliant:
+        if default_ok and policy_change is None:
             reason = f"default encryption is DSSE-KMS under the configured key {key_arn}"
-            return self._result(request, Outcome.COMPLIANT, reason, **found)
+            return self._gated(request, key_arn, found, True) or self._result(
+                request, Outcome.COMPLIANT, reason, **found
+            )
 
         changes = [] if default_ok else [f"reset the default encryption from {before} to DSSE-KMS under {key_arn}"]
         if blocked != before.blocked_encryption_types:
@@ -98,6 +94,8 @@ class BucketRemediator:
         if not default_ok and (problem := self._key_problem(bucket, key_arn)):
             reason = f"{problem}; nothing was changed (S3 does not check the key a bucket default names)"
             return self._result(request, Outcome.UNREMEDIABLE, reason, **found)
+        if held_result := self._gated(request, key_arn, found, False):
+            return held_result
         if request.dry_run or settings.mode is Mode.ALERT_ONLY:
             why = "dry run" if request.dry_run else "alert-only mode"
             return self._result(request, Outcome.WOULD_REMEDIATE, f"{why}: would {'; '.join(changes)}", **found)
@@ -116,6 +114,19 @@ class BucketRemediator:
                 reason = f"{done}the prevention statements could not be written: {exc}"
                 return self._result(request, Outcome.FAILED, reason, **found)
         return self._result(request, Outcome.REMEDIATED, "; ".join(changes), **found)
+
+    def _gated(
+        self, request: BucketRequest, key_arn: str, found: dict[str, Any], compliant: bool
+    ) -> BucketResult | None:
+        """The held result when the reader-safety gate blocks the bucket (its note kept in `found` either way)."""
+        readers = self._readers(request, key_arn, compliant)
+        if readers is None:
+            return None
+        if readers.safety is not Safety.SAFE:
+            found["reader_impact"] = readers.describe()
+        if not readers.blocks:
+            return None
+        return self._result(request, Outcome.HELD, held(request, readers, compliant), **found)
 
     def _readers(self, request: BucketRequest, key_arn: str, compliant: bool) -> ReaderVerdict | None:
         """The gate's verdict, read before any write; for a compliant bucket only on a change that can break its

@@ -37,7 +37,6 @@ def config(user_agent_extra: str = USER_AGENT, max_pool_connections: int = 64) -
     )
 
 
-
 @functools.cache
 def client(service: str, region: str | None = None) -> Any:
     return boto3.session.Session().client(service, region_name=region, config=config())  # type: ignore[call-overload]
