@@ -22,8 +22,10 @@ import io
 import json
 import logging
 import os
+import re
 import socket
 import sys
+import textwrap
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -49,6 +51,9 @@ JOBS = "BatchJobsFunction"
 TASK_FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:dsse-remediation-BatchTask:1"
 JOB_ROLE = f"arn:aws:iam::{ACCOUNT}:role/dsse-remediation-BatchJob"
 REPORTS = "dsse-remediation-reports"
+
+
+HELD = frozenset({"legacy-website"})  # converting it would break its readers: the gate holds it
 
 
 @dataclass
@@ -155,7 +160,21 @@ def load(name: str) -> ModuleType:
     from tests.lambda_context import load_function
 
     with quiet():
-        return load_function(name)
+        handler = load_function(name)
+    local_s3control(handler.app)
+    return handler
+
+
+def local_s3control(app: Any) -> None:
+    """S3 Control on the local fake: botocore's endpoint rules send each request to `<account id>.<endpoint host>`
+    (the account's own S3 Control host on AWS), a name nothing resolves to on 127.0.0.1, whatever
+    `inject_host_prefix` says; so the demo's S3 Control client sends to the endpoint itself. Only the demo does this."""
+    client = app.client("s3control")
+
+    def to_the_endpoint(request: Any, **_: Any) -> None:
+        request.url = re.sub(r"^(https?://)\d{12}\.", r"\1", request.url)
+
+    client.meta.events.register("before-sign.s3-control", to_the_endpoint)
 
 
 class EventBus:
@@ -249,8 +268,10 @@ def writes(key_arn: str, team_key: str, secrets_key: str) -> list[Write]:
               {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": team_key, "StorageClass": "STANDARD_IA"}, b"PK plan"),
         Write("finance-reports", "2026/audit.pdf", "DSSE-KMS, the right key",
               {"ServerSideEncryption": "aws:kms:dsse", "SSEKMSKeyId": key_arn}, b"%PDF-1.7 audit"),
-        Write("legacy-website", "index.html", "public-read ACL grant",
+        Write("legacy-website", "index.html", "a public website's page",
               {"ContentType": "text/html", "ACL": "public-read", "CacheControl": "max-age=60"}, b"<h1>hello</h1>"),
+        Write("legacy-downloads", "pub/catalog.pdf", "public bucket, impact accepted",
+              {"ContentType": "application/pdf"}, b"%PDF-1.7 catalog"),
         Write("finance-ledger", "ledger/2026-11.json", "versioned bucket",
               {"ContentType": "application/json", "Tagging": "retention=7y"}, b'{"balance": 42}'),
         Write("finance-reports", "backups/db.tar.gz", "multipart upload (12 MiB)", {"Metadata": {"source": "nightly"}},
@@ -302,7 +323,30 @@ def create_estate(s3: Any, kms: Any, sns: Any, sqs: Any) -> Estate:
     for bucket in ("finance-reports", "finance-ledger", "finance-secrets", "scratch-space"):
         s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket="finance-ledger", VersioningConfiguration={"Status": "Enabled"})
+    # A public website (its Block Public Access turned off, as every public bucket made since April 2023 needs): DSSE
+    # would break every visitor, so the reader-safety gate holds it. A public download bucket whose owner accepted
+    # that impact (the tag) is converted, and the acceptance is in its results and alerts.
     s3.create_bucket(Bucket="legacy-website", ObjectOwnership="ObjectWriter")
+    s3.delete_public_access_block(Bucket="legacy-website")
+    s3.put_bucket_website(Bucket="legacy-website", WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}})
+    s3.create_bucket(Bucket="legacy-downloads")
+    s3.delete_public_access_block(Bucket="legacy-downloads")
+    public_read = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::legacy-downloads/*",
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket="legacy-downloads", Policy=json.dumps(public_read))
+    s3.put_bucket_tagging(
+        Bucket="legacy-downloads",
+        Tagging={"TagSet": [{"Key": "dsse-remediation:accept-reader-impact", "Value": "CHG-1042 (J. Doe, web team)"}]},
+    )
     # Objects written before the deployment: no event will ever mention them.
     s3.create_bucket(Bucket="finance-2019")
     old_objects = [f"statements/2019-{month:02d}.pdf" for month in range(1, 13)]
@@ -443,11 +487,12 @@ def report_objects(
         kept = all(b[f] == a[f] for f in ("sha256", "metadata", "content_type", "tags", "storage_class", "grants"))
         in_scope = not w.bucket.startswith("scratch-")
         compliant = a["encryption"] == "aws:kms:dsse" and a["kms_key_id"] == estate.key_of(w.bucket)
-        ok &= kept and (compliant or not in_scope)
+        held = w.bucket in HELD  # the reader-safety gate: nothing written
+        ok &= kept and (compliant != held or not in_scope)
         after = (
             ("DSSE, its category key" if estate.key_of(w.bucket) != estate.key_arn else "DSSE, the key")
             if compliant
-            else a["encryption"]
+            else a["encryption"] + (" (held)" if held else "")
         )
         print(
             f"{'s3://' + w.bucket + '/' + w.key:<42.42} {w.how:<30.30} {b['encryption'] + ' -> ' + after:<38} "
@@ -500,15 +545,27 @@ def report_buckets(s3: Any, estate: Estate) -> bool:
     ok = True
     print(f"\n{'bucket':<20} default encryption after")
     for bucket in (
-        "finance-reports", "finance-ledger", "legacy-website", "finance-archive", "finance-2019",
-        "finance-secrets", "scratch-space",
+        "finance-reports", "finance-ledger", "legacy-website", "legacy-downloads", "finance-archive",
+        "finance-2019", "finance-secrets", "scratch-space",
     ):  # fmt: skip
         default = bucket_default(s3, bucket)
         compliant = default == {"SSEAlgorithm": "aws:kms:dsse", "KMSMasterKeyID": estate.key_of(bucket)}
-        ok &= compliant or bucket.startswith("scratch-")
+        ok &= compliant != (bucket in HELD) or bucket.startswith("scratch-")
         which = "its category key (BUCKET_KEY_MAP)" if estate.key_of(bucket) != estate.key_arn else "the key"
-        print(f"{bucket:<20} {'DSSE-KMS under ' + which if compliant else default['SSEAlgorithm']}")
+        after = "DSSE-KMS under " + which if compliant else default["SSEAlgorithm"]
+        print(f"{bucket:<20} {after + (' (held: it would break its readers)' if bucket in HELD else '')}")
     return ok
+
+
+def reader_impact(message: str) -> str | None:
+    """The alert body's readerImpact (the SNS message is the JSON body, or per protocol with a "default")."""
+    try:
+        body = json.loads(message)
+        body = json.loads(body["default"]) if "default" in body else body
+    except (ValueError, KeyError, TypeError):
+        return None
+    impact = body.get("readerImpact") if isinstance(body, dict) else None
+    return impact if isinstance(impact, str) else None
 
 
 def print_alerts(sqs: Any, inbox: str) -> None:
@@ -517,6 +574,9 @@ def print_alerts(sqs: Any, inbox: str) -> None:
         for message in batch:
             envelope = json.loads(message["Body"])
             print(f"  [{envelope['MessageAttributes']['severity']['Value']:>8}] {envelope['Subject']}")
+            impact = reader_impact(envelope["Message"])
+            if impact:  # the reader-safety gate's verdict: why held, or who accepted the impact
+                print(textwrap.fill(impact, 116, initial_indent=" " * 13, subsequent_indent=" " * 13))
             sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
 
 
@@ -567,7 +627,7 @@ def run() -> int:
         # 5. Buckets that predate the deployment: on-call brings them in with the manual payload. The reset queues a
         #    sweep of the objects already there (SWEEP_AFTER_BUCKET_RESET): the object function lists the bucket page
         #    by page from its own queue and remediates every object, as it does event-driven writes.
-        for bucket in ("finance-reports", "legacy-website", "finance-2019", "finance-secrets"):
+        for bucket in ("finance-reports", "legacy-website", "legacy-downloads", "finance-2019", "finance-secrets"):
             bus.invoke(BUCKET, {"bucket": bucket})
         bus.drain()
 
@@ -602,7 +662,12 @@ def run() -> int:
             "The SSE-KMS object under a team's key needs that key in the "
             "stack's SourceKmsKeyArns (kms:Decrypt), which this fake AWS does not enforce."
         )
-        print("\nRESULT:", "everything in scope is DSSE-KMS under the key, nothing lost" if ok else "FAILED")
+        result = (
+            "everything in scope is DSSE-KMS under the key but what the reader-safety gate held, nothing lost"
+            if ok
+            else "FAILED"
+        )
+        print("\nRESULT:", result)
         return 0 if ok else 1
 
 

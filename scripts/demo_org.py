@@ -178,7 +178,7 @@ def run() -> int:
 
                 clients.client.cache_clear()  # this member's credentials, for every client its handler builds
                 member.handler = demo.load("object_remediation")
-                for service in ("s3", "kms", "events", "securityhub"):
+                for service in ("s3", "kms", "events", "securityhub", "organizations"):
                     member.handler.app.client(service)
                 member.handler.app.client("sns", REGION)
                 clients.client.cache_clear()

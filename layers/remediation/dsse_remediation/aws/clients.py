@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -24,22 +23,20 @@ TOTAL_ATTEMPTS = 6
 
 
 def config(user_agent_extra: str = USER_AGENT, max_pool_connections: int = 64) -> Config:
-    """Every client's configuration: the Lambdas' (below) and the CLI's (its own user agent and pool size).
-
-    With a custom endpoint (AWS_ENDPOINT_URL: a local fake such as the demo's), no host prefix is injected: S3
-    Control would otherwise send to `<account id>.<endpoint host>`. botocore documents `inject_host_prefix` for
-    exactly this ("useful for clients providing custom endpoints"); AWS's own endpoints keep the prefix."""
+    """Every client's configuration: the Lambdas' (below) and the CLI's (its own user agent and pool size)."""
     return Config(
         retries={"mode": "standard", "total_max_attempts": TOTAL_ATTEMPTS},
         user_agent_extra=user_agent_extra,
         max_pool_connections=max_pool_connections,
-        inject_host_prefix=not os.environ.get("AWS_ENDPOINT_URL"),
     )
+
+
+_CONFIG = config()
 
 
 @functools.cache
 def client(service: str, region: str | None = None) -> Any:
-    return boto3.session.Session().client(service, region_name=region, config=config())  # type: ignore[call-overload]
+    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]
 
 
 def s3(region: str | None = None) -> S3Client:
