@@ -31,7 +31,18 @@ def test_demo_ends_with_everything_in_scope_compliant_and_nothing_lost() -> None
     done = run_script("demo.py")
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "RESULT: everything in scope is DSSE-KMS under the key, nothing lost" in done.stdout
+    assert (
+        "RESULT: everything in scope is DSSE-KMS under the key but what the reader-safety gate held, nothing lost"
+        in (done.stdout)
+    )
+    # the public website is held (every visitor would get 403), the public bucket whose owner accepted is converted
+    assert "s3://legacy-website/index.html             a public website's page        AES256 -> AES256 (held)" in (
+        done.stdout
+    )
+    assert "legacy-website       AES256 (held: it would break its readers)" in done.stdout
+    assert "unsafe: the bucket hosts a static website" in done.stdout
+    assert "legacy-downloads     DSSE-KMS under the key" in done.stdout
+    assert "impact accepted by the bucket tag" in done.stdout
     # the remediations' own writes, built from S3's answers, are dropped by the rule: no invocation, no loop
     # and so are the compliant uploads, one of them under its bucket category's key (BUCKET_KEY_MAP)
     assert "{'PutObject': 3, 'CopyObject': 5, 'CompleteMultipartUpload': 1}" in done.stdout
