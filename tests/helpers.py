@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 
+from dsse_remediation.aws.bucket_access import OPERATIONS
 from dsse_remediation.aws.s3_objects import CONTENT_HEADERS
 from dsse_remediation.config import BatchSettings, ResultSharing, Settings
 from dsse_remediation.model import Trigger
@@ -203,21 +204,7 @@ def assert_remediated(before: Snapshot, after: Snapshot, key_arn: str) -> None:
 
 
 # The reader-safety gate's reads of a bucket (aws/bucket_access.py), made once per bucket per TTL, never per object.
-GATE_READS = frozenset(
-    {
-        "GetBucketWebsite",
-        "GetBucketPolicy",
-        "GetBucketAcl",
-        "GetPublicAccessBlock",
-        "GetBucketReplication",
-        "GetBucketTagging",
-        "GetBucketVersioning",
-        "GetBucketLifecycleConfiguration",
-        "GetBucketNotificationConfiguration",
-        "GetKeyPolicy",
-        "DescribeOrganization",
-    }
-)
+GATE_READS = OPERATIONS
 
 
 class CallLog:
