@@ -84,6 +84,9 @@ class Console:
         if not self.json_mode:
             self._clear_progress()
             print(f"{result.outcome.value:<16} {self.resource(result)}  {result.reason}", file=self.out, flush=True)
+            impact = getattr(result, "reader_impact", None)
+            if impact and result.outcome is not Outcome.HELD:  # a held result's reason already says it
+                print(f"{'':<16} readers: {impact}", file=self.out, flush=True)
         self.progress()
 
     def progress(self) -> None:
