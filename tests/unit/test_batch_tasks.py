@@ -35,6 +35,7 @@ def result(outcome: Outcome, failure: Failure | None = None, reason: str = "why"
         (Outcome.UNREMEDIABLE, Failure.DENIED, PERMANENT),
         (Outcome.UNREMEDIABLE, Failure.KEY_UNUSABLE, PERMANENT),
         (Outcome.UNREMEDIABLE, Failure.SOURCE_KEY, SUCCEEDED),  # one object's own key: the job goes on
+        (Outcome.HELD, None, PERMANENT),  # a job is one bucket, and the reader-safety gate holds it: stop the job
         (Outcome.FAILED, Failure.THROTTLED, TEMPORARY),
         (Outcome.FAILED, Failure.TRANSIENT, TEMPORARY),
         (Outcome.FAILED, Failure.RACE, TEMPORARY),

@@ -122,6 +122,7 @@ def test_an_unremediable_object_is_an_active_failed_high_finding_on_the_object()
         (Outcome.UNREMEDIABLE, "HIGH", "ACTIVE", "FAILED"),
         (Outcome.FAILED, "HIGH", "ACTIVE", "FAILED"),
         (Outcome.WOULD_REMEDIATE, "MEDIUM", "ACTIVE", "FAILED"),
+        (Outcome.HELD, "HIGH", "ACTIVE", "FAILED"),  # the reader-safety gate: not DSSE, and a human must decide
         (Outcome.REMEDIATED, "INFORMATIONAL", "ARCHIVED", "PASSED"),
         (Outcome.COMPLIANT, "INFORMATIONAL", "ARCHIVED", "PASSED"),
     ],
