@@ -14,6 +14,7 @@ from dsse_remediation.alerts import Alert, Alerts, Context
 from dsse_remediation.batch.backfill import Backfill
 from dsse_remediation.batch.backstop import LAST_RUN_KEY, Action, Backstop, BackstopRun
 from dsse_remediation.exceptions import AwsFailure
+from dsse_remediation.gate.safety import Finding, ReaderVerdict
 from dsse_remediation.model import DSSE, Encryption, Failure
 from dsse_remediation.scope import Scope
 from tests.clock import PinnedClock
@@ -23,6 +24,7 @@ from tests.fakes import (
     FakeInventoryStore,
     FakeReportFiles,
     FakeStorageMetrics,
+    FixedGate,
     inventory_configuration,
 )
 from tests.helpers import ACCOUNT_ID, PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY, REGION, Wiring
@@ -62,11 +64,20 @@ class World:
     files: FakeReportFiles = field(default_factory=FakeReportFiles)
     jobs: FakeBatchJobs = field(default_factory=FakeBatchJobs)
     published: Published = field(default_factory=Published)
+    gate: FixedGate = field(default_factory=FixedGate)
 
     def backstop(self, **overrides: Any) -> Backstop:
         settings = self.offline.settings(**(BATCH | {"scope": Scope.parse("*", "example-excluded-*")} | overrides))
         alerts = Alerts(self.published, Context("remediate", ACCOUNT_ID, REGION, clock=self.clock))
-        backfill = Backfill(settings, self.jobs, self.inventories, self.files, FakeStorageMetrics(), self.clock)  # type: ignore[arg-type]
+        backfill = Backfill(
+            settings,
+            self.jobs,  # type: ignore[arg-type]
+            self.inventories,  # type: ignore[arg-type]
+            self.files,  # type: ignore[arg-type]
+            FakeStorageMetrics(),  # type: ignore[arg-type]
+            self.clock,
+            lambda bucket: self.gate.verdict(bucket, "the key"),
+        )
         return Backstop(settings, backfill, self.buckets, self.inventories, self.files, alerts, self.clock)  # type: ignore[arg-type]
 
     def run(self, dry_run: bool = False, **overrides: Any) -> BackstopRun:
@@ -97,6 +108,23 @@ def world(offline: Wiring) -> World:
 def only(run: BackstopRun, bucket: str = BUCKET) -> Any:
     [found] = [b for b in run.buckets if b.bucket == bucket]
     return found
+
+
+# --- the reader-safety gate -----------------------------------------------------------------------------------------
+
+
+def test_a_bucket_the_reader_safety_gate_holds_gets_no_job_no_read_and_no_record(world: World) -> None:
+    world.buckets.add(BUCKET, ("new.csv", world.ago(minutes=5), SSE_S3))
+    website = Finding("website-endpoint", "the bucket hosts a static website", "serve it through CloudFront", "")
+    world.gate.verdicts[BUCKET] = ReaderVerdict(BUCKET, reasons=(website,))
+
+    run = world.run()
+
+    assert only(run).action is Action.HELD
+    assert "the bucket hosts a static website" in only(run).reason
+    assert world.jobs.created == {}
+    assert world.buckets.listed == []  # held before any listing
+    assert BUCKET not in world.last_runs  # looked at again on the next run
 
 
 # --- the window -----------------------------------------------------------------------------------------------------
