@@ -137,6 +137,10 @@ SAMPLES: dict[str, tuple[str, list[tuple[Any, ...]] | tuple[str, str]]] = {
     "put-bucket-encryption-two-rules.json": ("bucket", [bucket_change(BUCKET, "PutBucketEncryption")]),
     "put-bucket-encryption-dsse-right-key.json": ("bucket", [bucket_change(BUCKET, "PutBucketEncryption")]),
     "delete-bucket-encryption.json": ("bucket", [bucket_change(BUCKET, "DeleteBucketEncryption")]),
+    # the reader-safety gate's watch: a change that can make converting the bucket break its readers or writers
+    "put-bucket-website-on-a-dsse-bucket.json": ("bucket", [bucket_change(BUCKET, "PutBucketWebsite")]),
+    # server access logs delivered into the target bucket: the target is the bucket whose writers change
+    "put-bucket-logging-naming-a-target.json": ("bucket", [bucket_change(BUCKET, "PutBucketLogging")]),
     "put-bucket-encryption-failed.json": (
         "bucket",
         ("ignored", "PutBucketEncryption failed (AccessDenied): nothing changed"),
