@@ -57,6 +57,8 @@ ROUTES: dict[str, str | None] = {
     "put-bucket-encryption-dsse-right-key.json": BUCKET,  # checked with one read: no pre-filter on this path
     "delete-bucket-encryption.json": BUCKET,
     "put-bucket-encryption-failed.json": None,
+    "put-bucket-website-on-a-dsse-bucket.json": BUCKET,  # the reader-safety gate's watch
+    "put-bucket-logging-naming-a-target.json": BUCKET,  # its target bucket is read again
     "kms-disable-key.json": KEY,
     "kms-schedule-key-deletion.json": KEY,
     "kms-put-key-policy.json": KEY,
