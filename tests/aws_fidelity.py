@@ -104,6 +104,21 @@ classes in this process, so it covers both `mock_aws()` and an in-process `Threa
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/configuring-block-public-access-bucket.html ,
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html
     moto 5.2.5 creates buckets with none. (moto enforces no Block Public Access setting either way.)
+20. Organization trails in member accounts. An organization trail "logs events for the management account and all
+    member accounts"; "Users with CloudTrail permissions in member accounts can see this trail ... when they run AWS
+    CLI commands such as describe-trail" (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/creating-trail-organization.html):
+    DescribeTrails with shadow trails returns "the replication of an organization trail in member accounts"
+    (https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_DescribeTrails.html), and GetTrailStatus
+    answers a member account that names it by "the full ARN of that trail"
+    (https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_GetTrailStatus.html).
+    moto 5.2.5 shows a trail in its own account only. Here a member account of a moto organization also sees its
+    management account's organization trails (multi-Region ones in every Region, the others in their home Region)
+    and reads their status by ARN. GetEventSelectors is left as moto has it (TrailNotFoundException in a member
+    account): no page documents that a member account may read an organization trail's selectors.
+21. One kind of event selectors. "You can use either AdvancedEventSelectors or EventSelectors, but not both. If you
+    apply AdvancedEventSelectors to a trail, any existing EventSelectors are overwritten", and the reverse for
+    EventSelectors (https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_PutEventSelectors.html).
+    moto 5.2.5 keeps a trail's advanced selectors when basic ones are put, so GetEventSelectors answers both.
 """
 
 from __future__ import annotations
@@ -115,11 +130,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from moto.cloudtrail import models as cloudtrail_models
 from moto.core.responses import ActionResult
 from moto.events import models as events_models
 from moto.kms import models as kms_models
 from moto.kms import responses as kms_responses
 from moto.kms.models import kms_backends
+from moto.organizations.models import organizations_backends
 from moto.s3 import models as s3_models
 from moto.s3 import responses as s3_responses
 from moto.s3.exceptions import (
@@ -595,6 +612,53 @@ def _new_buckets_block_public_access(patch: Patch) -> None:
     patch(s3_models.FakeBucket, "__init__", bucket_init)
 
 
+def _organization_trails(patch: Patch) -> None:
+    """20: a member account sees its organization's trails and reads their status by ARN."""
+    backend_cls = cloudtrail_models.CloudTrailBackend
+    original_describe = backend_cls.describe_trails
+    original_status = backend_cls.get_trail_status
+
+    def organization_trails(backend: Any) -> list[Any]:
+        management = organizations_backends.master_accounts.get(backend.account_id)
+        if management is None or management[0] == backend.account_id:
+            return []
+        regions = cloudtrail_models.cloudtrail_backends[management[0]].values()
+        return [
+            trail
+            for other in regions
+            for trail in other.trails.values()
+            if trail.is_org_trail and (trail.is_multi_region or trail.region_name == backend.region_name)
+        ]
+
+    @functools.wraps(original_describe)
+    def describe_trails(self: Any, include_shadow_trails: bool) -> Any:
+        found = list(original_describe(self, include_shadow_trails))
+        return found + (organization_trails(self) if include_shadow_trails else [])
+
+    @functools.wraps(original_status)
+    def get_trail_status(self: Any, name: str) -> Any:
+        for trail in organization_trails(self):
+            if trail.arn == name:
+                return trail.status
+        return original_status(self, name)
+
+    patch(backend_cls, "describe_trails", describe_trails)
+    patch(backend_cls, "get_trail_status", get_trail_status)
+
+
+def _one_kind_of_event_selectors(patch: Patch) -> None:
+    """21: putting one kind of event selectors removes the other."""
+    trail_cls = cloudtrail_models.Trail
+
+    def put_event_selectors(self: Any, event_selectors: Any, advanced_event_selectors: Any) -> None:
+        if event_selectors:
+            self.event_selectors, self.advanced_event_selectors = event_selectors, []
+        elif advanced_event_selectors:
+            self.event_selectors, self.advanced_event_selectors = [], advanced_event_selectors
+
+    patch(trail_cls, "put_event_selectors", put_event_selectors)
+
+
 # The numbered items above, in order.
 _ITEMS: tuple[Callable[[Patch], None], ...] = (
     _default_encryption,  # 1
@@ -616,6 +680,8 @@ _ITEMS: tuple[Callable[[Patch], None], ...] = (
     _expected_bucket_owner,  # 17
     _key_policy_name,  # 18
     _new_buckets_block_public_access,  # 19
+    _organization_trails,  # 20
+    _one_kind_of_event_selectors,  # 21
 )
 
 

@@ -4,8 +4,8 @@ how a template's grants compare with them.
 `Calls` records every call made through its clients (on fake AWS, or on a double such as tests/s3control_double.py)
 and maps it to the (action, resource ARN) pairs IAM checks for it, following the Service Authorization Reference
 (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html and the KMS, SNS, SQS, Lambda,
-EventBridge, Security Hub and Organizations pages) and the S3 user guide where one call needs more than its own
-action (a KMS key, a tagging or Object Lock action). `missing` and `unneeded` compare those needs with a template's
+EventBridge, Security Hub, Organizations and CloudTrail pages) and the S3 user guide where one call needs more than its
+own action (a KMS key, a tagging or Object Lock action). `missing` and `unneeded` compare those needs with a template's
 statements, matching resources as IAM does: a need counts only when a statement allows its action on its resource.
 """
 
@@ -162,6 +162,11 @@ class Calls:
             }
         if service == "kms":  # GetKeyPolicy too: kms:GetKeyPolicy on the key (key policy)
             return {(f"kms:{operation}", self.key_arn(params["KeyId"]))}
+        if service == "cloudtrail":  # `coverage` (the CLI): DescribeTrails has no resource type; the status and the
+            if operation == "DescribeTrails":  # event selectors act on the trail (Service Authorization Reference,
+                return {("cloudtrail:DescribeTrails", "*")}  # list_awscloudtrail.html), named by its ARN
+            assert operation in ("GetTrailStatus", "GetEventSelectors"), operation
+            return {(f"cloudtrail:{operation}", params.get("Name") or params["TrailName"])}
         if service == "organizations":  # this account's Organization id; no resource type
             assert operation == "DescribeOrganization", operation
             return {("organizations:DescribeOrganization", "*")}

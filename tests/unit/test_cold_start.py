@@ -32,8 +32,10 @@ NOT_AT_COLD_START = {
     # A sweep's listing and queueing adapters: built only when the sweep is on (SWEEP_AFTER_BUCKET_RESET).
     "dsse_remediation.aws.s3_buckets",
     "dsse_remediation.aws.sqs",
-    # S3 Batch Operations, backfill, completion, the backstop, Security Hub, the results forwarder, the CLI.
+    # S3 Batch Operations, backfill, completion, the backstop, Security Hub, the results forwarder, the CLI and its
+    # coverage report (CloudTrail).
     "dsse_remediation.aws.batch_jobs",
+    "dsse_remediation.aws.cloudtrail",
     "dsse_remediation.aws.events",
     "dsse_remediation.aws.organization",
     "dsse_remediation.aws.securityhub",
@@ -47,6 +49,7 @@ NOT_AT_COLD_START = {
     "dsse_remediation.batch.tasks",
     "dsse_remediation.batch.completion",
     "dsse_remediation.cli",
+    "dsse_remediation.coverage",
     "dsse_remediation.findings",
 }
 

@@ -33,6 +33,7 @@ from .sweep import Sweeper
 if TYPE_CHECKING:
     from .aws.batch_jobs import BatchJobs
     from .aws.bucket_access import BucketAccessReader
+    from .aws.cloudtrail import TrailReader
     from .aws.cloudwatch import StorageMetrics
     from .aws.report_files import ReportFiles
     from .aws.s3_buckets import BucketStore
@@ -124,6 +125,15 @@ class App:
         from .gate.gate import ReaderGate
 
         return ReaderGate(self.bucket_access, self.settings.accept_reader_impact, self._accepted_by)
+
+    @cached_property
+    def trails(self) -> TrailReader:
+        """CloudTrail in the App's Region, and in each trail's home Region (`dsse-remediate coverage`)."""
+        from .aws.cloudtrail import TrailReader
+
+        if not self.settings.region:
+            raise ConfigError("reading the trails needs AWS_REGION: coverage is per Region")
+        return TrailReader(lambda region: self.client("cloudtrail", region), self.settings.region)
 
     @cached_property
     def kms(self) -> KmsGateway:

@@ -12,6 +12,7 @@ it runs against a local fake too.
     dsse-remediate key   alias/dsse-data                  the key's state and the bucket scopes that depend on it
     dsse-remediate backfill s3://bucket --stack NAME [--wait]   existing objects at any scale: S3 Batch Operations
     dsse-remediate org-status --stack-set NAME [--results-log-group NAME]   the member stack across the Organization
+    dsse-remediate coverage [--include P] [--output json]   which buckets' object writes a logging trail delivers
 
 Options go after the command: `--key`, `--include`, `--exclude` (else DSSE_KMS_KEY, PROTECTED_BUCKETS,
 EXCLUDED_BUCKETS), `--profile`, `--region`, `--all-versions`, `--concurrency N`, `--output text|json`,
@@ -38,6 +39,10 @@ instance's status (or "not deployed"), its Mode, key, SecurityBusArn and Securit
 Exit 0 when every active account has the stack (CURRENT) in every targeted Region and no result in the window is
 failed or unremediable; 1 otherwise; 2 for usage errors.
 
+`coverage` says for every in-scope bucket of the account and Region whether the trails that log there (this Region's,
+multi-Region, Organization trails) record its object writes for every key, and why not; it reads no key. Exit 0 when
+every in-scope bucket is covered, 1 otherwise, 2 for usage errors.
+
 A recursive run works while it lists (ListObjectsV2, or ListObjectVersions with `--all-versions`): the first object
 is fixed as soon as the first page is read, and memory holds one page of keys and at most 2 x concurrency objects in
 flight, whatever the size of the prefix; the results are counted, written to the CSV report as they come, and kept
@@ -48,7 +53,8 @@ The modules, one concern each: `arguments` (the flags, limits, exit codes, the t
 App on the caller's session), `listing` (the keys, page by page), `pool` (the bounded worker pool and Ctrl-C;
 standard library only), `console`, `summary` and `report` (what is printed and written), `commands` (the commands
 and `main`), `backfill` (the backfill command: plan, estimate, start, follow), `org_status` (the Organization's
-view: rows, outcome counts, the table).
+view: rows, outcome counts, the table), `coverage` (the trails' coverage of the buckets: the command around
+coverage/).
 """
 
 from __future__ import annotations

@@ -171,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("key_ref", metavar="KEY", help="key ARN, alias (alias/name), alias ARN or key id")
     add_backfill(commands)
     add_org_status(commands)
+    add_coverage(commands)
     return parser
 
 
@@ -227,6 +228,30 @@ def add_org_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     add_output(status)
     add_account(status)
+
+
+def add_coverage(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    coverage = commands.add_parser(
+        "coverage",
+        help="per in-scope bucket: whether a trail that is logging delivers its object writes to EventBridge",
+        description="For every in-scope general purpose bucket of the account in the Region (ListBuckets), whether the "
+        "trails that log there (this Region's, multi-Region trails homed elsewhere, Organization trails; "
+        "DescribeTrails, GetTrailStatus, GetEventSelectors) record its object writes (PutObject, CopyObject, "
+        "CompleteMultipartUpload, PostObject) for every key: the object path receives them only from such a trail. "
+        "Basic and advanced event selectors are read as CloudTrail documents them; a bucket recorded only in part "
+        "(a prefix, an EndsWith, some write events) is not covered, and the reason says which part.",
+        epilog="exit codes: 0 every in-scope bucket is covered (or there is none); 1 a bucket is not covered, a "
+        "trail could not be read, or an AWS call failed; 2 usage error",
+    )
+    scope = coverage.add_argument_group("which buckets (flags, else the environment variables the Lambdas read)")
+    scope.add_argument(
+        "--include", metavar="PATTERNS", help="protected bucket patterns, comma-separated (else PROTECTED_BUCKETS; *)"
+    )
+    scope.add_argument(
+        "--exclude", metavar="PATTERNS", help="excluded bucket patterns, comma-separated (else EXCLUDED_BUCKETS)"
+    )
+    add_output(coverage)
+    add_account(coverage)
 
 
 def add_backfill(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,5 +1,5 @@
 """The commands: `check` / `fix` on a bucket, an object or a prefix, `key` on a KMS key, and `main`, which maps every
-way a run can end to its exit code."""
+way a run can end to its exit code (and sends `backfill`, `org-status` and `coverage` to their modules)."""
 
 from __future__ import annotations
 
@@ -166,6 +166,10 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock = utc_now) -> int:
             from .org_status import run_org_status
 
             return run_org_status(args, console, clock)
+        if args.command == "coverage":
+            from .coverage import run_coverage
+
+            return run_coverage(args, console, clock)
         return run_resources(args, console, clock)
     except (UsageError, ConfigError, InvalidRequest) as exc:
         console.notice(str(exc))

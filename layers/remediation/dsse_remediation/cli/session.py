@@ -213,9 +213,10 @@ def connect(
     on_alert_error: Callable[[Exception], None] | None = None,
     *,
     clock: Clock = utc_now,
+    resolve_keys: bool = True,
 ) -> App:
-    """The App on the caller's session (standard retries); the configured key references resolved to ARNs; the
-    account: ACCOUNT_ID, else the caller's (STS)."""
+    """The App on the caller's session (standard retries); the configured key references resolved to ARNs (unless
+    `resolve_keys` is False: a command that reads no key); the account: ACCOUNT_ID, else the caller's (STS)."""
     session = open_session(args)
     region = args.region or session.region_name or settings.region or arn_region(settings.key)
     if not region:
@@ -237,7 +238,8 @@ def connect(
         settings = dataclasses.replace(settings, account_id=settings.account_id or caller["Account"])
         accepted_by = f"{caller['Arn']} (dsse-remediate --accept-reader-impact)" if accepted else None
     app = App(settings, client, on_alert_error, clock, accepted_by=accepted_by)
-    app.keys  # noqa: B018 (resolves the configured key references now: a bad one fails before any work)
+    if resolve_keys:
+        app.keys  # noqa: B018 (resolves the configured key references now: a bad one fails before any work)
     return app
 
 
