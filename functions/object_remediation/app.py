@@ -44,7 +44,14 @@ def remediate(event: Any, deadline: Deadline = NO_DEADLINE) -> dict[str, Any]:
     for request in parsed.requests:
         logger.append_keys(bucket=request.bucket, key=request.key)
         result = remediator.handle(request, deadline=deadline)
-        report.result(result.outcome, "object evaluated", reason=result.reason, action=result.action.value)
+        report.result(
+            result.outcome,
+            "object evaluated",
+            reason=result.reason,
+            action=result.action.value,
+            latency_seconds=result.latency_seconds,
+        )
+        report.latency(result)
         results.append(result)
     return report.finish(results)
 

@@ -9,7 +9,7 @@ import gzip
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -21,17 +21,20 @@ from dsse_remediation.aws import report_files
 from dsse_remediation.batch import requests
 from dsse_remediation.batch.events import JobStatusChange, parse_batch_jobs_event
 from dsse_remediation.batch.tasks import parse_batch_invocation
-from dsse_remediation.config import MIB, BatchSettings, Mode, ResultSharing, Settings
+from dsse_remediation.config import MIB, BatchSettings, CanarySettings, Mode, ResultSharing, Settings
 from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, SweepStep
 from dsse_remediation.scope import Scope
+from dsse_remediation.wiring import App
 from tests.cfn import Resolved
+from tests.clock import PinnedClock
 from tests.helpers import ACCOUNT_ID, PLACEHOLDER_OTHER_KEY, REGION, inject_error, load_event, put
 from tests.s3control_double import ReportRow, S3ControlDouble
 from tests.template.iam_model import Calls
 
 OBJECT, BUCKET, KEY = "ObjectRemediationFunction", "BucketRemediationFunction", "KeyGuardFunction"
 TASK, JOBS = "BatchTaskFunction", "BatchJobsFunction"  # S3 Batch Operations: its tasks; starting and summarising jobs
-FUNCTIONS = (OBJECT, BUCKET, KEY, TASK, JOBS)
+CANARY = "CanaryFunction"  # the canary (CanarySchedule): a remediate-mode deployment's only
+FUNCTIONS = (OBJECT, BUCKET, KEY, TASK, JOBS, CANARY)
 INVENTORY_BUCKET = "example-inventory-reports"  # InventoryBuckets: where S3 Inventory delivers the reports
 CATEGORY = "secrets-*"  # the BucketKeyMap pattern of the scenarios: buckets named secrets-... use the category key
 PLACEHOLDER_CATEGORY_KEY = "arn:aws:kms:us-east-1:123456789012:key/3333cccc-33cc-33cc-33cc-333333333333"
@@ -57,7 +60,9 @@ ALL_ON = {
     "InventoryBuckets": INVENTORY_BUCKET,
     "SecurityBusArn": SECURITY_BUS,
     "SecurityHubFindings": "true",
+    "CanarySchedule": "rate(15 minutes)",
 }
+CANARY_BUCKET = Resolved().value({"Ref": "CanaryBucket"})  # the stack's canary bucket, as tests/cfn.py names it
 
 
 def map_patterns(parameters: Mapping[str, str]) -> list[str]:
@@ -100,6 +105,7 @@ class World:
             account_id=ACCOUNT_ID,
             region=REGION,
             sharing=ResultSharing(forward_results=True, security_hub_findings=True),
+            canary=CanarySettings(bucket=CANARY_BUCKET),
         )
 
 
@@ -136,6 +142,22 @@ def category_bucket(world: World) -> None:
     put(s3, "secrets-vault", "dsse-default.csv", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=world.dsse_key)
 
 
+def canary_bucket() -> Any:
+    """The stack's canary bucket as the template makes it: SSE-S3 by default, ACLs disabled (tests/aws_fidelity.py)."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=CANARY_BUCKET)
+    rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}
+    s3.put_bucket_encryption(Bucket=CANARY_BUCKET, ServerSideEncryptionConfiguration={"Rules": [rule]})
+    return s3
+
+
+def canary_write(remediator: Any) -> None:
+    """The event path on a canary write (CanarySchedule): its object in the canary bucket, remediated."""
+    s3 = canary_bucket()
+    s3.put_object(Bucket=CANARY_BUCKET, Key="canary/20261120T091502Z", Body=b"canary")
+    remediator.handle(ObjectRequest(CANARY_BUCKET, ("canary/20261120T091502Z",)))
+
+
 def object_scenarios(calls: Calls, world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     keys = every_kind_of_object("objects", world)
     s3 = boto3.client("s3", region_name=REGION)
@@ -150,6 +172,7 @@ def object_scenarios(calls: Calls, world: World, settings: Settings, monkeypatch
     remediator.handle(ObjectRequest("objects-unversioned", ("page.html",)))
     for key in ("big.bin", "dsse-default.csv"):
         remediator.handle(ObjectRequest("secrets-vault", (key,)))
+    canary_write(remediator)
     # Sweep steps: a page of 2 keys instead of 1,000 (the calls are the same), so the first step queues the next.
     monkeypatch.setattr(sweep, "PAGE", 2)
     sweeper = app.sweeper
@@ -339,12 +362,32 @@ def jobs_settings(world: World, mode: Mode) -> Settings:
     )
 
 
+def canary_scenarios(calls: Calls, world: World, settings: Settings, _: pytest.MonkeyPatch) -> None:
+    """Three ticks: the first writes; the event path makes its write DSSE-KMS (an unrecorded copy: the object
+    function's calls, not the canary's), so the second passes it (a heartbeat), deletes it and writes; nothing
+    remediates that one, so the third, past the SLO, misses it (an alert), deletes it and writes."""
+    s3 = canary_bucket()
+    clock = PinnedClock()
+    canary = App(settings, calls.client, clock=clock).canary
+    calls.lock_fields = False  # the canary reads encryption and LastModified only
+    canary.tick()
+    (key,) = [item["Key"] for item in s3.list_objects_v2(Bucket=CANARY_BUCKET)["Contents"]]
+    dsse = {"ServerSideEncryption": "aws:kms:dsse", "SSEKMSKeyId": world.dsse_key}
+    s3.copy_object(Bucket=CANARY_BUCKET, Key=key, CopySource={"Bucket": CANARY_BUCKET, "Key": key}, **dsse)
+    clock.advance(timedelta(minutes=15))
+    passed = canary.tick()
+    clock.advance(timedelta(minutes=15))
+    missed = canary.tick()
+    assert [p.outcome.value for p in (*passed.probes, *missed.probes)] == ["passed", "missed"]
+
+
 SCENARIOS: dict[str, Callable[[Calls, World, Settings, pytest.MonkeyPatch], None]] = {
     OBJECT: object_scenarios,
     BUCKET: bucket_scenarios,
     KEY: key_scenarios,
     TASK: batch_task_scenarios,
     JOBS: batch_jobs_scenarios,
+    CANARY: canary_scenarios,
 }
 
 

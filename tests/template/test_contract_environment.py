@@ -14,6 +14,8 @@ from tests.cfn import Resolved
 from tests.template.scenarios import (
     ALL_ON,
     BUCKET,
+    CANARY,
+    CANARY_BUCKET,
     CATEGORY,
     FUNCTIONS,
     JOBS,
@@ -37,15 +39,18 @@ DEFAULTED = {
 }
 # The batch jobs function's variables: where jobs run, what they invoke, where they report.
 BATCH = {"BATCH_TASK_FUNCTION", "BATCH_JOB_ROLE_ARN", "REPORT_BUCKET", "BACKSTOP_INCLUDE_DSSE_OTHER_KEYS"}
+# The canary's: its bucket (the object function's too: in its scope, and routine there) and its SLO.
+CANARY_VARIABLES = {"CANARY_BUCKET", "CANARY_SLO_SECONDS"}
 # Variables a function reads but does not use; the template sets them only where they matter.
 UNUSED_BY = {
-    OBJECT: {"PREVENTION_POLICY", "KEY_GUARD_REVERT", *BATCH},
+    OBJECT: {"PREVENTION_POLICY", "KEY_GUARD_REVERT", "CANARY_SLO_SECONDS", *BATCH},
     BUCKET: {
         "PURGE_NONCURRENT_VERSIONS",
         "KEY_GUARD_REVERT",
         "MULTIPART_THRESHOLD_BYTES",  # the bucket function no longer copies objects: a sweep only queues them
         "REMEDIATE_RESTORED_ARCHIVES",
         *BATCH,
+        *CANARY_VARIABLES,
     },
     # Its results are about keys: no Security Hub finding (findings are about objects and buckets).
     KEY: {
@@ -57,6 +62,7 @@ UNUSED_BY = {
         "OBJECT_QUEUE_URL",
         "REMEDIATE_RESTORED_ARCHIVES",
         *BATCH,
+        *CANARY_VARIABLES,
     },
     # The object remediation without its alerts (a job's summary alert says it all, and is the one forwarded), without
     # sweeps, and without findings (template.yaml: a backfill would meet the BatchImportFindings quota).
@@ -69,6 +75,7 @@ UNUSED_BY = {
         "OBJECT_QUEUE_URL",
         "ALERT_TOPIC_ARN",
         *BATCH,
+        *CANARY_VARIABLES,
     },
     # It starts and reads jobs; the objects are the task function's.
     JOBS: {
@@ -80,6 +87,19 @@ UNUSED_BY = {
         "PURGE_NONCURRENT_VERSIONS",
         "MULTIPART_THRESHOLD_BYTES",
         "REMEDIATE_RESTORED_ARCHIVES",
+        *CANARY_VARIABLES,
+    },
+    # It judges and writes its own objects: no remediation, no sweep, no job, no finding.
+    CANARY: {
+        "SECURITY_HUB_FINDINGS",
+        "PREVENTION_POLICY",
+        "KEY_GUARD_REVERT",
+        "SWEEP_AFTER_BUCKET_RESET",
+        "OBJECT_QUEUE_URL",
+        "PURGE_NONCURRENT_VERSIONS",
+        "MULTIPART_THRESHOLD_BYTES",
+        "REMEDIATE_RESTORED_ARCHIVES",
+        *BATCH,
     },
 }
 
@@ -125,3 +145,32 @@ def test_a_sweep_is_wired_in_both_functions_that_run_it_or_in_neither(sweep: str
     bucket_side = App.from_env(template.function_environment(BUCKET)).sweeper
 
     assert (object_side is not None, bucket_side is not None) == ((sweep == "true"),) * 2
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_the_canary_bucket_is_in_the_object_paths_scope_and_no_other(function: str) -> None:
+    """The object function must fix the canary's writes whatever ProtectedBuckets names; every other path leaves
+    the bucket alone (the bucket function would reset its SSE-S3 default and the canary would prove nothing). The
+    canary function reads its bucket too, and never judges a scope."""
+    for protected in ("*", "finance-*"):
+        template = Resolved(ALL_ON | {"ProtectedBuckets": protected})
+        scope = Settings.from_env(template.function_environment(function)).scope
+
+        assert scope.contains(CANARY_BUCKET) is (function in (OBJECT, CANARY)), (function, protected)
+        assert scope.contains("finance-ledger")
+        assert not scope.contains(template.value({"Ref": "ReportBucket"}))
+
+
+def test_without_the_canary_the_object_paths_scope_is_the_parameters() -> None:
+    template = Resolved({"ProtectedBuckets": "finance-*"})
+
+    assert Settings.from_env(template.function_environment(OBJECT)).scope.include == ("finance-*",)
+
+
+def test_the_canary_and_the_object_function_agree_on_the_bucket() -> None:
+    template = Resolved(ALL_ON)
+    canary = Settings.from_env(template.function_environment(CANARY)).canary
+    objects = Settings.from_env(template.function_environment(OBJECT)).canary
+
+    assert canary.bucket == objects.bucket == CANARY_BUCKET
+    assert canary.slo_seconds == 300

@@ -11,12 +11,15 @@ import pytest
 
 from dsse_remediation.aws.events import DETAIL_TYPE, SOURCE
 from dsse_remediation.config import Mode
+from dsse_remediation.wiring import App
 from tests.cfn import Resolved
 from tests.helpers import ACCOUNT_ID, PLACEHOLDER_OTHER_KEY, REGION
 from tests.template.iam_model import Calls, as_list, iam_match, inert, missing, s3_arn, unneeded
 from tests.template.scenarios import (
     ALL_ON,
     BUCKET,
+    CANARY,
+    CANARY_BUCKET,
     DEFAULT_BUS,
     FINDINGS_PRODUCT,
     FUNCTIONS,
@@ -27,6 +30,7 @@ from tests.template.scenarios import (
     SCENARIOS,
     TASK,
     World,
+    canary_write,
     map_patterns,
     scenario_settings,
 )
@@ -93,6 +97,7 @@ def named_resources(template: Resolved) -> set[str]:
         template.value({"Fn::GetAtt": [TASK, "Arn"]}),
         template.value({"Fn::GetAtt": ["BatchJobRole", "Arn"]}),
         *report_bucket_resources(template),
+        *canary_bucket_resources(template),
         # Organizations: the default bus (the functions' events), the account's own findings product and hub, and
         # the security account's bus (the forwarding rule's role only)
         DEFAULT_BUS,
@@ -101,6 +106,12 @@ def named_resources(template: Resolved) -> set[str]:
     ]
     inventories = [s3_arn(bucket) for bucket in p["InventoryBuckets"] if bucket]
     return set(keys) | set(stack) | set(inventories) | {f"{bucket}/*" for bucket in inventories}
+
+
+def canary_bucket_resources(template: Resolved) -> list[str]:
+    """The canary bucket and its prefix (CanarySchedule): nothing else of it."""
+    bucket = template.value({"Fn::GetAtt": ["CanaryBucket", "Arn"]})
+    return [bucket, f"{bucket}/canary/*"]
 
 
 def report_bucket_resources(template: Resolved) -> list[str]:
@@ -133,3 +144,45 @@ def test_no_wildcard_actions_and_resources_only_what_parameters_name(protected: 
                 assert resource in buckets or resource in [f"{b}/*" for b in buckets], (where, resource)
                 assert all(a.startswith("s3:") for a in as_list(statement["Action"])), where
                 assert statement["Condition"] == {"StringEquals": {"s3:ResourceAccount": ACCOUNT_ID}}, where
+
+
+class TestCanary:
+    """The canary's permissions are its prefix's; the object function's grants on the canary bucket are enough to
+    remediate the canary's write whatever ProtectedBuckets names (the bucket's generated name matches no pattern)."""
+
+    def test_the_canary_may_touch_its_prefix_and_nothing_else_of_s3(self) -> None:
+        template = Resolved(ALL_ON)
+        bucket, prefix = canary_bucket_resources(template)
+        s3 = [s for s in template.function_statements(CANARY) if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+
+        assert {(a, r) for s in s3 for a in as_list(s["Action"]) for r in as_list(s["Resource"])} == {
+            ("s3:ListBucket", bucket),
+            ("s3:PutObject", prefix),
+            ("s3:GetObject", prefix),
+            ("s3:DeleteObject", prefix),
+        }
+        (listing,) = [s for s in s3 if s["Action"] == "s3:ListBucket"]
+        assert listing["Condition"] == {"StringEquals": {"s3:prefix": "canary/"}}  # its prefix's listing only
+        topic_key = template.value({"Fn::GetAtt": ["AlertTopicKey", "Arn"]})
+        kms = [
+            s["Resource"] for s in template.function_statements(CANARY) if as_list(s["Action"])[0].startswith("kms:")
+        ]
+        assert kms == [topic_key]  # the alert topic's key only: no DSSE key, its write is SSE-S3
+
+    def test_with_named_buckets_the_object_function_still_remediates_the_canarys_write(
+        self, calls: Calls, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        canary_write(App(world.settings(Mode.REMEDIATE), calls.client).objects)
+        named = Resolved(world.parameters | {"ProtectedBuckets": "finance-*,example-protected-bucket"})
+        [canary_needs] = [{n for n in calls.needs if CANARY_BUCKET in n[1]}]
+
+        assert canary_needs, "the canary's write was not remediated"
+        assert missing(calls.needs, named.function_statements(OBJECT)) == set()
+
+    def test_off_by_default_and_in_alert_only_mode(self) -> None:
+        for parameters in ({}, {"CanarySchedule": "rate(15 minutes)", "Mode": "alert-only"}):
+            template = Resolved(parameters)
+            statements = template.function_statements(OBJECT)
+
+            assert not template.exists(CANARY)
+            assert not [s for s in statements if "Canary" in s["Sid"]]

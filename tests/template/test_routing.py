@@ -16,6 +16,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from moto.events.models import EventPattern
 
 from dsse_remediation.alerts import Alert, Context, bucket_alert, key_alert, object_alert
 from dsse_remediation.aws.events import EventForwarder
+from dsse_remediation.canary import Probe, ProbeOutcome, canary_alert
 from dsse_remediation.model import BucketResult, Encryption, KeyResult, ObjectResult, Outcome
 from tests import aws_fidelity
 from tests.cfn import OBJECT, SECURITY_BUS, Resolved, routes, rule_patterns, rule_target
@@ -371,6 +373,12 @@ CONFIGURATIONS = [
         "key-map-exclusions": {"BucketKeyMap": KEY_MAP, "ExcludedBuckets": "logs-*,tmp-*"},
         "key-map-named": {"BucketKeyMap": KEY_MAP, "ProtectedBuckets": "secrets-*,finance-*,app-*"},
         "organization": {"SecurityBusArn": "arn:aws:events:us-east-1:999988887777:event-bus/results"},
+        "canary-named": {"CanarySchedule": "rate(15 minutes)", "ProtectedBuckets": "secrets-*,finance-*,app-*"},
+        "canary-key-map-named": {
+            "CanarySchedule": "rate(15 minutes)",
+            "BucketKeyMap": KEY_MAP,
+            "ProtectedBuckets": "secrets-*,finance-*,app-*",
+        },
     }.items()
 ]
 
@@ -502,6 +510,12 @@ def test_eventbridge_pattern_size_quota_holds_for_the_documented_maximum() -> No
     assert longest({"BucketKeyMap": key_map(1), "ProtectedBuckets": "secrets-*,finance-*,app-data"}) <= 2048
     assert longest({"BucketKeyMap": key_map(9)}) <= 4096
     assert longest({"BucketKeyMap": key_map(5), "ProtectedBuckets": "secrets-*,finance-*,app-data"}) <= 4096
+    # The canary adds its bucket to the named buckets, twice with a map: room for the longest name S3 allows (63).
+    canary = {"CanarySchedule": "rate(15 minutes)", "ProtectedBuckets": "secrets-*,finance-*,app-data"}
+    longer = 2 * (63 - len(Resolved().value({"Ref": "CanaryBucket"})))
+    assert longest(canary | {"BucketKeyMap": key_map(1)}) + longer <= 2048
+    assert longest(canary | {"BucketKeyMap": key_map(5)}) + longer <= 4096
+    assert longest({"CanarySchedule": "rate(15 minutes)", "BucketKeyMap": key_map(3)}) <= 2048  # "*": unchanged
 
 
 @pytest.mark.parametrize("restores", ["true", "false"])
@@ -637,6 +651,114 @@ class TestScheduledBackstop:
         assert (re.fullmatch(allowed, value) is not None) is accepted
 
 
+class TestCanaryWrites:
+    """The canary's write (SSE-S3 by its bucket's default) reaches the object function whatever ProtectedBuckets
+    names: its bucket's generated name is added to the named buckets; its remediated copy is dropped like any."""
+
+    CANARY = {"CanarySchedule": "rate(15 minutes)"}
+
+    @pytest.mark.parametrize(
+        "parameters",
+        [
+            pytest.param({}, id="every-bucket"),
+            pytest.param({"ExcludedBuckets": "logs-*,tmp-*"}, id="exclusions"),
+            pytest.param({"ProtectedBuckets": "secrets-*,finance-*"}, id="named"),
+            pytest.param({"BucketKeyMap": KEY_MAP, "ProtectedBuckets": "secrets-*,finance-*"}, id="key-map-named"),
+        ],
+    )
+    def test_the_canarys_write_reaches_the_object_function_and_its_remediation_does_not(
+        self, parameters: dict[str, str]
+    ) -> None:
+        template = Resolved(parameters | self.CANARY)
+        bucket = template.value({"Ref": "CanaryBucket"})
+
+        assert invokes_object_function(template, object_write(bucket, "AES256", None))
+        assert invokes_object_function(template, object_write(bucket, None, None))  # the default's, unreported
+        assert not invokes_object_function(template, object_write(bucket, DSSE, DSSE_KEY))
+
+    def test_without_the_canary_named_buckets_are_the_parameters(self) -> None:
+        named = {"ProtectedBuckets": "secrets-*,finance-*"}
+        bucket = Resolved(self.CANARY).value({"Ref": "CanaryBucket"})
+
+        assert not invokes_object_function(Resolved(named), object_write(bucket, "AES256", None))
+        assert invokes_object_function(Resolved(named | self.CANARY), object_write(bucket, "AES256", None))
+
+
+class TestScheduledCanary:
+    """The canary runs on an EventBridge Scheduler schedule, off unless CanarySchedule names a rate or cron, and
+    never in alert-only mode (nothing would remediate its write)."""
+
+    CANARY_RESOURCES = (
+        "CanaryBucket",
+        "CanaryBucketPolicy",
+        "CanaryLogs",
+        "CanaryFunction",
+        "ScheduledCanary",
+        "ScheduledCanaryRole",
+        "CanaryMissedAlarm",
+        "CanaryFunctionErrorsAlarm",
+    )
+
+    @pytest.mark.parametrize(
+        "parameters",
+        [{}, {"CanarySchedule": "rate(15 minutes)", "Mode": "alert-only"}],
+        ids=["default", "alert-only"],
+    )
+    def test_off_by_default_and_in_alert_only_mode_nothing_of_it_exists(self, parameters: dict[str, str]) -> None:
+        template = Resolved(parameters)
+        conditional = [n for n, r in template.template["Resources"].items() if r.get("Condition") == "RunsCanary"]
+
+        assert sorted(conditional) == sorted(self.CANARY_RESOURCES)
+        assert [name for name in self.CANARY_RESOURCES if template.exists(name)] == []
+        assert template.function_environment(OBJECT)["CANARY_BUCKET"] == ""
+
+    def test_on_it_sends_one_tick_to_the_canary_function_evenly_spaced(self) -> None:
+        template = Resolved({"CanarySchedule": "rate(15 minutes)"})
+        schedule = template.value(template.resource("ScheduledCanary")["Properties"])
+
+        assert all(template.exists(name) for name in self.CANARY_RESOURCES)
+        assert schedule["ScheduleExpression"] == "rate(15 minutes)"
+        assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+        assert schedule["Target"]["Arn"] == template.value({"Fn::GetAtt": ["CanaryFunction", "Arn"]})
+        assert json.loads(schedule["Target"]["Input"]) == load_event("canary-scheduled.json")
+
+    def test_its_role_may_invoke_the_canary_function_and_nothing_else(self) -> None:
+        template = Resolved({"CanarySchedule": "rate(15 minutes)"})
+        trust = template.value(template.resource("ScheduledCanaryRole")["Properties"]["AssumeRolePolicyDocument"])
+
+        assert [(s["Action"], s["Resource"]) for s in template.role_statements("ScheduledCanaryRole")] == [
+            ("lambda:InvokeFunction", template.value({"Fn::GetAtt": ["CanaryFunction", "Arn"]}))
+        ]
+        (statement,) = trust["Statement"]
+        assert statement["Principal"] == {"Service": "scheduler.amazonaws.com"}
+        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+    def test_its_bucket_is_sse_s3_private_tls_only_and_empties_itself(self) -> None:
+        template = Resolved({"CanarySchedule": "rate(15 minutes)"})
+        bucket = template.value(template.resource("CanaryBucket")["Properties"])
+        (statement,) = template.value(template.resource("CanaryBucketPolicy")["Properties"])["PolicyDocument"][
+            "Statement"
+        ]
+        (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+
+        (default,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert default["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+        assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+        assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+        assert "VersioningConfiguration" not in bucket
+        assert (rule["Prefix"], rule["ExpirationInDays"]) == ("canary/", 1)
+        assert (statement["Effect"], statement["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+
+    @pytest.mark.parametrize(
+        ("value", "accepted"),
+        [("", True), ("rate(15 minutes)", True), ("cron(0/15 * * * ? *)", True), ("15 minutes", False)],
+    )
+    def test_the_parameter_takes_an_expression_or_nothing(self, value: str, accepted: bool) -> None:
+        allowed = Resolved().template["Parameters"]["CanarySchedule"]["AllowedPattern"]
+
+        assert (re.fullmatch(allowed, value) is not None) is accepted
+
+
 class TestForwardResults:
     """The forwarding rule (SecurityBusArn) takes every event the functions put, one per alert, to the security
     account's bus; nothing else on the default bus (CloudTrail's events, S3's, Security Hub's) goes there."""
@@ -680,6 +802,19 @@ class TestForwardResults:
             found.append(object_alert(obj, context))
             found.append(bucket_alert(BucketResult(bucket="b", outcome=outcome, reason="r"), context))
         found.append(key_alert(KeyResult(key_arn=DSSE_KEY, outcome=Outcome.FAILED, reason="disabled"), context))
+        for outcome in (ProbeOutcome.PASSED, ProbeOutcome.MISSED):  # the canary's heartbeat, and its miss
+            probe = Probe(
+                bucket="b",
+                key="canary/20261120T091502Z",
+                written_at=datetime(2026, 11, 20, 9, 15, 2, tzinfo=UTC),
+                outcome=outcome,
+                reason="r",
+                age_seconds=900.0,
+                slo_seconds=300,
+                encryption=Encryption("AES256"),
+                expected_key_arn=DSSE_KEY,
+            )
+            found.append(canary_alert(probe, context))
         return found
 
     def test_every_event_the_functions_put_reaches_the_security_bus_and_no_function(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ import pytest
 from cfnlint.decode import decode
 from moto.events.models import EventPattern
 
-from dsse_remediation.alerts import Context, alert_for
+from dsse_remediation.alerts import Alert, Context, alert_for
 from dsse_remediation.aws.events import DETAIL_TYPE, SOURCE
+from dsse_remediation.canary import Probe, ProbeOutcome, canary_alert
 from dsse_remediation.model import (
     Action,
     BucketEncryption,
@@ -105,6 +107,29 @@ def forwarded(result: Result, account: str = MEMBER, region: str = MEMBER_REGION
         "resources": [],
         "detail": json.loads(json.dumps(body, default=str)),
     }
+
+
+def forwarded_alert(alert: Alert, account: str = MEMBER, region: str = MEMBER_REGION) -> dict[str, Any]:
+    """The event on the results bus for an alert built elsewhere than alert_for (the canary's)."""
+    return forwarded(RESULTS["object-failed"], account, region) | {"detail": json.loads(alert.json_body)}
+
+
+def probe(outcome: ProbeOutcome) -> Probe:
+    """A member canary's judged object: passed (its heartbeat) or missed (its alert)."""
+    return Probe(
+        bucket="dsse-remediation-canarybucket-1a2b3c4d5e6f",
+        key="canary/20260504T114500Z",
+        written_at=datetime(2026, 5, 4, 11, 45, tzinfo=UTC),
+        outcome=outcome,
+        reason="r",
+        age_seconds=900.0,
+        slo_seconds=300,
+        encryption=Encryption("aws:kms:dsse", PLACEHOLDER_KEY)
+        if outcome is ProbeOutcome.PASSED
+        else Encryption("AES256"),
+        expected_key_arn=PLACEHOLDER_KEY,
+        latency_seconds=4.0 if outcome is ProbeOutcome.PASSED else None,
+    )
 
 
 def object_result(outcome: Outcome) -> ObjectResult:
@@ -298,10 +323,22 @@ class TestRouting:
         assert [rule for rule, pattern in patterns.items() if pattern.matches_event(event)] == []
 
     def test_the_patterns_are_the_member_forwarding_rules(self) -> None:
-        """What a member stack forwards (template.yaml ForwardResultsRule) is what the security stack routes."""
+        """What a member stack forwards (template.yaml ForwardResultsRule) is what the security stack logs, and sends
+        to the topic but for the canaries' heartbeats (severity info)."""
         member = rule_patterns(Resolved({"SecurityBusArn": arn(stack(), "ResultsBus")}))["ForwardResultsRule"]
+        heartbeats_dropped = member | {"detail": {"severity": [{"anything-but": "info"}]}}
 
-        assert rule_patterns(stack()) == {"ResultsToTopicRule": member, "ResultsToLogsRule": member}
+        assert rule_patterns(stack()) == {"ResultsToTopicRule": heartbeats_dropped, "ResultsToLogsRule": member}
+
+    def test_a_canarys_heartbeat_is_logged_and_its_miss_is_also_sent_to_the_topic(
+        self, patterns: dict[str, EventPattern]
+    ) -> None:
+        """No noise in the security channel while a member's canary passes; its ticks still reach the log, so the
+        dashboard shows each member's last tick (a silenced member's stops), and a miss reaches the channel."""
+        for outcome, reached in ((ProbeOutcome.PASSED, {"ResultsToLogsRule"}), (ProbeOutcome.MISSED, set(patterns))):
+            event = forwarded_alert(canary_alert(probe(outcome), Context("remediate", MEMBER, MEMBER_REGION)))
+
+            assert {rule for rule, pattern in patterns.items() if pattern.matches_event(event)} == reached, outcome
 
     def test_the_topic_receives_the_alert_body_and_the_log_the_whole_event(self) -> None:
         """The security channel reads the documented alert schema (as on the member's own topic); the log keeps the
@@ -541,12 +578,24 @@ class TestDashboard:
         per_bucket = queries["Failed and unremediable, per bucket"]
         assert "filter detail.outcome in ['failed', 'unremediable']" in per_bucket
         assert "by account, region, detail.bucket, detail.outcome" in per_bucket
-        assert "filter detail.severity != 'low'" in queries["Latest alerts above low severity"]
+        assert "filter detail.severity not in ['low', 'info']" in queries["Latest alerts above low severity"]
         assert "sort @timestamp desc" in queries["Latest alerts above low severity"]
+
+    def test_it_shows_each_members_last_canary_tick_oldest_first(self, widgets: list[dict[str, Any]]) -> None:
+        """A member whose canary heartbeats stopped (the schedule removed, the forwarding rule or its role broken, the
+        stack deleted) sorts to the top: the security account sees a silenced member as silenced."""
+        queries = {widget["properties"]["title"]: widget["properties"]["query"] for widget in widgets}
+        (canaries,) = [query for title, query in queries.items() if title.startswith("Canaries")]
+
+        assert "filter detail.resourceType = 'canary'" in canaries
+        assert "stats max(@timestamp) as lastTick" in canaries
+        assert "by account, region | sort lastTick asc" in canaries
 
     def test_the_queries_read_fields_the_forwarded_events_carry(self, widgets: list[dict[str, Any]]) -> None:
         """Every detail.<field> a query names is a field of the alert schema; account and region are the event's."""
         carried = {key for result in RESULTS.values() for key in forwarded(result)["detail"]}
+        heartbeat = canary_alert(probe(ProbeOutcome.PASSED), Context("remediate", MEMBER, MEMBER_REGION))
+        carried |= set(forwarded_alert(heartbeat)["detail"])
         envelope = set(forwarded(RESULTS["object-failed"]))
 
         assert {"account", "region"} <= envelope

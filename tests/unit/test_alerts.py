@@ -104,6 +104,7 @@ def test_object_alert_body_is_the_schema_with_the_result_and_who_wrote_it() -> N
         "action",
         "purgedVersionId",
         "expectedKmsKeyId",
+        "latencySeconds",
         "readerImpact",
         "trigger",
     }

@@ -51,6 +51,9 @@ NOT_AT_COLD_START = {
     "dsse_remediation.cli",
     "dsse_remediation.coverage",
     "dsse_remediation.findings",
+    # The canary: its own function's.
+    "dsse_remediation.canary",
+    "dsse_remediation.aws.s3_canary",
 }
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from dsse_remediation.batch.events import BackstopRequest, JobStatusChange, SummaryRequest, parse_batch_jobs_event
 from dsse_remediation.batch.tasks import parse_batch_invocation
+from dsse_remediation.canary import parse_canary_event
 from dsse_remediation.exceptions import InvalidEvent
 from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, Parsed
 from dsse_remediation.triggers import parse_bucket_event, parse_key_event, parse_object_event, sqs_records
@@ -182,6 +183,7 @@ BATCH_JOBS_SAMPLES: dict[str, Any] = {
     "backstop-dry-run.json": BackstopRequest(dry_run=True),
     "manual-batch-job.json": SummaryRequest(job_id=JOB_ID),
 }
+CANARY_SAMPLES = ("canary-scheduled.json",)  # the canary schedule's payload: one tick
 
 
 def summary(request: ObjectRequest | BucketRequest | KeyEvent) -> tuple[Any, ...]:
@@ -211,8 +213,27 @@ def summary(request: ObjectRequest | BucketRequest | KeyEvent) -> tuple[Any, ...
 
 
 def test_every_sample_has_an_expected_parse() -> None:
-    expected = set(SAMPLES) | set(BATCH_TASK_SAMPLES) | set(BATCH_JOBS_SAMPLES)
+    expected = set(SAMPLES) | set(BATCH_TASK_SAMPLES) | set(BATCH_JOBS_SAMPLES) | set(CANARY_SAMPLES)
     assert {path.name for path in EVENTS.glob("*.json")} == expected
+
+
+@pytest.mark.parametrize("name", CANARY_SAMPLES)
+def test_the_canary_sample_is_a_tick_and_nothing_else_takes_it(name: str) -> None:
+    parse_canary_event(load_event(name))  # no InvalidEvent
+    for parse in PARSERS.values():
+        with pytest.raises(InvalidEvent):
+            parse(load_event(name))
+    with pytest.raises(InvalidEvent):
+        parse_batch_jobs_event(load_event(name))
+
+
+@pytest.mark.parametrize(
+    "event",
+    [None, [], {}, {"canary": {"dryRun": True}}, {"canary": {}, "extra": 1}, {"backstop": {}}, "canary"],
+)
+def test_anything_but_a_tick_is_refused_by_the_canary(event: Any) -> None:
+    with pytest.raises(InvalidEvent, match=re.escape('expected {"canary": {}}')):
+        parse_canary_event(event)
 
 
 @pytest.mark.parametrize(("name", "expected"), BATCH_TASK_SAMPLES.items(), ids=list(BATCH_TASK_SAMPLES))

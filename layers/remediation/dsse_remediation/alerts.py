@@ -2,14 +2,15 @@
 
 Body schema `dsse-remediation.alert/v1` (JSON, the SNS `default` message). Every alert carries:
 
-    schema, time, severity, outcome, resourceType ("object" | "bucket" | "kms-key" | "batch-job" | "s3-inventory"),
-    resource, mode, dryRun, account, region, reason, trigger {source, eventName, eventId, eventTime, actor, sourceIp}
-    (all but s3-inventory: the backstop runs on a schedule, no event triggers it)
+    schema, time, severity, outcome, resourceType ("object" | "bucket" | "kms-key" | "batch-job" | "s3-inventory" |
+    "canary"), resource, mode, dryRun, account, region, reason, trigger {source, eventName, eventId, eventTime, actor,
+    sourceIp} (all but s3-inventory and canary: the backstop and the canary run on a schedule, no event triggers them)
 
 plus the fields of its resource type:
 
     object:  bucket, key, action, versionIdBefore, versionIdAfter, purgedVersionId,
-             encryptionBefore / encryptionAfter {algorithm, kmsKeyId}, expectedKmsKeyId
+             encryptionBefore / encryptionAfter {algorithm, kmsKeyId}, expectedKmsKeyId, latencySeconds (remediated:
+             seconds from the write, CloudTrail's eventTime, to the remediation; null without an event time)
     bucket:  bucket, encryptionBefore / encryptionAfter {algorithm, kmsKeyId, bucketKeyEnabled,
              blockedEncryptionTypes}, expectedKmsKeyId, preventionPolicy, sweep
     kms-key: keyArn, eventName, keyState, rotationEnabled, deletionDate, actions, protects, policyStatements
@@ -17,6 +18,9 @@ plus the fields of its resource type:
              failedTasks, unremediable, reportLocation, jobFailureReasons
     s3-inventory (batch/backstop.py, severity high): campaign, staleInventories [{bucket, configurationId,
              frequency, destination, newestReport}], check
+    canary (canary.py): bucket, key, writtenAt, ageSeconds, sloSeconds, latencySeconds, encryption, expectedKmsKeyId;
+             outcome failed (severity high: it missed its SLO) or compliant (severity info: a heartbeat, only put on
+             the default bus for the security account, never published to the topic)
 
 Message attributes for subscription filter policies: severity, outcome, resourceType, and bucket or keyArn.
 Object contents and user-metadata values never appear in an alert.
@@ -198,15 +202,26 @@ class Alerts:
                 if self._on_error:
                     self._on_error(exc)
                 problems.append(f"the alert could not be published: {exc}")
-        if self.forwarder is not None:
-            try:
-                self.forwarder.forward(alert)
-            except AwsFailure as exc:
-                log.error("alert could not be forwarded", extra={"error": str(exc), "subject": alert.subject})
-                if self._on_error:
-                    self._on_error(ForwardFailed(exc.failure, str(exc), exc.code))
-                problems.append(f"the alert could not be forwarded to the security account: {exc}")
+        problems += self._forward(alert)
         return "; ".join(problems) if problems and alert.required else None
+
+    def forward(self, alert: Alert) -> str | None:
+        """To the default bus only (when forwarding is on), never to the topic: a heartbeat for the security account
+        (the canary's passing ticks), which the team's channel need not read. Why it was not forwarded, or None."""
+        problems = self._forward(alert)
+        return "; ".join(problems) if problems else None
+
+    def _forward(self, alert: Alert) -> list[str]:
+        if self.forwarder is None:
+            return []
+        try:
+            self.forwarder.forward(alert)
+        except AwsFailure as exc:
+            log.error("alert could not be forwarded", extra={"error": str(exc), "subject": alert.subject})
+            if self._on_error:
+                self._on_error(ForwardFailed(exc.failure, str(exc), exc.code))
+            return [f"the alert could not be forwarded to the security account: {exc}"]
+        return []
 
 
 def alert_for(result: Result, context: Context) -> Alert:

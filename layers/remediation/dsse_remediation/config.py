@@ -4,8 +4,9 @@ A bad value raises `ConfigError` naming the variable, what it holds and what was
 deployment fails on its first invocation with a message that says how to fix it.
 
 `Settings` holds what every path reads (the key, the scope, the mode, the event paths' switches) and one part per
-capability, each reading its own variables: `BatchSettings` (the batch path: backfill, backstop, job summaries) and
-`ResultSharing` (forwarding results and Security Hub findings to the security account). A part reads only its part.
+capability, each reading its own variables: `BatchSettings` (the batch path: backfill, backstop, job summaries),
+`ResultSharing` (forwarding results and Security Hub findings to the security account) and `CanarySettings` (the
+canary's bucket and SLO). A part reads only its part.
 """
 
 from __future__ import annotations
@@ -165,6 +166,38 @@ class ResultSharing:
         )
 
 
+CANARY_PREFIX = "canary/"  # the one prefix the canary writes, reads and deletes under (template.yaml grants only it)
+
+
+@dataclass(frozen=True)
+class CanarySettings:
+    """The canary (canary.py): the stack-owned bucket it writes to (CANARY_BUCKET; None: no canary), and how long
+    the event path may take to make its write DSSE-KMS (CANARY_SLO_SECONDS). The object function reads the bucket
+    too: it is in its scope (Settings.from_env admits it, though the stack excludes it for every other path), and its
+    remediated canary objects are routine, not news (no alert, no finding)."""
+
+    bucket: str | None = None
+    slo_seconds: int = 300
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.slo_seconds <= 86_400:
+            raise ConfigError(
+                f"CANARY_SLO_SECONDS={self.slo_seconds} must be between 1 and 86400: the canary bucket's lifecycle "
+                "expires a canary object after a day"
+            )
+
+    def owns(self, bucket: str, key: str) -> bool:
+        """An object the canary wrote: under its prefix in its bucket."""
+        return self.bucket is not None and bucket == self.bucket and key.startswith(CANARY_PREFIX)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> CanarySettings:
+        return cls(
+            bucket=env.get("CANARY_BUCKET", "").strip() or None,
+            slo_seconds=_parse_int("CANARY_SLO_SECONDS", env, 300),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     key: str  # default DSSE key: key ARN, alias, alias ARN or key id (resolved to an ARN by KeyRing)
@@ -192,6 +225,7 @@ class Settings:
     accept_reader_impact: tuple[str, ...] = ()
     batch: BatchSettings = field(default_factory=BatchSettings)  # the batch path's part (Completions reads only it)
     sharing: ResultSharing = field(default_factory=ResultSharing)
+    canary: CanarySettings = field(default_factory=CanarySettings)
 
     def __post_init__(self) -> None:
         _check_key_reference("DSSE_KMS_KEY", self.key)
@@ -268,9 +302,13 @@ class Settings:
             raise ConfigError("DSSE_KMS_KEY is not set: give the DSSE KMS key ARN (or alias) to enforce")
         topic = env.get("ALERT_TOPIC_ARN", "").strip() or None
         bucket_keys = parse_bucket_key_map(env.get("BUCKET_KEY_MAP", ""))
+        scope = Scope.parse(env.get("PROTECTED_BUCKETS", "*"), env.get("EXCLUDED_BUCKETS", ""))
+        canary = CanarySettings.from_env(env)
+        if canary.bucket:  # the canary's writes are the object path's to fix (template.yaml: set there only)
+            scope = scope.admitting(canary.bucket)
         return cls(
             key=key,
-            scope=Scope.parse(env.get("PROTECTED_BUCKETS", "*"), env.get("EXCLUDED_BUCKETS", "")),
+            scope=scope,
             bucket_keys=bucket_keys,
             mode=_parse_enum("MODE", env.get("MODE", Mode.REMEDIATE.value), Mode),
             multipart_threshold=_parse_int("MULTIPART_THRESHOLD_BYTES", env, MAX_SINGLE_COPY_BYTES),
@@ -294,6 +332,7 @@ class Settings:
             accept_reader_impact=parse_accepted(env.get("ACCEPT_READER_IMPACT", "")),
             batch=BatchSettings.from_env(env),
             sharing=ResultSharing.from_env(env),
+            canary=canary,
         )
 
 

@@ -129,6 +129,21 @@ class Trigger:
         """A person asked: answer them. Anything else is event-driven: a failure raises, so the delivery is retried."""
         return self.source is Source.MANUAL
 
+    def seconds_since(self, now: datetime) -> float | None:
+        """Seconds from the event's time to `now`, to the millisecond (never below 0: clocks differ by a little): how
+        long a write waited for its remediation. The event's time is CloudTrail's eventTime (when the write was made)
+        or the time of S3's own event; None without one (manual requests, sweeps, Batch Operations tasks) or when it
+        cannot be read."""
+        if not self.event_time:
+            return None
+        try:
+            then = datetime.fromisoformat(self.event_time.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if then.tzinfo is None:
+            then = then.replace(tzinfo=UTC)
+        return max(0.0, round((now - then).total_seconds(), 3))
+
     def foreign_owner(self, account: str | None) -> str | None:
         """The owner's account when the event says the bucket is another account's, else None."""
         return self.bucket_owner if self.bucket_owner and account and self.bucket_owner != account else None
@@ -293,6 +308,9 @@ class ObjectResult:
     action: Action = Action.NONE
     purged_version_id: str | None = None
     expected_key_arn: str | None = field(default=None, metadata={"json": "expectedKmsKeyId"})
+    # A remediated object's wait: seconds from its write (the trigger's event time) to its remediation
+    # (Trigger.seconds_since); None for the other outcomes and for triggers without an event time (manual requests).
+    latency_seconds: float | None = None
     dry_run: bool = False
     # The reader-safety gate's verdict when it is not plainly safe: why held, the side effects, who accepted.
     reader_impact: str | None = None

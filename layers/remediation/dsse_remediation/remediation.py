@@ -112,11 +112,15 @@ class ObjectRemediator:
         cannot finish before `deadline` (the invocation's) is not started or is stopped between parts (deadline.py)."""
         request = validate(request)
         result = _Judging(self, request, deadline).result()
-        if self.findings is not None:
+        # The canary's objects (CANARY_BUCKET) are remediated on schedule, every tick: routine, not news. Only when
+        # something goes wrong with one does it reach Security Hub and the alert topic (and the canary alerts too).
+        canary = self.settings.canary.owns(result.bucket, result.key)
+        routine = canary and result.outcome in (Outcome.REMEDIATED, Outcome.COMPLIANT)
+        if self.findings is not None and not routine:
             self.findings.record(result)
         # A sweep's objects are notified only when a human must act; the bucket's alert announced the sweep.
         quiet = request.trigger.source is Source.SWEEP and result.outcome in (Outcome.REMEDIATED, Outcome.HELD)
-        if alert and result.outcome.alerts and not quiet:
+        if alert and result.outcome.alerts and not quiet and not routine:
             error = self.alerts.send(result)
             return replace(result, alert_error=error) if error else result
         return result
@@ -406,7 +410,10 @@ class _Judging:
         if self.settings.purge_noncurrent and state.versioned and state.version_id != written.version_id:
             purged, note = self._purge(state)
             reasons.append(note)
-        return self._found(state, Outcome.REMEDIATED, "; ".join(reasons), purged_version_id=purged, **done)
+        latency = self.request.trigger.seconds_since(self.clock())
+        return self._found(
+            state, Outcome.REMEDIATED, "; ".join(reasons), purged_version_id=purged, latency_seconds=latency, **done
+        )
 
     def _purge(self, state: ObjectState) -> tuple[str | None, str]:
         """The opt-in deletion of the old non-DSSE version; never an Object Lock-protected one."""

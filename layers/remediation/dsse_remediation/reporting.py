@@ -9,12 +9,13 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .model import Outcome, Result, answer
+from .model import ObjectResult, Outcome, Result, answer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import S3BatchOperationResponse
 
     from .batch.tasks import TaskResult
+    from .canary import Tick
 
 METRIC_NAMES = {outcome: outcome.value.title().replace("-", "") for outcome in Outcome}  # e.g. WouldRemediate
 
@@ -41,6 +42,23 @@ class Reporter:
     def result(self, outcome: Outcome, message: str, **fields: Any) -> None:
         self.metrics.add_metric(name=METRIC_NAMES[outcome], unit=MetricUnit.Count, value=1)
         self.logger.info(message, outcome=outcome.value, **fields)
+
+    def latency(self, result: ObjectResult) -> None:
+        """RemediationLatency: seconds from a remediated object's write (its event's time) to its remediation, the
+        metric whose p50/p90/p99 the dashboard shows beside EventBridge's own ingestion-to-invocation latency."""
+        if result.latency_seconds is not None:
+            self.metrics.add_metric(name="RemediationLatency", unit=MetricUnit.Seconds, value=result.latency_seconds)
+
+    def canary(self, tick: Tick) -> None:
+        """One tick of the canary: each object it judged (a log line; CanaryLatency and CanaryMissed 0 when it passed,
+        CanaryMissed 1 when it missed its SLO, nothing while it is pending) and the object it wrote."""
+        for probe in tick.probes:
+            self.logger.info("canary judged", **probe.answer())
+            if probe.passed and probe.latency_seconds is not None:
+                self.metrics.add_metric(name="CanaryLatency", unit=MetricUnit.Seconds, value=probe.latency_seconds)
+            if probe.passed or probe.missed:
+                self.metrics.add_metric(name="CanaryMissed", unit=MetricUnit.Count, value=1 if probe.missed else 0)
+        self.logger.info("canary written", key=tick.written, encryption=str(tick.written_encryption))
 
     def sweep_step(self, progress: dict[str, Any]) -> dict[str, Any]:
         """One step of a bucket sweep: how many objects it queued (a metric), where the sweep stands (a log line)."""

@@ -51,6 +51,14 @@ class Scope:
             self.matches(p, bucket) for p in self.exclude
         )
 
+    def admitting(self, bucket: str) -> Scope:
+        """This scope with `bucket` in it, whatever the patterns say, unless an exclusion pattern other than its own
+        name matches it: the stack's canary bucket, which the stack excludes by name for every path but the object
+        path (CANARY_BUCKET)."""
+        exclude = tuple(pattern for pattern in self.exclude if pattern != bucket)
+        include = self.include if bucket in self.include else (*self.include, bucket)
+        return Scope(include=include, exclude=exclude)
+
     def describe(self) -> str:
         text = "include " + ", ".join(self.include)
         return text + (" exclude " + ", ".join(self.exclude) if self.exclude else "")

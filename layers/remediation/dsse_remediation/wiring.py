@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from .batch.completion import Completions
     from .batch.tasks import BatchTasks
     from .buckets import BucketRemediator
+    from .canary import Canary
     from .findings import Findings
     from .gate.gate import (
         ReaderGate,  # imported when first used: the paths that never use them do not pay for them at cold start
@@ -262,3 +263,15 @@ class App:
             self.alerts,
             self.clock,
         )
+
+    @cached_property
+    def canary(self) -> Canary:
+        """The canary's ticks (canary.py), in the canary bucket CANARY_BUCKET names."""
+        from .aws.s3_canary import CanaryObjects
+        from .canary import Canary
+
+        bucket = self.settings.canary.bucket
+        if not bucket:
+            raise ConfigError("the canary needs CANARY_BUCKET: the stack's canary bucket (template.yaml CanaryBucket)")
+        objects = CanaryObjects(self.client("s3"), bucket, self.settings.account_id)
+        return Canary(self.settings, objects, self.keys, self.alerts, self.clock)
