@@ -2,7 +2,10 @@
 
 Accepts S3 Batch Operations JobStatusChanged events (EventBridge, via CloudTrail; the rule forwards Complete, Failed
 and Cancelled) → one summary alert per job of this stack; {"backstop": {"dryRun"?}} (the EventBridge Scheduler
-schedule, or by hand) → backstop jobs only for buckets with candidates; {"job": "<id>", "alert"?} → one job's summary.
+schedule, or by hand) → backstop jobs only for buckets with candidates; {"job": "<id>", "alert"?} → one job's summary;
+{"coverage": {}} (the CoverageSchedule) or a trail change (StopLogging, DeleteTrail, PutEventSelectors, UpdateTrail,
+routed from the default bus) → the coverage report (coverage_check.py), the metric UncoveredBuckets and, when a bucket
+is uncovered, one alert naming each (high on schedule, critical after a trail change); answers {"coverage": {...}}.
 Answers {"results": [summary]} or {"backstop": {...}} (every bucket's action and reason, and `staleInventories`: the
 S3 Inventory configurations whose reports stopped, alerted once per run); anything else answers {"error": {...},
 "results": []} and changes nothing. A summary or a backstop run whose alert was lost, an AWS error and a backstop
@@ -17,7 +20,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dsse_remediation.batch.events import BackstopRequest, JobStatusChange, SummaryRequest, parse_batch_jobs_event
+from dsse_remediation.batch.events import (
+    BackstopRequest,
+    CoverageRequest,
+    JobStatusChange,
+    SummaryRequest,
+    parse_batch_jobs_event,
+)
 from dsse_remediation.exceptions import AwsFailure, InvalidRequest
 from dsse_remediation.reporting import HandlerFailed, powertools
 from dsse_remediation.triggers import correlation_id
@@ -62,6 +71,16 @@ def backstop(request: BackstopRequest) -> dict[str, Any]:
     return {"backstop": run.answer()}
 
 
+def coverage(request: CoverageRequest) -> dict[str, Any]:
+    run = app.coverage_check.run(request)
+    metrics.add_metric(name="UncoveredBuckets", unit=MetricUnit.Count, value=len(run.report.uncovered))
+    for bucket in run.report.uncovered:
+        logger.warning("uncovered", bucket=bucket.bucket, reason=bucket.reason)
+    if run.alert_error:
+        raise HandlerFailed(f"coverage: {len(run.report.uncovered)} uncovered bucket(s): {run.alert_error}")
+    return {"coverage": run.answer()}
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
@@ -73,6 +92,8 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             return job_ended(request)
         if isinstance(request, BackstopRequest):
             return backstop(request)
+        if isinstance(request, CoverageRequest):
+            return coverage(request)
         return job_summary(request)
     except InvalidRequest as exc:
         return report.invalid(exc)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
 
 from dsse_remediation.aws import clients
@@ -14,7 +15,7 @@ from dsse_remediation.batch.backstop import Action, BackstopRun, BucketRun, Stal
 from dsse_remediation.batch.requests import plan
 from dsse_remediation.reporting import HandlerFailed
 from tests.batch_operations import JOB_ROLE_ARN, REPORT_BUCKET, TASK_FUNCTION_VERSION, BatchOperations, JobRun
-from tests.helpers import ACCOUNT_ID, CallLog, Inbox, Wiring, inject_error, invoke, load_event, put
+from tests.helpers import ACCOUNT_ID, REGION, CallLog, Inbox, Wiring, inject_error, invoke, load_event, put
 from tests.lambda_context import LambdaContext, load_function
 from tests.s3control_double import S3ControlDouble
 
@@ -196,3 +197,37 @@ def test_any_other_json_value_is_answered_with_an_error_and_changes_nothing(
     assert answer["error"]["type"] == "InvalidEvent"
     assert answer["error"]["message"]
     assert (double.calls, calls.calls) == ([], [])
+
+
+def test_a_stopped_trail_leaves_the_buckets_uncovered_and_its_event_is_one_critical_alert(
+    function: Any, s3: Any, bucket: str, inbox: Inbox
+) -> None:
+    cloudtrail = boto3.client("cloudtrail", region_name=REGION)
+    cloudtrail.create_trail(Name="data-events", S3BucketName=REPORT_BUCKET)
+    cloudtrail.put_event_selectors(
+        TrailName="data-events",
+        AdvancedEventSelectors=[
+            {
+                "Name": "writes",
+                "FieldSelectors": [
+                    {"Field": "eventCategory", "Equals": ["Data"]},
+                    {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+                ],
+            }
+        ],
+    )
+    cloudtrail.start_logging(Name="data-events")
+    assert invoke(function, {"coverage": {}})["coverage"]["uncoveredBuckets"] == []
+    assert inbox.messages() == []  # covered: the metric only
+
+    cloudtrail.stop_logging(Name="data-events")
+    answer = invoke(function, load_event("cloudtrail-stop-logging.json"))["coverage"]
+
+    assert bucket in answer["uncoveredBuckets"]
+    assert REPORT_BUCKET not in answer["uncoveredBuckets"]
+    assert answer["severity"] == "critical"
+    [alert] = inbox.messages()
+    assert alert["body"]["severity"] == "critical"
+    assert alert["body"]["resourceType"] == "coverage"
+    assert bucket in [one["bucket"] for one in alert["body"]["uncoveredBuckets"]]
+    assert alert["body"]["trigger"]["eventName"] == "StopLogging"

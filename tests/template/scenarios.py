@@ -19,7 +19,7 @@ import pytest
 from dsse_remediation import sweep
 from dsse_remediation.aws import report_files
 from dsse_remediation.batch import requests
-from dsse_remediation.batch.events import JobStatusChange, parse_batch_jobs_event
+from dsse_remediation.batch.events import CoverageRequest, JobStatusChange, parse_batch_jobs_event
 from dsse_remediation.batch.tasks import parse_batch_invocation
 from dsse_remediation.config import MIB, BatchSettings, CanarySettings, Mode, ResultSharing, Settings
 from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, SweepStep
@@ -284,7 +284,8 @@ def inventory_configurations(source: str) -> Callable[[str, Mapping[str, Any]], 
 
 def batch_jobs_scenarios(calls: Calls, world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """The backstop (dry run, a run whose manifest upload fails, a run) over a bucket with recent writes and a bucket
-    with an S3 Inventory report, then the summary of a finished job, from its JobStatusChanged event."""
+    with an S3 Inventory report, then the summary of a finished job, from its JobStatusChanged event, then the coverage
+    check a trail change triggers."""
     s3 = boto3.client("s3", region_name=REGION)
     env = Resolved(world.parameters).function_environment(JOBS)
     report_bucket = env["REPORT_BUCKET"]
@@ -343,6 +344,13 @@ def batch_jobs_scenarios(calls: Calls, world: World, settings: Settings, monkeyp
     assert summary is not None
     assert summary.alert_error is None
     app.completions.summarize(job_id)
+    # The coverage check after a trail change: DescribeTrails, then the trail's status and selectors, by its ARN.
+    boto3.client("cloudtrail", region_name=REGION).create_trail(Name="data-events", S3BucketName=report_bucket)
+    change = parse_batch_jobs_event(load_event("cloudtrail-stop-logging.json"))
+    assert isinstance(change, CoverageRequest)
+    run = app.coverage_check.run(change)
+    assert run.report.uncovered
+    assert run.alert_error is None
 
 
 def jobs_settings(world: World, mode: Mode) -> Settings:

@@ -38,8 +38,9 @@ from tests.template.scenarios import (
 # Actions with no resource type (Service Authorization Reference, Amazon S3): granted on "*", by the batch jobs
 # function only. CreateJob is held to requests that tag the job as this product's; what a job may do is bounded by
 # the one role the function may pass (BatchJobRole). ListAllMyBuckets only names the account's buckets, ListJobs the
-# account's jobs (how the jobs of one backfill run find each other).
-ON_EVERY_RESOURCE = {"s3:CreateJob", "s3:ListAllMyBuckets", "s3:ListJobs"}
+# account's jobs (how the jobs of one backfill run find each other). DescribeTrails (CloudTrail, no resource type
+# either) only names the trails that log here: the coverage check's first read.
+ON_EVERY_RESOURCE = {"s3:CreateJob", "s3:ListAllMyBuckets", "s3:ListJobs", "cloudtrail:DescribeTrails"}
 # The reader-safety gate's reads without a resource type (Service Authorization Reference): every function that
 # writes asks the gate, so each may hold this one statement on "*".
 GATE_ON_EVERY_RESOURCE = {"s3:GetAccountPublicAccessBlock", "organizations:DescribeOrganization"}
@@ -96,6 +97,8 @@ def named_resources(template: Resolved) -> set[str]:
         f"arn:aws:s3:{REGION}:{ACCOUNT_ID}:job/*",
         template.value({"Fn::GetAtt": [TASK, "Arn"]}),
         template.value({"Fn::GetAtt": ["BatchJobRole", "Arn"]}),
+        # the coverage check: this account's trails, in any Region (a multi-Region trail's home may be elsewhere)
+        f"arn:aws:cloudtrail:*:{ACCOUNT_ID}:trail/*",
         *report_bucket_resources(template),
         *canary_bucket_resources(template),
         # Organizations: the default bus (the functions' events), the account's own findings product and hub, and

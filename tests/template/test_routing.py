@@ -71,6 +71,7 @@ ROUTES: dict[str, str | None] = {
     "kms-disable-key-unrelated.json": None,  # another key
     "batch-job-status-complete.json": JOBS,  # a finished Batch Operations job: its summary alert
     "batch-job-status-active.json": None,  # not final
+    "cloudtrail-stop-logging.json": JOBS,  # a trail change: the coverage checked at once
 }
 
 
@@ -600,6 +601,35 @@ class TestBatchJobStatus:
             "Principal": "events.amazonaws.com",
             "SourceArn": template.value({"Fn::GetAtt": ["BatchJobStatusRule", "Arn"]}),
         }
+
+
+class TestScheduledCoverageCheck:
+    """The coverage check runs daily by default on its own schedule (CoverageSchedule), off when empty."""
+
+    def test_on_by_default_it_sends_the_coverage_payload_to_the_batch_jobs_function(self) -> None:
+        template = Resolved()
+        schedule = template.value(template.resource("ScheduledCoverageCheck")["Properties"])
+
+        assert schedule["ScheduleExpression"] == "rate(1 day)"
+        assert schedule["Target"]["Arn"] == template.value({"Fn::GetAtt": ["BatchJobsFunction", "Arn"]})
+        assert json.loads(schedule["Target"]["Input"]) == {"coverage": {}}
+        assert [(s["Action"], s["Resource"]) for s in template.role_statements("ScheduledCoverageCheckRole")] == [
+            ("lambda:InvokeFunction", template.value({"Fn::GetAtt": ["BatchJobsFunction", "Arn"]}))
+        ]
+
+    def test_off_when_empty(self) -> None:
+        template = Resolved({"CoverageSchedule": ""})
+
+        assert not template.exists("ScheduledCoverageCheck")
+        assert not template.exists("ScheduledCoverageCheckRole")
+
+    @pytest.mark.parametrize("name", ["StopLogging", "DeleteTrail", "PutEventSelectors", "UpdateTrail"])
+    def test_each_trail_change_reaches_the_batch_jobs_function_unless_it_failed(self, name: str) -> None:
+        event = load_event("cloudtrail-stop-logging.json")
+        event["detail"]["eventName"] = name
+        assert reached(routes(Resolved()), event) == [JOBS]
+        event["detail"]["errorCode"] = "AccessDenied"
+        assert reached(routes(Resolved()), event) == []
 
 
 class TestScheduledBackstop:

@@ -50,6 +50,7 @@ NOT_AT_COLD_START = {
     "dsse_remediation.batch.completion",
     "dsse_remediation.cli",
     "dsse_remediation.coverage",
+    "dsse_remediation.coverage_check",
     "dsse_remediation.findings",
     # The canary: its own function's.
     "dsse_remediation.canary",

@@ -10,11 +10,17 @@ from typing import Any
 
 import pytest
 
-from dsse_remediation.batch.events import BackstopRequest, JobStatusChange, SummaryRequest, parse_batch_jobs_event
+from dsse_remediation.batch.events import (
+    BackstopRequest,
+    CoverageRequest,
+    JobStatusChange,
+    SummaryRequest,
+    parse_batch_jobs_event,
+)
 from dsse_remediation.batch.tasks import parse_batch_invocation
 from dsse_remediation.canary import parse_canary_event
 from dsse_remediation.exceptions import InvalidEvent
-from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, Parsed
+from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, Parsed, Source, Trigger
 from dsse_remediation.triggers import parse_bucket_event, parse_key_event, parse_object_event, sqs_records
 from tests.helpers import EVENTS, PLACEHOLDER_KEY, PLACEHOLDER_OTHER_KEY, load_event
 
@@ -182,6 +188,17 @@ BATCH_JOBS_SAMPLES: dict[str, Any] = {
     "backstop-scheduled.json": BackstopRequest(dry_run=False),
     "backstop-dry-run.json": BackstopRequest(dry_run=True),
     "manual-batch-job.json": SummaryRequest(job_id=JOB_ID),
+    "cloudtrail-stop-logging.json": CoverageRequest(
+        trigger=Trigger(
+            source=Source.CLOUDTRAIL,
+            event_name="StopLogging",
+            event_id="7a9c1e3b-5d2f-4b8a-9c6e-1f3a5b7d9e2c",
+            event_time="2026-11-20T10:02:11Z",
+            actor="arn:aws:iam::123456789012:user/alice",
+            source_ip="203.0.113.7",
+        ),
+        trail="arn:aws:cloudtrail:us-east-1:123456789012:trail/data-events",
+    ),
 }
 CANARY_SAMPLES = ("canary-scheduled.json",)  # the canary schedule's payload: one tick
 

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from .batch.tasks import BatchTasks
     from .buckets import BucketRemediator
     from .canary import Canary
+    from .coverage_check import CoverageCheck
     from .findings import Findings
     from .gate.gate import (
         ReaderGate,  # imported when first used: the paths that never use them do not pay for them at cold start
@@ -135,6 +136,13 @@ class App:
         if not self.settings.region:
             raise ConfigError("reading the trails needs AWS_REGION: coverage is per Region")
         return TrailReader(lambda region: self.client("cloudtrail", region), self.settings.region)
+
+    @cached_property
+    def coverage_check(self) -> CoverageCheck:
+        """The scheduled coverage check and its re-check on a trail change (the batch jobs function)."""
+        from .coverage_check import CoverageCheck
+
+        return CoverageCheck(self.settings, self.bucket_store, self.trails, self.alerts)
 
     @cached_property
     def kms(self) -> KmsGateway:

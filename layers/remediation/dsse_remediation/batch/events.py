@@ -7,6 +7,9 @@ remediation functions').
   https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-examples-event-bridge-cloud-trail.html
 - The backstop, from its EventBridge Scheduler schedule or by hand: {"backstop": {"dryRun"?: bool}}.
 - A manual summary of one job: {"job": "<job id>", "alert"?: bool} (no alert unless asked: a person is reading).
+- The coverage check, from its EventBridge Scheduler schedule or by hand: {"coverage": {}}.
+- A CloudTrail management event that can blind the object path (source aws.cloudtrail, "AWS API Call via CloudTrail",
+  eventName in TRAIL_CHANGES, no errorCode): the coverage check at once, naming the event, its actor and the trail.
 
 Anything else, whatever its JSON type or shape, is an InvalidEvent whose message says what was expected; nothing is
 read or changed.
@@ -26,9 +29,12 @@ SERVICE_EVENT = "AWS Service Event via CloudTrail"
 JOB_STATUS_CHANGED = "JobStatusChanged"
 # s3control's JobId shape: 5 to 36 characters of [a-zA-Z0-9\-\_] (botocore's s3control model).
 _JOB_ID = re.compile(r"[a-zA-Z0-9_-]{5,36}", re.ASCII)  # the whole value (fullmatch: `$` passes a trailing newline)
+API_CALL = "AWS API Call via CloudTrail"
+# The calls that stop a trail recording the object writes (or remove it): the coverage is read again at once.
+TRAIL_CHANGES = ("StopLogging", "DeleteTrail", "PutEventSelectors", "UpdateTrail")
 _EXPECTED = (
-    "expected a JobStatusChanged event (EventBridge, source aws.s3), "
-    '{"backstop": {"dryRun": <bool, optional>}} or {"job": "<job id>", "alert": <bool, optional>}'
+    "expected a JobStatusChanged event (EventBridge, source aws.s3), a trail change (source aws.cloudtrail), "
+    '{"backstop": {"dryRun": <bool, optional>}}, {"coverage": {}} or {"job": "<job id>", "alert": <bool, optional>}'
 )
 
 
@@ -54,16 +60,29 @@ class SummaryRequest:
     alert: bool = False
 
 
-BatchJobsRequest = JobStatusChange | BackstopRequest | SummaryRequest
+@dataclass(frozen=True)
+class CoverageRequest:
+    """Check the coverage: on schedule (`trigger` None), or because a trail changed (the event, and the trail's name
+    or ARN as the call named it)."""
+
+    trigger: Trigger | None = None
+    trail: str | None = None
+
+
+BatchJobsRequest = JobStatusChange | BackstopRequest | SummaryRequest | CoverageRequest
 
 
 def parse_batch_jobs_event(event: Any) -> BatchJobsRequest:
     if not isinstance(event, Mapping):
         raise InvalidEvent(f"expected a JSON object, got {type(event).__name__}: {_EXPECTED}")
     if "detail-type" in event:
-        return _status_change(event)
+        return _trail_change(event) if event.get("source") == "aws.cloudtrail" else _status_change(event)
     if "backstop" in event:
         return _backstop(event)
+    if "coverage" in event:
+        if len(event) != 1 or event["coverage"] != {}:
+            raise InvalidEvent('a coverage check is {"coverage": {}}')
+        return CoverageRequest()
     if "job" in event:
         return _summary(event)
     raise InvalidEvent(f"unknown payload with fields {sorted(map(str, event))}: {_EXPECTED}")
@@ -99,6 +118,34 @@ def _status_change(event: Mapping[str, Any]) -> JobStatusChange:
         source_ip=_text(detail.get("sourceIPAddress")),
     )
     return JobStatusChange(job_id=job_id, status=status, trigger=trigger)
+
+
+def _trail_change(event: Mapping[str, Any]) -> CoverageRequest:
+    detail = event.get("detail")
+    if event.get("detail-type") != API_CALL or not isinstance(detail, Mapping):
+        raise InvalidEvent(f"unsupported aws.cloudtrail event: expected {API_CALL!r} with a 'detail' object")
+    name = detail.get("eventName")
+    if detail.get("eventSource") != "cloudtrail.amazonaws.com" or name not in TRAIL_CHANGES:
+        raise InvalidEvent(f"CloudTrail call {name!r} is not one of {', '.join(TRAIL_CHANGES)}")
+    if detail.get("errorCode") is not None:
+        raise InvalidEvent(f"{name} failed ({detail.get('errorCode')}): nothing changed")
+    parameters = detail.get("requestParameters")
+    trail = None
+    if isinstance(parameters, Mapping):  # StopLogging, DeleteTrail, UpdateTrail: name; PutEventSelectors: trailName
+        trail = _text(parameters.get("name")) or _text(parameters.get("trailName"))
+    identity = detail.get("userIdentity")
+    actor = None
+    if isinstance(identity, Mapping):
+        actor = _text(identity.get("arn") or identity.get("invokedBy") or identity.get("principalId"))
+    trigger = Trigger(
+        source=Source.CLOUDTRAIL,
+        event_name=name,
+        event_id=_text(detail.get("eventID")),
+        event_time=_text(detail.get("eventTime")),
+        actor=actor,
+        source_ip=_text(detail.get("sourceIPAddress")),
+    )
+    return CoverageRequest(trigger=trigger, trail=trail)
 
 
 def _backstop(event: Mapping[str, Any]) -> BackstopRequest:

@@ -20,8 +20,8 @@ import os
 from collections.abc import Mapping
 
 from ..config import BatchSettings, Settings
-from ..coverage.report import Coverage, coverage
-from ..findings import partition_of
+from ..coverage.report import Coverage
+from ..coverage_check import account_coverage
 from ..model import Clock, utc_now
 from ..scope import Scope
 from .arguments import EXIT_ATTENTION, EXIT_OK, PROG
@@ -47,15 +47,7 @@ def coverage_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> S
 
 def run_coverage(args: argparse.Namespace, console: Console, clock: Clock = utc_now) -> int:
     app = connect(args, coverage_settings(args, os.environ), 10, clock=clock, resolve_keys=False)
-    settings = app.settings
-    region = settings.region or ""
-    buckets = [
-        name
-        for name, _ in app.bucket_store.owned_buckets(region)
-        if settings.scope.contains(name) and name != settings.batch.report_bucket
-    ]
-    trails = app.trails.trails()
-    report = coverage(buckets, trails, region, partition_of(region), settings.account_id, scope_text(settings))
+    report = account_coverage(app.settings, app.bucket_store, app.trails)  # as the batch jobs function's check
     code = EXIT_ATTENTION if report.uncovered else EXIT_OK
     if console.json_mode:
         console.document(report.answer() | {"exitCode": code})
@@ -63,11 +55,6 @@ def run_coverage(args: argparse.Namespace, console: Console, clock: Clock = utc_
         console.out.write(text(report, code))
         console.out.flush()
     return code
-
-
-def scope_text(settings: Settings) -> str:
-    report = settings.batch.report_bucket
-    return settings.scope.describe() + (f" (and not the report bucket {report})" if report else "")
 
 
 def text(report: Coverage, code: int) -> str:

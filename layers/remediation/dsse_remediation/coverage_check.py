@@ -1,0 +1,130 @@
+"""The scheduled coverage check, and the same check at once when a trail changes (the batch jobs function).
+
+The report is `dsse-remediate coverage`'s (`account_coverage`, which the CLI calls too): the account's in-scope
+buckets of this Region (the report bucket excepted) and the trails that log here. Any bucket uncovered → ONE alert
+naming each (resourceType `coverage`): severity high on schedule, critical when a trail change (StopLogging,
+DeleteTrail, PutEventSelectors, UpdateTrail) triggered the check, naming the event, its actor and the trail, as the
+key guard treats the key. A covered account publishes nothing: the caller's metric UncoveredBuckets says 0.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .alerts import Alerts, Context, TextAlert, envelope, subject
+from .config import Settings
+from .coverage.report import Coverage, coverage
+from .findings import partition_of
+from .model import CRITICAL, Outcome, answer
+
+if TYPE_CHECKING:
+    from .aws.cloudtrail import TrailReader
+    from .aws.s3_buckets import BucketStore
+    from .batch.events import CoverageRequest
+
+HIGH = "high"
+
+
+def account_coverage(settings: Settings, bucket_store: BucketStore, trails: TrailReader) -> Coverage:
+    """Per in-scope bucket of the account and Region (the report bucket excepted), whether a logging trail delivers
+    its object writes."""
+    region = settings.region or ""
+    buckets = [
+        name
+        for name, _ in bucket_store.owned_buckets(region)
+        if settings.scope.contains(name) and name != settings.batch.report_bucket
+    ]
+    read = trails.trails()
+    return coverage(buckets, read, region, partition_of(region), settings.account_id, scope_text(settings))
+
+
+def scope_text(settings: Settings) -> str:
+    report = settings.batch.report_bucket
+    return settings.scope.describe() + (f" (and not the report bucket {report})" if report else "")
+
+
+@dataclass(frozen=True)
+class CoverageRun:
+    report: Coverage
+    request: CoverageRequest
+    alert_error: str | None = None  # the alert could not be delivered
+
+    @property
+    def severity(self) -> str | None:
+        """The alert's severity, None when every bucket is covered (no alert)."""
+        if not self.report.uncovered:
+            return None
+        return CRITICAL if self.request.trigger is not None else HIGH
+
+    def answer(self) -> dict[str, Any]:
+        trigger = self.request.trigger
+        return self.report.answer() | {
+            "uncoveredBuckets": [bucket.bucket for bucket in self.report.uncovered],
+            "severity": self.severity,
+            "trigger": answer(trigger) if trigger is not None else None,
+            "trail": self.request.trail,
+            "alertError": self.alert_error,
+        }
+
+
+class CoverageCheck:
+    def __init__(self, settings: Settings, bucket_store: BucketStore, trails: TrailReader, alerts: Alerts) -> None:
+        self.settings = settings
+        self.bucket_store = bucket_store
+        self.trails = trails
+        self.alerts = alerts
+
+    def run(self, request: CoverageRequest) -> CoverageRun:
+        run = CoverageRun(account_coverage(self.settings, self.bucket_store, self.trails), request)
+        if not run.report.uncovered:
+            return run
+        return CoverageRun(run.report, request, self.alerts.publish(coverage_alert(run, self.alerts.context)))
+
+
+def coverage_alert(run: CoverageRun, context: Context) -> TextAlert:
+    """One alert for every uncovered bucket (resourceType coverage): high on schedule, critical after a trail change."""
+    report, trigger, trail = run.report, run.request.trigger, run.request.trail
+    severity = run.severity or HIGH
+    uncovered = report.uncovered
+    buckets = [f"s3://{bucket.bucket}" for bucket in uncovered]
+    cause = ""
+    if trigger is not None:
+        cause = f" after {trigger.event_name} of trail {trail or 'unknown'} by {trigger.actor or 'unknown'}"
+    reason = (
+        f"{len(uncovered)} of {len(report.buckets)} in-scope bucket(s) in {report.region}: no logging trail delivers "
+        f"their object writes to EventBridge{cause}; only the backstop remediates them"
+    )
+    head = envelope(
+        context,
+        severity=severity,
+        outcome=Outcome.FAILED,
+        resource_type="coverage",
+        resource=", ".join(buckets),
+        dry_run=False,
+        reason=reason,
+    )
+    body = {
+        **head,
+        "trail": trail,
+        "uncoveredBuckets": [bucket.answer() for bucket in uncovered],
+        "trails": [one.answer(report.region) for one in report.trails],
+        "suggestedSelector": report.suggestion,
+        "trigger": answer(trigger) if trigger is not None else None,
+    }
+    text = "\n".join(
+        [
+            reason + ":",
+            "",
+            *(f"  s3://{bucket.bucket}: {bucket.reason}" for bucket in uncovered),
+            "",
+            "Restore the trail, or add this advanced event selector to a logging trail (`dsse-remediate coverage`):",
+            json.dumps(report.suggestion, indent=2),
+        ]
+    )
+    attributes = {"severity": severity, "outcome": Outcome.FAILED.value, "resourceType": "coverage"}
+    if len(uncovered) == 1:
+        attributes["bucket"] = uncovered[0].bucket
+    title = "DSSE-KMS trail change blinds the object path" if trigger is not None else "DSSE-KMS coverage: uncovered"
+    return TextAlert(subject=subject(title, ", ".join(buckets)), body=body, attributes=attributes, text=text)
