@@ -108,14 +108,17 @@ def _cloudtrail(bridge: EventBridgeEvent) -> Parsed[ObjectRequest]:
     detail, name = _cloudtrail_detail(bridge, "s3.amazonaws.com", OBJECT_WRITES, "an object write")
     if detail.get("errorCode"):
         return Parsed((), ignored=f"{name} failed ({detail['errorCode']}): nothing was written")
-    params = _request_parameters(detail)
+    params = request_parameters(detail)
     bucket = params.get("bucketName")
     # The S3-on-Outposts sample in the S3 guide logs "Key": read the key case-insensitively.
     key = next((v for k, v in params.items() if k.lower() == "key"), None)
     if not isinstance(bucket, str) or not isinstance(key, str) or not bucket or not key:
         raise InvalidEvent("CloudTrail event lacks detail.requestParameters.bucketName or .key")
     request = ObjectRequest(
-        bucket=bucket, keys=(key, unquote_plus(key)), trigger=_trigger(detail), write_set_acl=_sets_acl(params)
+        bucket=bucket,
+        keys=(key, unquote_plus(key)),
+        trigger=cloudtrail_trigger(detail),
+        write_set_acl=_sets_acl(params),
     )
     return Parsed((request,))
 
@@ -141,10 +144,10 @@ def _sets_acl(params: Mapping[str, Any]) -> bool:
 def parse_bucket_event(event: Any) -> Parsed[BucketRequest]:
     if _is_manual(event, MANUAL_BUCKET_FIELDS, "bucket"):
         return Parsed((BucketRequest(bucket=event["bucket"], dry_run=event.get("dryRun", False)),))
-    detail, name = _management_event(event, "s3.amazonaws.com", BUCKET_CHANGES, "a bucket encryption change")
+    detail, name = management_event(event, "s3.amazonaws.com", BUCKET_CHANGES, "a bucket encryption change")
     if detail.get("errorCode"):
         return Parsed(ignored=f"{name} failed ({detail['errorCode']}): nothing changed")
-    params = _request_parameters(detail)
+    params = request_parameters(detail)
     bucket = params.get("bucketName")
     if not isinstance(bucket, str) or not bucket:
         raise InvalidEvent("CloudTrail event lacks detail.requestParameters.bucketName")
@@ -155,7 +158,7 @@ def parse_bucket_event(event: Any) -> Parsed[BucketRequest]:
         if not isinstance(target, str) or not target:
             return Parsed(ignored=f"PutBucketLogging on {bucket} turned its logging off: no bucket receives logs")
         bucket = target
-    return Parsed((BucketRequest(bucket=bucket, trigger=_trigger(detail)),))
+    return Parsed((BucketRequest(bucket=bucket, trigger=cloudtrail_trigger(detail)),))
 
 
 def parse_key_event(event: Any) -> Parsed[KeyEvent]:
@@ -166,14 +169,14 @@ def parse_key_event(event: Any) -> Parsed[KeyEvent]:
                 f"got {event['keyArn']!r}"
             )
         return Parsed((KeyEvent(key_arns=(event["keyArn"],), dry_run=event.get("dryRun", False)),))
-    detail, name = _management_event(event, "kms.amazonaws.com", KEY_EVENTS, "a guarded KMS change")
+    detail, name = management_event(event, "kms.amazonaws.com", KEY_EVENTS, "a guarded KMS change")
     if detail.get("errorCode"):
         return Parsed(ignored=f"{name} failed ({detail['errorCode']}): nothing changed")
     resources = detail.get("resources")
     resources = resources if isinstance(resources, list) else []
     # detail.resources[].ARN is always the key ARN; requestParameters.keyId may be an id, ARN or alias.
     arns = tuple(r["ARN"] for r in resources if isinstance(r, Mapping) and isinstance(r.get("ARN"), str))
-    params = _request_parameters(detail)
+    params = request_parameters(detail)
     response = detail.get("responseElements") if isinstance(detail.get("responseElements"), Mapping) else {}
     alias = params.get("aliasName") if isinstance(params.get("aliasName"), str) else None
     key_event = KeyEvent(
@@ -182,7 +185,7 @@ def parse_key_event(event: Any) -> Parsed[KeyEvent]:
         alias_name=alias,
         request=dict(params),
         response=dict(response or {}),
-        trigger=_trigger(detail),
+        trigger=cloudtrail_trigger(detail),
     )
     return Parsed((key_event,))
 
@@ -210,7 +213,7 @@ def _bridge(event: Mapping[str, Any]) -> EventBridgeEvent:
     return EventBridgeEvent(dict(event))
 
 
-def _management_event(
+def management_event(
     event: Mapping[str, Any], source: str, names: frozenset[str], what: str
 ) -> tuple[Mapping[str, Any], str]:
     bridge = _bridge(event)
@@ -233,14 +236,15 @@ def _cloudtrail_detail(
     return detail, name
 
 
-def _request_parameters(detail: Mapping[str, Any]) -> Mapping[str, Any]:
+def request_parameters(detail: Mapping[str, Any]) -> Mapping[str, Any]:
     params = detail.get("requestParameters")
     if not isinstance(params, Mapping):
         raise InvalidEvent("CloudTrail event has no detail.requestParameters")
     return params
 
 
-def _trigger(detail: Mapping[str, Any]) -> Trigger:
+def cloudtrail_trigger(detail: Mapping[str, Any]) -> Trigger:
+    """Who did what, when, from where: a CloudTrail event's fields kept for attribution (alerts, findings)."""
     identity = detail.get("userIdentity")
     if not isinstance(identity, Mapping):
         identity = {}

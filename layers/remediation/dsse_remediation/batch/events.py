@@ -24,12 +24,12 @@ from typing import Any
 
 from ..exceptions import InvalidEvent
 from ..model import Source, Trigger
+from ..triggers import cloudtrail_trigger, management_event, request_parameters
 
 SERVICE_EVENT = "AWS Service Event via CloudTrail"
 JOB_STATUS_CHANGED = "JobStatusChanged"
 # s3control's JobId shape: 5 to 36 characters of [a-zA-Z0-9\-\_] (botocore's s3control model).
 _JOB_ID = re.compile(r"[a-zA-Z0-9_-]{5,36}", re.ASCII)  # the whole value (fullmatch: `$` passes a trailing newline)
-API_CALL = "AWS API Call via CloudTrail"
 # The calls that stop a trail recording the object writes (or remove it): the coverage is read again at once.
 TRAIL_CHANGES = ("StopLogging", "DeleteTrail", "PutEventSelectors", "UpdateTrail")
 _EXPECTED = (
@@ -121,31 +121,13 @@ def _status_change(event: Mapping[str, Any]) -> JobStatusChange:
 
 
 def _trail_change(event: Mapping[str, Any]) -> CoverageRequest:
-    detail = event.get("detail")
-    if event.get("detail-type") != API_CALL or not isinstance(detail, Mapping):
-        raise InvalidEvent(f"unsupported aws.cloudtrail event: expected {API_CALL!r} with a 'detail' object")
-    name = detail.get("eventName")
-    if detail.get("eventSource") != "cloudtrail.amazonaws.com" or name not in TRAIL_CHANGES:
-        raise InvalidEvent(f"CloudTrail call {name!r} is not one of {', '.join(TRAIL_CHANGES)}")
+    """A CloudTrail management event of cloudtrail.amazonaws.com, read as the other paths read theirs (triggers.py)."""
+    detail, name = management_event(event, "cloudtrail.amazonaws.com", frozenset(TRAIL_CHANGES), "a trail change")
     if detail.get("errorCode") is not None:
         raise InvalidEvent(f"{name} failed ({detail.get('errorCode')}): nothing changed")
-    parameters = detail.get("requestParameters")
-    trail = None
-    if isinstance(parameters, Mapping):  # StopLogging, DeleteTrail, UpdateTrail: name; PutEventSelectors: trailName
-        trail = _text(parameters.get("name")) or _text(parameters.get("trailName"))
-    identity = detail.get("userIdentity")
-    actor = None
-    if isinstance(identity, Mapping):
-        actor = _text(identity.get("arn") or identity.get("invokedBy") or identity.get("principalId"))
-    trigger = Trigger(
-        source=Source.CLOUDTRAIL,
-        event_name=name,
-        event_id=_text(detail.get("eventID")),
-        event_time=_text(detail.get("eventTime")),
-        actor=actor,
-        source_ip=_text(detail.get("sourceIPAddress")),
-    )
-    return CoverageRequest(trigger=trigger, trail=trail)
+    parameters = request_parameters(detail)  # StopLogging, DeleteTrail, UpdateTrail: name; PutEventSelectors: trailName
+    trail = _text(parameters.get("name")) or _text(parameters.get("trailName"))
+    return CoverageRequest(trigger=cloudtrail_trigger(detail), trail=trail)
 
 
 def _backstop(event: Mapping[str, Any]) -> BackstopRequest:
