@@ -33,6 +33,9 @@ TEMPLATE = {
         "Mode": {"Type": "String", "Default": "remediate"},
         "SecurityBusArn": {"Type": "String", "Default": ""},
         "SecurityHubFindings": {"Type": "String", "Default": "false"},
+        "CoverageSchedule": {"Type": "String", "Default": "rate(1 day)"},
+        "CanarySchedule": {"Type": "String", "Default": ""},
+        "CanarySloSeconds": {"Type": "String", "Default": "300"},
     },
     "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
 }
@@ -172,6 +175,29 @@ def result_event(account: str, region: str, outcome: str) -> str:
     )
 
 
+def chain_event(account: str, region: str, resource_type: str, minutes_ago: float, **detail: Any) -> str:
+    """A coverage check's or a canary's result as the results log holds it, dated `minutes_ago` by EventBridge."""
+    at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    body = {
+        "schema": "dsse-remediation.alert/v1",
+        "severity": "info",
+        "outcome": "compliant",
+        "resourceType": resource_type,
+        "account": account,
+        "region": region,
+        "reason": "passed",
+        **detail,
+    }
+    event = {"detail-type": "DSSE-KMS remediation result", "source": "dsse-remediation", "account": account}
+    return json.dumps({**event, "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": region, "detail": body})
+
+
+def covered(covered: int, in_scope: int, unknown: int = 0) -> dict[str, Any]:
+    uncovered = in_scope - covered
+    summary = {"inScope": in_scope, "covered": covered, "uncovered": uncovered, "unknown": unknown}
+    return {"coverage": summary, "outcome": "failed" if uncovered else "compliant"}
+
+
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
     def invoke(*argv: str) -> tuple[int, str, str]:
@@ -201,12 +227,12 @@ def test_a_row_per_account_and_region_with_its_mode_key_bus_and_findings(deploye
     east, west = ORG_KEY.format(region=REGION), ORG_KEY.format(region="eu-west-1")
     assert (code, err) == (0, "")
     assert table(out) == [
-        [analytics, "analytics", "eu-west-1", "CURRENT/SUCCEEDED", "alert-only", west, "set", "true", "-"],
-        [analytics, "analytics", REGION, "CURRENT/SUCCEEDED", "remediate", east, "set", "false", "-"],
-        [ACCOUNT_ID, "master", "eu-west-1", "not deployed (management account)", "-", "-", "-", "-", "-"],
-        [ACCOUNT_ID, "master", REGION, "not deployed (management account)", "-", "-", "-", "-", "-"],
-        [payments, "payments", "eu-west-1", "CURRENT/SUCCEEDED", "alert-only", west, "set", "true", "-"],
-        [payments, "payments", REGION, "CURRENT/SUCCEEDED", "remediate", east, "set", "false", "-"],
+        [analytics, "analytics", "eu-west-1", "CURRENT/SUCCEEDED", "alert-only", west, "set", "true", "-", "-", "-"],
+        [analytics, "analytics", REGION, "CURRENT/SUCCEEDED", "remediate", east, "set", "false", "-", "-", "-"],
+        [ACCOUNT_ID, "master", "eu-west-1", "not deployed (management account)", "-", "-", "-", "-", "-", "-", "-"],
+        [ACCOUNT_ID, "master", REGION, "not deployed (management account)", "-", "-", "-", "-", "-", "-", "-"],
+        [payments, "payments", "eu-west-1", "CURRENT/SUCCEEDED", "alert-only", west, "set", "true", "-", "-", "-"],
+        [payments, "payments", REGION, "CURRENT/SUCCEEDED", "remediate", east, "set", "false", "-", "-", "-"],
     ]
     assert out.endswith("the stack is deployed in all 2 active account(s) x 2 Region(s) (exit 0)\n")
 
@@ -281,6 +307,8 @@ def test_results_from_an_account_outside_the_stack_set_get_their_own_row(
         "-",
         "-",
         "-",
+        "none",
+        "none",
         "unremediable 1",
     ]
 
@@ -384,3 +412,121 @@ def test_outside_an_organization_the_error_is_one_line_and_exit_1(stack_sets: No
     assert (code, out) == (1, "")
     assert err.startswith("dsse-remediate: AWSOrganizationsNotInUseException: ")
     assert len(err.splitlines()) == 1
+
+
+@pytest.fixture
+def canaries(organization: Organization) -> Organization:
+    """us-east-1 runs the canary every 15 minutes (SLO 300 s); eu-west-1 is alert-only, where no canary runs."""
+    organization.deploy((REGION,), CanarySchedule="rate(15 minutes)")
+    organization.deploy(("eu-west-1",), Mode="alert-only", DsseKmsKeyArn=ORG_KEY.format(region="eu-west-1"))
+    return organization
+
+
+def test_each_row_shows_its_latest_coverage_and_its_canary_s_last_heartbeat_and_latency(
+    canaries: Organization, results: Callable[..., None], run: Any
+) -> None:
+    payments, analytics = canaries.members["payments"], canaries.members["analytics"]
+    results(
+        chain_event(payments, REGION, "coverage", 300, **covered(2, 3)),
+        chain_event(payments, REGION, "coverage", 60, **covered(3, 3)),  # the latest: all covered again
+        chain_event(payments, REGION, "canary", 40, latencySeconds=61.0, sloSeconds=300),
+        chain_event(payments, REGION, "canary", 10, latencySeconds=42.4, sloSeconds=300),
+        chain_event(analytics, REGION, "coverage", 120, **covered(3, 3)),
+        chain_event(analytics, REGION, "canary", 5, latencySeconds=37.0, sloSeconds=300),
+        chain_event(payments, "eu-west-1", "coverage", 90, **covered(5, 5)),
+        chain_event(analytics, "eu-west-1", "coverage", 90, **covered(5, 5)),
+    )
+
+    code, out, _ = run("--results-log-group", LOG_GROUP)
+    json_code, document, _ = run("--results-log-group", LOG_GROUP, "--output", "json")
+
+    cells = {(row[0], row[2]): (row[8], row[9], row[10]) for row in table(out)}
+    assert cells[(payments, REGION)] == ("3/3", "ok 42s (10m ago)", "none")
+    assert cells[(analytics, REGION)] == ("3/3", "ok 37s (5m ago)", "none")
+    assert cells[(payments, "eu-west-1")] == ("5/5", "off", "none")
+    assert (code, json_code) == (0, 0), out
+    [row] = [r for r in json.loads(document)["rows"] if (r["account"], r["region"]) == (payments, REGION)]
+    assert row["coverage"] | {"at": None} == {
+        "schedule": "rate(1 day)",
+        "at": None,
+        "outcome": "compliant",
+        "inScope": 3,
+        "covered": 3,
+        "uncovered": 0,
+        "unknown": 0,
+        "silent": False,
+    }
+    assert (row["canary"]["latencySeconds"], row["canary"]["silent"], row["canary"]["runs"]) == (42.4, False, True)
+    assert row["outcomes"] == {}  # the chain's own results are not counted as outcomes
+
+
+def test_uncovered_buckets_and_a_missed_canary_need_attention(
+    canaries: Organization, results: Callable[..., None], run: Any
+) -> None:
+    payments, analytics = canaries.members["payments"], canaries.members["analytics"]
+    results(
+        chain_event(payments, REGION, "coverage", 60, **covered(1, 3, unknown=2)),
+        chain_event(payments, REGION, "canary", 5, latencySeconds=40.0),
+        chain_event(analytics, REGION, "coverage", 60, **covered(3, 3)),
+        chain_event(
+            analytics, REGION, "canary", 5, outcome="failed", severity="high", reason="not DSSE-KMS after 312 s"
+        ),
+    )
+
+    code, out, _ = run("--results-log-group", LOG_GROUP)
+
+    cells = {(row[0], row[2]): (row[8], row[9]) for row in table(out)}
+    assert code == 1
+    assert cells[(payments, REGION)] == ("1/3 (2 unknown)", "ok 40s (5m ago)")
+    assert cells[(analytics, REGION)] == ("3/3", "failed (5m ago)")
+    assert f"needs attention: {payments} {REGION}: coverage 1/3 in-scope bucket(s), 2 unknown at " in out
+    assert f"needs attention: {analytics} {REGION}: canary failed at " in out
+    assert "not DSSE-KMS after 312 s" in out
+
+
+def test_a_member_whose_canary_and_coverage_check_went_quiet_shows_as_silent(
+    canaries: Organization, results: Callable[..., None], run: Any
+) -> None:
+    """A canary every 15 minutes with a 300 s SLO may be quiet 35 minutes; a daily coverage check 25 hours."""
+    payments, analytics = canaries.members["payments"], canaries.members["analytics"]
+    results(
+        chain_event(payments, REGION, "coverage", 60 * 26, **covered(3, 3)),
+        chain_event(payments, REGION, "canary", 36, latencySeconds=40.0),
+        chain_event(analytics, REGION, "coverage", 60, **covered(3, 3)),
+        chain_event(analytics, REGION, "canary", 34, latencySeconds=40.0),
+    )
+
+    code, out, _ = run("--results-log-group", LOG_GROUP, "--hours", "48", "--output", "json")
+
+    rows = {(r["account"], r["region"]): r for r in json.loads(out)["rows"]}
+    assert code == 1
+    assert (rows[(payments, REGION)]["coverage"]["silent"], rows[(payments, REGION)]["canary"]["silent"]) == (
+        True,
+        True,
+    )
+    assert (rows[(analytics, REGION)]["coverage"]["silent"], rows[(analytics, REGION)]["canary"]["silent"]) == (
+        False,
+        False,
+    )
+    # eu-west-1: alert-only (no canary); its daily check sent nothing in 48 hours
+    assert rows[(analytics, "eu-west-1")]["canary"]["silent"] is False
+    assert rows[(analytics, "eu-west-1")]["coverage"]["silent"] is True
+    problems = json.loads(out)["problems"]
+    assert f"{payments} {REGION}: canary silent: last result 36m ago (CanarySchedule rate(15 minutes))" in problems
+    assert f"{payments} {REGION}: coverage check silent: last result 26h ago (CoverageSchedule rate(1 day))" in problems
+
+
+def test_silence_is_not_judged_from_a_window_shorter_than_the_schedule_allows(
+    canaries: Organization, results: Callable[..., None], run: Any
+) -> None:
+    """A daily check may be quiet 25 hours: nothing in the default 24-hour window proves nothing."""
+    payments = canaries.members["payments"]
+    results(chain_event(payments, REGION, "canary", 5, latencySeconds=40.0))
+
+    code, out, _ = run("--results-log-group", LOG_GROUP, "--output", "json")
+
+    rows = {(r["account"], r["region"]): r for r in json.loads(out)["rows"]}
+    assert rows[(payments, REGION)]["coverage"]["silent"] is None
+    assert rows[(payments, REGION)]["coverage"]["inScope"] is None
+    assert code == 1  # the other member's canary has sent nothing in 24 hours: silent
+    assert rows[(canaries.members["analytics"], REGION)]["canary"]["silent"] is True

@@ -24,7 +24,10 @@ from moto.events.models import EventPattern
 
 from dsse_remediation.alerts import Alert, Context, alert_for
 from dsse_remediation.aws.events import DETAIL_TYPE, SOURCE
+from dsse_remediation.batch.events import CoverageRequest
 from dsse_remediation.canary import Probe, ProbeOutcome, canary_alert
+from dsse_remediation.coverage.report import BucketCoverage, Coverage
+from dsse_remediation.coverage_check import CoverageRun, coverage_alert, coverage_heartbeat
 from dsse_remediation.model import (
     Action,
     BucketEncryption,
@@ -130,6 +133,13 @@ def probe(outcome: ProbeOutcome) -> Probe:
         expected_key_arn=PLACEHOLDER_KEY,
         latency_seconds=4.0 if outcome is ProbeOutcome.PASSED else None,
     )
+
+
+def coverage_run(covered: bool) -> CoverageRun:
+    """A member's coverage check on schedule: its one bucket covered (a heartbeat) or not (an alert)."""
+    bucket = BucketCoverage("example-protected-bucket", covered, reason=None if covered else "no trail logs here")
+    report = Coverage(MEMBER_REGION, MEMBER, "include *", (), (bucket,))
+    return CoverageRun(report, CoverageRequest())
 
 
 def object_result(outcome: Outcome) -> ObjectResult:
@@ -339,6 +349,20 @@ class TestRouting:
             event = forwarded_alert(canary_alert(probe(outcome), Context("remediate", MEMBER, MEMBER_REGION)))
 
             assert {rule for rule, pattern in patterns.items() if pattern.matches_event(event)} == reached, outcome
+
+    def test_a_coverage_heartbeat_is_logged_and_an_uncovered_account_s_alert_is_also_sent_to_the_topic(
+        self, patterns: dict[str, EventPattern]
+    ) -> None:
+        """A covered member's daily check reaches only the log (org-status and the dashboard read its counts there);
+        an uncovered one reaches the channel too."""
+        context = Context("remediate", MEMBER, MEMBER_REGION)
+        for alert, reached in (
+            (coverage_heartbeat(coverage_run(True), context), {"ResultsToLogsRule"}),
+            (coverage_alert(coverage_run(False), context), set(patterns)),
+        ):
+            event = forwarded_alert(alert)
+
+            assert {rule for rule, pattern in patterns.items() if pattern.matches_event(event)} == reached
 
     def test_the_topic_receives_the_alert_body_and_the_log_the_whole_event(self) -> None:
         """The security channel reads the documented alert schema (as on the member's own topic); the log keeps the
@@ -591,17 +615,34 @@ class TestDashboard:
         assert "stats max(@timestamp) as lastTick" in canaries
         assert "by account, region | sort lastTick asc" in canaries
 
+    def test_it_shows_each_members_latest_coverage_uncovered_first(self, widgets: list[dict[str, Any]]) -> None:
+        """Covered / in scope per account and Region, from every coverage check (heartbeat or alert): an uncovered
+        member (outcome "failed" sorts after "compliant": descending puts it first), then the oldest check (a silenced
+        member's)."""
+        queries = {widget["properties"]["title"]: widget["properties"]["query"] for widget in widgets}
+        (coverage,) = [query for title, query in queries.items() if title.startswith("Data-event coverage")]
+
+        assert "filter detail.resourceType = 'coverage'" in coverage
+        for field in ("covered", "inScope", "unknown"):
+            assert f"latest(detail.coverage.{field}) as {field}" in coverage
+        assert "by account, region | sort lastOutcome desc, lastCheck asc" in coverage
+
     def test_the_queries_read_fields_the_forwarded_events_carry(self, widgets: list[dict[str, Any]]) -> None:
         """Every detail.<field> a query names is a field of the alert schema; account and region are the event's."""
         carried = {key for result in RESULTS.values() for key in forwarded(result)["detail"]}
-        heartbeat = canary_alert(probe(ProbeOutcome.PASSED), Context("remediate", MEMBER, MEMBER_REGION))
+        context = Context("remediate", MEMBER, MEMBER_REGION)
+        heartbeat = canary_alert(probe(ProbeOutcome.PASSED), context)
         carried |= set(forwarded_alert(heartbeat)["detail"])
+        for alert in (coverage_heartbeat(coverage_run(True), context), coverage_alert(coverage_run(False), context)):
+            detail = forwarded_alert(alert)["detail"]
+            carried |= set(detail)
+            carried |= {f"coverage.{key}" for key in detail["coverage"]}
         envelope = set(forwarded(RESULTS["object-failed"]))
 
         assert {"account", "region"} <= envelope
         for widget in widgets:
             query = widget["properties"]["query"]
-            assert set(re.findall(r"detail\.(\w+)", query)) <= carried, query
+            assert set(re.findall(r"detail\.(\w+(?:\.\w+)?)", query)) <= carried, query
 
 
 class TestArtifactBucket:

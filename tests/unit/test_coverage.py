@@ -386,7 +386,7 @@ class TestReport:
         answer = report.answer()
 
         assert [(b["bucket"], b["covered"]) for b in answer["buckets"]] == [("finance", True), ("payments", False)]
-        assert set(answer["buckets"][0]) == {"bucket", "covered", "trails", "missing", "partial", "reason"}
+        assert set(answer["buckets"][0]) == {"bucket", "covered", "unknown", "trails", "missing", "partial", "reason"}
         assert answer["uncovered"] == 1
         assert answer["trails"][0]["selectorValues"] == 3
 

@@ -1,5 +1,6 @@
-"""The coverage check's decision (coverage_check.py): uncovered buckets → one alert naming each, high on schedule and
-critical after a trail change; a covered account publishes nothing."""
+"""The coverage check's decision (coverage_check.py): uncovered buckets → one alert naming each, high on schedule
+(medium when every one is only unknown) and critical after a trail change; a covered account alerts nobody and
+forwards a heartbeat with its counts to the security account."""
 
 from __future__ import annotations
 
@@ -53,14 +54,30 @@ class Topic:
         return "message-id"
 
 
-def check(logging: bool, topic: Topic) -> CoverageCheck:
+def check(logging: bool, topic: Topic, bus: Topic | None = None, trail: Trail | None = None) -> CoverageCheck:
     settings = Settings(
         key=PLACEHOLDER_KEY, scope=Scope.parse("*", "example-excluded-*"), account_id=ACCOUNT_ID, region=REGION
     )
-    trail = Trail("data-events", ARN, REGION, logging=logging, selectors=parse_selectors(EVERY_WRITE))
-    alerts = Alerts(topic, Context(mode="remediate", account=ACCOUNT_ID, region=REGION))
+    trail = trail or Trail("data-events", ARN, REGION, logging=logging, selectors=parse_selectors(EVERY_WRITE))
+    alerts = Alerts(topic, Context(mode="remediate", account=ACCOUNT_ID, region=REGION), forwarder=bus)
     buckets: Any = Buckets("analytics-raw", "media-uploads", "example-excluded-logs")
     return CoverageCheck(settings, buckets, Trails(trail), alerts)  # type: ignore[arg-type]
+
+
+ORGANIZATION_TRAIL = Trail(
+    "org-trail",
+    "arn:aws:cloudtrail:us-east-1:111111111111:trail/org-trail",
+    "us-east-1",
+    multi_region=True,
+    organization=True,
+    logging=True,
+    problem="GetEventSelectors failed (access denied)",
+)
+
+
+class Bus(Topic):
+    def forward(self, alert: Alert) -> str:
+        return self.publish(alert)
 
 
 def test_a_covered_account_publishes_nothing() -> None:
@@ -70,6 +87,52 @@ def test_a_covered_account_publishes_nothing() -> None:
     assert run.report.uncovered == []
     assert (run.severity, topic.alerts) == (None, [])
     assert run.answer()["uncoveredBuckets"] == []
+
+
+def test_a_covered_account_forwards_a_heartbeat_with_its_counts_to_the_security_account_only() -> None:
+    topic, bus = Topic(), Bus()
+    run = check(True, topic, bus).run(CoverageRequest())
+
+    assert topic.alerts == []
+    [heartbeat] = bus.alerts
+    body = heartbeat.body
+    assert (body["severity"], body["outcome"], body["resourceType"]) == ("info", "compliant", "coverage")
+    assert body["coverage"] == {"inScope": 2, "covered": 2, "uncovered": 0, "unknown": 0}
+    assert body["trails"] == [ARN]
+    assert run.alert_error is None
+
+
+def test_an_uncovered_account_s_alert_carries_the_same_counts_to_topic_and_bus() -> None:
+    topic, bus = Topic(), Bus()
+    check(False, topic, bus).run(CoverageRequest())
+
+    [alert] = topic.alerts
+    assert bus.alerts == [alert]
+    assert alert.body["coverage"] == {"inScope": 2, "covered": 0, "uncovered": 2, "unknown": 0}
+
+
+def test_buckets_left_uncovered_only_by_an_unreadable_organization_trail_are_unknown_and_medium() -> None:
+    topic = Topic()
+    run = check(True, topic, trail=ORGANIZATION_TRAIL).run(CoverageRequest())
+
+    [alert] = topic.alerts
+    assert run.severity == alert.body["severity"] == "medium"
+    assert alert.body["coverage"] == {"inScope": 2, "covered": 0, "uncovered": 2, "unknown": 2}
+    assert all(bucket["unknown"] for bucket in alert.body["uncoveredBuckets"])
+    assert "coverage unknown" in alert.body["reason"]
+    assert alert.subject.startswith("DSSE-KMS coverage: unknown")
+
+
+def test_a_bucket_a_readable_trail_would_cover_but_for_stopped_logging_is_not_unknown_and_stays_high() -> None:
+    stopped = Trail("data-events", ARN, REGION, logging=False, selectors=parse_selectors(EVERY_WRITE))
+    settings = Settings(key=PLACEHOLDER_KEY, scope=Scope.parse("*", ""), account_id=ACCOUNT_ID, region=REGION)
+    topic = Topic()
+    alerts = Alerts(topic, Context(mode="remediate", account=ACCOUNT_ID, region=REGION))
+    buckets: Any = Buckets("analytics-raw")
+    run = CoverageCheck(settings, buckets, Trails(stopped), alerts).run(CoverageRequest())  # type: ignore[arg-type]
+
+    assert run.severity == "high"
+    assert run.report.uncovered[0].unknown is False
 
 
 def test_on_schedule_the_uncovered_buckets_are_one_high_alert() -> None:

@@ -3,8 +3,9 @@
 Body schema `dsse-remediation.alert/v1` (JSON, the SNS `default` message). Every alert carries:
 
     schema, time, severity, outcome, resourceType ("object" | "bucket" | "kms-key" | "batch-job" | "s3-inventory" |
-    "canary"), resource, mode, dryRun, account, region, reason, trigger {source, eventName, eventId, eventTime, actor,
-    sourceIp} (all but s3-inventory and canary: the backstop and the canary run on a schedule, no event triggers them)
+    "canary" | "coverage"), resource, mode, dryRun, account, region, reason, trigger {source, eventName, eventId,
+    eventTime, actor, sourceIp} (all but s3-inventory and canary: the backstop and the canary run on a schedule, no
+    event triggers them; coverage's is null on schedule)
 
 plus the fields of its resource type:
 
@@ -21,6 +22,10 @@ plus the fields of its resource type:
     canary (canary.py): bucket, key, writtenAt, ageSeconds, sloSeconds, latencySeconds, encryption, expectedKmsKeyId;
              outcome failed (severity high: it missed its SLO) or compliant (severity info: a heartbeat, only put on
              the default bus for the security account, never published to the topic)
+    coverage (coverage_check.py): coverage {inScope, covered, uncovered, unknown}, trail, trails, trigger;
+             outcome failed (high on schedule, medium when every uncovered bucket is only unknown, critical after a
+             trail change: uncoveredBuckets, suggestedSelector) or compliant (severity info: a heartbeat for the
+             security account only, like the canary's)
 
 Message attributes for subscription filter policies: severity, outcome, resourceType, and bucket or keyArn.
 Object contents and user-metadata values never appear in an alert.

@@ -4,7 +4,14 @@ The report is `dsse-remediate coverage`'s (`account_coverage`, which the CLI cal
 buckets of this Region (the report bucket excepted) and the trails that log here. Any bucket uncovered → ONE alert
 naming each (resourceType `coverage`): severity high on schedule, critical when a trail change (StopLogging,
 DeleteTrail, PutEventSelectors, UpdateTrail) triggered the check, naming the event, its actor and the trail, as the
-key guard treats the key. A covered account publishes nothing: the caller's metric UncoveredBuckets says 0.
+key guard treats the key. A bucket left uncovered only because a trail that applies here could not be read (an
+Organization trail seen from a member account, whose selectors CloudTrail may refuse to it) is *unknown*, not proven
+uncovered: on schedule, an alert whose buckets are all unknown is severity medium, not high.
+
+A covered account alerts nobody: its check forwards a heartbeat (severity info, outcome compliant, resourceType
+`coverage`) to the security account only (`Alerts.forward`, never the topic), as the canary does on a pass. Every
+coverage alert and heartbeat carries `coverage`: {inScope, covered, uncovered, unknown}, which `dsse-remediate
+org-status` and the security dashboard show per account and Region; a member whose heartbeats stop shows as silent.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
     from .batch.events import CoverageRequest
 
 HIGH = "high"
+MEDIUM = "medium"  # every uncovered bucket is unknown: a trail that applies could not be read
 
 
 def account_coverage(settings: Settings, bucket_store: BucketStore, trails: TrailReader) -> Coverage:
@@ -53,10 +61,13 @@ class CoverageRun:
 
     @property
     def severity(self) -> str | None:
-        """The alert's severity, None when every bucket is covered (no alert)."""
-        if not self.report.uncovered:
+        """The alert's severity, None when every bucket is covered (no alert, a heartbeat)."""
+        uncovered = self.report.uncovered
+        if not uncovered:
             return None
-        return CRITICAL if self.request.trigger is not None else HIGH
+        if self.request.trigger is not None:
+            return CRITICAL
+        return MEDIUM if all(bucket.unknown for bucket in uncovered) else HIGH
 
     def answer(self) -> dict[str, Any]:
         trigger = self.request.trigger
@@ -79,8 +90,38 @@ class CoverageCheck:
     def run(self, request: CoverageRequest) -> CoverageRun:
         run = CoverageRun(account_coverage(self.settings, self.bucket_store, self.trails), request)
         if not run.report.uncovered:
-            return run
+            return CoverageRun(run.report, request, self.alerts.forward(coverage_heartbeat(run, self.alerts.context)))
         return CoverageRun(run.report, request, self.alerts.publish(coverage_alert(run, self.alerts.context)))
+
+
+def coverage_heartbeat(run: CoverageRun, context: Context) -> TextAlert:
+    """Every in-scope bucket covered: severity info, outcome compliant, for the security account only."""
+    report = run.report
+    summary = report.summary
+    reason = (
+        f"all {summary['inScope']} in-scope bucket(s) in {report.region}: a logging trail delivers their object "
+        "writes to EventBridge"
+    )
+    head = envelope(
+        context,
+        severity=Outcome.COMPLIANT.severity,
+        outcome=Outcome.COMPLIANT,
+        resource_type="coverage",
+        resource=f"{summary['covered']}/{summary['inScope']} bucket(s) in {report.region}",
+        dry_run=False,
+        reason=reason,
+    )
+    body = {
+        **head,
+        "coverage": summary,
+        "trail": run.request.trail,
+        "trails": [one.arn for one in report.trails if one.applies_in(report.region)],
+        "trigger": answer(run.request.trigger) if run.request.trigger is not None else None,
+    }
+    attributes = {"severity": head["severity"], "outcome": Outcome.COMPLIANT.value, "resourceType": "coverage"}
+    return TextAlert(
+        subject=subject("DSSE-KMS coverage: covered", report.region), body=body, attributes=attributes, text=reason
+    )
 
 
 def coverage_alert(run: CoverageRun, context: Context) -> TextAlert:
@@ -92,10 +133,18 @@ def coverage_alert(run: CoverageRun, context: Context) -> TextAlert:
     cause = ""
     if trigger is not None:
         cause = f" after {trigger.event_name} of trail {trail or 'unknown'} by {trigger.actor or 'unknown'}"
-    reason = (
-        f"{len(uncovered)} of {len(report.buckets)} in-scope bucket(s) in {report.region}: no logging trail delivers "
-        f"their object writes to EventBridge{cause}; only the backstop remediates them"
-    )
+    unknown = sum(1 for bucket in uncovered if bucket.unknown)
+    if unknown == len(uncovered) and trigger is None:
+        reason = (
+            f"{len(uncovered)} of {len(report.buckets)} in-scope bucket(s) in {report.region}: coverage unknown, a "
+            "trail that applies here could not be read (see each bucket); no readable trail delivers their object "
+            "writes. Check that trail from its own account, or let the canary prove the chain"
+        )
+    else:
+        reason = (
+            f"{len(uncovered)} of {len(report.buckets)} in-scope bucket(s) in {report.region}: no logging trail "
+            f"delivers their object writes to EventBridge{cause}; only the backstop remediates them"
+        )
     head = envelope(
         context,
         severity=severity,
@@ -107,6 +156,7 @@ def coverage_alert(run: CoverageRun, context: Context) -> TextAlert:
     )
     body = {
         **head,
+        "coverage": report.summary,
         "trail": trail,
         "uncoveredBuckets": [bucket.answer() for bucket in uncovered],
         "trails": [one.answer(report.region) for one in report.trails],
@@ -126,5 +176,9 @@ def coverage_alert(run: CoverageRun, context: Context) -> TextAlert:
     attributes = {"severity": severity, "outcome": Outcome.FAILED.value, "resourceType": "coverage"}
     if len(uncovered) == 1:
         attributes["bucket"] = uncovered[0].bucket
-    title = "DSSE-KMS trail change blinds the object path" if trigger is not None else "DSSE-KMS coverage: uncovered"
+    title = "DSSE-KMS coverage: uncovered"
+    if trigger is not None:
+        title = "DSSE-KMS trail change blinds the object path"
+    elif unknown == len(uncovered):
+        title = "DSSE-KMS coverage: unknown"
     return TextAlert(subject=subject(title, ", ".join(buckets)), body=body, attributes=attributes, text=text)

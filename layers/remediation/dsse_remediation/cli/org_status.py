@@ -6,7 +6,9 @@ template's defaults), and, with `--results-log-group`, how many results of each 
 received from there in the last `--hours` (each log event is the EventBridge event whose `detail` is the alert body;
 it is counted under the envelope's `account` and `region`, which EventBridge sets and a sender cannot forge — the
 body's own `account`/`region` only when the envelope has none — and an alert body naming another account than its
-envelope is counted as disputed; an event that is not one is counted as unreadable).
+envelope is counted as disputed; an event that is not one is counted as unreadable). The chain's own results —
+coverage checks and canary ticks (org_chain.py) — are not counted as outcomes: each row shows its latest coverage
+(covered / in scope), its canary's last heartbeat and latency, and whether either has gone silent.
 
 With `--security-bus` (the security stack's output ResultsBusArn), each stack's SecurityBusArn is compared with it:
 a stack that forwards its results to another bus (of another account, Region or partition, or another name), to none,
@@ -40,6 +42,7 @@ from ..findings import partition_of
 from ..model import Clock, Failure, Outcome, utc_now
 from .arguments import EVENT_BUS_ARN, EXIT_ATTENTION, EXIT_OK, UsageError
 from .console import Console
+from .org_chain import CHAIN_TYPES, Chain, ChainRow, Schedules, Seen
 from .session import client_config, open_session
 
 # The member template's parameters a row shows, by the name of the row's field.
@@ -48,9 +51,24 @@ PARAMETERS = {
     "key": "DsseKmsKeyArn",
     "securityBus": "SecurityBusArn",
     "securityHubFindings": "SecurityHubFindings",
+    "coverageSchedule": "CoverageSchedule",
+    "canarySchedule": "CanarySchedule",
+    "canarySloSeconds": "CanarySloSeconds",
 }
 ALARMING = (Outcome.FAILED.value, Outcome.UNREMEDIABLE.value, Outcome.HELD.value)
-HEADER = ("ACCOUNT", "NAME", "REGION", "DEPLOYED", "MODE", "KEY", "SECURITY-BUS", "FINDINGS", "OUTCOMES")
+HEADER = (
+    "ACCOUNT",
+    "NAME",
+    "REGION",
+    "DEPLOYED",
+    "MODE",
+    "KEY",
+    "SECURITY-BUS",
+    "FINDINGS",
+    "COVERAGE",
+    "CANARY",
+    "OUTCOMES",
+)
 
 
 @dataclass
@@ -60,23 +78,41 @@ class Outcomes:
     counts: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
     unreadable: int = 0
     disputed: int = 0  # alert bodies that name another account or Region than the event's envelope
+    chain: Chain = field(default_factory=Chain)  # coverage checks and canary ticks, not counted as outcomes
 
     def add(self, message: str) -> None:
         found = _detail(message)
         if found is None:
             self.unreadable += 1
             return
-        (account, region, outcome), claimed = found
+        (account, region, outcome), claimed, event = found
         if claimed != (account, region):
             self.disputed += 1
+        detail = event["detail"]
+        if detail.get("resourceType") in CHAIN_TYPES:
+            at = _time(event.get("time")) or _time(detail.get("time"))
+            if at is None:
+                self.unreadable += 1
+            else:
+                self.chain.add(account, region, detail["resourceType"], Seen(at, outcome, detail))
+            return
         self.counts.setdefault((account, region), Counter())[outcome] += 1
 
     def of(self, account: str, region: str) -> dict[str, int]:
         return dict(sorted(self.counts.get((account, region), Counter()).items()))
 
 
-def _detail(message: str) -> tuple[tuple[str, str, str], tuple[str, str]] | None:
-    """((account, Region, outcome) as counted, (account, Region) as the alert body claims them), or None."""
+def _time(value: Any) -> datetime | None:
+    """An ISO 8601 time with its zone (EventBridge's `time`, the alert's `time`), else None."""
+    try:
+        at = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return at if at is not None and at.tzinfo is not None else None
+
+
+def _detail(message: str) -> tuple[tuple[str, str, str], tuple[str, str], dict[str, Any]] | None:
+    """((account, Region, outcome) as counted, (account, Region) as the alert body claims them, the event), or None."""
     try:
         event = json.loads(message)
     except ValueError:
@@ -90,7 +126,7 @@ def _detail(message: str) -> tuple[tuple[str, str, str], tuple[str, str]] | None
     account, region = (event.get(name) for name in ("account", "region"))
     account = account if isinstance(account, str) and account else claimed[0]
     region = region if isinstance(region, str) and region else claimed[1]
-    return (account, region, claimed[2]), (claimed[0], claimed[1])  # type: ignore[return-value]
+    return (account, region, claimed[2]), (claimed[0], claimed[1]), event  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -104,6 +140,7 @@ class Row:
     expected: bool  # an active account in a targeted Region: it must have the stack
     management: bool = False  # the management account of a service-managed StackSet, which never deploys there
     security_bus: str | None = None  # where every stack must forward its results (--security-bus); None: unchecked
+    chain: ChainRow | None = None  # its coverage and canary; None: no log group read
 
     @property
     def deployed(self) -> bool:
@@ -137,6 +174,8 @@ class Row:
             problems.append(f"stack {self.deployment}")
         if self.forwarding:
             problems.append(self.forwarding)
+        if self.chain is not None:
+            problems += self.chain.problems()
         for outcome in ALARMING:
             if (self.outcomes or {}).get(outcome):
                 problems.append(f"{self.outcomes[outcome]} {outcome}")  # type: ignore[index]
@@ -154,6 +193,7 @@ class Row:
             "statusReason": instance.reason if instance else None,
             **self.parameters,
             "forwardsToSecurityBus": self.forwards_to_security_bus,
+            **(self.chain.answer() if self.chain else {"coverage": None, "canary": None}),
             "outcomes": self.outcomes,
             "problems": self.problems(),
         }
@@ -188,10 +228,12 @@ def build_rows(
     outcomes: Outcomes | None,
     management: str | None = None,
     security_bus: str | None = None,
+    window: tuple[datetime, datetime] | None = None,
 ) -> list[Row]:
     """Every active account x targeted Region, and every other (account, Region) with an instance or a result.
     `management`: the Organization's management account, not expected to have a service-managed StackSet's stack.
-    `security_bus`: the bus every stack must forward its results to (None: not checked)."""
+    `security_bus`: the bus every stack must forward its results to (None: not checked). `window`: the results'
+    (start, end), against which a silent coverage check or canary is judged."""
     by_place = {(i.account, i.region): i for i in instances}
     names = {account.id: account.name for account in accounts}
     skipped = management if stack_set.permission_model == "SERVICE_MANAGED" else None
@@ -199,24 +241,60 @@ def build_rows(
     regions = sorted(set(stack_set.regions) | {i.region for i in instances})
     expected = {(account, region) for account in active for region in regions}
     shown = {(skipped, region) for region in regions} if skipped in names else set()
-    places = expected | shown | set(by_place) | set(outcomes.counts if outcomes else ())
+    reported = set(outcomes.counts) | {place[:2] for place in outcomes.chain.latest} if outcomes else set()
+    places = expected | shown | set(by_place) | reported
     rows = []
     for account, region in sorted(places, key=lambda place: (names.get(place[0], "~"), place)):
         instance = by_place.get((account, region))
+        parameters = effective_parameters(stack_set, instance)
         rows.append(
             Row(
                 account=account,
                 name=names.get(account, "(not in the Organization)"),
                 region=region,
                 instance=instance,
-                parameters=effective_parameters(stack_set, instance),
+                parameters=parameters,
                 outcomes=outcomes.of(account, region) if outcomes else None,
                 expected=(account, region) in expected,
                 management=account == skipped,
                 security_bus=security_bus,
+                chain=chain_row(outcomes, account, region, instance, parameters, window),
             )
         )
     return rows
+
+
+def chain_row(
+    outcomes: Outcomes | None,
+    account: str,
+    region: str,
+    instance: StackInstance | None,
+    parameters: Mapping[str, str | None],
+    window: tuple[datetime, datetime] | None,
+) -> ChainRow | None:
+    """The row's coverage and canary, when the results were read. No stack there: nothing is expected to run."""
+    if outcomes is None or window is None:
+        return None
+    start, end = window
+    if instance is None:
+        schedules = Schedules(coverage=None, canary=None, canary_slo_seconds=None, mode=None, forwards=False)
+    else:
+        schedules = Schedules(
+            coverage=parameters["coverageSchedule"],
+            canary=parameters["canarySchedule"],
+            canary_slo_seconds=parameters["canarySloSeconds"],
+            mode=parameters["mode"],
+            forwards=bool(parameters["securityBus"]) and not row_forwarding_broken(parameters, region),
+        )
+    chain = outcomes.chain
+    return ChainRow(
+        chain.of(account, region, "coverage"), chain.of(account, region, "canary"), schedules, end, end - start
+    )
+
+
+def row_forwarding_broken(parameters: Mapping[str, str | None], region: str) -> bool:
+    """Its SecurityBusArn can never deliver (no bus ARN, another partition): its silence proves nothing new."""
+    return forwarding_problem(parameters["securityBus"], region, None) is not None
 
 
 def effective_parameters(stack_set: StackSet, instance: StackInstance | None) -> dict[str, str | None]:
@@ -279,6 +357,10 @@ class Status:
             if self.disputed:
                 unreadable += f"; {self.disputed} alert(s) naming another account than their sender (counted by sender)"
             lines.append(f"outcomes: the last {self.hours} h of {self.log_group}{unreadable}")
+            lines.append(
+                "coverage: covered/in-scope buckets at the latest check; canary: its last tick, with the seconds from "
+                "write to DSSE-KMS; silent: nothing for longer than the member's schedule allows"
+            )
         if self.security_bus:
             lines.append(f"forwarding: checked against the security bus {self.security_bus}")
         elif any(row.instance is not None and row.parameters["securityBus"] for row in self.rows):
@@ -309,6 +391,8 @@ def cells(row: Row) -> tuple[str, ...]:
         params["key"] or "-",
         forwarding_cell(row),
         findings or "-",
+        row.chain.coverage_cell() if row.chain else "-",
+        row.chain.canary_cell() if row.chain else "-",
         outcome_text(row.outcomes),
     )
 
@@ -371,7 +455,7 @@ def run_org_status(args: argparse.Namespace, console: Console, clock: Clock = ut
                     f"--results-log-group {args.results_log_group}: no such log group in {region}"
                 ) from None
             raise
-    rows = build_rows(accounts, stack_set, instances, outcomes, management, args.security_bus)
+    rows = build_rows(accounts, stack_set, instances, outcomes, management, args.security_bus, (start, end))
     regions = sorted(set(stack_set.regions) | {i.region for i in instances})
     status = Status(
         stack_set.name,

@@ -100,11 +100,15 @@ class BucketCoverage:
     missing: tuple[str, ...] = ()  # write events not recorded for every key
     partial: tuple[str, ...] = ()  # what a trail records of only part of the bucket, in words
     reason: str | None = None  # when not covered
+    # Not covered as far as the readable trails go, but a trail that applies here could not be read (an Organization
+    # trail seen from a member account, a refused GetEventSelectors): it may cover the bucket; nothing proves it.
+    unknown: bool = False
 
     def answer(self) -> dict[str, Any]:
         return {
             "bucket": self.bucket,
             "covered": self.covered,
+            "unknown": self.unknown,
             "trails": list(self.trails),
             "missing": list(self.missing),
             "partial": list(self.partial),
@@ -135,7 +139,8 @@ def assess(bucket: str, trails: Sequence[Trail], region: str, partition: str) ->
             if records[trail.arn].uncertain
         ),
     ]
-    return BucketCoverage(bucket, False, recording, missing, partial, "; ".join(reasons))
+    unknown = any(trail.problem for trail in here)
+    return BucketCoverage(bucket, False, recording, missing, partial, "; ".join(reasons), unknown)
 
 
 def unavailable(here: Sequence[Trail], region: str, base: str) -> list[str]:
@@ -194,6 +199,18 @@ class Coverage:
         return [bucket for bucket in self.buckets if not bucket.covered]
 
     @property
+    def summary(self) -> dict[str, int]:
+        """The counts the security account shows per account and Region: in scope, covered, not covered, and of
+        those not covered, how many only because a trail could not be read."""
+        uncovered = self.uncovered
+        return {
+            "inScope": len(self.buckets),
+            "covered": len(self.buckets) - len(uncovered),
+            "uncovered": len(uncovered),
+            "unknown": sum(1 for bucket in uncovered if bucket.unknown),
+        }
+
+    @property
     def suggestion(self) -> dict[str, Any] | None:
         """An advanced event selector that records the writes of every uncovered bucket, for a trail that logs here
         (PutEventSelectors replaces a trail's selectors: add it to those it has). Within MAX_ADVANCED_VALUES it names
@@ -219,6 +236,7 @@ class Coverage:
             "trails": [trail.answer(self.region) for trail in self.trails],
             "buckets": [bucket.answer() for bucket in self.buckets],
             "uncovered": len(self.uncovered),
+            "summary": self.summary,
             "suggestedSelector": self.suggestion,
         }
 
