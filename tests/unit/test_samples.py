@@ -19,6 +19,7 @@ from dsse_remediation.batch.events import (
 )
 from dsse_remediation.batch.tasks import parse_batch_invocation
 from dsse_remediation.canary import parse_canary_event
+from dsse_remediation.config_rule import parse_config_event
 from dsse_remediation.exceptions import InvalidEvent
 from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, Parsed, Source, Trigger
 from dsse_remediation.triggers import parse_bucket_event, parse_key_event, parse_object_event, sqs_records
@@ -201,6 +202,13 @@ BATCH_JOBS_SAMPLES: dict[str, Any] = {
     ),
 }
 CANARY_SAMPLES = ("canary-scheduled.json",)  # the canary schedule's payload: one tick
+# AWS Config rule invocations -> (the bucket evaluated, None for every bucket; deleted; TestMode)
+CONFIG_RULE_SAMPLES: dict[str, tuple[str | None, bool, bool]] = {
+    "config-rule-bucket-changed.json": (BUCKET, False, False),
+    "config-rule-bucket-deleted.json": (BUCKET, True, False),
+    "config-rule-periodic.json": (None, False, False),
+    "manual-config-rule-test-mode.json": (None, False, True),
+}
 
 
 def summary(request: ObjectRequest | BucketRequest | KeyEvent) -> tuple[Any, ...]:
@@ -231,6 +239,7 @@ def summary(request: ObjectRequest | BucketRequest | KeyEvent) -> tuple[Any, ...
 
 def test_every_sample_has_an_expected_parse() -> None:
     expected = set(SAMPLES) | set(BATCH_TASK_SAMPLES) | set(BATCH_JOBS_SAMPLES) | set(CANARY_SAMPLES)
+    expected |= set(CONFIG_RULE_SAMPLES)
     assert {path.name for path in EVENTS.glob("*.json")} == expected
 
 
@@ -352,3 +361,16 @@ def test_failed_kms_calls_are_ignored() -> None:
 
     assert parsed.requests == ()
     assert parsed.ignored == "ScheduleKeyDeletion failed (KMSInvalidStateException): nothing changed"
+
+
+@pytest.mark.parametrize(("name", "expected"), CONFIG_RULE_SAMPLES.items())
+def test_the_config_rule_samples_name_the_bucket_and_nothing_else_takes_them(
+    name: str, expected: tuple[str | None, bool, bool]
+) -> None:
+    request = parse_config_event(load_event(name))
+
+    assert (request.bucket, request.gone, request.test_mode) == expected
+    assert request.result_token
+    for parse in PARSERS.values():
+        with pytest.raises(InvalidEvent):
+            parse(load_event(name))

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from .batch.tasks import BatchTasks
     from .buckets import BucketRemediator
     from .canary import Canary
+    from .config_rule import BucketRule
     from .coverage_check import CoverageCheck
     from .findings import Findings
     from .gate.gate import (
@@ -271,6 +272,15 @@ class App:
             self.alerts,
             self.clock,
         )
+
+    @cached_property
+    def bucket_rule(self) -> BucketRule:
+        """The AWS Config custom rule (config_rule.py): each bucket's default and posture, to PutEvaluations."""
+        from .aws.config_rules import ConfigEvaluations
+        from .config_rule import BucketRule
+
+        evaluations = ConfigEvaluations(self.client("config"))
+        return BucketRule(self.settings, self.bucket_store, self.report_files, evaluations, self.keys, self.clock)
 
     @cached_property
     def canary(self) -> Canary:
