@@ -227,12 +227,38 @@ def test_a_row_per_account_and_region_with_its_mode_key_bus_and_findings(deploye
     east, west = ORG_KEY.format(region=REGION), ORG_KEY.format(region="eu-west-1")
     assert (code, err) == (0, "")
     assert table(out) == [
-        [analytics, "analytics", "eu-west-1", "CURRENT/SUCCEEDED", "alert-only", west, "set", "true", "-", "-", "-"],
-        [analytics, "analytics", REGION, "CURRENT/SUCCEEDED", "remediate", east, "set", "false", "-", "-", "-"],
-        [ACCOUNT_ID, "master", "eu-west-1", "not deployed (management account)", "-", "-", "-", "-", "-", "-", "-"],
-        [ACCOUNT_ID, "master", REGION, "not deployed (management account)", "-", "-", "-", "-", "-", "-", "-"],
-        [payments, "payments", "eu-west-1", "CURRENT/SUCCEEDED", "alert-only", west, "set", "true", "-", "-", "-"],
-        [payments, "payments", REGION, "CURRENT/SUCCEEDED", "remediate", east, "set", "false", "-", "-", "-"],
+        [
+            analytics,
+            "analytics",
+            "eu-west-1",
+            "CURRENT/SUCCEEDED",
+            "alert-only",
+            west,
+            "set",
+            "true",
+            "-",
+            "-",
+            "-",
+            "-",
+        ],
+        [analytics, "analytics", REGION, "CURRENT/SUCCEEDED", "remediate", east, "set", "false", "-", "-", "-", "-"],
+        [
+            ACCOUNT_ID,
+            "master",
+            "eu-west-1",
+            "not deployed (management account)",
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+        ],
+        [ACCOUNT_ID, "master", REGION, "not deployed (management account)", "-", "-", "-", "-", "-", "-", "-", "-"],
+        [payments, "payments", "eu-west-1", "CURRENT/SUCCEEDED", "alert-only", west, "set", "true", "-", "-", "-", "-"],
+        [payments, "payments", REGION, "CURRENT/SUCCEEDED", "remediate", east, "set", "false", "-", "-", "-", "-"],
     ]
     assert out.endswith("the stack is deployed in all 2 active account(s) x 2 Region(s) (exit 0)\n")
 
@@ -307,6 +333,7 @@ def test_results_from_an_account_outside_the_stack_set_get_their_own_row(
         "-",
         "-",
         "-",
+        "none",
         "none",
         "none",
         "unremediable 1",
@@ -440,7 +467,7 @@ def test_each_row_shows_its_latest_coverage_and_its_canary_s_last_heartbeat_and_
     code, out, _ = run("--results-log-group", LOG_GROUP)
     json_code, document, _ = run("--results-log-group", LOG_GROUP, "--output", "json")
 
-    cells = {(row[0], row[2]): (row[8], row[9], row[10]) for row in table(out)}
+    cells = {(row[0], row[2]): (row[8], row[9], row[11]) for row in table(out)}
     assert cells[(payments, REGION)] == ("3/3", "ok 42s (10m ago)", "none")
     assert cells[(analytics, REGION)] == ("3/3", "ok 37s (5m ago)", "none")
     assert cells[(payments, "eu-west-1")] == ("5/5", "off", "none")
@@ -530,3 +557,44 @@ def test_silence_is_not_judged_from_a_window_shorter_than_the_schedule_allows(
     assert rows[(payments, REGION)]["coverage"]["inScope"] is None
     assert code == 1  # the other member's canary has sent nothing in 24 hours: silent
     assert rows[(canaries.members["analytics"], REGION)]["canary"]["silent"] is True
+
+
+def test_each_row_shows_its_latest_posture_and_anything_left_needs_attention(
+    canaries: Organization, results: Callable[..., None], run: Any
+) -> None:
+    payments, analytics = canaries.members["payments"], canaries.members["analytics"]
+
+    def posture(objects_left: int, bytes_left: int, percent: float, unmeasured: tuple[str, ...] = ()) -> dict[str, Any]:
+        summary = {
+            "buckets": 3,
+            "percentDsseUnderKey": {"objects": percent, "bytes": percent},
+            "objects": {"total": 1000, "notDsseUnderKey": objects_left},
+            "bytes": {"total": 10 * 2**30, "notDsseUnderKey": bytes_left},
+            "noncurrentDebt": {"objects": 0, "bytes": 0},
+            "unmeasured": list(unmeasured),
+        }
+        return {"posture": summary, "outcome": "compliant" if not (objects_left or unmeasured) else "failed"}
+
+    results(
+        chain_event(payments, REGION, "posture", 60 * 30, **posture(10, 2**30, 90.0)),  # older: superseded
+        chain_event(payments, REGION, "posture", 60, **posture(0, 0, 100.0)),
+        chain_event(analytics, REGION, "posture", 60, **posture(3, 512 * 2**20, 95.0, ("legacy-archive",))),
+    )
+
+    code, out, _ = run("--results-log-group", LOG_GROUP, "--hours", "48", "--output", "json")
+    _, text, _ = run("--results-log-group", LOG_GROUP, "--hours", "48")
+
+    rows = {(r["account"], r["region"]): r for r in json.loads(out)["rows"]}
+    assert rows[(payments, REGION)]["posture"]["percentDsseUnderKey"] == {"objects": 100.0, "bytes": 100.0}
+    assert rows[(payments, "eu-west-1")]["posture"] is None
+    cells = {(row[0], row[2]): row[10] for row in table(text)}
+    assert cells[(payments, REGION)] == "100%"
+    assert cells[(analytics, REGION)] == "95% (512.0 MiB left) 1 unmeasured"
+    assert cells[(payments, "eu-west-1")] == "none"
+    assert code == 1
+    problems = json.loads(out)["problems"]
+    assert any(
+        p.startswith(f"{analytics} {REGION}: posture 95% of bytes DSSE-KMS under the key, 512.0 MiB left, 1 bucket(s)")
+        for p in problems
+    )
+    assert not any(p.startswith(f"{payments} {REGION}: posture") for p in problems)

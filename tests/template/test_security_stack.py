@@ -38,6 +38,7 @@ from dsse_remediation.model import (
     Outcome,
     Result,
 )
+from dsse_remediation.posture_summary import posture_summary
 from tests import aws_fidelity
 from tests.cfn import PSEUDO, Resolved, rule_patterns
 from tests.helpers import PLACEHOLDER_KEY, WRITER, load_event
@@ -133,6 +134,16 @@ def probe(outcome: ProbeOutcome) -> Probe:
         expected_key_arn=PLACEHOLDER_KEY,
         latency_seconds=4.0 if outcome is ProbeOutcome.PASSED else None,
     )
+
+
+def paths(detail: Mapping[str, Any], prefix: str = "") -> set[str]:
+    """Every field path of an alert body: "posture", "posture.bytes", "posture.bytes.total", ..."""
+    found = set()
+    for key, value in detail.items():
+        found.add(prefix + key)
+        if isinstance(value, Mapping):
+            found |= paths(value, f"{prefix}{key}.")
+    return found
 
 
 def coverage_run(covered: bool) -> CoverageRun:
@@ -633,16 +644,38 @@ class TestDashboard:
         context = Context("remediate", MEMBER, MEMBER_REGION)
         heartbeat = canary_alert(probe(ProbeOutcome.PASSED), context)
         carried |= set(forwarded_alert(heartbeat)["detail"])
-        for alert in (coverage_heartbeat(coverage_run(True), context), coverage_alert(coverage_run(False), context)):
-            detail = forwarded_alert(alert)["detail"]
-            carried |= set(detail)
-            carried |= {f"coverage.{key}" for key in detail["coverage"]}
+        summary = posture_summary({"buckets": []}, context)
+        for alert in (
+            coverage_heartbeat(coverage_run(True), context),
+            coverage_alert(coverage_run(False), context),
+            summary,
+        ):
+            carried |= paths(forwarded_alert(alert)["detail"])
         envelope = set(forwarded(RESULTS["object-failed"]))
 
         assert {"account", "region"} <= envelope
         for widget in widgets:
             query = widget["properties"]["query"]
-            assert set(re.findall(r"detail\.(\w+(?:\.\w+)?)", query)) <= carried, query
+            assert set(re.findall(r"detail\.(\w+(?:\.\w+)*)", query)) <= carried, query
+
+    def test_it_shows_the_estate_per_account_and_region_least_converted_first(
+        self, widgets: list[dict[str, Any]]
+    ) -> None:
+        """Every member's latest posture summary: the share of bytes (and objects) DSSE under the key, what is left
+        and the noncurrent debt; the least converted sorts to the top."""
+        queries = {widget["properties"]["title"]: widget["properties"]["query"] for widget in widgets}
+        (estate,) = [query for title, query in queries.items() if title.startswith("Estate")]
+
+        assert "filter detail.resourceType = 'posture'" in estate
+        assert "latest(detail.posture.percentDsseUnderKey.bytes) as percentBytes" in estate
+        assert "latest(detail.posture.bytes.notDsseUnderKey) as bytesLeft" in estate
+        assert "by account, region | sort percentBytes asc" in estate
+
+    def test_the_failures_per_bucket_leave_out_measurements(self, widgets: list[dict[str, Any]]) -> None:
+        """A posture below 100 % or a coverage heartbeat is no failure of a bucket's remediation."""
+        queries = {widget["properties"]["title"]: widget["properties"]["query"] for widget in widgets}
+
+        assert "detail.severity != 'info'" in queries["Failed and unremediable, per bucket"]
 
 
 class TestArtifactBucket:

@@ -3,9 +3,9 @@
 Body schema `dsse-remediation.alert/v1` (JSON, the SNS `default` message). Every alert carries:
 
     schema, time, severity, outcome, resourceType ("object" | "bucket" | "kms-key" | "batch-job" | "s3-inventory" |
-    "canary" | "coverage"), resource, mode, dryRun, account, region, reason, trigger {source, eventName, eventId,
-    eventTime, actor, sourceIp} (all but s3-inventory and canary: the backstop and the canary run on a schedule, no
-    event triggers them; coverage's is null on schedule)
+    "canary" | "coverage" | "posture"), resource, mode, dryRun, account, region, reason, trigger {source, eventName,
+    eventId, eventTime, actor, sourceIp} (all but s3-inventory, canary and posture: they run on a schedule, no event
+    triggers them; coverage's is null on schedule)
 
 plus the fields of its resource type:
 
@@ -26,6 +26,9 @@ plus the fields of its resource type:
              outcome failed (high on schedule, medium when every uncovered bucket is only unknown, critical after a
              trail change: uncoveredBuckets, suggestedSelector) or compliant (severity info: a heartbeat for the
              security account only, like the canary's)
+    posture (posture_summary.py, severity info, for the security account only): posture {buckets,
+             percentDsseUnderKey {objects, bytes}, objects/bytes {total, notDsseUnderKey}, noncurrentDebt, unmeasured},
+             generatedAt, key, report, leastConverted; outcome compliant (nothing left) or failed
 
 Message attributes for subscription filter policies: severity, outcome, resourceType, and bucket or keyArn.
 Object contents and user-metadata values never appear in an alert.

@@ -1,12 +1,15 @@
 """Whether each member's chain is alive, as `dsse-remediate org-status` reads it from the security results log.
 
-Two kinds of result prove it, both forwarded by every member stack (SecurityBusArn) like any alert:
+Three kinds of result prove it and measure it, all forwarded by every member stack (SecurityBusArn) like any alert:
 
 - `coverage` (coverage_check.py): each coverage check, covered or not, carries `coverage` {inScope, covered,
   uncovered, unknown}. The latest one in the window is the row's coverage; an uncovered or unknown bucket needs
   attention.
 - `canary` (canary.py): each tick, passed (a heartbeat, severity info, with `latencySeconds` from the write to its
   DSSE-KMS version) or missed (severity high). The latest one is the row's canary; a miss needs attention.
+- `posture` (posture_summary.py): each scheduled posture's totals — the share of objects and bytes DSSE-KMS under the
+  key, and what is left. The latest one is the row's posture; anything left, or a bucket not measured, needs
+  attention.
 
 Silence is measured against the member's own schedules (its CoverageSchedule, CanarySchedule and CanarySloSeconds
 parameters, as the StackSet deploys them): a check or a canary that runs `rate(N unit)` and has forwarded nothing for
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-CHAIN_TYPES = ("coverage", "canary")
+CHAIN_TYPES = ("coverage", "canary", "posture")
 COVERAGE_GRACE = timedelta(hours=1)  # a check's own run time and EventBridge Scheduler's flexible window
 
 # EventBridge Scheduler's rate expressions: "rate(value unit)", unit minute(s) | hour(s) | day(s)
@@ -95,6 +98,7 @@ class ChainRow:
     schedules: Schedules
     end: datetime
     window: timedelta
+    posture: Seen | None = None
 
     def coverage_silent(self) -> bool | None:
         if self.schedules.coverage == "":
@@ -137,6 +141,15 @@ class ChainRow:
             problems.append(f"canary {self.canary.outcome} at {_when(self.canary)}: {self.canary.detail.get('reason')}")
         if self.canary_silent():
             problems.append(f"canary silent: {self._last(self.canary)} (CanarySchedule {self.schedules.canary})")
+        posture = _posture(self.posture)
+        if posture and (posture["objects"].get("notDsseUnderKey") or posture.get("unmeasured")):
+            unmeasured = posture.get("unmeasured") or []
+            problems.append(
+                f"posture {_percent(posture)} of bytes DSSE-KMS under the key, "
+                f"{_bytes(posture['bytes'].get('notDsseUnderKey'))} left"
+                + (f", {len(unmeasured)} bucket(s) not measured" if unmeasured else "")
+                + f" at {_when(self.posture)}"
+            )
         return problems
 
     def _last(self, seen: Seen | None) -> str:
@@ -163,7 +176,17 @@ class ChainRow:
                 "sloSeconds": canary.detail.get("sloSeconds") if canary else None,
                 "silent": self.canary_silent(),
             },
+            "posture": (_posture(self.posture) or {}) | {"at": _when(self.posture)} if self.posture else None,
         }
+
+    def posture_cell(self) -> str:
+        posture = _posture(self.posture)
+        if posture is None:
+            return "none"
+        left = posture["bytes"].get("notDsseUnderKey")
+        text = _percent(posture) + (f" ({_bytes(left)} left)" if left else "")
+        unmeasured = posture.get("unmeasured") or []
+        return text + (f" {len(unmeasured)} unmeasured" if unmeasured else "")
 
     def coverage_cell(self) -> str:
         summary = _summary(self.coverage)
@@ -187,6 +210,33 @@ class ChainRow:
         else:
             text = canary.outcome
         return f"{text} ({age} ago)" + (" silent" if self.canary_silent() else "")
+
+
+def _posture(seen: Seen | None) -> dict[str, Any] | None:
+    """A posture summary's totals, when they have the shape posture_summary.py gives them."""
+    posture = seen.detail.get("posture") if seen else None
+    if not isinstance(posture, Mapping):
+        return None
+    if not all(isinstance(posture.get(part), Mapping) for part in ("objects", "bytes", "percentDsseUnderKey")):
+        return None
+    return dict(posture)
+
+
+def _percent(posture: Mapping[str, Any]) -> str:
+    share = posture["percentDsseUnderKey"].get("bytes")
+    return f"{share:g}%" if isinstance(share, int | float) else "?%"
+
+
+def _bytes(value: Any) -> str:
+    """Bytes in binary units, for a table cell."""
+    if not isinstance(value, int):
+        return "?"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} PiB"  # pragma: no cover - the loop returns at TiB
 
 
 def _allowed(period: timedelta | None, grace: timedelta) -> timedelta | None:

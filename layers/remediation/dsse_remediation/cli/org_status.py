@@ -67,6 +67,7 @@ HEADER = (
     "FINDINGS",
     "COVERAGE",
     "CANARY",
+    "POSTURE",
     "OUTCOMES",
 )
 
@@ -193,7 +194,7 @@ class Row:
             "statusReason": instance.reason if instance else None,
             **self.parameters,
             "forwardsToSecurityBus": self.forwards_to_security_bus,
-            **(self.chain.answer() if self.chain else {"coverage": None, "canary": None}),
+            **(self.chain.answer() if self.chain else {"coverage": None, "canary": None, "posture": None}),
             "outcomes": self.outcomes,
             "problems": self.problems(),
         }
@@ -288,7 +289,12 @@ def chain_row(
         )
     chain = outcomes.chain
     return ChainRow(
-        chain.of(account, region, "coverage"), chain.of(account, region, "canary"), schedules, end, end - start
+        chain.of(account, region, "coverage"),
+        chain.of(account, region, "canary"),
+        schedules,
+        end,
+        end - start,
+        chain.of(account, region, "posture"),
     )
 
 
@@ -359,7 +365,8 @@ class Status:
             lines.append(f"outcomes: the last {self.hours} h of {self.log_group}{unreadable}")
             lines.append(
                 "coverage: covered/in-scope buckets at the latest check; canary: its last tick, with the seconds from "
-                "write to DSSE-KMS; silent: nothing for longer than the member's schedule allows"
+                "write to DSSE-KMS; silent: nothing for longer than the member's schedule allows; posture: the share "
+                "of bytes DSSE-KMS under the key at the latest posture"
             )
         if self.security_bus:
             lines.append(f"forwarding: checked against the security bus {self.security_bus}")
@@ -393,6 +400,7 @@ def cells(row: Row) -> tuple[str, ...]:
         findings or "-",
         row.chain.coverage_cell() if row.chain else "-",
         row.chain.canary_cell() if row.chain else "-",
+        row.chain.posture_cell() if row.chain else "-",
         outcome_text(row.outcomes),
     )
 
