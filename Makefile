@@ -79,21 +79,29 @@ $(LAMBDA_STAMP):
 	$(LAMBDA_VENV)/bin/python -m pip install --quiet -r requirements-dev.txt -e .
 	touch $@
 
-template-checks: $(TOOLS_STAMP) $(STAMP)  ## cfn-lint, sam validate --lint, sam build (no Docker), layer, checkov
-	$(TOOLS_VENV)/bin/cfn-lint template.yaml
+# The partitions the templates must deploy in: a Region of each (aws, aws-us-gov, aws-cn). cfn-lint checks every
+# resource type and property against each Region's CloudFormation schemas; scripts/iam_lint.py resolves every IAM
+# policy for each Region (its partition's ARNs) and runs parliament on it.
+PARTITION_REGIONS := us-east-1 us-gov-west-1 cn-north-1
+
+template-checks: $(TOOLS_STAMP) $(STAMP)  ## cfn-lint (3 partitions), sam validate --lint, sam build (no Docker), layer, checkov, IAM lint (3 partitions)
+	$(TOOLS_VENV)/bin/cfn-lint --regions $(PARTITION_REGIONS) -- template.yaml
 	$(SAM) validate --lint --region us-east-1
-	mkdir -p .aws-sam && AWS_DEFAULT_REGION=us-east-1 $(TOOLS_VENV)/bin/python scripts/transformed_template.py > .aws-sam/transformed.json
-	$(TOOLS_VENV)/bin/cfn-lint .aws-sam/transformed.json
+	mkdir -p .aws-sam && for region in $(PARTITION_REGIONS); do \
+	  AWS_DEFAULT_REGION=$$region $(TOOLS_VENV)/bin/python scripts/transformed_template.py > .aws-sam/transformed-$$region.json || exit 1; \
+	  $(TOOLS_VENV)/bin/cfn-lint --regions $$region -- .aws-sam/transformed-$$region.json || exit 1; done
 	$(SAM) build --region us-east-1 > .aws-sam-build.log 2>&1 || (cat .aws-sam-build.log; exit 1)
 	$(BIN)/python scripts/check_layer.py
 	$(TOOLS_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 	$(TOOLS_VENV)/bin/python scripts/org_template.py --layer-build .aws-sam/build/RemediationLayer --quiet
-	$(TOOLS_VENV)/bin/cfn-lint .aws-sam/org/member.json
+	$(TOOLS_VENV)/bin/cfn-lint --regions $(PARTITION_REGIONS) -- .aws-sam/org/member.json
 	$(TOOLS_VENV)/bin/checkov -f .aws-sam/org/member.json --framework cloudformation --quiet --compact --skip-download
-	$(TOOLS_VENV)/bin/cfn-lint org/security.yaml
+	$(TOOLS_VENV)/bin/cfn-lint --regions $(PARTITION_REGIONS) -- org/security.yaml
 	$(TOOLS_VENV)/bin/checkov -f org/security.yaml --framework cloudformation --quiet --compact --skip-download
-	$(TOOLS_VENV)/bin/cfn-lint org/artifacts.yaml
+	$(TOOLS_VENV)/bin/cfn-lint --regions $(PARTITION_REGIONS) -- org/artifacts.yaml
 	$(TOOLS_VENV)/bin/checkov -f org/artifacts.yaml --framework cloudformation --quiet --compact --skip-download
+	for region in $(PARTITION_REGIONS); do $(TOOLS_VENV)/bin/python scripts/iam_lint.py --region $$region \
+	  .aws-sam/transformed-$$region.json .aws-sam/org/member.json org/security.yaml org/artifacts.yaml || exit 1; done
 
 org-template: $(TOOLS_STAMP)  ## the member stack for an Organization (StackSets): .aws-sam/org/member.json, no transform, and its code
 	$(TOOLS_VENV)/bin/python scripts/org_template.py

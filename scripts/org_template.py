@@ -243,6 +243,30 @@ def region(name: str) -> Iterator[None]:
             os.environ["AWS_DEFAULT_REGION"] = before
 
 
+# The AWS managed policies SAM attaches, as the translator writes them: in the partition of the Region it runs in.
+MANAGED_POLICY = re.compile(r"^arn:aws(?:-cn|-us-gov)?:iam::aws:policy/(?P<name>.+)$")
+# SAM attaches AWSXrayWriteOnlyAccess in aws and AWSXRayDaemonWriteAccess in aws-cn and aws-us-gov (samtranslator's
+# tracing policy). AWSXRayDaemonWriteAccess exists in all three partitions and grants the same X-Ray writes
+# (AWS managed policy reference, https://docs.aws.amazon.com/aws-managed-policy/latest/reference/ pages
+# AWSXRayDaemonWriteAccess.html and AWSXrayWriteOnlyAccess.html:
+# both allow the same five xray: actions on "*").
+PARTITION_NEUTRAL_POLICY = {"AWSXrayWriteOnlyAccess": "AWSXRayDaemonWriteAccess"}
+
+
+def partition_neutral(node: Any) -> Any:
+    """The translator's literal AWS managed policy ARNs rewritten with ${AWS::Partition}: one member template deploys
+    in aws, aws-cn and aws-us-gov (a StackSet's template is the same in every Region it deploys to)."""
+    if isinstance(node, dict):
+        return {key: partition_neutral(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [partition_neutral(item) for item in node]
+    match = MANAGED_POLICY.match(node) if isinstance(node, str) else None
+    if match is None:
+        return node
+    name = PARTITION_NEUTRAL_POLICY.get(match["name"], match["name"])
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::aws:policy/{name}"}
+
+
 def member_template(
     template_path: Path, layer_build: Path | None, partition_region: str = "us-east-1"
 ) -> tuple[dict[str, Any], list[Artifact]]:
@@ -274,7 +298,8 @@ def member_template(
     template.get("Globals", {}).get("Function", {}).pop("CodeUri", None)
 
     with region(partition_region):
-        expanded: dict[str, Any] = transform(template, {}, NoManagedPolicies())  # type: ignore[arg-type, unused-ignore]
+        translated = transform(template, {}, NoManagedPolicies())  # type: ignore[arg-type, unused-ignore]
+    expanded: dict[str, Any] = partition_neutral(translated)
     for resource in expanded["Resources"].values():
         code = resource.get("Properties", {}).get(CODE.get(resource["Type"], ""))
         if code is not None and code.get("S3Bucket") == STAND_IN_BUCKET:
@@ -312,7 +337,11 @@ Next steps, in the Organization's delegated administrator account for StackSets 
      aws cloudformation create-stack-instances --region $HOME_REGION --stack-set-name {STACK_SET} \\
        --call-as DELEGATED_ADMIN --deployment-targets OrganizationalUnitIds=<ou-id>,<ou-id> --regions <region> \\
        --parameter-overrides ParameterKey=DsseKmsKeyArn,ParameterValue=<the key ARN in that region>
-   New accounts of those organizational units get the stack automatically (--auto-deployment)."""
+   New accounts of those organizational units get the stack automatically (--auto-deployment).
+   China Regions: CloudFormation StackSets cannot use trusted access with AWS Organizations there
+   (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-prereqs.html, its note): use
+   --permission-model SELF_MANAGED with the administration and execution roles, and --accounts instead of
+   --deployment-targets OrganizationalUnitIds."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--partition-region",
         default="us-east-1",
-        help="a Region of the Organization's partition (AWS managed policy ARNs name the partition)",
+        help="the Region the SAM translator runs as (the member template names the partition as ${AWS::Partition})",
     )
     parser.add_argument("--quiet", action="store_true", help="do not print the next steps")
     args = parser.parse_args(argv)

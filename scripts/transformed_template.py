@@ -1,7 +1,11 @@
 """Write template.yaml as CloudFormation sees it after the SAM transform, so cfn-lint can check what SAM generates
 (cfn-lint does not look inside a SAM function's Policies). Run with the tools environment's Python:
 
-    AWS_DEFAULT_REGION=us-east-1 .venv-tools/bin/python scripts/transformed_template.py > .aws-sam/transformed.json
+    AWS_DEFAULT_REGION=us-east-1 .venv-tools/bin/python scripts/transformed_template.py \\
+        > .aws-sam/transformed-us-east-1.json
+
+The SAM translator writes the AWS managed policy ARNs it attaches in the partition of AWS_DEFAULT_REGION (as `sam
+deploy` does, in the stack's Region): `make template-checks` writes one per partition.
 """
 
 from __future__ import annotations

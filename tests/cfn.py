@@ -37,14 +37,30 @@ def load() -> dict[str, Any]:
     return dict(template)
 
 
+def partition_of(region: str) -> str:
+    """The partition of a Region (AWS General Reference, ARNs): cn-* aws-cn, us-gov-* aws-us-gov, others aws."""
+    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
 class Resolved:
-    def __init__(self, parameters: Mapping[str, str] | None = None, template: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        parameters: Mapping[str, str] | None = None,
+        template: dict[str, Any] | None = None,
+        region: str = "us-east-1",
+    ) -> None:
         self.template = template or load()
+        self.region = region
+        self.partition = partition_of(region)
+        self.pseudo = {
+            name: value.replace("arn:aws:", f"arn:{self.partition}:").replace("us-east-1", region)
+            for name, value in PSEUDO.items()
+        } | {"AWS::Region": region, "AWS::Partition": self.partition}
         self.parameters: dict[str, Any] = {}
         for name, spec in self.template["Parameters"].items():
             value = (parameters or {}).get(name, spec.get("Default"))
             if name == "DsseKmsKeyArn" and value is None:
-                value = PLACEHOLDER_KEY  # the key the samples in events/ name
+                value = PLACEHOLDER_KEY.replace("arn:aws:", f"arn:{self.partition}:").replace("us-east-1", region)
             assert value is not None, f"parameter {name} needs a value"
             listed = [item.strip() for item in str(value).split(",")]  # CloudFormation trims list items
             self.parameters[name] = listed if spec["Type"] == "CommaDelimitedList" else str(value)
@@ -105,8 +121,8 @@ class Resolved:
     def _Ref(self, name: str) -> Any:
         if name == "AWS::NoValue":
             return _NO_VALUE
-        if name in PSEUDO:
-            return PSEUDO[name]
+        if name in self.pseudo:
+            return self.pseudo[name]
         if name in self.parameters:
             return self.parameters[name]
         if name.endswith((".Alias", ".Version")):  # SAM: a function's AutoPublishAlias alias, or its version
@@ -115,14 +131,14 @@ class Resolved:
             return f"{self.function_arn(function)}:{alias if what == 'Alias' else '1'}"
         kind = self.resource(name)["Type"]
         return {
-            "AWS::SNS::Topic": f"arn:aws:sns:us-east-1:123456789012:{name}",
-            "AWS::SQS::Queue": f"https://sqs.us-east-1.amazonaws.com/123456789012/{name}",
+            "AWS::SNS::Topic": f"arn:{self.partition}:sns:{self.region}:123456789012:{name}",
+            "AWS::SQS::Queue": f"https://sqs.{self.region}.amazonaws.com/123456789012/{name}",
             "AWS::S3::Bucket": f"dsse-remediation-{name.lower()}",  # bucket names are lower case
         }.get(kind, f"dsse-remediation-{name}")
 
     def function_arn(self, name: str) -> str:
         """A function's unqualified ARN, named as Ref names it."""
-        return f"arn:aws:lambda:us-east-1:123456789012:function:{self._Ref(name)}"
+        return f"arn:{self.partition}:lambda:{self.region}:123456789012:function:{self._Ref(name)}"
 
     def _type(self, name: str) -> str:
         """A resource's type, SAM's generated rules included (an EventBridgeRule event E of function F is rule FE)."""
@@ -144,17 +160,19 @@ class Resolved:
         if attribute == "Arn" and kind in ("AWS::S3::Bucket", "AWS::Serverless::Function", "AWS::IAM::Role"):
             # ARNs the IAM tests compare with the ARNs of real calls: shaped as AWS shapes them.
             return {
-                "AWS::S3::Bucket": f"arn:aws:s3:::{self._Ref(name)}",
+                "AWS::S3::Bucket": f"arn:{self.partition}:s3:::{self._Ref(name)}",
                 "AWS::Serverless::Function": self.function_arn(name),
-                "AWS::IAM::Role": f"arn:aws:iam::123456789012:role/{self._Ref(name)}",
+                "AWS::IAM::Role": f"arn:{self.partition}:iam::123456789012:role/{self._Ref(name)}",
             }[kind]
         service = kind.split("::")[1].lower()
         name_property = (
             self.resource(name).get("Properties", {}).get("Name") if name in self.template["Resources"] else None
         )
         if attribute == "Arn" and kind == "AWS::Events::Rule" and name_property is not None:
-            return f"arn:aws:events:us-east-1:123456789012:rule/{self.value(name_property)}"  # a named rule's ARN
-        return f"arn:aws:{service}:us-east-1:123456789012:{name}" if attribute == "Arn" else f"{name}-{attribute}"
+            # a named rule's ARN
+            return f"arn:{self.partition}:events:{self.region}:123456789012:rule/{self.value(name_property)}"
+        arn = f"arn:{self.partition}:{service}:{self.region}:123456789012:{name}"
+        return arn if attribute == "Arn" else f"{name}-{attribute}"
 
     def _fn_Sub(self, argument: Any) -> str:
         text, variables = (argument, {}) if isinstance(argument, str) else argument
