@@ -111,6 +111,11 @@ def named_resources(template: Resolved) -> set[str]:
     return set(keys) | set(stack) | set(inventories) | {f"{bucket}/*" for bucket in inventories}
 
 
+# The coverage check reads the Organization trails of this account's Organization (homed in the management account).
+ORGANIZATION_TRAILS = "arn:aws:cloudtrail:*:*:trail/*"
+TRAIL_READS = {"cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors"}
+
+
 def canary_bucket_resources(template: Resolved) -> list[str]:
     """The canary bucket and its prefix (CanarySchedule): nothing else of it."""
     bucket = template.value({"Fn::GetAtt": ["CanaryBucket", "Arn"]})
@@ -140,6 +145,10 @@ def test_no_wildcard_actions_and_resources_only_what_parameters_name(protected: 
                     assert set(as_list(statement["Action"])) <= ON_EVERY_RESOURCE, where
                     if statement["Action"] == "s3:CreateJob":
                         assert statement["Condition"] == JOB_TAG_CONDITION, where
+                    continue
+                if resource == ORGANIZATION_TRAILS:  # another account's trail: read-only, this Organization's only
+                    assert set(as_list(statement["Action"])) == TRAIL_READS, where
+                    assert statement["Condition"] == {"StringEquals": {"aws:ResourceOrgID": "${aws:PrincipalOrgID}"}}
                     continue
                 if resource in named_resources(template) or inert(statement, resource, map_patterns(ALL_ON)):
                     continue
