@@ -14,6 +14,7 @@ from dsse_remediation.batch.requests import JobSpec, ManifestFile, create_job_re
 from dsse_remediation.config import BatchSettings, Settings, is_key_arn
 from dsse_remediation.coverage.report import coverage
 from dsse_remediation.findings import Where, asff
+from dsse_remediation.gate.policies import Requester, key_allows
 from dsse_remediation.model import BucketResult, Encryption, KeyResult, ObjectResult, Outcome
 from tests.clock import PinnedClock
 
@@ -175,3 +176,24 @@ def test_only_a_key_arn_gets_a_kms_console_link(reference: str) -> None:
 def test_a_partition_without_a_known_console_gets_no_link() -> None:
     assert partitions.s3_console_url("us-iso-east-1", "b") is None
     assert partitions.kms_console_url("arn:aws-iso:kms:us-iso-east-1:123456789012:key/k") is None
+
+
+def via_s3(service: str) -> dict[str, Any]:
+    """A key policy letting another account decrypt only through the named service (kms:ViaService)."""
+    condition = {"StringEquals": {"kms:ViaService": service, "kms:CallerAccount": "210987654321"}}
+    grant = {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*", "Condition": condition}
+    return {"Version": "2012-10-17", "Statement": [grant]}
+
+
+def test_the_reader_gate_knows_s3s_via_service_in_govcloud_as_in_aws() -> None:
+    reader = Requester(account="210987654321")
+    gov_key = key_arn("us-gov-west-1")
+    assert key_allows(via_s3("s3.us-gov-west-1.amazonaws.com"), gov_key, "kms:Decrypt", reader, "b").allowed
+    assert not key_allows(via_s3("s3.us-gov-east-1.amazonaws.com"), gov_key, "kms:Decrypt", reader, "b").allowed
+
+
+@pytest.mark.parametrize("service", ["s3.cn-north-1.amazonaws.com.cn", "s3.cn-north-1.amazonaws.com"])
+def test_in_china_s3s_via_service_value_is_unknown_so_a_grant_on_it_is_not_taken_as_proven(service: str) -> None:
+    """The KMS guide documents SERVICE.REGION.amazonaws.com; China's endpoints end in amazonaws.com.cn: not guessed."""
+    answer = key_allows(via_s3(service), key_arn("cn-north-1"), "kms:Decrypt", Requester(account="210987654321"), "b")
+    assert not answer.allowed
