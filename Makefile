@@ -30,9 +30,10 @@ $(STAMP):
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e .
 	touch $@
 
-demo: $(STAMP)  ## the product on a local fake AWS (moto's server on 127.0.0.1), then across an Organization
-	$(BIN)/python scripts/demo.py
-	$(BIN)/python scripts/demo_org.py
+demo: REGION ?= us-east-1
+demo: $(STAMP)  ## the product on a local fake AWS (moto's server on 127.0.0.1), then across an Organization; REGION=us-gov-west-1 or cn-north-1 for another partition
+	$(BIN)/python scripts/demo.py --region $(REGION)
+	$(BIN)/python scripts/demo_org.py --region $(REGION)
 
 test: lint typecheck template-checks suite suite-lambda-runtime  ## everything CI runs
 

@@ -39,17 +39,36 @@ if TYPE_CHECKING:
     from dsse_remediation.batch.summary import JobSummary
 
 ROOT = Path(__file__).resolve().parent.parent
+for _path in (str(ROOT), str(ROOT / "layers" / "remediation")):  # this checkout's library, before any installed one
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from dsse_remediation.partitions import dns_suffix, partition_of  # noqa: E402 (after this checkout's path)
+
+
+def demo_region(argv: list[str], environ: dict[str, str] | os._Environ[str]) -> str:
+    """`--region R` (or `--region=R`), else REGION (`make demo REGION=us-gov-west-1`), else us-east-1."""
+    for index, arg in enumerate(argv):
+        if arg == "--region" and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith("--region="):
+            return arg.split("=", 1)[1]
+    return environ.get("REGION") or "us-east-1"
+
+
 MIB = 1024 * 1024
-REGION = "us-east-1"
+REGION = demo_region(sys.argv[1:], os.environ)
+PARTITION = partition_of(REGION)  # aws, aws-us-gov, aws-cn: every ARN the demo writes is in it
+DNS_SUFFIX = dns_suffix(PARTITION)
 ACCOUNT = "123456789012"
-WRITER = "arn:aws:sts::123456789012:assumed-role/data-pipeline/ingest-job"
-ADMIN = "arn:aws:iam::123456789012:user/alice"
-REMEDIATOR = "arn:aws:sts::123456789012:assumed-role/dsse-remediation/ObjectRemediation"
+WRITER = f"arn:{PARTITION}:sts::123456789012:assumed-role/data-pipeline/ingest-job"
+ADMIN = f"arn:{PARTITION}:iam::123456789012:user/alice"
+REMEDIATOR = f"arn:{PARTITION}:sts::123456789012:assumed-role/dsse-remediation/ObjectRemediation"
 OBJECT, BUCKET, KEY = "ObjectRemediationFunction", "BucketRemediationFunction", "KeyGuardFunction"
 JOBS = "BatchJobsFunction"
 # The stack's batch parts, as its outputs name them (a version ARN: the job pins it as is).
-TASK_FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:dsse-remediation-BatchTask:1"
-JOB_ROLE = f"arn:aws:iam::{ACCOUNT}:role/dsse-remediation-BatchJob"
+TASK_FUNCTION = f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:dsse-remediation-BatchTask:1"
+JOB_ROLE = f"arn:{PARTITION}:iam::{ACCOUNT}:role/dsse-remediation-BatchJob"
 REPORTS = "dsse-remediation-reports"
 
 
@@ -152,7 +171,7 @@ def object_event(name: str, bucket: str, key: str, head: dict[str, Any], actor: 
         "x-amz-server-side-encryption-aws-kms-key-id": head.get("SSEKMSKeyId"),
         "x-amz-version-id": head.get("VersionId"),
     }
-    params = {"bucketName": bucket, "Host": f"{bucket}.s3.{REGION}.amazonaws.com", "key": key}
+    params = {"bucketName": bucket, "Host": f"{bucket}.s3.{REGION}.{DNS_SUFFIX}", "key": key}
     return cloudtrail("s3", name, params, {k: v for k, v in response.items() if v}, actor)
 
 
@@ -227,7 +246,7 @@ class EventBus:
             records = [
                 {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
                  "attributes": {}, "messageAttributes": {}, "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
-                 "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:object-events", "awsRegion": REGION}
+                 "eventSourceARN": f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}:object-events", "awsRegion": REGION}
                 for m in batch
             ]  # fmt: skip
             failed = {f["itemIdentifier"] for f in self.invoke(OBJECT, {"Records": records})["batchItemFailures"]}
@@ -312,6 +331,14 @@ class Backfill:
     summary: JobSummary
 
 
+def create_bucket(s3: Any, bucket: str, **params: Any) -> None:
+    """CreateBucket in the demo's Region: outside us-east-1 with its LocationConstraint, as S3 requires
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html)."""
+    if REGION != "us-east-1":
+        params["CreateBucketConfiguration"] = {"LocationConstraint": REGION}
+    s3.create_bucket(Bucket=bucket, **params)
+
+
 def create_estate(s3: Any, kms: Any, sns: Any, sqs: Any) -> Estate:
     key_arn = kms.create_key(Description="DSSE-KMS key (demo)")["KeyMetadata"]["Arn"]
     team_key = kms.create_key(Description="a team's SSE-KMS key")["KeyMetadata"]["Arn"]
@@ -321,15 +348,15 @@ def create_estate(s3: Any, kms: Any, sns: Any, sqs: Any) -> Estate:
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
     for bucket in ("finance-reports", "finance-ledger", "finance-secrets", "scratch-space"):
-        s3.create_bucket(Bucket=bucket)
+        create_bucket(s3, bucket)
     s3.put_bucket_versioning(Bucket="finance-ledger", VersioningConfiguration={"Status": "Enabled"})
     # A public website (its Block Public Access turned off, as every public bucket made since April 2023 needs): DSSE
     # would break every visitor, so the reader-safety gate holds it. A public download bucket whose owner accepted
     # that impact (the tag) is converted, and the acceptance is in its results and alerts.
-    s3.create_bucket(Bucket="legacy-website", ObjectOwnership="ObjectWriter")
+    create_bucket(s3, "legacy-website", ObjectOwnership="ObjectWriter")
     s3.delete_public_access_block(Bucket="legacy-website")
     s3.put_bucket_website(Bucket="legacy-website", WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}})
-    s3.create_bucket(Bucket="legacy-downloads")
+    create_bucket(s3, "legacy-downloads")
     s3.delete_public_access_block(Bucket="legacy-downloads")
     public_read = {
         "Version": "2012-10-17",
@@ -338,7 +365,7 @@ def create_estate(s3: Any, kms: Any, sns: Any, sqs: Any) -> Estate:
                 "Effect": "Allow",
                 "Principal": "*",
                 "Action": "s3:GetObject",
-                "Resource": "arn:aws:s3:::legacy-downloads/*",
+                "Resource": f"arn:{PARTITION}:s3:::legacy-downloads/*",
             }
         ],
     }
@@ -348,20 +375,20 @@ def create_estate(s3: Any, kms: Any, sns: Any, sqs: Any) -> Estate:
         Tagging={"TagSet": [{"Key": "dsse-remediation:accept-reader-impact", "Value": "CHG-1042 (J. Doe, web team)"}]},
     )
     # Objects written before the deployment: no event will ever mention them.
-    s3.create_bucket(Bucket="finance-2019")
+    create_bucket(s3, "finance-2019")
     old_objects = [f"statements/2019-{month:02d}.pdf" for month in range(1, 13)]
     for key in old_objects:
         s3.put_object(Bucket="finance-2019", Key=key, Body=key.encode(), Metadata={"year": "2019"})
     old_before = {key: state(s3, "finance-2019", key) for key in old_objects}
     # A larger bucket from before the deployment: brought in by a backfill on S3 Batch Operations (step 6).
-    s3.create_bucket(Bucket="finance-2018")
+    create_bucket(s3, "finance-2018")
     backfilled = [f"ledgers/2018 q{n % 4 + 1}/entry {n:03d}+final.csv" for n in range(24)]
     for n, key in enumerate(backfilled):
         extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": team_key} if n % 6 == 0 else {}
         s3.put_object(Bucket="finance-2018", Key=key, Body=key.encode(), Metadata={"year": "2018"}, **extra)
     s3.put_object(Bucket="finance-2018", Key="cold/2018-archive.tar", Body=b"cold", StorageClass="GLACIER")
     backfill_before = {key: state(s3, "finance-2018", key) for key in backfilled}
-    s3.create_bucket(Bucket=REPORTS)  # the stack's report bucket: DSSE-KMS under the key
+    create_bucket(s3, REPORTS)  # the stack's report bucket: DSSE-KMS under the key
     dsse_default = {"SSEAlgorithm": "aws:kms:dsse", "KMSMasterKeyID": key_arn}
     s3.put_bucket_encryption(
         Bucket=REPORTS,
@@ -583,6 +610,7 @@ def print_alerts(sqs: Any, inbox: str) -> None:
 def run() -> int:
     import boto3
 
+    print(f"Region {REGION} (partition {PARTITION})")
     with local_aws() as endpoint:
         use_local_aws(endpoint)
         s3: Any = boto3.client("s3", region_name=REGION)
@@ -592,6 +620,7 @@ def run() -> int:
 
         estate = create_estate(s3, kms, sns, sqs)
         key_arn = estate.key_arn
+        print(f"DSSE key {key_arn}, alert topic {estate.topic}")
         bus = deploy(sqs, estate)
         calls = count_calls()
         own_writes = record_own_writes()
@@ -616,7 +645,7 @@ def run() -> int:
         bus.put(
             cloudtrail("s3", "PutBucketEncryption", {"bucketName": "finance-ledger", "encryption": ""}, None, ADMIN)
         )
-        s3.create_bucket(Bucket="finance-archive")
+        create_bucket(s3, "finance-archive")
         bus.put(cloudtrail("s3", "CreateBucket", {"bucketName": "finance-archive"}, None, ADMIN))
 
         # 4. The key path: someone disables the DSSE key; the guard alerts and (KEY_GUARD_REVERT) re-enables it.

@@ -32,7 +32,15 @@ from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-REGION = "us-east-1"
+for _path in (str(ROOT), str(ROOT / "layers" / "remediation"), str(ROOT / "scripts")):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from dsse_remediation.partitions import partition_of  # noqa: E402 (after this checkout's path)
+
+# scripts/demo.py's rule: --region, else REGION (`make demo REGION=...`), else us-east-1.
+REGION: str = importlib.import_module("demo").demo_region(sys.argv[1:], os.environ)
+PARTITION = partition_of(REGION)
 SOURCE, DETAIL_TYPE = "dsse-remediation", "DSSE-KMS remediation result"
 RESULTS_BUS = "dsse-remediation-results"
 RESULTS_LOG_GROUP = "/dsse-remediation/results"
@@ -82,7 +90,7 @@ def forwarding_pattern(security_bus: str) -> dict[str, Any]:
     """ForwardResultsRule's pattern, as template.yaml resolves it for a member with SecurityBusArn set."""
     cfn: Any = importlib.import_module("tests.cfn")
     template = cfn.Resolved(
-        {"DsseKmsKeyArn": "arn:aws:kms:us-east-1:111111111111:key/x", "SecurityBusArn": security_bus}
+        {"DsseKmsKeyArn": f"arn:{PARTITION}:kms:{REGION}:111111111111:key/x", "SecurityBusArn": security_bus}
     )
     pattern: dict[str, Any] = template.resource("ForwardResultsRule")["Properties"]["EventPattern"]
     return pattern
@@ -134,7 +142,7 @@ def run() -> int:
         channel_arn = sqs.get_queue_attributes(QueueUrl=channel, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         logs = security.client("logs")
         logs.create_log_group(logGroupName=RESULTS_LOG_GROUP)
-        log_group_arn = f"arn:aws:logs:{REGION}:{security_account}:log-group:{RESULTS_LOG_GROUP}"
+        log_group_arn = f"arn:{PARTITION}:logs:{REGION}:{security_account}:log-group:{RESULTS_LOG_GROUP}"
         security_pattern = json.dumps({"source": [SOURCE], "detail-type": [DETAIL_TYPE]})
         for rule, target in (("ResultsToTopicRule", channel_arn), ("ResultsToLogsRule", log_group_arn)):
             events.put_rule(Name=rule, EventBusName=RESULTS_BUS, EventPattern=security_pattern)
@@ -144,7 +152,7 @@ def run() -> int:
         members = []
         sts = security.client("sts")
         for name, account in accounts.items():
-            role = f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+            role = f"arn:{PARTITION}:iam::{account}:role/OrganizationAccountAccessRole"
             credentials = sts.assume_role(RoleArn=role, RoleSessionName="stackset-demo")["Credentials"]
             session = boto3.Session(
                 aws_access_key_id=credentials["AccessKeyId"],
@@ -154,7 +162,7 @@ def run() -> int:
             )
             key_arn = session.client("kms").create_key(Description=f"DSSE key of {name}")["KeyMetadata"]["Arn"]
             bucket = f"{name}-records-{account}"
-            session.client("s3").create_bucket(Bucket=bucket)
+            demo_module().create_bucket(session.client("s3"), bucket)
             member_sns, member_sqs = session.client("sns"), session.client("sqs")
             topic = member_sns.create_topic(Name="dsse-alerts")["TopicArn"]
             inbox = member_sqs.create_queue(QueueName="team-channel")["QueueUrl"]
@@ -205,10 +213,16 @@ def run() -> int:
                 args = args | {"SSEKMSKeyId": member.session.client("kms").create_key()["KeyMetadata"]["Arn"]}
             s3.put_object(Bucket=member.bucket, Key=key, Body=f"{member.name} data".encode(), **args)
             head = s3.head_object(Bucket=member.bucket, Key=key)
-            event = demo.object_event("PutObject", member.bucket, key, head, f"arn:aws:sts::{member.account}:{WRITER}")
+            event = demo.object_event(
+                "PutObject", member.bucket, key, head, f"arn:{PARTITION}:sts::{member.account}:{WRITER}"
+            )
             event["detail"]["resources"] = [
-                {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{member.bucket}/{key}"},
-                {"accountId": member.account, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{member.bucket}"},
+                {"type": "AWS::S3::Object", "ARN": f"arn:{PARTITION}:s3:::{member.bucket}/{key}"},
+                {
+                    "accountId": member.account,
+                    "type": "AWS::S3::Bucket",
+                    "ARN": f"arn:{PARTITION}:s3:::{member.bucket}",
+                },
             ]
             [result] = invoke(member, event)["results"]
             after = s3.head_object(Bucket=member.bucket, Key=key)
@@ -260,10 +274,14 @@ def run() -> int:
         # 3. analytics writes into payments' bucket: CloudTrail delivers the event to analytics too. Not its business.
         forwarded_before = count_logged(logs)
         foreign = demo.object_event(
-            "PutObject", payments.bucket, "inbox/from-analytics.csv", {}, f"arn:aws:sts::{analytics.account}:{WRITER}"
+            "PutObject",
+            payments.bucket,
+            "inbox/from-analytics.csv",
+            {},
+            f"arn:{PARTITION}:sts::{analytics.account}:{WRITER}",
         )
         foreign["detail"]["resources"] = [
-            {"accountId": payments.account, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{payments.bucket}"}
+            {"accountId": payments.account, "type": "AWS::S3::Bucket", "ARN": f"arn:{PARTITION}:s3:::{payments.bucket}"}
         ]
         [quiet] = invoke(analytics, foreign)["results"]
         ok &= quiet["outcome"] == "out-of-scope" and count_logged(logs) == forwarded_before

@@ -21,7 +21,7 @@ from dsse_remediation.keyguard import KeyGuard
 from dsse_remediation.remediation import ObjectRemediator
 from tests import aws_fidelity
 from tests.clock import PinnedClock, travelled
-from tests.helpers import AWS_UNSET, FAKE_AWS_ENV, REGION, CallLog, Inbox, Wiring
+from tests.helpers import AWS_UNSET, FAKE_AWS_ENV, REGION, CallLog, Inbox, Wiring, create_bucket
 
 _TRAVEL = pytest.StashKey[AbstractContextManager[float]]()
 _TRAVEL_NOTE = pytest.StashKey[str]()
@@ -38,8 +38,23 @@ def _service_models_read_once() -> Iterator[None]:
         yield
 
 
+# One Region per partition: a test marked `all_partitions` runs in each (its fake AWS, its clients, the functions'
+# AWS_REGION and the ARNs moto makes all in that Region's partition).
+PARTITION_REGIONS = {"aws": "us-east-1", "aws-us-gov": "us-gov-west-1", "aws-cn": "cn-north-1"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`@pytest.mark.all_partitions`: the test once per partition, through the `region` fixture it uses."""
+    if metafunc.definition.get_closest_marker("all_partitions") and "region" in metafunc.fixturenames:
+        regions = list(PARTITION_REGIONS.values())
+        metafunc.parametrize("region", regions, indirect=True, ids=list(PARTITION_REGIONS))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """DSSE_TEST_TIME_TRAVEL=<days>: the whole run, collection included, that far in the future (tests/clock.py)."""
+    config.addinivalue_line(
+        "markers", "all_partitions: run once per partition (us-east-1, us-gov-west-1, cn-north-1) via `region`"
+    )
     config.stash[_TRAVEL] = travelled()
     days = config.stash[_TRAVEL].__enter__()
     if days:
@@ -73,19 +88,29 @@ def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def region(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The Region the test's fake AWS and the functions work in: us-east-1, or each partition's under
+    `all_partitions`. AWS_REGION follows it, as a function's does."""
+    chosen: str = getattr(request, "param", REGION)
+    monkeypatch.setenv("AWS_REGION", chosen)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", chosen)
+    return chosen
+
+
+@pytest.fixture
 def aws() -> Iterator[None]:
     with mock_aws(), aws_fidelity.applied():
         yield
 
 
 @pytest.fixture
-def s3(aws: None) -> Any:
-    return boto3.client("s3", region_name=REGION)
+def s3(aws: None, region: str) -> Any:
+    return boto3.client("s3", region_name=region)
 
 
 @pytest.fixture
-def kms(aws: None) -> Any:
-    return boto3.client("kms", region_name=REGION)
+def kms(aws: None, region: str) -> Any:
+    return boto3.client("kms", region_name=region)
 
 
 @pytest.fixture
@@ -102,15 +127,15 @@ def other_key(kms: Any) -> str:
 
 
 @pytest.fixture
-def bucket(s3: Any) -> str:
-    s3.create_bucket(Bucket="example-protected-bucket")
+def bucket(s3: Any, region: str) -> str:
+    create_bucket(s3, "example-protected-bucket", region)
     return "example-protected-bucket"
 
 
 @pytest.fixture
-def inbox(aws: None) -> Inbox:
-    sns = boto3.client("sns", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
+def inbox(aws: None, region: str) -> Inbox:
+    sns = boto3.client("sns", region_name=region)
+    sqs = boto3.client("sqs", region_name=region)
     topic = sns.create_topic(Name="dsse-alerts")["TopicArn"]
     url = sqs.create_queue(QueueName="security-channel")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -124,8 +149,8 @@ def calls() -> CallLog:
 
 
 @pytest.fixture
-def wiring(dsse_key: str, inbox: Inbox, calls: CallLog) -> Wiring:
-    return Wiring(dsse_key, inbox.topic_arn, calls)
+def wiring(dsse_key: str, inbox: Inbox, calls: CallLog, region: str) -> Wiring:
+    return Wiring(dsse_key, inbox.topic_arn, calls, region=region)
 
 
 @pytest.fixture

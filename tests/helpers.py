@@ -45,7 +45,7 @@ FAKE_AWS_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "DsseRemediationTests",
     "POWERTOOLS_SERVICE_NAME": "dsse-remediation",
 }
-AWS_UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL")
+AWS_UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_USE_FIPS_ENDPOINT")  # FIPS: tests/unit/test_fips.py sets it
 
 
 # --- events ---------------------------------------------------------------------------------------------------------
@@ -60,8 +60,21 @@ def load_event(name: str, **replacements: str) -> Any:
 
 
 def key_ids(dsse_key: str, other_key: str) -> dict[str, str]:
-    """load_event replacements: the placeholder key ids (bare, and inside ARNs) for the test's own keys."""
-    return {PLACEHOLDER_KEY_ID: dsse_key.rsplit("/", 1)[1], PLACEHOLDER_OTHER_KEY_ID: other_key.rsplit("/", 1)[1]}
+    """load_event replacements: the placeholder keys (whole ARNs first, then bare ids) for the test's own keys, and,
+    for keys of another Region or partition, the samples' Region and KMS host for the key's (a CloudTrail event names
+    the Region it happened in)."""
+    replacements = {
+        PLACEHOLDER_KEY: dsse_key,
+        PLACEHOLDER_OTHER_KEY: other_key,
+        PLACEHOLDER_KEY_ID: dsse_key.rsplit("/", 1)[1],
+        PLACEHOLDER_OTHER_KEY_ID: other_key.rsplit("/", 1)[1],
+    }
+    region = dsse_key.split(":")[3]
+    if region != REGION:
+        suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+        replacements[f"kms.{REGION}.amazonaws.com"] = f"kms.{region}.{suffix}"
+        replacements[f'"{REGION}"'] = f'"{region}"'
+    return replacements
 
 
 # A CloudTrail PutObject as the parser reads it: who wrote the object, from where, when (what an alert attributes).
@@ -325,6 +338,14 @@ class Inbox:
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
+def create_bucket(s3: Any, name: str, region: str = REGION, **params: Any) -> None:
+    """CreateBucket in the Region: outside us-east-1 with its LocationConstraint, as S3 requires
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html, "LocationConstraint")."""
+    if region != "us-east-1":
+        params["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    s3.create_bucket(Bucket=name, **params)
+
+
 RECORDED = ("s3", "kms", "sqs")  # SNS is the alert inbox's business: its Publish calls are not counted
 
 
@@ -341,6 +362,7 @@ class Wiring:
     calls: CallLog
     offline: bool = False
     published: list[dict[str, Any]] = field(default_factory=list)
+    region: str = REGION  # the functions' Region (tests/conftest.py `region`: one per partition where parametrised)
 
     def settings(self, **overrides: Any) -> Settings:
         """The test's Settings; the fields of a part (BatchSettings, ResultSharing) may be given flat, e.g.
@@ -355,19 +377,19 @@ class Wiring:
             "account_id": ACCOUNT_ID,
             "object_queue_url": self.object_queue_url,
         }
-        return Settings(**(defaults | {"region": REGION} | overrides))
+        return Settings(**(defaults | {"region": self.region} | overrides))
 
     @property
     def object_queue_url(self) -> str:
         """The object queue a sweep feeds (created on first use, on fake AWS)."""
         if self.offline:
             return PLACEHOLDER_QUEUE_URL
-        sqs = boto3.client("sqs", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=self.region)
         url: str = sqs.create_queue(QueueName="object-events")["QueueUrl"]
         return url
 
     def client(self, service: str, region: str | None = None) -> Any:
-        client = boto3.client(service, region_name=region or REGION)
+        client = boto3.client(service, region_name=region or self.region)
         if service in RECORDED:
             client.meta.events.register(f"before-parameter-build.{service}", self.calls)
         if self.offline:

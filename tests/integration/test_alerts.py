@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from dsse_remediation.alerts import SCHEMA
 from dsse_remediation.model import ObjectRequest, answer
+from dsse_remediation.partitions import partition_of
 from tests.helpers import WRITER, put
 
 
+@pytest.mark.all_partitions
 def test_remediated_alert_has_subject_schema_attribution_and_attributes(
-    s3: Any, bucket: str, dsse_key: str, make_remediator: Any, inbox: Any
+    s3: Any, bucket: str, dsse_key: str, make_remediator: Any, inbox: Any, region: str
 ) -> None:
     put(s3, bucket, "reports/q3.csv")
 
@@ -26,7 +30,8 @@ def test_remediated_alert_has_subject_schema_attribution_and_attributes(
     }
     body = alert["body"]
     assert body["schema"] == SCHEMA
-    assert (body["account"], body["region"]) == ("123456789012", "us-east-1")
+    assert (body["account"], body["region"]) == ("123456789012", region)
+    assert dsse_key.startswith(f"arn:{partition_of(region)}:kms:{region}:123456789012:key/")  # moto: the partition's
     assert body["encryptionBefore"] == {"algorithm": "AES256", "kmsKeyId": None}
     assert body["encryptionAfter"] == {"algorithm": "aws:kms:dsse", "kmsKeyId": dsse_key}
     assert body["versionIdAfter"] == result.version_id_after

@@ -7,18 +7,18 @@ from typing import Any
 import pytest
 
 from dsse_remediation.reporting import HandlerFailed
-from tests.helpers import inject_error, invoke, key_ids, load_event
+from tests.helpers import create_bucket, inject_error, invoke, key_ids, load_event
 from tests.lambda_context import LambdaContext, load_function
 
 
 @pytest.fixture
-def environment(monkeypatch: pytest.MonkeyPatch, dsse_key: str, inbox: Any, s3: Any) -> None:
+def environment(monkeypatch: pytest.MonkeyPatch, dsse_key: str, inbox: Any, s3: Any, region: str) -> None:
     monkeypatch.setenv("DSSE_KMS_KEY", dsse_key)
     monkeypatch.setenv("ALERT_TOPIC_ARN", inbox.topic_arn)
     monkeypatch.setenv("EXCLUDED_BUCKETS", "example-excluded-*")
     monkeypatch.setenv("ACCOUNT_ID", "123456789012")
-    s3.create_bucket(Bucket="example-protected-bucket")
-    s3.create_bucket(Bucket="example-excluded-bucket")
+    create_bucket(s3, "example-protected-bucket", region)
+    create_bucket(s3, "example-excluded-bucket", region)
 
 
 class TestBucketHandler:
@@ -26,6 +26,7 @@ class TestBucketHandler:
     def function(self, environment: None) -> Any:
         return load_function("bucket_remediation")
 
+    @pytest.mark.all_partitions
     @pytest.mark.parametrize(
         ("sample", "expected"),
         [
@@ -105,6 +106,7 @@ class TestKeyGuardHandler:
     def function(self, environment: None) -> Any:
         return load_function("key_guard")
 
+    @pytest.mark.all_partitions
     @pytest.mark.parametrize(
         ("sample", "expected"),
         [
@@ -124,6 +126,7 @@ class TestKeyGuardHandler:
 
         assert [r["outcome"] for r in answer["results"]] == [expected]
 
+    @pytest.mark.all_partitions
     def test_manual_payload(self, function: Any, dsse_key: str, other_key: str) -> None:
         answer = invoke(function, load_event("manual-key.json", **key_ids(dsse_key, other_key)))
 

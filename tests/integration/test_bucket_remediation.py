@@ -15,6 +15,7 @@ from dsse_remediation.aws.sqs import QueueNotAccepted
 from dsse_remediation.config import Mode
 from dsse_remediation.exceptions import AwsFailure, InvalidRequest
 from dsse_remediation.model import BucketRequest, Outcome, SweepStep, Trigger
+from dsse_remediation.partitions import partition_of
 from dsse_remediation.triggers import parse_object_event
 from tests.helpers import REGION, Response, inject_error, put, snapshot, tls_only
 
@@ -38,6 +39,7 @@ def assert_dsse_default(s3: Any, bucket: str, key_arn: str) -> None:
     assert rule["BucketKeyEnabled"] is False
 
 
+@pytest.mark.all_partitions
 @pytest.mark.parametrize(
     ("situation", "algorithm", "key", "bucket_key"),
     [
@@ -71,6 +73,7 @@ def test_resets_the_default_to_dsse_under_the_key(
     assert (result.after.algorithm, result.after.kms_key_id) == (DSSE_RULE, dsse_key)
 
 
+@pytest.mark.all_partitions
 def test_new_objects_then_land_dsse_under_the_key(
     s3: Any, bucket: str, dsse_key: str, make_bucket_remediator: Any
 ) -> None:
@@ -82,6 +85,7 @@ def test_new_objects_then_land_dsse_under_the_key(
     assert (after.encryption, after.kms_key_id) == (DSSE_RULE, dsse_key)
 
 
+@pytest.mark.all_partitions
 def test_compliant_bucket_costs_one_read_and_no_write(
     s3: Any, bucket: str, dsse_key: str, make_bucket_remediator: Any, calls: Any, inbox: Any
 ) -> None:
@@ -94,6 +98,7 @@ def test_compliant_bucket_costs_one_read_and_no_write(
     assert inbox.messages() == []
 
 
+@pytest.mark.all_partitions
 def test_keeps_blocked_encryption_types(s3: Any, bucket: str, dsse_key: str, make_bucket_remediator: Any) -> None:
     rule = {
         "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
@@ -174,6 +179,7 @@ def test_unknown_bucket_is_gone_and_invalid_name_refused(make_bucket_remediator:
         remediator.handle(BucketRequest("ab"))
 
 
+@pytest.mark.all_partitions
 def test_alert_names_who_changed_it_and_the_configuration_before_and_after(
     s3: Any, bucket: str, dsse_key: str, other_key: str, make_bucket_remediator: Any, inbox: Any
 ) -> None:
@@ -207,15 +213,18 @@ def test_alert_names_who_changed_it_and_the_configuration_before_and_after(
 class TestPreventionPolicy:
     """Opt-in: deny writes that ask for other encryption; everything relying on the default keeps working."""
 
+    @pytest.mark.all_partitions
     def test_the_policy_written_is_the_prevention_statements_the_unit_tests_evaluate(
-        self, s3: Any, bucket: str, dsse_key: str, make_bucket_remediator: Any
+        self, s3: Any, bucket: str, dsse_key: str, make_bucket_remediator: Any, region: str
     ) -> None:
-        """tests/unit/test_prevention.py checks what these statements deny; this is the policy S3 is given."""
+        """tests/unit/test_prevention.py checks what these statements deny; this is the policy S3 is given, on the
+        bucket's objects in its Region's partition."""
         result = make_bucket_remediator(prevention_policy=True).handle(BucketRequest(bucket))
 
         written = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
         assert result.policy_change == "added"
         assert written == prevention.merged(None, bucket, dsse_key)[0]
+        assert {st["Resource"] for st in written["Statement"]} == {f"arn:{partition_of(region)}:s3:::{bucket}/*"}
 
     def test_merge_keeps_foreign_statements_and_is_idempotent(
         self, s3: Any, bucket: str, make_bucket_remediator: Any, calls: Any

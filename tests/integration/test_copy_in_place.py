@@ -14,6 +14,7 @@ from dsse_remediation.triggers import parse_object_event
 from tests.helpers import REGION, assert_remediated, error_answer, load_event, once_before, put, snapshot
 
 
+@pytest.mark.all_partitions
 @pytest.mark.parametrize(
     ("source", "encryption"),
     [
@@ -40,6 +41,7 @@ def test_remediates_and_keeps_bytes_metadata_headers_tags_class_redirect(
     assert_remediated(before, snapshot(s3, bucket, "reports/q3.csv"), dsse_key)
 
 
+@pytest.mark.all_partitions
 def test_compliant_object_is_left_alone(s3: Any, bucket: str, dsse_key: str, make_remediator: Any, calls: Any) -> None:
     put(s3, bucket, "ok.csv", ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=dsse_key)
     before = snapshot(s3, bucket, "ok.csv")
@@ -51,6 +53,7 @@ def test_compliant_object_is_left_alone(s3: Any, bucket: str, dsse_key: str, mak
     assert snapshot(s3, bucket, "ok.csv") == before
 
 
+@pytest.mark.all_partitions
 def test_alias_configuration_is_compared_as_the_key_arn(
     s3: Any, bucket: str, dsse_key: str, make_remediator: Any
 ) -> None:
@@ -75,6 +78,7 @@ def test_per_bucket_key_map_chooses_the_bucket_category_key(
     assert_remediated(before, snapshot(s3, "secrets-payments", "api-keys.json"), other_key)
 
 
+@pytest.mark.all_partitions
 def test_encryption_context_is_sent_with_the_copy(s3: Any, bucket: str, make_remediator: Any, calls: Any) -> None:
     put(s3, bucket, "ctx.csv")
     sent: list[dict[str, Any]] = []

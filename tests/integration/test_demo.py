@@ -12,11 +12,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_script(name: str) -> subprocess.CompletedProcess[str]:
+def run_script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
     """scripts/<name> as `make demo` runs it, with no AWS or Powertools setting of the test run."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_")) and k != "REGION"}
     return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / name)],
+        [sys.executable, str(ROOT / "scripts" / name), *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -68,3 +68,18 @@ def test_the_organization_demo_reaches_the_security_account_from_both_members() 
     assert done.stdout.count(" remediated ") >= 3  # both members' writes and the on-call fix, in the channel
     assert "ACTIVE/FAILED -> ARCHIVED/PASSED" in done.stdout  # a finding raised by the dry run, resolved
     assert "seen by analytics: out-of-scope, nothing forwarded" in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("region", "partition"), [("us-gov-west-1", "aws-us-gov"), ("cn-north-1", "aws-cn")])
+def test_the_demos_pass_in_govcloud_and_china_with_that_partitions_arns(region: str, partition: str) -> None:
+    """`make demo REGION=us-gov-west-1` (or cn-north-1): the same product, every ARN in the Region's partition."""
+    done = run_script("demo.py", "--region", region)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Region {region} (partition {partition})" in done.stdout
+    assert f"DSSE key arn:{partition}:kms:{region}:123456789012:key/" in done.stdout
+    assert "RESULT: everything in scope is DSSE-KMS under the key" in done.stdout
+    organization = run_script("demo_org.py", "--region", region)
+    assert organization.returncode == 0, organization.stdout + organization.stderr
+    assert "RESULT: every member remediated locally, the security account saw it all" in organization.stdout

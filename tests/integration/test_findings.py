@@ -26,6 +26,7 @@ from dsse_remediation.aws.securityhub import SecurityHub
 from dsse_remediation.config import Mode
 from dsse_remediation.findings import FindingImportFailed, Findings, Where
 from dsse_remediation.model import BucketRequest, Encryption, ObjectRequest, ObjectResult, Outcome, Source, Trigger
+from dsse_remediation.partitions import partition_of
 from dsse_remediation.scope import Scope
 from dsse_remediation.wiring import App
 from tests.helpers import ACCOUNT_ID, REGION, WRITER, Response, Wiring, inject_error, put
@@ -35,8 +36,8 @@ PARTNER = "210987654321"  # another account of the Organization, owner of a buck
 
 
 @pytest.fixture
-def hub(aws: None) -> Any:
-    return boto3.client("securityhub", region_name=REGION)
+def hub(aws: None, region: str) -> Any:
+    return boto3.client("securityhub", region_name=region)
 
 
 @pytest.fixture
@@ -51,8 +52,9 @@ class BatchUpdateFindings:
     (`requests`). Registered on a client: `provide-client-params` keeps the request (already checked against the
     service model), `before-call` answers it."""
 
-    def __init__(self) -> None:
+    def __init__(self, region: str = REGION) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.region = region
 
     def register(self, client: Any) -> None:
         client.meta.events.register(
@@ -62,7 +64,7 @@ class BatchUpdateFindings:
 
     def answer(self, **_: Any) -> Any:
         request = self.requests[-1]
-        stored = securityhub_backends[ACCOUNT_ID][REGION].findings
+        stored = securityhub_backends[ACCOUNT_ID][self.region].findings
         processed, unprocessed = [], []
         for identifier in request["FindingIdentifiers"]:
             wanted = (identifier["Id"], identifier["ProductArn"])
@@ -79,8 +81,8 @@ class BatchUpdateFindings:
 
 
 @pytest.fixture
-def resolving() -> BatchUpdateFindings:
-    return BatchUpdateFindings()
+def resolving(region: str) -> BatchUpdateFindings:
+    return BatchUpdateFindings(region)
 
 
 @pytest.fixture
@@ -105,9 +107,19 @@ def findings(hub: Any) -> list[dict[str, Any]]:
     return list(hub.get_findings()["Findings"])
 
 
+@pytest.mark.all_partitions
 def test_an_unremediable_object_raises_a_finding_its_remediation_resolves(
-    s3: Any, bucket: str, dsse_key: str, app: Any, hub: Any, resolving: BatchUpdateFindings, errors: list[Exception]
+    s3: Any,
+    bucket: str,
+    dsse_key: str,
+    app: Any,
+    hub: Any,
+    resolving: BatchUpdateFindings,
+    errors: list[Exception],
+    region: str,
 ) -> None:
+    partition = partition_of(region)
+    product = f"arn:{partition}:securityhub:{region}:{ACCOUNT_ID}:product/{ACCOUNT_ID}/default"
     put(s3, bucket, "ledger.csv")
     first = app()
     inject_error(first.object_store.client, "CopyObject", "KMS.DisabledException", 400)
@@ -124,7 +136,12 @@ def test_an_unremediable_object_raises_a_finding_its_remediation_resolves(
         "HIGH",
     )
     assert raised["Resources"] == [
-        {"Type": "AwsS3Object", "Id": f"arn:aws:s3:::{bucket}/ledger.csv", "Partition": "aws", "Region": REGION}
+        {
+            "Type": "AwsS3Object",
+            "Id": f"arn:{partition}:s3:::{bucket}/ledger.csv",
+            "Partition": partition,
+            "Region": region,
+        }
     ]
     assert raised["ProductFields"] == {
         "dsse-remediation/outcome": "unremediable",
@@ -133,7 +150,7 @@ def test_an_unremediable_object_raises_a_finding_its_remediation_resolves(
         "dsse-remediation/actor": WRITER.actor,
     }
     assert (raised["ProductArn"], raised["AwsAccountId"], raised["GeneratorId"]) == (
-        PRODUCT,
+        product,
         ACCOUNT_ID,
         "dsse-remediation",
     )
@@ -150,7 +167,7 @@ def test_an_unremediable_object_raises_a_finding_its_remediation_resolves(
     assert raised["Workflow"] == {"Status": "NEW"}
     assert resolved["Workflow"] == {"Status": "RESOLVED"}
     assert resolving.requests == [
-        {"FindingIdentifiers": [{"Id": raised["Id"], "ProductArn": PRODUCT}], "Workflow": {"Status": "RESOLVED"}}
+        {"FindingIdentifiers": [{"Id": raised["Id"], "ProductArn": product}], "Workflow": {"Status": "RESOLVED"}}
     ]
     assert errors == []
 

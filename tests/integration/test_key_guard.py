@@ -31,6 +31,7 @@ def state(kms: Any, key: str) -> tuple[str, bool]:
     ]
 
 
+@pytest.mark.all_partitions
 class TestRevertOff:
     """The default: alert, change nothing, say what a human must run."""
 
@@ -63,6 +64,7 @@ class TestRevertOff:
         }
 
 
+@pytest.mark.all_partitions
 class TestRevertOn:
     def test_disable_key_is_undone(self, kms: Any, dsse_key: str, make_key_guard: Any, on_event: Any) -> None:
         kms.disable_key(KeyId=dsse_key)
@@ -201,6 +203,7 @@ def test_events_on_other_keys_are_ignored_quickly(make_key_guard: Any, on_event:
     assert inbox.messages() == []
 
 
+@pytest.mark.all_partitions
 def test_manual_payload_reports_the_keys_state(kms: Any, dsse_key: str, make_key_guard: Any, inbox: Any) -> None:
     guard = make_key_guard()
     healthy = guard.handle(parse_key_event({"keyArn": dsse_key}).requests[0])

@@ -12,6 +12,7 @@ from dsse_remediation.reporting import HandlerFailed
 from tests.helpers import (
     PLACEHOLDER_KEY,
     PLACEHOLDER_OTHER_KEY,
+    create_bucket,
     inject_error,
     invoke,
     load_event,
@@ -27,12 +28,12 @@ def load_handler() -> ModuleType:
 
 
 @pytest.fixture
-def handler(monkeypatch: pytest.MonkeyPatch, bucket: str, dsse_key: str, inbox: Any, s3: Any) -> Any:
+def handler(monkeypatch: pytest.MonkeyPatch, bucket: str, dsse_key: str, inbox: Any, s3: Any, region: str) -> Any:
     monkeypatch.setenv("DSSE_KMS_KEY", dsse_key)
     monkeypatch.setenv("ALERT_TOPIC_ARN", inbox.topic_arn)
     monkeypatch.setenv("EXCLUDED_BUCKETS", "example-excluded-*")
     monkeypatch.setenv("ACCOUNT_ID", "123456789012")
-    s3.create_bucket(Bucket="example-excluded-bucket")
+    create_bucket(s3, "example-excluded-bucket", region)
     return load_handler()
 
 
@@ -40,6 +41,7 @@ def event(name: str, dsse_key: str, other_key: str) -> Any:
     return load_event(name, **{PLACEHOLDER_KEY: dsse_key, PLACEHOLDER_OTHER_KEY: other_key})
 
 
+@pytest.mark.all_partitions
 @pytest.mark.parametrize(
     ("sample", "key", "expected"),
     [

@@ -184,6 +184,7 @@ class TestMultipartPath:
         assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
+@pytest.mark.all_partitions
 class TestUnremediable:
     """Reported and alerted, never crashed, nothing written."""
 
@@ -278,6 +279,7 @@ def test_access_denied_on_the_logged_key_tries_the_decoded_key(
     assert snapshot(s3, bucket, "a b.txt").kms_key_id == dsse_key
 
 
+@pytest.mark.all_partitions
 def test_deleted_object_is_gone_not_failed(bucket: str, make_remediator: Any, inbox: Any) -> None:
     result = make_remediator().handle(ObjectRequest(bucket, ("deleted.csv",)))
 
@@ -285,6 +287,7 @@ def test_deleted_object_is_gone_not_failed(bucket: str, make_remediator: Any, in
     assert inbox.messages() == []
 
 
+@pytest.mark.all_partitions
 @pytest.mark.parametrize("mode", ["dry-run", "alert-only"])
 def test_dry_run_and_alert_only_change_nothing(
     s3: Any, bucket: str, make_remediator: Any, calls: Any, inbox: Any, mode: str

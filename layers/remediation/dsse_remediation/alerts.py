@@ -30,6 +30,10 @@ plus the fields of its resource type:
              percentDsseUnderKey {objects, bytes}, objects/bytes {total, notDsseUnderKey}, noncurrentDebt, unmeasured},
              generatedAt, key, report, leastConverted; outcome compliant (nothing left) or failed
 
+The e-mail rendering (`text_body`) of an object, bucket or key alert links the resource in the AWS Management Console of
+its own partition (partitions.py: console.aws.amazon.com, console.amazonaws-us-gov.com, console.amazonaws.cn); the JSON
+body carries no link.
+
 Message attributes for subscription filter policies: severity, outcome, resourceType, and bucket or keyArn.
 Object contents and user-metadata values never appear in an alert.
 
@@ -52,6 +56,7 @@ from urllib.parse import quote
 
 from .exceptions import AwsFailure
 from .model import CRITICAL, BucketResult, Clock, KeyResult, ObjectResult, Outcome, Result, answer, truncate, utc_now
+from .partitions import kms_console_url, s3_console_url
 
 log = logging.getLogger(__name__)
 SCHEMA = "dsse-remediation.alert/v1"
@@ -107,6 +112,9 @@ class Alert:
                 f"Done by:     {t['actor'] or 'unknown'} from {t['sourceIp'] or 'unknown'}"
                 f" at {t['eventTime'] or 'unknown'} ({t['eventName'] or t['source']})"
             )
+        link = console_link(b)
+        if link:
+            lines.append(f"Console:     {link}")
         lines += [
             f"Account:     {b['account'] or '-'}  Region: {b['region'] or '-'}  Mode: {b['mode']}",
             "",
@@ -303,6 +311,19 @@ def subject(title: str, resource: str) -> str:
     """`<title>: <resource>`, made ASCII (non-ASCII and control characters percent-encoded) and cut to SNS's limit."""
     safe = quote(resource, safe="/:+-_.~!$&'()*,;=@ ")
     return truncate(f"{title}: {safe}", _SUBJECT_LIMIT - 1)
+
+
+def console_link(body: dict[str, Any]) -> str | None:
+    """The resource's page in the console of the alert's partition: an object's or a bucket's (in the alert's Region,
+    the functions' own, where the bucket is), a key's (its ARN's partition and Region); None for other resources or
+    without a Region."""
+    kind, region = body.get("resourceType"), body.get("region")
+    if kind == "kms-key" and isinstance(body.get("keyArn"), str):
+        return kms_console_url(body["keyArn"])
+    if kind in ("object", "bucket") and isinstance(region, str) and region and isinstance(body.get("bucket"), str):
+        key = body.get("key") if kind == "object" else None
+        return s3_console_url(region, body["bucket"], key if isinstance(key, str) else None)
+    return None
 
 
 def _describe(encryption: dict[str, Any] | None) -> str:

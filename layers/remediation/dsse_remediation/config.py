@@ -69,7 +69,7 @@ def _check_key_reference(variable: str, value: str) -> str:
         return value
     raise ConfigError(
         f"{variable}={value!r} is not a KMS key reference: expected a key ARN "
-        "(arn:aws:kms:<region>:<account>:key/<id>), an alias (alias/<name>), an alias ARN or a key id"
+        "(arn:<partition>:kms:<region>:<account>:key/<id>), an alias (alias/<name>), an alias ARN or a key id"
     )
 
 
@@ -114,7 +114,7 @@ class BatchSettings:
         role = self.job_role_arn
         if role is not None and not is_role_arn(role):
             raise ConfigError(
-                f"BATCH_JOB_ROLE_ARN={role!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>; "
+                f"BATCH_JOB_ROLE_ARN={role!r} is not an IAM role ARN (arn:<partition>:iam::<account>:role/<name>; "
                 f"{ROLE_NAME_RULES})"
             )
 
@@ -355,11 +355,14 @@ def parse_bucket_key_map(raw: str) -> tuple[tuple[str, str], ...]:
             continue
         pattern, sep, key = (side.strip() for side in item.partition("="))
         if not sep or not pattern or not key:
-            raise ConfigError(f"BUCKET_KEY_MAP entry {item!r} is not pattern=keyArn (e.g. finance-*=arn:aws:kms:...)")
+            raise ConfigError(
+                f"BUCKET_KEY_MAP entry {item!r} is not pattern=keyArn (e.g. finance-*=arn:<partition>:kms:...)"
+            )
         Scope.parse(pattern, "", variable=f"BUCKET_KEY_MAP[{pattern!r}]")
         if not is_key_arn(key):
             raise ConfigError(
-                f"BUCKET_KEY_MAP[{pattern!r}]={key!r} is not a key ARN (arn:aws:kms:<region>:<account>:key/<id>)"
+                f"BUCKET_KEY_MAP[{pattern!r}]={key!r} is not a key ARN "
+                "(arn:<partition>:kms:<region>:<account>:key/<id>)"
             )
         pairs.append((pattern, key))
     return tuple(pairs)

@@ -57,6 +57,8 @@ from typing import Any, Protocol
 
 from .exceptions import AwsFailure
 from .model import BucketResult, Clock, Failure, ObjectResult, Outcome, Source, truncate, utc_now
+from .partitions import partition_of as partition_of  # re-exported: coverage_check, cli/org_status import it here
+from .partitions import s3_bucket_arn
 
 log = logging.getLogger(__name__)
 
@@ -123,17 +125,11 @@ class Where:
 
     @property
     def product_arn(self) -> str:
-        """The account's own product: findings a customer imports from its own account
-        (https://docs.aws.amazon.com/securityhub/latest/userguide/asff-required-attributes.html#ProductArn)."""
+        """The account's own product: findings a customer imports from its own account,
+        `arn:<partition>:securityhub:<region>:<account>:product/<account>/default`, the partition the Region's
+        (https://docs.aws.amazon.com/securityhub/latest/userguide/asff-required-attributes.html#ProductArn; the
+        GovCloud ARN format: https://docs.aws.amazon.com/govcloud-us/latest/UserGuide/using-govcloud-arns.html)."""
         return f"arn:{self.partition}:securityhub:{self.region}:{self.account}:product/{self.account}/default"
-
-
-def partition_of(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 def s3_uri(result: Recorded) -> str:
@@ -157,7 +153,7 @@ def asff(result: Recorded, where: Where, now: datetime, created: str | None = No
     title = titles[result.outcome] if active else _RESOLVED_TITLES[kind]
     severity = {"Label": _SEVERITY[result.outcome] if active else "INFORMATIONAL", "Original": result.outcome.value}
     stamp = timestamp(now)
-    arn = f"arn:{where.partition}:s3:::{uri.removeprefix('s3://')}"
+    arn = s3_bucket_arn(where.partition, uri.removeprefix("s3://"))  # a bucket's, or with /<key> its object's
     return {
         "SchemaVersion": SCHEMA_VERSION,
         "Id": finding_id(where, result),

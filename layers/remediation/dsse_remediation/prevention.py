@@ -15,6 +15,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from .partitions import AWS, partition_of_arn, s3_object_arn
+
 SID_ALGORITHM = "DsseRemediationDenyOtherEncryption"
 SID_KEY = "DsseRemediationDenyOtherKmsKey"
 OUR_SIDS = frozenset({SID_ALGORITHM, SID_KEY})
@@ -23,8 +25,7 @@ KEY_HEADER = "s3:x-amz-server-side-encryption-aws-kms-key-id"
 
 
 def statements(bucket: str, key_arn: str) -> list[dict[str, Any]]:
-    partition = key_arn.split(":")[1]
-    objects = f"arn:{partition}:s3:::{bucket}/*"
+    objects = s3_object_arn(partition_of_arn(key_arn) or AWS, bucket, "*")  # the key's partition is the bucket's
 
     def deny(sid: str, condition: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -165,7 +165,7 @@ def parse_key_event(event: Any) -> Parsed[KeyEvent]:
     if _is_manual(event, MANUAL_KEY_FIELDS, "keyArn"):
         if not is_key_arn(event["keyArn"]):
             raise InvalidEvent(
-                "field 'keyArn' must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), "
+                "field 'keyArn' must be a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>), "
                 f"got {event['keyArn']!r}"
             )
         return Parsed((KeyEvent(key_arns=(event["keyArn"],), dry_run=event.get("dryRun", False)),))

@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from .alerts import Alerts, Context
-from .aws import clients
+from .aws import clients, fips
 from .aws.kms import KeyRing, KmsGateway
 from .aws.s3_objects import ObjectStore
 from .aws.sns import SnsPublisher
@@ -82,8 +82,13 @@ class App:
         on_alert_error: OnAlertError | None = None,
         clock: Clock = utc_now,
     ) -> App:
-        """What a Lambda builds at cold start: Settings from its environment variables (ConfigError names a bad one)."""
-        return cls(Settings.from_env(env), client, on_alert_error, clock)
+        """What a Lambda builds at cold start: Settings from its environment variables (ConfigError names a bad one).
+        With FIPS endpoints on (AWS_USE_FIPS_ENDPOINT=true, the template's UseFipsEndpoints), a Region lacking a FIPS
+        endpoint for a service the product calls fails here, naming each, not at the first event (aws/fips.py)."""
+        settings = Settings.from_env(env)
+        if fips.fips_on():
+            fips.require_fips(settings.region)
+        return cls(settings, client, on_alert_error, clock)
 
     def client(self, service: str, region: str | None = None) -> Any:
         """One client per service and Region for the life of the App."""

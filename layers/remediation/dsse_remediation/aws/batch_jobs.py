@@ -70,7 +70,7 @@ class BatchJobs:
         found = _FUNCTION_ARN.fullmatch(function_arn)
         if not found:
             raise InvalidRequest(
-                f"{function_arn!r} is not a Lambda function ARN (arn:aws:lambda:<region>:<account>:...)"
+                f"{function_arn!r} is not a Lambda function ARN (arn:<partition>:lambda:<region>:<account>:...)"
             )
         base, qualifier = found["base"], found["qualifier"]
         if qualifier is None or qualifier == "$LATEST":
@@ -142,5 +142,5 @@ def job_status(job: Mapping[str, Any]) -> JobStatus:
 
 
 def bucket_name(bucket_arn: str) -> str:
-    """`arn:aws:s3:::name` -> `name` (a bare name is returned as it is)."""
+    """`arn:<partition>:s3:::name` -> `name` (a bare name is returned as it is)."""
     return bucket_arn.split(":::", 1)[1] if ":::" in bucket_arn else bucket_arn

@@ -91,6 +91,12 @@ def add_account(parser: argparse.ArgumentParser) -> None:
     account.add_argument("--profile", help="AWS profile (else the standard boto3 credential chain)")
     account.add_argument("--region", help="AWS Region (else AWS_REGION / the profile's; else the key ARN's)")
     account.add_argument(
+        "--fips",
+        action="store_true",
+        help="call every service on its FIPS endpoint (as AWS_USE_FIPS_ENDPOINT=true); a Region without one for a "
+        "service the command may call is refused before any call, naming the services",
+    )
+    account.add_argument(
         "--role-arn",
         type=role_arn,
         metavar="ARN",

@@ -26,9 +26,9 @@ from botocore.credentials import CredentialProvider, CredentialResolver, Refresh
 from botocore.exceptions import ClientError, ProfileNotFound
 
 from .. import USER_AGENT
-from ..aws import clients, errors
+from ..aws import clients, errors, fips
 from ..config import Settings
-from ..exceptions import AwsFailure
+from ..exceptions import AwsFailure, ConfigError
 from ..model import Clock, utc_now
 from ..wiring import App
 from .arguments import DEFAULT_SESSION_NAME, UsageError
@@ -117,28 +117,53 @@ def open_session(args: argparse.Namespace) -> boto3.session.Session:
     if session is None:
         role = Role.of(args)
         try:
-            session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
+            core = botocore.session.Session(profile=args.profile)
+            if getattr(args, "fips", False):  # every client of the session, the CLI's own and any other command's
+                core.set_config_variable("use_fips_endpoint", True)
+            session = boto3.session.Session(botocore_session=core, region_name=args.region)
         except ProfileNotFound as exc:
             raise UsageError(str(exc)) from None
         if role is not None:
-            session = assume(session, role, args.profile)
+            check_fips(args, session, args.region)  # AssumeRole is the run's first call: checked before it
+            session = assume(session, role, args.profile, getattr(args, "fips", False))
         args.aws_session = session
     return session
 
 
-def client_config(pool_size: int = 10) -> Config:
+def client_config(pool_size: int = 10, use_fips: bool = False) -> Config:
     """Every CLI client's configuration: the library's retries, the CLI's user agent, a connection pool as large as
-    the work runs in parallel (10 to 256)."""
-    return clients.config(f"{USER_AGENT} cli", max(10, min(pool_size, 256)))
+    the work runs in parallel (10 to 256); with `--fips`, botocore's FIPS endpoints (use_fips_endpoint). Without it,
+    AWS_USE_FIPS_ENDPOINT or the profile's use_fips_endpoint still apply: botocore reads them itself."""
+    config = clients.config(f"{USER_AGENT} cli", max(10, min(pool_size, 256)))
+    return config.merge(Config(use_fips_endpoint=True)) if use_fips else config
 
 
-def assume(caller: boto3.session.Session, role: Role, profile: str | None = None) -> boto3.session.Session:
+def fips_wanted(args: argparse.Namespace, session: boto3.session.Session | None = None) -> bool:
+    """--fips, or botocore's own setting on the session (AWS_USE_FIPS_ENDPOINT, the profile's use_fips_endpoint)."""
+    if getattr(args, "fips", False):
+        return True
+    return fips.fips_on(session._session if session is not None else None)
+
+
+def check_fips(args: argparse.Namespace, session: boto3.session.Session, region: str | None) -> None:
+    """With FIPS endpoints wanted, every service the CLI may call must have one in the Region: refused (UsageError,
+    naming them) before any call. The Region: --region, else the session's."""
+    if fips_wanted(args, session):
+        try:
+            fips.require_fips(region or session.region_name)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+
+
+def assume(
+    caller: boto3.session.Session, role: Role, profile: str | None = None, use_fips: bool = False
+) -> boto3.session.Session:
     """A session on the role's credentials: AssumeRole now (a refusal is one clear error), and again whenever
     botocore finds them close to their expiry. The new session keeps the profile's configuration and Region."""
     sts = caller.client(
         "sts",
         region_name=caller.region_name or STS_FALLBACK_REGION.get(role.partition, "us-east-1"),
-        config=client_config(),
+        config=client_config(use_fips=use_fips),
     )
     request: dict[str, str] = {"RoleArn": role.arn, "RoleSessionName": role.session_name}
     if role.external_id:
@@ -159,6 +184,8 @@ def assume(caller: boto3.session.Session, role: Role, profile: str | None = None
 
     credentials = RefreshableCredentials.create_from_metadata(fetch(), fetch, "assume-role")
     core = botocore.session.Session(profile=profile)
+    if use_fips:
+        core.set_config_variable("use_fips_endpoint", True)
     core.register_component("credential_provider", CredentialResolver([_Assumed(credentials)]))
     return boto3.session.Session(botocore_session=core, region_name=caller.region_name)
 
@@ -182,7 +209,8 @@ def stack_environment(args: argparse.Namespace) -> dict[str, str]:
     session = open_session(args)
     if not session.region_name:
         raise UsageError("no AWS Region for --stack: pass --region or set AWS_REGION")
-    cloudformation = session.client("cloudformation", config=client_config())
+    check_fips(args, session, session.region_name)
+    cloudformation = session.client("cloudformation", config=client_config(use_fips=getattr(args, "fips", False)))
     try:
         [stack] = cloudformation.describe_stacks(StackName=args.stack)["Stacks"]
     except ClientError as exc:
@@ -224,7 +252,8 @@ def connect(
     settings = dataclasses.replace(settings, region=region)
     if (role := Role.of(args)) is not None:  # the run works in the role's account, whatever ACCOUNT_ID says
         settings = dataclasses.replace(settings, account_id=role.account)
-    config = client_config(pool_size)
+    check_fips(args, session, region)
+    config = client_config(pool_size, use_fips=getattr(args, "fips", False))
 
     def client(service: str, in_region: str | None) -> Any:
         return session.client(service, region_name=in_region, config=config)  # type: ignore[call-overload]
@@ -244,6 +273,6 @@ def connect(
 
 
 def arn_region(reference: str) -> str | None:
-    """The Region of an ARN (`arn:aws:kms:REGION:...`); None for an alias or a bare key id."""
+    """The Region of an ARN (`arn:<partition>:kms:REGION:...`); None for an alias or a bare key id."""
     parts = reference.split(":")
     return parts[3] if reference.startswith("arn:") and len(parts) > 4 and parts[3] else None

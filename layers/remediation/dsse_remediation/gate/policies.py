@@ -38,6 +38,7 @@ from enum import StrEnum
 from typing import Any
 
 from dsse_remediation.gate import iam
+from dsse_remediation.partitions import dns_suffix
 
 MEANING_OF_PUBLIC = (
     "https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html"
@@ -278,7 +279,11 @@ def _may_cover(principal: Any, requester: Requester) -> bool:
 def _context(requester: Requester, key_arn: str, bucket: str | None) -> dict[str, str]:
     """What is known of the request S3 makes to KMS; a key absent here is unknown, never taken as absent."""
     parts = key_arn.split(":")
-    context = {"kms:viaservice": f"s3.{parts[3]}.amazonaws.com"} if len(parts) > 3 and parts[3] else {}
+    # kms:ViaService is "SERVICE.REGION.amazonaws.com" (kms developer guide, conditions-kms.html#conditions-kms-via-
+    # service); the value S3 presents in the China Regions (their endpoints end in amazonaws.com.cn) is not documented
+    # there, so outside the partitions whose endpoints end in amazonaws.com it is unknown rather than guessed.
+    suffix_known = len(parts) > 3 and parts[3] and dns_suffix_of(parts[1]) == "amazonaws.com"
+    context = {"kms:viaservice": f"s3.{parts[3]}.amazonaws.com"} if suffix_known else {}
     if bucket and len(parts) > 1:  # DSSE has no Bucket Keys: the context is each object's ARN
         context["kms:encryptioncontext:aws:s3:arn"] = f"arn:{parts[1]}:s3:::{bucket}/*"
     known = {
@@ -445,3 +450,11 @@ def _covers_every_object(resources: Any, bucket: str, partition: str) -> bool:
     """A pattern ending in `*` that matches `arn:...:bucket/` matches every key after it as well."""
     everything = f"arn:{partition}:s3:::{bucket}/"
     return any(p.endswith("*") and iam.glob(p).fullmatch(everything) for p in iam.strings(resources))
+
+
+def dns_suffix_of(partition: str) -> str | None:
+    """The partition's endpoint DNS suffix; None for a partition botocore does not know."""
+    try:
+        return dns_suffix(partition)
+    except ValueError:
+        return None

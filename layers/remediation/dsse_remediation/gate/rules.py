@@ -44,6 +44,7 @@ from dsse_remediation.gate import policies
 from dsse_remediation.gate.facts import ALL_USERS, AUTHENTICATED_USERS, LOG_DELIVERY, BucketAccess, PublicAccessBlock
 from dsse_remediation.gate.policies import Grantee, Kind, Requester
 from dsse_remediation.gate.safety import Finding, ReaderVerdict
+from dsse_remediation.partitions import AWS, partition_of_arn
 
 _S3 = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/"
 WEBSITE = _S3 + "WebsiteEndpoints.html"
@@ -444,5 +445,5 @@ def _side_effects(access: BucketAccess, shared: list[Grantee]) -> tuple[Finding,
 
 
 def _partition(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[1] if len(parts) > 1 and parts[1] else "aws"
+    """The key ARN's partition (the bucket's: a bucket's key is in its partition); `aws` for a key not named by ARN."""
+    return partition_of_arn(arn) or AWS
