@@ -43,7 +43,7 @@ from ..model import Clock, Failure, Outcome, utc_now
 from .arguments import EVENT_BUS_ARN, EXIT_ATTENTION, EXIT_OK, UsageError
 from .console import Console
 from .org_chain import CHAIN_TYPES, Chain, ChainRow, Schedules, Seen
-from .session import client_config, open_session
+from .session import check_fips, client_config, open_session
 
 # The member template's parameters a row shows, by the name of the row's field.
 PARAMETERS = {
@@ -433,10 +433,11 @@ def run_org_status(args: argparse.Namespace, console: Console, clock: Clock = ut
     end = clock()
     start = end - timedelta(hours=args.hours)
     session = open_session(args)
-    config = client_config()
+    config = client_config(use_fips=getattr(args, "fips", False))
     region = args.region or session.region_name
     if not region:
         raise UsageError("no AWS Region: pass --region or set AWS_REGION (the StackSet's administration Region)")
+    check_fips(args, session, region)  # before the first call: every service without a FIPS endpoint named
     reader = OrganizationReader(
         session.client("organizations", region_name=region, config=config),
         session.client("cloudformation", region_name=region, config=config),
