@@ -250,7 +250,7 @@ def test_a_sampled_inventory_states_its_interval_as_an_estimate() -> None:
     text = " ".join(parse(render(posture(bucket("example-protected-bucket", source=source)))).all_text.split())
 
     assert "Estimate, not a count" in text
-    assert "400 of 1000000 DSSE-KMS versions" in text
+    assert "400 of 1,000,000 DSSE-KMS versions" in text
     assert "a 95 % confidence interval of 87.00 % to 93.00 %" in text
     assert "S3 Inventory of 2026-12-05T01:00:00Z" in text
 
@@ -279,7 +279,28 @@ def test_bytes_are_shown_in_binary_units(count: int, shown: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "shown"),
-    [(100, "100 %"), (99.999, "99.99 %"), (0, "0.00 %"), (None, "n/a"), (float("nan"), "n/a"), (True, "n/a")],
+    [
+        (100, "100.00 %"),
+        (99.999, "99.99 %"),
+        (0.004, "< 0.01 %"),
+        (0, "0.00 %"),
+        (None, "n/a"),
+        (float("nan"), "n/a"),
+        (True, "n/a"),
+    ],
 )
 def test_percentages_are_rounded_down_and_absent_ones_say_so(value: Any, shown: str) -> None:
     assert percent(value) == shown
+
+
+def test_a_sliver_of_bytes_stays_visible_in_its_bar() -> None:
+    tiny = bucket("example-protected-bucket")
+    tiny["current"]["bytes"] = counts(dsse_key=10**12, not_encrypted=1)
+    page = parse(render(posture(tiny)))
+    chart = next(
+        c for c in page.named("svg") if "example-protected-bucket: bytes by state, current" in str(c.get("aria-label"))
+    )
+
+    assert "Not encrypted 1 B (< 0.01 %)" in str(chart["aria-label"])
+    widths = [float(str(attrs["width"])) for attrs in page.named("rect")]
+    assert min(widths) >= 0.99  # 1 of 600 units, scaled by 600/601

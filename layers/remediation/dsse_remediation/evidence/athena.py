@@ -238,9 +238,13 @@ def posture_query(table: str, dt: str, *, all_versions: bool = True) -> str:
     """Objects and bytes per bucket, current (is_latest) or noncurrent, and EncryptionStatus, of one report.
 
     Delete markers are left out (they have no size and no encryption). `CAST(size AS bigint)` reads both the CSV
-    table's string column and the ORC/Parquet bigint. With `all_versions=False` (an inventory of current versions,
-    which has no IsLatest or IsDeleteMarker column) every row counts as current. One row per (bucket, current,
-    encryption_status); DSSE-KMS rows still need their key checked (see the module docstring).
+    table's string column and the ORC/Parquet bigint: the Open CSV SerDe recognizes BOOLEAN, BIGINT, INT and DOUBLE
+    but not an empty value in a numeric column (Athena User Guide, csv-serde), which is why the documented CSV table
+    declares size a string; the only rows with an empty size, delete markers, are filtered out before the cast.
+
+    With `all_versions=False` (an inventory of current versions, which has no IsLatest or IsDeleteMarker column)
+    every row counts as current. One row per (bucket, is_current, encryption_status); DSSE-KMS rows still need their
+    key checked (see the module docstring).
     """
     name, partition = require_table(table), require_dt(dt)
     current = "is_latest" if all_versions else "true"

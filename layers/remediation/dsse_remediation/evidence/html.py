@@ -94,11 +94,14 @@ def human_bytes(count: int) -> str:
 
 
 def percent(value: Any) -> str:
-    """A percentage rounded down to two decimals: '99.99 %'; 'n/a' when the document has none (nothing counted)."""
+    """A percentage rounded down to two decimals ('99.99 %'), '< 0.01 %' for a sliver, 'n/a' when the document has
+    none (nothing counted)."""
     if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
         return "n/a"
     if value >= 100:
-        return "100 %"
+        return "100.00 %"
+    if 0 < value < 0.01:
+        return "< 0.01 %"  # a share that exists is never shown as none
     return f"{math.floor(value * 100) / 100:.2f} %"
 
 
@@ -135,11 +138,14 @@ def _bar(label: str, counts: Mapping[str, int], states: Sequence[str]) -> str:
         body.append(
             f'<rect x="0" y="0" width="{_BAR_WIDTH}" height="{_BAR_HEIGHT}" fill="#eeeeee" stroke="#999999"></rect>'
         )
+    # A state that holds any byte gets at least 1 of the 600 units, so a sliver stays visible; the rest scale down.
+    raw = {state: max(counts[state] / total * _BAR_WIDTH, 1.0) for state in states if counts[state]} if total else {}
+    scale = _BAR_WIDTH / sum(raw.values()) if raw else 1.0
     x = 0.0
     for state in states:
         if not counts[state]:
             continue
-        width = counts[state] / total * _BAR_WIDTH
+        width = raw[state] * scale
         tip = f"{LABELS[state]}: {human_bytes(counts[state])} ({_share(counts[state], total)})"
         body.append(
             f'<rect x="{x:.3f}" y="0" width="{width:.3f}" height="{_BAR_HEIGHT}" fill="{COLORS[state]}" '
@@ -297,8 +303,8 @@ def _source(source: Mapping[str, Any]) -> str:
         confidence = sample.get("confidence")
         level = f"{confidence * 100:g} %" if isinstance(confidence, int | float) else "unstated"
         lines.append(
-            f"<p><strong>Estimate, not a count:</strong> the key of {_e(_int(sample.get('checked')))} of "
-            f"{_e(_int(sample.get('population')))} DSSE-KMS versions was checked; "
+            f"<p><strong>Estimate, not a count:</strong> the key of {_int(sample.get('checked')):,} of "
+            f"{_int(sample.get('population')):,} DSSE-KMS versions was checked; "
             f"{_e(_fraction(sample.get('dsseKeyShare')))} of them are under the key, a {_e(level)} confidence "
             f"interval of {_e(_fraction(sample.get('low')))} to {_e(_fraction(sample.get('high')))}. "
             "The counts of the DSSE-KMS states below are extrapolated from that sample.</p>"
