@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -347,6 +348,33 @@ class TestInventory:
         assert (sample["checked"], sample["population"], sample["confidence"]) == (3, 3, 0.95)
         assert sample["dsseKeyShare"] == sample["low"] == sample["high"] == round(2 / 3, 6)  # all read: exact
         assert code == 1
+
+
+class TestEvidence:
+    def test_html_is_one_offline_file_with_every_bucket(self, seeded: Any, run: Any, tmp_path: Path) -> None:
+        page = tmp_path / "posture.html"
+
+        code, _ = posture(run, f"s3://{BUCKET}", f"s3://{PLAIN}", "--source", "scan", "--html", str(page))
+
+        html = page.read_text(encoding="utf-8")
+        parser = HTMLParser()
+        parser.feed(html)  # parses whole
+        assert code == 1
+        assert BUCKET in html
+        assert PLAIN in html
+        assert "<svg" in html
+        assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+        assert "https://" not in html
+
+    def test_athena_sql_for_the_report_is_printed_and_nothing_is_read(self, seeded: Any, s3: Any, run: Any) -> None:
+        manifest = deliver(s3, {"one.csv.gz": gz_csv(inventory_rows(seeded))}, CSV_SCHEMA)
+
+        code, out, _ = run("posture", "--from-inventory", manifest, "--athena-sql")
+
+        assert code == 0
+        assert f"LOCATION 's3://{DESTINATION}/{BUCKET}/all-versions/hive/'" in out
+        assert "CREATE EXTERNAL TABLE s3_inventory_posture_versioned" in out
+        assert "WHERE dt = '2026-01-02-01-00'" in out
 
 
 def columnar(rows: list[list[str]], file_format: str) -> tuple[bytes, str]:

@@ -296,6 +296,15 @@ def add_posture(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help=f"HeadObject calls at once, 1-{MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY})",
     )
     posture.add_argument("--report", metavar="FILE.csv", help="write one CSV row per bucket and state")
+    posture.add_argument(
+        "--html", metavar="FILE", help="write the evidence: one self-contained HTML file (no network, inline SVG)"
+    )
+    posture.add_argument(
+        "--athena-sql",
+        action="store_true",
+        help="print the Amazon Athena table (CREATE EXTERNAL TABLE over the report's hive/ folder) and the posture "
+        "query for each bucket's inventory report, instead of reading it here (DSSE-KMS keys still need HeadObject)",
+    )
 
 
 def add_backfill(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

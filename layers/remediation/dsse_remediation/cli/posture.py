@@ -15,6 +15,7 @@ import argparse
 import csv
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -25,13 +26,13 @@ from ..batch.inventory import parse_s3_uri
 from ..exceptions import AwsFailure, InvalidRequest
 from ..findings import partition_of
 from ..model import Clock, Failure, utc_now
-from ..posture.document import CSV_FIELDS, BucketPosture, Estate, csv_rows, text
+from ..posture.document import CSV_FIELDS, BucketPosture, Estate, csv_rows, iso, text
 from ..posture.inventory import Manifest, Row, rows
 from ..posture.survey import Survey
 from ..posture.tally import BucketTally
 from ..scope import is_valid_bucket_name
 from ..wiring import App
-from .arguments import PROG, UsageError
+from .arguments import EXIT_OK, PROG, UsageError
 from .console import Console
 from .pool import Tally, run_pool
 from .session import connect, load_settings
@@ -68,6 +69,8 @@ def parse_buckets(args: argparse.Namespace) -> list[str]:
             raise UsageError(str(exc)) from None
     elif not args.all and not names:
         raise UsageError("name the buckets (s3://BUCKET ...), or --all, or --from-inventory s3://.../manifest.json")
+    if args.athena_sql and args.source == "scan":
+        raise UsageError("--athena-sql queries an inventory report: not with --source scan")
     if args.sample and args.source == "scan":
         raise UsageError("--sample applies to an inventory's DSSE-KMS rows: not with --source scan")
     return list(dict.fromkeys(names))
@@ -153,18 +156,19 @@ class Posture:
             error=error,
         )
 
-    def newest_report(self, bucket: str) -> str | None:
+    def newest_report(self, bucket: str, required: bool = False) -> str | None:
         """The manifest of the newest report of a usable inventory configuration of the bucket; None: scan it (or,
         with --source inventory, an error)."""
         try:
             configurations = self.inventories.configurations(bucket)
         except AwsFailure as exc:
-            if self.args.source == "inventory":
+            if required or self.args.source == "inventory":
                 raise
             self.console.notice(f"s3://{bucket}: its inventory configurations could not be read ({exc}): scanning")
             return None
         usable = [config for config in configurations if _usable(config)]
-        if configurations and not usable and self.args.source == "auto":
+        required = required or self.args.source == "inventory"
+        if configurations and not usable and not required:
             self.console.notice(
                 f"s3://{bucket}: no inventory configuration usable for posture (enabled, whole bucket, all versions, "
                 "with the Encryption field): scanning"
@@ -173,7 +177,7 @@ class Posture:
             report = self.inventories.newest_report(config)
             if report is not None:
                 return report.manifest_uri
-        if self.args.source == "inventory":
+        if required:
             raise InvalidRequest(
                 f"s3://{bucket} has no usable S3 Inventory report (an enabled configuration of the whole bucket, "
                 "all versions, with the Encryption field, that has delivered a report): use --source scan"
@@ -248,6 +252,10 @@ def run_posture(
         except AwsFailure as exc:
             what = "no such bucket" if exc.failure is Failure.GONE else "cannot be read"
             raise UsageError(f"s3://{name}: {what} (HeadBucket: {exc}); nothing was surveyed") from None
+    if args.athena_sql:
+        console.out.write(athena_sql(posture, names))
+        console.out.flush()
+        return EXIT_OK
     generated_at = clock()
     surveyed = tuple(posture.bucket(name, args.from_inventory) for name in names)
     console.draw([])
@@ -271,7 +279,32 @@ def run_posture(
     return estate.exit_code
 
 
+def athena_sql(posture: Posture, names: list[str]) -> str:
+    """Per bucket, the table over its report's hive/ folder and the query of that report (evidence/athena.py)."""
+    from ..evidence.athena import dt_of, posture_query, table_ddl
+
+    parts = []
+    for name in names:
+        uri = posture.args.from_inventory or posture.newest_report(name, required=True)
+        if uri is None:  # newest_report(required=True) raises instead
+            raise InvalidRequest(f"s3://{name} has no inventory report")
+        manifest = posture.manifest(uri)
+        location = uri.rsplit("/", 2)[0] + "/hive/"  # .../SOURCE/CONFIG-ID/<stamp>/manifest.json -> .../hive/
+        table = "s3_inventory_" + re.sub(r"[^a-z0-9]", "_", name.lower())
+        if manifest.date is None:
+            raise InvalidRequest(f"{uri}: neither creationTimestamp nor a dated folder says when the report was made")
+        parts.append(f"-- s3://{name}: the S3 Inventory report of {iso(manifest.date)} ({uri})\n")
+        parts.append(table_ddl(table, location, manifest.file_format, manifest.columns) + "\n")
+        parts.append(posture_query(table, dt_of(manifest.date), all_versions=manifest.versions) + "\n")
+    return "".join(parts)
+
+
 def write_files(args: argparse.Namespace, estate: Estate, document: dict[str, Any]) -> None:
+    if args.html:
+        from ..evidence.html import render
+
+        with open(args.html, "w", encoding="utf-8") as out:
+            out.write(render(document))
     if args.report:
         with open(args.report, "w", newline="", encoding="utf-8") as out:
             writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
