@@ -19,6 +19,7 @@ import gzip
 import hashlib
 import io
 import json
+import random
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
@@ -28,6 +29,7 @@ from urllib.parse import quote_plus
 import pytest
 from moto.s3.responses import S3Response
 
+from dsse_remediation.cli import posture as posture_command
 from dsse_remediation.cli.commands import main
 from tests.helpers import ACCOUNT_ID
 from tests.integration.test_backstop import _inventory_optional_fields_as_a_list  # noqa: F401 (moto's OptionalFields)
@@ -347,6 +349,25 @@ class TestInventory:
         sample = document["buckets"][0]["source"]["sample"]
         assert (sample["checked"], sample["population"], sample["confidence"]) == (3, 3, 0.95)
         assert sample["dsseKeyShare"] == sample["low"] == sample["high"] == round(2 / 3, 6)  # all read: exact
+        assert code == 1
+
+    def test_a_partial_sample_estimates_the_split_and_cannot_prove_compliance(
+        self, seeded: Any, s3: Any, run: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(posture_command, "default_rng", lambda bucket: random.Random(18))
+        manifest = deliver(s3, {"one.csv.gz": gz_csv(inventory_rows(seeded))}, CSV_SCHEMA)
+
+        code, document = posture(run, "--from-inventory", manifest, "--sample", "2")
+
+        [bucket] = document["buckets"]
+        sample = bucket["source"]["sample"]
+        assert (sample["checked"], sample["population"]) == (2, 3)
+        assert sample["low"] <= sample["dsseKeyShare"] <= sample["high"]
+        assert sample["high"] - sample["low"] > 0.5  # two draws say little, and the interval shows it
+        dsse = ("dsse-key", "dsse-other-key")
+        assert sum(bucket[part]["objects"][state] for part in ("current", "noncurrent") for state in dsse) == 3
+        assert sum(bucket[part]["bytes"][state] for part in ("current", "noncurrent") for state in dsse) == 110
+        assert bucket["current"]["objects"]["sse-kms"] == 1  # the other states are counted, not estimated
         assert code == 1
 
 

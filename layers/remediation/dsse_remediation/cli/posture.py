@@ -30,7 +30,7 @@ from ..posture.document import CSV_FIELDS, BucketPosture, Estate, csv_rows, iso,
 from ..posture.inventory import Manifest, Row, rows
 from ..posture.survey import Survey
 from ..posture.tally import BucketTally
-from ..scope import is_valid_bucket_name
+from ..scope import BUCKET_NAME_RULES, is_valid_bucket_name
 from ..wiring import App
 from .arguments import EXIT_OK, PROG, UsageError
 from .console import Console
@@ -54,7 +54,7 @@ def parse_buckets(args: argparse.Namespace) -> list[str]:
         if key:
             raise UsageError(f"{uri}: posture surveys whole buckets: give s3://{name}")
         if not is_valid_bucket_name(name):
-            raise UsageError(f"{uri!r}: {name!r} is not a valid S3 bucket name")
+            raise UsageError(f"{uri!r}: {name!r} is not a valid S3 bucket name ({BUCKET_NAME_RULES})")
         names.append(name)
     if args.all and names:
         raise UsageError("give s3://BUCKET ... or --all, not both")
@@ -236,12 +236,13 @@ def caller_arn(app: App) -> str | None:
 
 
 def run_posture(
-    args: argparse.Namespace, console: Console, clock: Clock = utc_now, rng: RngFactory = default_rng
+    args: argparse.Namespace, console: Console, clock: Clock = utc_now, rng: RngFactory | None = None
 ) -> int:
+    """`rng`: a bucket's random generator for `--sample` (default_rng, read when called: a test seeds it)."""
     names = parse_buckets(args)
     settings = load_settings(args, os.environ)
     app = connect(args, settings, args.concurrency, clock=clock)
-    posture = Posture(args, app, console, rng)
+    posture = Posture(args, app, console, rng or default_rng)
     if args.all:
         names = buckets_in_scope(app)
     elif not names:  # --from-inventory alone: the manifest's source bucket
