@@ -44,6 +44,7 @@ class InventoryConfiguration:
     frequency: str  # Daily | Weekly
     destination: str  # the destination bucket's name
     prefix: str  # the destination prefix, "" for none
+    versions: str = "All"  # IncludedObjectVersions: All | Current
 
     @property
     def folder(self) -> str:
@@ -142,4 +143,5 @@ def _configuration(bucket: str, config: Mapping[str, Any]) -> InventoryConfigura
         frequency=str((config.get("Schedule") or {}).get("Frequency", "")),
         destination=bucket_name(str(destination.get("Bucket", ""))),
         prefix=str(destination.get("Prefix") or "").strip("/"),
+        versions=str(config.get("IncludedObjectVersions") or "All"),
     )

@@ -178,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_backfill(commands)
     add_org_status(commands)
     add_coverage(commands)
+    add_posture(commands)
     return parser
 
 
@@ -258,6 +259,58 @@ def add_coverage(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     add_output(coverage)
     add_account(coverage)
+
+
+def add_posture(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    posture = commands.add_parser(
+        "posture",
+        parents=[configuration(alerts=False)],
+        help="per bucket: objects and bytes DSSE-KMS under the key or not, current and noncurrent versions",
+        description="Per bucket, objects and bytes by state (dsse-key, dsse-other-key, sse-kms, sse-s3, sse-c, "
+        "not-encrypted) for current and noncurrent versions (delete markers not counted), from a scan "
+        "(ListObjectVersions, HeadObject per version) or an S3 Inventory report (DSSE-KMS rows read with HeadObject "
+        "for their key), with the noncurrent-version debt and the lifecycle rule that would retire it (printed, "
+        "never applied). Read-only.",
+        epilog="exit codes: 0 every version in scope is DSSE-KMS under the key; 1 something is not, a bucket could "
+        "not be read, or a sample leaves it uncertain; 2 usage error (nothing read or written); 130 interrupted",
+    )
+    posture.add_argument("buckets", nargs="*", metavar="S3_URI", help="s3://bucket: whole buckets")
+    posture.add_argument("--all", action="store_true", help="every in-scope bucket of the account in the Region")
+    posture.add_argument(
+        "--from-inventory",
+        metavar="S3_URI",
+        help="an S3 Inventory report's manifest.json (s3://.../manifest.json): one bucket's figures from it",
+    )
+    posture.add_argument(
+        "--source",
+        choices=("auto", "scan", "inventory"),
+        default="auto",
+        help="auto: the newest report of the bucket's own usable inventory configuration, else a scan (default)",
+    )
+    posture.add_argument(
+        "--sample",
+        type=positive,
+        metavar="N",
+        help="with an inventory: read only N random DSSE-KMS versions per bucket and ESTIMATE the dsse-key / "
+        "dsse-other-key split (95%% Wilson interval)",
+    )
+    posture.add_argument(
+        "--concurrency",
+        type=concurrency,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"HeadObject calls at once, 1-{MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY})",
+    )
+    posture.add_argument("--report", metavar="FILE.csv", help="write one CSV row per bucket and state")
+    posture.add_argument(
+        "--html", metavar="FILE", help="write the evidence: one self-contained HTML file (no network, inline SVG)"
+    )
+    posture.add_argument(
+        "--athena-sql",
+        action="store_true",
+        help="print the Amazon Athena table (CREATE EXTERNAL TABLE over the report's hive/ folder) and the posture "
+        "query for each bucket's inventory report, instead of reading it here (DSSE-KMS keys still need HeadObject)",
+    )
 
 
 def add_backfill(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

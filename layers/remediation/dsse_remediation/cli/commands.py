@@ -170,6 +170,10 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock = utc_now) -> int:
             from .coverage import run_coverage
 
             return run_coverage(args, console, clock)
+        if args.command == "posture":
+            from .posture import run_posture
+
+            return run_posture(args, console, clock)
         return run_resources(args, console, clock)
     except (UsageError, ConfigError, InvalidRequest) as exc:
         console.notice(str(exc))
