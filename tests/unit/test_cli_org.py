@@ -222,6 +222,9 @@ class TestOutput:
             KEY,
             "off",
             "false",
+            "-",  # coverage, canary and posture: no window given to build_rows
+            "-",
+            "-",
             "none",
         ]
         assert lines[-1] == (
@@ -260,7 +263,13 @@ class TestOutput:
             "key": KEY,
             "securityBus": "",
             "securityHubFindings": "false",
+            "coverageSchedule": None,
+            "canarySchedule": None,
+            "canarySloSeconds": None,
             "forwardsToSecurityBus": None,  # not checked: no --security-bus
+            "coverage": None,  # no window given to build_rows
+            "canary": None,
+            "posture": None,
             "outcomes": {"failed": 1},
             "problems": ["1 failed"],
         }
