@@ -192,7 +192,8 @@ ACCEPT_HELP = (
 def add_org_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status = commands.add_parser(
         "org-status",
-        help="per account and Region of the Organization: the member stack, its mode and key, recent outcomes",
+        help="per account and Region of the Organization: the member stack, its mode and key, its coverage, canary "
+        "and posture, recent outcomes",
         description="One row per active account of the Organization and Region the StackSet targets: whether the "
         "member stack is deployed (the stack instance's status), its Mode, key (DsseKmsKeyArn), SecurityBusArn and "
         "SecurityHubFindings (the instance's parameter overrides over the StackSet's parameters), and with "
