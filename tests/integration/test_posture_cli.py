@@ -117,7 +117,13 @@ class TestScan:
             "bytes": counts(dsse_key=60, sse_s3=10),
         }
         assert bucket["percentDsseUnderKey"] == {"objects": round(100 * 2 / 6, 4), "bytes": round(100 * 80 / 210, 4)}
-        assert bucket["source"] == {"kind": "scan", "inventoryDate": None, "manifest": None, "sample": None}
+        assert bucket["source"] == {
+            "kind": "scan",
+            "inventoryDate": None,
+            "manifest": None,
+            "sample": None,
+            "noncurrentListed": True,
+        }
         assert code == 1
         assert document["exitCode"] == 1
         assert document["compliant"] is False

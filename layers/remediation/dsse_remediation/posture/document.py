@@ -48,6 +48,7 @@ class BucketPosture:
     manifest: str | None = None
     estimate: Estimate | None = None
     error: str | None = None
+    noncurrent_listed: bool = True  # False: an inventory of current versions only (IncludedObjectVersions Current)
 
     @property
     def compliant(self) -> bool:
@@ -63,6 +64,7 @@ class BucketPosture:
                 "inventoryDate": iso(self.inventory_date),
                 "manifest": self.manifest,
                 "sample": self.estimate.answer() if self.estimate is not None else None,
+                "noncurrentListed": self.noncurrent_listed,
             },
             "current": tally.current.answer(),
             "noncurrent": tally.noncurrent.answer(),
@@ -196,6 +198,8 @@ def bucket_text(bucket: BucketPosture) -> list[str]:
     lines = [f"s3://{bucket.bucket}  key {bucket.key_arn}", f"  source: {source}"]
     if bucket.error:
         lines.append(f"  ERROR: {bucket.error}")
+    if not bucket.noncurrent_listed:
+        lines.append("  the report lists current versions only (IncludedObjectVersions Current): no noncurrent count")
     if bucket.estimate is not None:
         low, high = bucket.estimate.interval()
         lines.append(
