@@ -584,6 +584,41 @@ def report_buckets(s3: Any, estate: Estate) -> bool:
     return ok
 
 
+def report_posture() -> bool:
+    """7. The posture an auditor keeps: `dsse-remediate posture --all` over the demo's in-scope buckets (a scan: every
+    version read with HeadObject), the evidence file written beside the build. Every bucket is 100 % DSSE under its
+    key but the one the reader-safety gate held, whose objects stay SSE-S3 until someone accepts the impact."""
+    from dsse_remediation import cli
+
+    evidence = ROOT / ".aws-sam" / "demo" / "posture.html"
+    evidence.parent.mkdir(parents=True, exist_ok=True)
+    print("\nPosture (`dsse-remediate posture --all --html .aws-sam/demo/posture.html`):")
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        code = cli.main(["posture", "--all", "--region", REGION, "--html", str(evidence), "--output", "json"])
+    document = json.loads(output.getvalue())
+    def down(percent: float) -> str:  # two decimals, rounded down like the document: never 100.00 while any is left
+        return f"{int(percent * 100) / 100:6.2f}"
+
+    for bucket in document["buckets"]:
+        share = bucket["percentDsseUnderKey"]
+        left = {state: n for state, n in bucket["current"]["objects"].items() if n and state != "dsse-key"}
+        noncurrent = sum(bucket["noncurrent"]["objects"].values())
+        print(
+            f"  {bucket['bucket']:<18} {down(share['bytes'])} % of bytes, {down(share['objects'])} % of objects DSSE "
+            f"under its key; {noncurrent} noncurrent version(s)" + (f"; left: {left}" if left else "")
+        )
+    total = document["total"]["percentDsseUnderKey"]
+    print(
+        f"  estate: {down(total['bytes']).strip()} % of bytes, {down(total['objects']).strip()} % of objects DSSE "
+        f"under the key; evidence: {evidence.relative_to(ROOT)}"
+    )
+    # What is left is what the demo left on purpose: the bucket the gate held, the versioned ledger's old version (the
+    # noncurrent debt: the lifecycle rule is printed, never applied) and the GLACIER object the backfill reported.
+    left = {bucket["bucket"] for bucket in document["buckets"] if not bucket["compliant"]}
+    return code == 1 and left == {*HELD, "finance-ledger", "finance-2018"} and evidence.stat().st_size > 0
+
+
 def reader_impact(message: str) -> str | None:
     """The alert body's readerImpact (the SNS message is the JSON body, or per protocol with a "default")."""
     try:
@@ -679,6 +714,7 @@ def run() -> int:
         versions = s3.list_object_versions(Bucket="finance-ledger")["Versions"]
         print(f"Versioned bucket: {len(versions)} versions of ledger/2026-11.json (the old one kept, DSSE current)")
         print_alerts(sqs, estate.inbox)
+        ok &= report_posture()
 
         s3_calls = {k: v for k, v in object_calls.items() if k.startswith("s3:")}
         print(
@@ -692,7 +728,8 @@ def run() -> int:
             "stack's SourceKmsKeyArns (kms:Decrypt), which this fake AWS does not enforce."
         )
         result = (
-            "everything in scope is DSSE-KMS under the key but what the reader-safety gate held, nothing lost"
+            "everything in scope is DSSE-KMS under the key but what the reader-safety gate held, nothing lost; "
+            "the posture names what is left (the held bucket, an old version, an archived object)"
             if ok
             else "FAILED"
         )

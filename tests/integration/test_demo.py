@@ -57,6 +57,11 @@ def test_demo_ends_with_everything_in_scope_compliant_and_nothing_lost() -> None
     assert "Estimated fees of 3 S3 Batch Operations jobs" in done.stdout
     assert "Outcomes:  remediated 24, unremediable 1" in done.stdout
     assert done.stdout.count("DSSE-KMS batch job") == 1
+    # the posture an auditor keeps: a number per bucket and for the estate, rounded down, and the evidence file
+    assert "legacy-website       0.00 % of bytes,   0.00 % of objects DSSE under its key" in done.stdout
+    assert "finance-ledger      50.00 % of bytes,  50.00 % of objects DSSE under its key; 1 noncurrent" in done.stdout
+    assert "finance-reports    100.00 % of bytes, 100.00 % of objects DSSE under its key" in done.stdout
+    assert "estate: 99.99 % of bytes, 93.61 % of objects DSSE under the key" in done.stdout
 
 
 @pytest.mark.slow

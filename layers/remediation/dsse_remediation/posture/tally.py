@@ -52,12 +52,13 @@ class Counts:
 
 
 def percent(current: Counts, noncurrent: Counts) -> dict[str, float]:
-    """The share of all versions (current and noncurrent) that is DSSE under the key; 100.0 when there are none."""
+    """The share of all versions (current and noncurrent) that is DSSE under the key, in percent to four decimals,
+    rounded DOWN (integer arithmetic): one version left never reads 100.0. 100.0 when there are none."""
     shares = {}
     for unit in ("objects", "bytes"):
         done = getattr(current, unit)[State.DSSE_KEY] + getattr(noncurrent, unit)[State.DSSE_KEY]
         total = sum(getattr(current, unit).values()) + sum(getattr(noncurrent, unit).values())
-        shares[unit] = round(100.0 * done / total, 4) if total else 100.0
+        shares[unit] = done * 100 * 10_000 // total / 10_000 if total else 100.0
     return shares
 
 
