@@ -597,6 +597,7 @@ def report_posture() -> bool:
     with contextlib.redirect_stdout(output):
         code = cli.main(["posture", "--all", "--region", REGION, "--html", str(evidence), "--output", "json"])
     document = json.loads(output.getvalue())
+
     def down(percent: float) -> str:  # two decimals, rounded down like the document: never 100.00 while any is left
         return f"{int(percent * 100) / 100:6.2f}"
 
