@@ -616,8 +616,8 @@ def report_posture() -> bool:
     )
     # What is left is what the demo left on purpose: the bucket the gate held, the versioned ledger's old version (the
     # noncurrent debt: the lifecycle rule is printed, never applied) and the GLACIER object the backfill reported.
-    left = {bucket["bucket"] for bucket in document["buckets"] if not bucket["compliant"]}
-    return code == 1 and left == {*HELD, "finance-ledger", "finance-2018"} and evidence.stat().st_size > 0
+    unfinished = {bucket["bucket"] for bucket in document["buckets"] if not bucket["compliant"]}
+    return code == 1 and unfinished == {*HELD, "finance-ledger", "finance-2018"} and evidence.stat().st_size > 0
 
 
 def reader_impact(message: str) -> str | None:

@@ -598,3 +598,11 @@ def test_each_row_shows_its_latest_posture_and_anything_left_needs_attention(
         for p in problems
     )
     assert not any(p.startswith(f"{payments} {REGION}: posture") for p in problems)
+    # the Organization's number: both members' latest posture added up (10 GiB each, 512 MiB left)
+    assert json.loads(out)["posture"] == {
+        "measured": 2,
+        "percentDsseUnderKey": {"objects": 99.85, "bytes": 97.5},
+        "objects": {"total": 2000, "notDsseUnderKey": 3},
+        "bytes": {"total": 20 * 2**30, "notDsseUnderKey": 512 * 2**20},
+    }
+    assert "posture: 97.5 % of bytes and 99.85 % of objects DSSE-KMS under the key across 2 account x Region(s)" in text

@@ -22,7 +22,7 @@ allowed gap leaves silence unjudged (null), never guessed.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -210,6 +210,30 @@ class ChainRow:
         else:
             text = canary.outcome
         return f"{text} ({age} ago)" + (" silent" if self.canary_silent() else "")
+
+
+def organization_posture(seen: Iterable[Seen | None]) -> dict[str, Any] | None:
+    """Objects and bytes DSSE under the key over every account and Region's latest posture, shares rounded down;
+    None when no posture summary arrived."""
+    totals = {"objects": [0, 0], "bytes": [0, 0]}  # [total, not DSSE under the key]
+    measured = 0
+    for one in seen:
+        posture = _posture(one)
+        if posture is None:
+            continue
+        measured += 1
+        for unit in totals:
+            totals[unit][0] += int(posture[unit].get("total") or 0)
+            totals[unit][1] += int(posture[unit].get("notDsseUnderKey") or 0)
+    if not measured:
+        return None
+    share = {unit: (total - left) * 10_000 // total / 100 if total else 100.0 for unit, (total, left) in totals.items()}
+    return {
+        "measured": measured,
+        "percentDsseUnderKey": share,
+        "objects": {"total": totals["objects"][0], "notDsseUnderKey": totals["objects"][1]},
+        "bytes": {"total": totals["bytes"][0], "notDsseUnderKey": totals["bytes"][1]},
+    }
 
 
 def _posture(seen: Seen | None) -> dict[str, Any] | None:

@@ -42,7 +42,7 @@ from ..findings import partition_of
 from ..model import Clock, Failure, Outcome, utc_now
 from .arguments import EVENT_BUS_ARN, EXIT_ATTENTION, EXIT_OK, UsageError
 from .console import Console
-from .org_chain import CHAIN_TYPES, Chain, ChainRow, Schedules, Seen
+from .org_chain import CHAIN_TYPES, Chain, ChainRow, Schedules, Seen, organization_posture
 from .session import check_fips, client_config, open_session
 
 # The member template's parameters a row shows, by the name of the row's field.
@@ -350,13 +350,26 @@ class Status:
             "regions": list(self.regions),
             "securityBus": self.security_bus,
             "results": window,
+            "posture": self.posture,
             "rows": [row.answer() for row in self.rows],
             "problems": self.problems,
             "exitCode": self.exit_code,
         }
 
+    @property
+    def posture(self) -> dict[str, Any] | None:
+        """The Organization's number: every account and Region's latest posture added up (None: none in the window)."""
+        return organization_posture(row.chain.posture for row in self.rows if row.chain)
+
     def table(self) -> str:
         lines = [*aligned([HEADER, *(cells(row) for row in self.rows)]), ""]
+        posture = self.posture
+        if posture:
+            share = posture["percentDsseUnderKey"]
+            lines.append(
+                f"posture: {share['bytes']:g} % of bytes and {share['objects']:g} % of objects DSSE-KMS under the key "
+                f"across {posture['measured']} account x Region(s), from their latest posture in the window"
+            )
         active = {row.account for row in self.rows if row.expected}
         if self.log_group:
             unreadable = f"; {self.unreadable} unreadable event(s)" if self.unreadable else ""
