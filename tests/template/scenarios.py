@@ -6,6 +6,7 @@ against what the template grants. S3 Batch Operations jobs are created on the s3
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ from dsse_remediation.batch import requests
 from dsse_remediation.batch.events import CoverageRequest, JobStatusChange, parse_batch_jobs_event
 from dsse_remediation.batch.tasks import parse_batch_invocation
 from dsse_remediation.config import MIB, BatchSettings, CanarySettings, Mode, ResultSharing, Settings
+from dsse_remediation.deadline import Deadline
 from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, SweepStep
 from dsse_remediation.scope import Scope
 from dsse_remediation.wiring import App
@@ -36,6 +38,7 @@ TASK, JOBS = "BatchTaskFunction", "BatchJobsFunction"  # S3 Batch Operations: it
 CANARY = "CanaryFunction"  # the canary (CanarySchedule): a remediate-mode deployment's only
 FUNCTIONS = (OBJECT, BUCKET, KEY, TASK, JOBS, CANARY)
 INVENTORY_BUCKET = "example-inventory-reports"  # InventoryBuckets: where S3 Inventory delivers the reports
+POSTURE_BUCKET = "example-measured"  # the scheduled posture's bucket with an inventory of all versions
 CATEGORY = "secrets-*"  # the BucketKeyMap pattern of the scenarios: buckets named secrets-... use the category key
 PLACEHOLDER_CATEGORY_KEY = "arn:aws:kms:us-east-1:123456789012:key/3333cccc-33cc-33cc-33cc-333333333333"
 SECURITY_BUS = "arn:aws:events:us-east-1:999988887777:event-bus/dsse-remediation-results"  # the security account's
@@ -282,10 +285,64 @@ def inventory_configurations(source: str) -> Callable[[str, Mapping[str, Any]], 
     return answer
 
 
+def posture_inventory(s3: Any, world: World) -> Callable[[str, Mapping[str, Any]], dict[str, Any]]:
+    """POSTURE_BUCKET (versioned, two DSSE-KMS versions under the key) and its S3 Inventory report of all versions
+    with EncryptionStatus in INVENTORY_BUCKET; ListBucketInventoryConfigurations answers its configuration, and the
+    backstop's (inventory_configurations) for the others."""
+    s3.create_bucket(Bucket=POSTURE_BUCKET)
+    s3.put_bucket_versioning(Bucket=POSTURE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    for size in (10, 20):
+        s3.put_object(
+            Bucket=POSTURE_BUCKET,
+            Key="ledger.csv",
+            Body=b"x" * size,
+            ServerSideEncryption="aws:kms:dsse",
+            SSEKMSKeyId=world.dsse_key,
+        )
+    lines = "".join(
+        f'"{POSTURE_BUCKET}","ledger.csv","{v["VersionId"]}","{str(v["IsLatest"]).lower()}","false","{v["Size"]}",'
+        '"DSSE-KMS"\n'
+        for v in s3.list_object_versions(Bucket=POSTURE_BUCKET)["Versions"]
+    )
+    body = gzip.compress(lines.encode())
+    data_key = f"inventory/{POSTURE_BUCKET}/all-versions/data/part-0.csv.gz"
+    s3.put_object(Bucket=INVENTORY_BUCKET, Key=data_key, Body=body)
+    manifest = {
+        "sourceBucket": POSTURE_BUCKET,
+        "destinationBucket": f"arn:aws:s3:::{INVENTORY_BUCKET}",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, EncryptionStatus",
+        "files": [{"key": data_key, "size": len(body), "MD5checksum": hashlib.md5(body).hexdigest()}],
+    }
+    folder = f"inventory/{POSTURE_BUCKET}/all-versions/{datetime.now(UTC):%Y-%m-%dT%H-00Z}/"
+    s3.put_object(Bucket=INVENTORY_BUCKET, Key=f"{folder}manifest.json", Body=json.dumps(manifest).encode())
+    backstop = inventory_configurations("inventoried")
+
+    def answer(operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        if params["Bucket"] != POSTURE_BUCKET:
+            return backstop(operation, params)
+        configuration = backstop(operation, {"Bucket": "inventoried"})["InventoryConfigurationList"][0]
+        destination = configuration["Destination"]["S3BucketDestination"]
+        return {
+            "IsTruncated": False,
+            "InventoryConfigurationList": [
+                configuration
+                | {
+                    "Id": "all-versions",
+                    "IncludedObjectVersions": "All",
+                    "Destination": {"S3BucketDestination": destination},
+                }
+            ],
+        }
+
+    return answer
+
+
 def batch_jobs_scenarios(calls: Calls, world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """The backstop (dry run, a run whose manifest upload fails, a run) over a bucket with recent writes and a bucket
     with an S3 Inventory report, then the summary of a finished job, from its JobStatusChanged event, then the coverage
-    check a trail change triggers."""
+    check a trail change triggers, then the scheduled posture (an inventory of all versions read, its DSSE-KMS versions
+    read with HeadObject, the documents written into the report bucket, the summary forwarded)."""
     s3 = boto3.client("s3", region_name=REGION)
     env = Resolved(world.parameters).function_environment(JOBS)
     report_bucket = env["REPORT_BUCKET"]
@@ -351,6 +408,10 @@ def batch_jobs_scenarios(calls: Calls, world: World, settings: Settings, monkeyp
     run = app.coverage_check.run(change)
     assert run.report.uncovered
     assert run.alert_error is None
+    calls.fakes["s3.ListBucketInventoryConfigurations"] = posture_inventory(s3, world)
+    posture = app.posture.run(Deadline(capacity=900.0, left=lambda: 900.0))
+    assert [figure.bucket for figure in posture.figures] == [POSTURE_BUCKET]
+    assert posture.alert_error is None
 
 
 def jobs_settings(world: World, mode: Mode) -> Settings:

@@ -61,8 +61,8 @@ def writes(needs: Iterable[Need], topic_key: str) -> set[Need]:
 def alert_only_exception(function: str, template: Resolved) -> set[Need]:
     """The writes an alert-only deployment keeps, all in the batch jobs function: starting Batch Operations jobs
     (dry runs: the code asks for them, and the task function they invoke holds no write), and writing into the
-    stack's own report bucket (manifests, the backstop's record) under its DSSE key, through S3 only. No protected
-    bucket is written."""
+    stack's own report bucket (manifests, the backstop's record, the posture's documents) under its DSSE key, through
+    S3 only. No protected bucket is written."""
     if function != JOBS:
         return set()
     bucket = template.value({"Fn::GetAtt": ["ReportBucket", "Arn"]})
@@ -73,6 +73,7 @@ def alert_only_exception(function: str, template: Resolved) -> set[Need]:
         ("s3:PutObject", f"{bucket}/manifests/*"),
         ("s3:AbortMultipartUpload", f"{bucket}/manifests/*"),
         ("s3:PutObject", f"{bucket}/backstop/*"),
+        ("s3:PutObject", f"{bucket}/posture/*"),  # the posture's documents: a measurement, in the stack's own bucket
         ("kms:GenerateDataKey", template.parameters["DsseKmsKeyArn"]),
     }
 

@@ -41,8 +41,10 @@ DEFAULTED = {
 # them too: AWS_USE_FIPS_ENDPOINT is the SDK's FIPS switch (use_fips_endpoint,
 # https://docs.aws.amazon.com/sdkref/latest/guide/feature-endpoints.html), from UseFipsEndpoints.
 READ_BY_THE_SDK = {"AWS_USE_FIPS_ENDPOINT"}
-# The batch jobs function's variables: where jobs run, what they invoke, where they report.
-BATCH = {"BATCH_TASK_FUNCTION", "BATCH_JOB_ROLE_ARN", "REPORT_BUCKET", "BACKSTOP_INCLUDE_DSSE_OTHER_KEYS"}
+# The batch jobs function's variables: where jobs run, what they invoke, where they report; the scheduled posture's
+# sample and the Athena workgroup and Glue database it queries large reports with.
+POSTURE = {"POSTURE_SAMPLE_SIZE", "POSTURE_ATHENA_WORKGROUP", "POSTURE_GLUE_DATABASE"}
+BATCH = {"BATCH_TASK_FUNCTION", "BATCH_JOB_ROLE_ARN", "REPORT_BUCKET", "BACKSTOP_INCLUDE_DSSE_OTHER_KEYS", *POSTURE}
 # The canary's: its bucket (the object function's too: in its scope, and routine there) and its SLO.
 CANARY_VARIABLES = {"CANARY_BUCKET", "CANARY_SLO_SECONDS"}
 # Variables a function reads but does not use; the template sets them only where they matter.

@@ -124,7 +124,7 @@ def canary_bucket_resources(template: Resolved) -> list[str]:
 
 def report_bucket_resources(template: Resolved) -> list[str]:
     bucket = template.value({"Fn::GetAtt": ["ReportBucket", "Arn"]})
-    return [bucket, *(f"{bucket}/{prefix}/*" for prefix in ("reports", "manifests", "backstop"))]
+    return [bucket, *(f"{bucket}/{prefix}/*" for prefix in ("reports", "manifests", "backstop", "posture", "athena"))]
 
 
 @pytest.mark.parametrize("protected", ["*", "finance-*,example-protected-bucket"])

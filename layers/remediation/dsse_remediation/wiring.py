@@ -51,6 +51,7 @@ if TYPE_CHECKING:
         ReaderGate,  # imported when first used: the paths that never use them do not pay for them at cold start
     )
     from .keyguard import KeyGuard
+    from .posture_run import AthenaSource, ScheduledPosture
 
 ClientFactory = Callable[[str, "str | None"], Any]
 OnAlertError = Callable[[Exception], None]
@@ -276,6 +277,32 @@ class App:
             self.report_files,
             self.alerts,
             self.clock,
+        )
+
+    @cached_property
+    def posture_athena(self) -> AthenaSource | None:
+        """Where a report too large for one invocation is measured: Athena, in the workgroup and Glue database the
+        template names (POSTURE_ATHENA_WORKGROUP, POSTURE_GLUE_DATABASE); None when they are not set."""
+        return None
+
+    @cached_property
+    def posture(self) -> ScheduledPosture:
+        """The scheduled posture (posture_run.py, the batch jobs function): each in-scope bucket's inventory."""
+        from .aws.s3_posture import PostureReader
+        from .posture_run import ScheduledPosture
+
+        reader = PostureReader(self.object_store, self.settings.account_id)
+        return ScheduledPosture(
+            self.settings,
+            self.bucket_store,
+            self.inventories,
+            reader.head,
+            reader,
+            self.report_files,
+            self.alerts,
+            self.keys,
+            self.clock,
+            self.posture_athena,
         )
 
     @cached_property
