@@ -75,12 +75,17 @@ class FakeAthena:
 
     def __init__(self) -> None:
         self.asked: list[tuple[str, str, str]] = []
+        self.deadlines: list[Deadline] = []
 
-    def posture(self, bucket: str, key_arn: str, manifest: Manifest) -> BucketPosture:
-        self.asked.append((bucket, key_arn, manifest.uri))
+    def source(self, deadline: Deadline) -> FakeAthena:
+        self.deadlines.append(deadline)
+        return self
+
+    def bucket(self, manifest: Manifest, key_arn: str) -> BucketPosture:
+        self.asked.append((manifest.source_bucket, key_arn, manifest.uri))
         tally = BucketTally(datetime.now(UTC))
         tally.add(Version("athena.bin", None, 1000, True), State.DSSE_KEY)
-        return BucketPosture(bucket, key_arn, "athena", tally, manifest.date, manifest.uri)
+        return BucketPosture(manifest.source_bucket, key_arn, "inventory", tally, manifest.date, manifest.uri)
 
 
 def seconds_left(seconds: float) -> Deadline:
@@ -170,7 +175,7 @@ def make_posture(
         published, forwarded = Recorder(), Recorder()
         context = Context(mode="remediate", account=ACCOUNT_ID, region=REGION, clock=clock)
         app.__dict__["alerts"] = Alerts(published, context, None, forwarded)
-        app.__dict__["posture_athena"] = athena
+        app.__dict__["posture_athena"] = athena.source if athena else None
         return app.posture, published, forwarded
 
     return make
@@ -323,7 +328,9 @@ class TestTime:
         run = posture.run(seconds_left(800))
 
         assert athena.asked == [(MEASURED, dsse_key, manifest)]
-        assert run.athena == (MEASURED,)
+        assert [deadline.remaining() for deadline in athena.deadlines] == [
+            800
+        ]  # the invocation's own        assert run.athena == (MEASURED,)
         assert entry(run, MEASURED)["current"]["bytes"]["dsse-key"] == 1000
         assert run.answer()["athena"] == [MEASURED]
 

@@ -80,10 +80,32 @@ LATEST_KEY = POSTURE_KEY
 
 
 class AthenaSource(Protocol):
-    """A report too large for the invocation, measured with Amazon Athena (posture/athena_source.py): the same
-    BucketPosture the survey gives."""
+    """A report too large for the invocation, measured with Amazon Athena (posture/athena_source.AthenaPosture): the
+    same BucketPosture the survey gives; errors raise (AwsFailure, InvalidRequest)."""
 
-    def posture(self, bucket: str, key_arn: str, manifest: Manifest) -> BucketPosture: ...
+    def bucket(self, manifest: Manifest, key_arn: str) -> BucketPosture: ...
+
+
+# The Athena source for one invocation: its queries may take the time the deadline leaves (less FINISH_SECONDS).
+AthenaFactory = Callable[[Deadline], AthenaSource]
+
+
+class Queries(Protocol):
+    """aws/athena.AthenaQueries.run."""
+
+    def run(self, sql: str, database: str, *, timeout: float | None = None) -> Iterable[list[str | None]]: ...
+
+
+class DeadlineQueries:
+    """Athena's queries held to the invocation's deadline: each may take the time left but what the run needs to
+    finish; past it AthenaQueries stops the query (StopQueryExecution) and raises AwsFailure (OUT_OF_TIME)."""
+
+    def __init__(self, queries: Queries, deadline: Deadline) -> None:
+        self._queries = queries
+        self._deadline = deadline
+
+    def run(self, sql: str, database: str) -> Iterable[list[str | None]]:
+        return self._queries.run(sql, database, timeout=max(0.0, self._deadline.remaining() - FINISH_SECONDS))
 
 
 class PostureFiles(Protocol):
@@ -248,7 +270,7 @@ class ScheduledPosture:
         alerts: Alerts,
         keys: KeyRing,
         clock: Clock,
-        athena: AthenaSource | None = None,
+        athena: AthenaFactory | None = None,
         rng: Callable[[str], random.Random] | None = None,
     ) -> None:
         """`rng`: a bucket's random generator for its sample (a test seeds it)."""
@@ -421,7 +443,7 @@ class ScheduledPosture:
                 f"not measured: the invocation's time ran out before its Athena query ({left:,.0f} s left); the next "
                 "run measures it"
             )
-        return self.athena.posture(name, key_arn, manifest)
+        return self.athena(deadline).bucket(manifest, key_arn)
 
 
 def unmeasured(name: str, key_arn: str, now: datetime, manifest: Manifest | None, reason: str) -> BucketPosture:
