@@ -31,7 +31,7 @@ import pytest
 from dsse_remediation import posture_run
 from dsse_remediation.alerts import Alert, Alerts, Context
 from dsse_remediation.aws import clients
-from dsse_remediation.config import PostureSettings
+from dsse_remediation.config import Mode, PostureSettings
 from dsse_remediation.deadline import Deadline
 from dsse_remediation.posture.document import BucketPosture
 from dsse_remediation.posture.inventory import Manifest
@@ -113,7 +113,14 @@ def report_rows(s3: Any) -> list[list[str]]:
     return found
 
 
-def deliver(s3: Any, rows: list[list[str]], listed_size: int | None = None) -> str:
+PARQUET_SCHEMA = (
+    "message s3.inventory { required binary bucket (UTF8); required binary key (UTF8); optional binary version_id "
+    "(UTF8); optional boolean is_latest; optional boolean is_delete_marker; optional int64 size; optional binary "
+    "encryption_status (UTF8); }"
+)
+
+
+def deliver(s3: Any, rows: list[list[str]], listed_size: int | None = None, file_format: str = "CSV") -> str:
     """The report as S3 delivers it: a gzipped CSV data file and manifest.json under <source>/<id>/<stamp>/."""
     text = io.StringIO()
     csv.writer(text).writerows(rows)
@@ -125,8 +132,8 @@ def deliver(s3: Any, rows: list[list[str]], listed_size: int | None = None) -> s
         "destinationBucket": f"arn:aws:s3:::{DESTINATION}",
         "version": "2016-11-30",
         "creationTimestamp": str(int(CREATED.timestamp() * 1000)),
-        "fileFormat": "CSV",
-        "fileSchema": SCHEMA,
+        "fileFormat": file_format,
+        "fileSchema": SCHEMA if file_format == "CSV" else PARQUET_SCHEMA,
         "files": [{"key": data_key, "size": listed_size or len(body), "MD5checksum": hashlib.md5(body).hexdigest()}],
     }
     key = f"{MEASURED}/all-versions/{STAMP}/manifest.json"
@@ -168,8 +175,12 @@ def make_posture(
 ) -> Callable[..., tuple[ScheduledPosture, Recorder, Recorder]]:
     """The scheduled posture on fake AWS, with recording publisher and forwarder: (posture, published, forwarded)."""
 
-    def make(athena: FakeAthena | None = None, **posture: Any) -> tuple[ScheduledPosture, Recorder, Recorder]:
-        settings = wiring.settings(scope=Scope(("*",), (DESTINATION,)), report_bucket=REPORT, forward_results=True)
+    def make(
+        athena: FakeAthena | None = None, mode: Mode = Mode.REMEDIATE, **posture: Any
+    ) -> tuple[ScheduledPosture, Recorder, Recorder]:
+        settings = wiring.settings(
+            scope=Scope(("*",), (DESTINATION,)), report_bucket=REPORT, forward_results=True, mode=mode
+        )
         settings = replace(settings, posture=PostureSettings(**posture))
         app = App(settings, wiring.client, clock=clock)
         published, forwarded = Recorder(), Recorder()
@@ -302,6 +313,21 @@ class TestTheRun:
 
         assert "has no usable S3 Inventory configuration" in entry(run, UNMEASURED)["error"]
 
+    def test_an_alert_only_deployment_keeps_its_record_too_in_its_own_report_bucket(
+        self, make_posture: Any, s3: Any
+    ) -> None:
+        """Alert-only changes no protected bucket; the report bucket is the stack's own record store (the backstop's
+        record and manifests are written there in that mode too), and a measurement is what such a deployment is
+        for."""
+        posture, _, forwarded = make_posture(mode=Mode.ALERT_ONLY)
+
+        run = posture.run(seconds_left(800))
+
+        assert json.loads(stored(s3, "posture/latest.json")) == run.document
+        versions = s3.list_object_versions(Bucket=MEASURED)["Versions"]
+        assert sorted(v["Key"] for v in versions) == ["a.bin", "a.bin", "b.bin", "c.bin"]  # no version written
+        assert len(forwarded.alerts) == 1
+
     def test_the_summary_is_forwarded_to_the_security_account_never_published(self, make_posture: Any) -> None:
         posture, published, forwarded = make_posture()
 
@@ -346,6 +372,30 @@ class TestTime:
         assert "too large for one invocation" in error
         assert f"--from-inventory {manifest}" in error
         assert run.figures == []
+
+    def test_a_columnar_report_is_counted_by_athena_where_pyarrow_is_missing(
+        self, make_posture: Any, s3: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(posture_run, "columnar_readable", lambda: False)
+        manifest = deliver(s3, report_rows(s3), file_format="Parquet")
+        athena = FakeAthena()
+        posture, _, _ = make_posture(athena)
+
+        run = posture.run(seconds_left(800))
+
+        assert athena.asked[0][2] == manifest
+        assert run.athena == (MEASURED,)
+
+    def test_without_athena_a_columnar_report_says_why_it_was_not_measured(
+        self, make_posture: Any, s3: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(posture_run, "columnar_readable", lambda: False)
+        deliver(s3, report_rows(s3), file_format="Parquet")
+        posture, _, _ = make_posture()
+
+        run = posture.run(seconds_left(800))
+
+        assert "is Parquet, which the stack reads with Athena only" in entry(run, MEASURED)["error"]
 
     def test_athena_is_not_started_when_too_little_time_is_left_for_its_query(self, make_posture: Any, s3: Any) -> None:
         deliver(s3, report_rows(s3), listed_size=BIG)

@@ -6,21 +6,27 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+import boto3
 import pytest
 
 from dsse_remediation.batch.events import PostureRequest, parse_batch_jobs_event
 from dsse_remediation.config import PostureSettings, Settings
+from dsse_remediation.deadline import Deadline
 from dsse_remediation.exceptions import ConfigError, InvalidEvent
+from dsse_remediation.posture.athena_source import DEFAULT_SAMPLE, AthenaPosture
 from dsse_remediation.posture.inventory import DataFile, Manifest
 from dsse_remediation.posture_run import (
     CSV_BYTES_PER_ROW,
+    FINISH_SECONDS,
     HEAD_CONCURRENCY,
     MB_PER_VCPU,
     ROWS_PER_VCPU_SECOND,
+    DeadlineQueries,
     dated_keys,
     estimate,
     rows_per_second,
 )
+from dsse_remediation.wiring import App
 from tests.helpers import PLACEHOLDER_KEY
 
 
@@ -97,3 +103,48 @@ def test_a_posture_request_is_an_empty_object_and_nothing_else() -> None:
     for bad in ({"posture": {"sample": 5}}, {"posture": "now"}, {"posture": {}, "dryRun": True}):
         with pytest.raises(InvalidEvent, match=r'\{"posture": \{\}\}'):
             parse_batch_jobs_event(bad)
+
+
+class RecordingQueries:
+    def __init__(self) -> None:
+        self.timeouts: list[float | None] = []
+
+    def run(self, sql: str, database: str, *, timeout: float | None = None) -> list[list[str | None]]:
+        self.timeouts.append(timeout)
+        return []
+
+
+def test_athenas_queries_may_take_the_time_left_but_what_the_run_needs_to_finish() -> None:
+    queries = RecordingQueries()
+    left = [300.0]
+    held = DeadlineQueries(queries, Deadline(capacity=300.0, left=lambda: left[0]))
+
+    held.run("SELECT 1", "db")
+    left[0] = 2.0
+    held.run("SELECT 1", "db")
+
+    assert queries.timeouts == [300.0 - FINISH_SECONDS, 0.0]
+
+
+def test_without_a_workgroup_and_database_no_athena_source_is_built() -> None:
+    app = App(Settings(key=PLACEHOLDER_KEY), client=unreachable)
+
+    assert app.posture_athena is None
+
+
+def test_with_a_workgroup_and_database_each_invocation_gets_an_athena_source_held_to_its_deadline() -> None:
+    settings = Settings(key=PLACEHOLDER_KEY, posture=PostureSettings(0, "dsse-posture-1a2b", "dsse_posture_1a2b"))
+    app = App(settings, client=lambda service, region: boto3.client(service, region_name="us-east-1"))
+
+    factory = app.posture_athena
+    assert factory is not None
+    source = factory(Deadline(capacity=100.0, left=lambda: 100.0))
+
+    assert isinstance(source, AthenaPosture)
+    assert source.database == "dsse_posture_1a2b"
+    assert source._sample == DEFAULT_SAMPLE  # POSTURE_SAMPLE_SIZE 0 (every row) is the survey's: Athena samples
+    assert isinstance(source._queries, DeadlineQueries)
+
+
+def unreachable(service: str, region: str | None) -> object:
+    raise AssertionError(f"no {service} client should be made")

@@ -155,6 +155,13 @@ def estimate(manifest: Manifest, sample: int, rate: float) -> ReadEstimate:
     return ReadEstimate(count, seconds, basis)
 
 
+def columnar_readable() -> bool:
+    """Whether ORC and Parquet reports can be read here: with pyarrow (the `posture` extra; the layer ships none)."""
+    import importlib.util
+
+    return importlib.util.find_spec("pyarrow") is not None
+
+
 def usable(configuration: InventoryConfiguration) -> bool:
     """As `dsse-remediate posture` takes one: enabled, the whole bucket, every version, with EncryptionStatus."""
     return (
@@ -339,9 +346,19 @@ class ScheduledPosture:
         manifest: Manifest | None = None
         try:
             manifest = self.newest_manifest(name)
+            if manifest.file_format != "CSV" and not columnar_readable():
+                why = (
+                    f"its inventory report is {manifest.file_format}, which the stack reads with Athena only (the "
+                    "layer ships no pyarrow)"
+                )
+                return self.by_athena(name, key_arn, manifest, deadline, why), self.athena is not None
             read = estimate(manifest, self.settings.posture.sample_size, rate)
             if not deadline.allows(read.seconds + FINISH_SECONDS):
-                return self.too_large(name, key_arn, manifest, read, deadline), self.athena is not None
+                why = (
+                    f"its inventory report is too large for one invocation ({read.basis}: about {read.seconds:,.0f} "
+                    f"s, {deadline.remaining():,.0f} s left)"
+                )
+                return self.by_athena(name, key_arn, manifest, deadline, why), self.athena is not None
             return self.survey(name, key_arn, manifest, deadline), False
         except NotMeasured as exc:
             return unmeasured(name, key_arn, self.clock(), manifest, str(exc)), False
@@ -427,15 +444,12 @@ class ScheduledPosture:
             finally:
                 body.close()
 
-    def too_large(
-        self, name: str, key_arn: str, manifest: Manifest, read: ReadEstimate, deadline: Deadline
-    ) -> BucketPosture:
-        """A report that does not fit in the time left: Athena's, or not measured."""
+    def by_athena(self, name: str, key_arn: str, manifest: Manifest, deadline: Deadline, why: str) -> BucketPosture:
+        """A report the invocation cannot read (`why`): Athena's, or not measured."""
         left = deadline.remaining()
         if self.athena is None:
             raise NotMeasured(
-                f"not measured: its inventory report is too large for one invocation ({read.basis}: about "
-                f"{read.seconds:,.0f} s, {left:,.0f} s left) and no Athena workgroup is configured; read it with "
+                f"not measured: {why} and no Athena workgroup is configured; read it with "
                 f"`dsse-remediate posture s3://{name} --from-inventory {manifest.uri}`"
             )
         if left < ATHENA_MIN_SECONDS + FINISH_SECONDS:
