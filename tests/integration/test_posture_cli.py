@@ -21,6 +21,7 @@ import io
 import json
 import random
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,13 @@ class TestScan:
             "bytes": counts(dsse_key=60, sse_s3=10),
         }
         assert bucket["percentDsseUnderKey"] == {"objects": round(100 * 2 / 6, 4), "bytes": round(100 * 80 / 210, 4)}
-        assert bucket["source"] == {"kind": "scan", "inventoryDate": None, "manifest": None, "sample": None}
+        assert bucket["source"] == {
+            "kind": "scan",
+            "inventoryDate": None,
+            "manifest": None,
+            "sample": None,
+            "noncurrentListed": True,
+        }
         assert code == 1
         assert document["exitCode"] == 1
         assert document["compliant"] is False
@@ -160,6 +167,30 @@ class TestScan:
         assert bucket["percentDsseUnderKey"] == {"objects": 100.0, "bytes": 100.0}
         assert bucket["noncurrentDebt"]["lifecycleRule"] is None
         assert code == 0
+
+    def test_locked_noncurrent_versions_are_counted_with_their_latest_retain_until(
+        self, s3: Any, dsse_key: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        s3.create_bucket(Bucket="posture-locked", ObjectLockEnabledForBucket=True)
+        now = datetime.now(UTC).replace(microsecond=0)
+        soon, later = now + timedelta(days=1), now + timedelta(days=30)
+        for until in (soon, later):
+            s3.put_object(
+                Bucket="posture-locked",
+                Key="ledger.csv",
+                Body=b"x" * 10,
+                ObjectLockMode="GOVERNANCE",
+                ObjectLockRetainUntilDate=until,
+                ChecksumAlgorithm="SHA256",
+            )
+        s3.put_object(Bucket="posture-locked", Key="ledger.csv", Body=b"x", ChecksumAlgorithm="SHA256")
+
+        code = main(["posture", "s3://posture-locked", "--key", dsse_key, "--output", "json"], clock=lambda: now)
+
+        debt = json.loads(capsys.readouterr().out)["buckets"][0]["noncurrentDebt"]
+        assert (debt["objects"], debt["bytes"], debt["lockedObjects"]) == (2, 20, 2)
+        assert debt["lockedUntil"] == later.isoformat().replace("+00:00", "Z")
+        assert code == 1
 
     def test_an_empty_bucket_is_100_percent(self, s3: Any, run: Any) -> None:
         s3.create_bucket(Bucket="posture-empty")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dsse_remediation.model import DSSE, Encryption
-from dsse_remediation.posture.document import SCHEMA, BucketPosture, Estate, csv_rows
+from dsse_remediation.posture.document import SCHEMA, BucketPosture, Estate, csv_rows, share
 from dsse_remediation.posture.sampling import Estimate
 from dsse_remediation.posture.states import STATES, State, of_encryption, of_inventory
 from dsse_remediation.posture.tally import LARGEST, BucketTally, Version
@@ -97,6 +97,13 @@ class TestTally:
 
         debt = tally.debt
         assert (debt.objects, debt.bytes, debt.locked, debt.locked_until) == (3, 70, 2, NOW + timedelta(days=90))
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(100.0, "100.00%"), (99.9999, "99.99%"), (0.0001, "0.01%"), (0.0, "0.00%"), (25.0, "25.00%")]
+)
+def test_a_share_in_text_never_rounds_to_done_or_to_nothing(value: float, text: str) -> None:
+    assert share(value) == text
 
 
 class TestDocument:

@@ -7,6 +7,8 @@ encryption headers (S3 answers 400 to SSE headers on GET/HEAD of an object not e
 object answers HeadObject without its customer key with a bare 400 Bad Request
 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerSideEncryptionCustomerKeys.html: the key must be given
 to read the object or its metadata), which is read here as SSE-C, as the remediation reads it (remediation._head).
+HeadObject returns ObjectLockRetainUntilDate only to a caller with s3:GetObjectRetention (API_HeadObject.html): without
+it, locked versions are counted in the debt but not as locked.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ from .pool import Tally, run_pool
 from .session import connect, load_settings
 
 RngFactory = Callable[[str], random.Random]
+PROGRESS_ROWS = 10_000  # the progress line is considered once per this many inventory rows
 
 
 def default_rng(bucket: str) -> random.Random:
@@ -88,7 +89,8 @@ class Posture:
         self.reader = PostureReader(app.object_store, owner)
         self.inventories = InventoryStore(app.client("s3"), owner)
         self._label = ""
-        self._read = 0
+        self._read = 0  # HeadObject answers, over the run
+        self._rows = 0  # inventory rows read, over the run
         self._drawn = 0.0
 
     def parallel(self, items: Iterable[Any], work: Callable[[Any], Any], done: Callable[[Any], None]) -> None:
@@ -114,8 +116,9 @@ class Posture:
         if now - self._drawn < self.console.REDRAW_SECONDS:
             return
         self._drawn = now
-        rate = self._read / max(now - self.console.started, 1e-9)
-        self.console.draw([f"{self._label}: {self._read:,} versions read  {rate:,.1f}/s"])
+        elapsed = max(now - self.console.started, 1e-9)
+        rows = f"{self._rows:,} inventory rows ({self._rows / elapsed:,.0f}/s), " if self._rows else ""
+        self.console.draw([f"{self._label}: {rows}{self._read:,} HeadObject ({self._read / elapsed:,.1f}/s)"])
 
     def bucket(self, name: str, manifest_uri: str | None) -> BucketPosture:
         settings = self.app.settings
@@ -154,6 +157,7 @@ class Posture:
             manifest=manifest.uri if manifest else None,
             estimate=survey.estimate,
             error=error,
+            noncurrent_listed=manifest.versions if manifest else True,
         )
 
     def newest_report(self, bucket: str, required: bool = False) -> str | None:
@@ -206,7 +210,11 @@ class Posture:
                     ) from None
                 raise
             try:
-                yield from rows(manifest, data, body)
+                for row in rows(manifest, data, body):
+                    yield row
+                    self._rows += 1
+                    if not self._rows % PROGRESS_ROWS:
+                        self._progress()
             finally:
                 body.close()
 

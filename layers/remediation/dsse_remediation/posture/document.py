@@ -48,6 +48,7 @@ class BucketPosture:
     manifest: str | None = None
     estimate: Estimate | None = None
     error: str | None = None
+    noncurrent_listed: bool = True  # False: an inventory of current versions only (IncludedObjectVersions Current)
 
     @property
     def compliant(self) -> bool:
@@ -63,6 +64,7 @@ class BucketPosture:
                 "inventoryDate": iso(self.inventory_date),
                 "manifest": self.manifest,
                 "sample": self.estimate.answer() if self.estimate is not None else None,
+                "noncurrentListed": self.noncurrent_listed,
             },
             "current": tally.current.answer(),
             "noncurrent": tally.noncurrent.answer(),
@@ -158,6 +160,13 @@ def size(count: int) -> str:
     return f"{count} B"
 
 
+def share(value: float) -> str:
+    """A percentage to two places that never rounds a shortfall up to 100.00 % (nor a sliver down to 0.00 %)."""
+    if 0 < value < 100:
+        return f"{min(max(value, 0.01), 99.99):.2f}%"
+    return f"{value:.2f}%"
+
+
 def table(current: Counts, noncurrent: Counts) -> list[str]:
     lines = [f"  {'state':<16}{'current':>12}{'bytes':>12}{'noncurrent':>12}{'bytes':>12}"]
     for state in STATES:
@@ -178,11 +187,11 @@ def text(estate: Estate) -> str:
     for bucket in estate.buckets:
         lines += bucket_text(bucket)
     current, noncurrent = estate.totals()
-    share = percent(current, noncurrent)
+    shares = percent(current, noncurrent)
     lines.append(f"estate: {len(estate.buckets)} bucket(s)")
     lines += table(current, noncurrent)
     lines.append(
-        f"  DSSE under the key: {share['objects']:.2f}% of versions, {share['bytes']:.2f}% of bytes "
+        f"  DSSE under the key: {share(shares['objects'])} of versions, {share(shares['bytes'])} of bytes "
         f"({'compliant' if estate.compliant else 'NOT compliant'}, exit {estate.exit_code})"
     )
     return "\n".join(lines) + "\n"
@@ -196,6 +205,8 @@ def bucket_text(bucket: BucketPosture) -> list[str]:
     lines = [f"s3://{bucket.bucket}  key {bucket.key_arn}", f"  source: {source}"]
     if bucket.error:
         lines.append(f"  ERROR: {bucket.error}")
+    if not bucket.noncurrent_listed:
+        lines.append("  the report lists current versions only (IncludedObjectVersions Current): no noncurrent count")
     if bucket.estimate is not None:
         low, high = bucket.estimate.interval()
         lines.append(
@@ -204,8 +215,8 @@ def bucket_text(bucket: BucketPosture) -> list[str]:
             f"{100 * low:.1f}%-{100 * high:.1f}%)"
         )
     lines += table(bucket.tally.current, bucket.tally.noncurrent)
-    share = percent(bucket.tally.current, bucket.tally.noncurrent)
-    lines.append(f"  DSSE under the key: {share['objects']:.2f}% of versions, {share['bytes']:.2f}% of bytes")
+    shares = percent(bucket.tally.current, bucket.tally.noncurrent)
+    lines.append(f"  DSSE under the key: {share(shares['objects'])} of versions, {share(shares['bytes'])} of bytes")
     debt = bucket.tally.debt
     if debt.objects:
         locked = (
@@ -214,10 +225,8 @@ def bucket_text(bucket: BucketPosture) -> list[str]:
             else ""
         )
         lines.append(f"  noncurrent debt: {debt.objects:,} version(s), {size(debt.bytes)}{locked}")
-        lines.append(
-            "  the lifecycle rule that would retire them (not applied; it expires EVERY noncurrent version, and "
-            "PutBucketLifecycleConfiguration replaces the bucket's rules: merge it into them):"
-        )
+        lines.append("  the lifecycle rule that would retire them (NOT applied; it expires EVERY noncurrent version,")
+        lines.append("  and PutBucketLifecycleConfiguration replaces the bucket's rules: merge it into them):")
         lines += ["    " + line for line in json.dumps(configuration(retire_noncurrent()), indent=2).splitlines()]
     for entry in bucket.tally.largest()[:3]:
         lines.append(

@@ -12,6 +12,8 @@ ORC and Parquet columns are snake_case (`encryption_status`) and their keys are 
 Columns read: Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, EncryptionStatus, ObjectLockRetainUntilDate.
 A report without VersionId/IsLatest (IncludedObjectVersions: Current) lists current versions only. ORC and Parquet
 need pyarrow (the `posture` extra: `pip install 'dsse-remediation[posture]'`); it is imported only for them.
+pyarrow reads ORC timestamps at nanosecond resolution, so an ORC report holding an Object Lock retain-until date after
+2262-04-11 cannot be read (the data file is reported unreadable, naming pyarrow's error); CSV and Parquet can.
 """
 
 from __future__ import annotations
