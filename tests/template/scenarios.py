@@ -470,8 +470,10 @@ def batch_jobs_scenarios(calls: Calls, world: World, settings: Settings, monkeyp
     assert posture.athena == (POSTURE_BUCKET,), posture.document["buckets"]
     assert [figure.bucket for figure in posture.figures] == [POSTURE_BUCKET]
     athena["state"] = "RUNNING"
-    times = iter([900.0, 900.0])
-    posture = app.posture.run(Deadline(capacity=900.0, left=lambda: next(times, 1.0)))
+    source, asked = app.posture.athena, []
+    assert source is not None
+    app.posture.athena = lambda deadline: (asked.append(deadline), source(deadline))[1]
+    posture = app.posture.run(Deadline(capacity=900.0, left=lambda: 1.0 if asked else 900.0))  # out once it asks
     (stopped,) = [entry["error"] for entry in posture.document["buckets"] if entry["bucket"] == POSTURE_BUCKET]
     assert "StopQueryExecution" in stopped, stopped
 

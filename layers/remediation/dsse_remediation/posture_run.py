@@ -55,12 +55,14 @@ if TYPE_CHECKING:
     from .aws.s3_inventory import InventoryConfiguration, InventoryStore
     from .config import Settings
 
-# The rate the posture reads an inventory report at: 71,000 rows/s measured by benchmarks/posture.py (200,000 rows of
-# gzipped CSV, the posture's own read path: gzip, csv, URL-decoding, MD5, counting; `--rows 200000 --objects 0`) on
-# one core of the development machine. Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB
+# The rate the posture reads an inventory report at, measured by benchmarks/posture.py over gzipped CSV through the
+# posture's own read path (gzip, csv, URL-decoding, MD5, counting): 81,552 rows/s at 100,000 rows and 119,316 at
+# 1,000,000 (benchmarks/README.md), 70,973 at 200,000 on a busier moment of the same shared 2-core machine, one core
+# each. Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB
 # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html), and the rows are read in one thread, so
-# the rate is scaled by memory/1,769 up to one vCPU: about 20,000 rows/s at the batch jobs function's 512 MB. Rounded
-# down (60,000 per vCPU): a report estimated to fit then almost always does, and one that does not is stopped.
+# the rate is scaled by memory/1,769 up to one vCPU. Assumed 60,000 rows/s per vCPU, below every figure measured:
+# about 17,000 rows/s at the batch jobs function's 512 MB, some 15 million rows in its 900 s. A report estimated to
+# fit then almost always does, and one that does not is stopped between rows.
 ROWS_PER_VCPU_SECOND = 60_000.0
 MB_PER_VCPU = 1769
 # Rows from a data file's size. The benchmark's gzipped CSV rows (8 fields, keys of ~45 characters) are 30 bytes
@@ -419,6 +421,7 @@ class ScheduledPosture:
             manifest=manifest.uri,
             estimate=survey.estimate,
             error=error,
+            noncurrent_listed=manifest.versions,
         )
 
     def timed_rows(self, manifest: Manifest, deadline: Deadline) -> Iterator[Row]:
