@@ -138,6 +138,7 @@ class TestFigures:
             "inventoryDate": REPORT_TIME.isoformat().replace("+00:00", "Z"),
             "manifest": MANIFEST.uri,
             "sample": None,
+            "noncurrentListed": True,
         }
         assert answer["compliant"] is False
         assert heads.asked == [("source-bucket", "a/key one", "v1"), ("source-bucket", "b", "v2")]

@@ -204,6 +204,7 @@ class AthenaPosture:
             manifest=manifest.uri,
             estimate=survey.estimate,
             error=error,
+            noncurrent_listed=manifest.versions,
         )
 
     def _grouped(self, survey: Survey, reader: _Reader) -> tuple[dict[bool, tuple[int, int]], int]:
