@@ -130,6 +130,9 @@ class Resolved:
             alias = self.resource(function)["Properties"]["AutoPublishAlias"]
             return f"{self.function_arn(function)}:{alias if what == 'Alias' else '1'}"
         kind = self.resource(name)["Type"]
+        if kind in ("AWS::Glue::Database", "AWS::Athena::WorkGroup"):  # Ref gives the name the template sets
+            properties = self.resource(name)["Properties"]
+            return self._value(properties.get("DatabaseInput", properties)["Name"])
         return {
             "AWS::SNS::Topic": f"arn:{self.partition}:sns:{self.region}:123456789012:{name}",
             "AWS::SQS::Queue": f"https://sqs.{self.region}.amazonaws.com/123456789012/{name}",

@@ -5,7 +5,10 @@ and Cancelled) → one summary alert per job of this stack; {"backstop": {"dryRu
 schedule, or by hand) → backstop jobs only for buckets with candidates; {"job": "<id>", "alert"?} → one job's summary;
 {"coverage": {}} (the CoverageSchedule) or a trail change (StopLogging, DeleteTrail, PutEventSelectors, UpdateTrail,
 routed from the default bus) → the coverage report (coverage_check.py), the metric UncoveredBuckets and, when a bucket
-is uncovered, one alert naming each (high on schedule, critical after a trail change); answers {"coverage": {...}}.
+is uncovered, one alert naming each (high on schedule, critical after a trail change); answers {"coverage": {...}};
+{"posture": {}} (the PostureSchedule) → each in-scope bucket's posture from its S3 Inventory (posture_run.py): the
+posture/v1 document and its HTML in the report bucket, metrics PercentDsseUnderKey and BytesNotDsse per bucket
+(dimension Bucket), the summary forwarded to the security account; answers {"posture": {...}}.
 Answers {"results": [summary]} or {"backstop": {...}} (every bucket's action and reason, and `staleInventories`: the
 S3 Inventory configurations whose reports stopped, alerted once per run); anything else answers {"error": {...},
 "results": []} and changes nothing. A summary or a backstop run whose alert was lost, an AWS error and a backstop
@@ -17,16 +20,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dsse_remediation.batch.events import (
     BackstopRequest,
     CoverageRequest,
     JobStatusChange,
+    PostureRequest,
     SummaryRequest,
     parse_batch_jobs_event,
 )
+from dsse_remediation.deadline import Deadline
 from dsse_remediation.exceptions import AwsFailure, InvalidRequest
 from dsse_remediation.reporting import HandlerFailed, powertools
 from dsse_remediation.triggers import correlation_id
@@ -82,6 +87,27 @@ def coverage(request: CoverageRequest) -> dict[str, Any]:
     return {"coverage": run.answer()}
 
 
+def posture(context: LambdaContext) -> dict[str, Any]:
+    run = app.posture.run(Deadline.of(context), context.invoked_function_arn, context.memory_limit_in_mb)
+    # One metric set per bucket and figure (its own Bucket dimension), flushed at once: the function's other metrics
+    # share the service dimension only.
+    for figure in run.figures:
+        with single_metric(
+            name="PercentDsseUnderKey", unit=MetricUnit.Percent, value=figure.percent_bytes, namespace=metrics.namespace
+        ) as metric:
+            metric.add_dimension(name="Bucket", value=figure.bucket)
+        with single_metric(
+            name="BytesNotDsse", unit=MetricUnit.Bytes, value=figure.bytes_not_dsse, namespace=metrics.namespace
+        ) as metric:
+            metric.add_dimension(name="Bucket", value=figure.bucket)
+    unmeasured = [entry for entry in run.document["buckets"] if entry["error"]]
+    for entry in unmeasured:
+        logger.warning("posture not measured", bucket=entry["bucket"], reason=entry["error"])
+    metrics.add_metric(name="PostureUnmeasuredBuckets", unit=MetricUnit.Count, value=len(unmeasured))
+    # A lost summary is counted (AlertForwardFailed, alarmed), not retried: the document is written.
+    return {"posture": run.answer()}
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
@@ -95,6 +121,8 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             return backstop(request)
         if isinstance(request, CoverageRequest):
             return coverage(request)
+        if isinstance(request, PostureRequest):
+            return posture(context)
         return job_summary(request)
     except InvalidRequest as exc:
         return report.invalid(exc)

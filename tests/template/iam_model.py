@@ -25,6 +25,14 @@ from dsse_remediation.wiring import App
 from tests.helpers import ACCOUNT_ID, REGION, Response
 
 Need = tuple[str, str]  # (IAM action, ARN of the resource the call acts on)
+# What Athena does with a query's result objects for its caller (the query-results statement of AWS's managed policy
+# AmazonAthenaFullAccess: https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonAthenaFullAccess.html).
+ATHENA_RESULT_OBJECT_ACTIONS = (
+    "s3:PutObject",
+    "s3:GetObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+)
 ClientSource = Callable[[str, str | None], Any]  # (service, region) -> a boto3 client
 Fake = Callable[[str, Mapping[str, Any]], dict[str, Any]]  # (operation, params) -> the answer AWS would give
 
@@ -106,6 +114,10 @@ class Calls:
     lock_fields: bool = True
     # Where the clients come from: fake AWS, or a double's factory in front of it (S3ControlDouble.factory).
     clients: ClientSource = fake_aws_client
+    # Athena: each workgroup's result location (s3://bucket/prefix/, the workgroup's enforced ResultConfiguration),
+    # and each table's LOCATION as its DDL gave it (a SELECT reads the table's data with the caller's permissions).
+    athena_results: dict[str, str] = field(default_factory=dict)
+    athena_tables: dict[str, str] = field(default_factory=dict)
 
     def app(self, settings: Settings) -> App:
         """The composition root on clients whose calls are recorded."""
@@ -140,17 +152,7 @@ class Calls:
 
     def needed(self, service: str, operation: str, params: Mapping[str, Any]) -> set[Need]:
         if service == "s3control":
-            if operation == "CreateJob":  # no resource type (Service Authorization Reference); the role is passed
-                tagged = {("s3:PutJobTagging", f"arn:aws:s3:{REGION}:{params['AccountId']}:job/*")}
-                return {("s3:CreateJob", "*"), ("iam:PassRole", params["RoleArn"])} | (
-                    tagged if params.get("Tags") else set()
-                )
-            if operation == "ListJobs":  # no resource type (Service Authorization Reference)
-                return {("s3:ListJobs", "*")}
-            if operation == "GetPublicAccessBlock":  # the account's Block Public Access: no resource type
-                return {("s3:GetAccountPublicAccessBlock", "*")}
-            assert operation == "DescribeJob", operation
-            return {("s3:DescribeJob", f"arn:aws:s3:{REGION}:{params['AccountId']}:job/{params['JobId']}")}
+            return self.s3control_needed(operation, params)
         if service == "lambda":  # GetAlias acts on the function (the Lambda developer guide's resource table)
             assert operation == "GetAlias", operation
             name = params["FunctionName"]
@@ -167,9 +169,10 @@ class Calls:
                 return {("cloudtrail:DescribeTrails", "*")}  # list_awscloudtrail.html), named by its ARN
             assert operation in ("GetTrailStatus", "GetEventSelectors"), operation
             return {(f"cloudtrail:{operation}", params.get("Name") or params["TrailName"])}
-        if service == "organizations":  # this account's Organization id; no resource type
-            assert operation == "DescribeOrganization", operation
-            return {("organizations:DescribeOrganization", "*")}
+        if service == "athena":
+            return self.athena_needed(operation, params)
+        if service in ("organizations", "config"):  # actions with no resource type: "*"
+            return {(NO_RESOURCE_TYPE[(service, operation)], "*")}
         if service == "sns":  # an SSE topic: the publisher encrypts with the topic's key
             return {
                 ("sns:Publish", params["TopicArn"]),
@@ -194,6 +197,62 @@ class Calls:
             return {(f"securityhub:{operation}", f"arn:aws:securityhub:{REGION}:{ACCOUNT_ID}:hub/default")}
         assert service == "s3", service
         return self.s3_needed(operation, params)
+
+    def s3control_needed(self, operation: str, params: Mapping[str, Any]) -> set[Need]:
+        if operation == "CreateJob":  # no resource type (Service Authorization Reference); the role is passed
+            tagged = {("s3:PutJobTagging", f"arn:aws:s3:{REGION}:{params['AccountId']}:job/*")}
+            return {("s3:CreateJob", "*"), ("iam:PassRole", params["RoleArn"])} | (
+                tagged if params.get("Tags") else set()
+            )
+        if operation == "ListJobs":  # no resource type (Service Authorization Reference)
+            return {("s3:ListJobs", "*")}
+        if operation == "GetPublicAccessBlock":  # the account's Block Public Access: no resource type
+            return {("s3:GetAccountPublicAccessBlock", "*")}
+        assert operation == "DescribeJob", operation
+        return {("s3:DescribeJob", f"arn:aws:s3:{REGION}:{params['AccountId']}:job/{params['JobId']}")}
+
+    def athena_needed(self, operation: str, params: Mapping[str, Any]) -> set[Need]:
+        """Athena's actions act on the workgroup (Service Authorization Reference, list_amazonathena.html); the query
+        then acts with the caller's permissions on the Glue Data Catalog ("permissions on the resource, its parent
+        database and catalog", athena/latest/ug/fine-grained-access-to-glue-resources.html), on the workgroup's
+        result location (AmazonAthenaFullAccess's query-result S3 actions) and on the table's data. Which Glue calls a
+        statement makes is not documented call by call: modelled as GetDatabase, then GetTable (and CreateTable for
+        a CREATE TABLE). Tables use partition projection: no partition call."""
+        if operation != "StartQueryExecution":  # by id: the workgroup of the queries this run started
+            assert operation in ("GetQueryExecution", "GetQueryResults", "StopQueryExecution"), operation
+            (workgroup,) = set(self.athena_results) or {"primary"}
+            return {(f"athena:{operation}", athena_workgroup(workgroup))}
+        workgroup = params.get("WorkGroup", "primary")
+        database = params["QueryExecutionContext"]["Database"]
+        sql = params["QueryString"]
+        catalog = f"arn:aws:glue:{REGION}:{ACCOUNT_ID}:catalog"
+        database_arn = f"arn:aws:glue:{REGION}:{ACCOUNT_ID}:database/{database}"
+        created = re.match(r"CREATE EXTERNAL TABLE (?:IF NOT EXISTS )?([a-z0-9_]+)", sql)
+        table = created[1] if created else re.search(r"\bFROM ([a-z0-9_.]+)", sql)[1].split(".")[-1]  # type: ignore[index]
+        table_arn = f"arn:aws:glue:{REGION}:{ACCOUNT_ID}:table/{database}/{table}"
+        glue = {"glue:GetTable", "glue:CreateTable"} if created else {"glue:GetTable"}
+        needs: set[Need] = {("athena:StartQueryExecution", athena_workgroup(workgroup))}
+        needs |= {("glue:GetDatabase", arn) for arn in (catalog, database_arn)}
+        needs |= {(action, arn) for action in glue for arn in (catalog, database_arn, table_arn)}
+        results = urlparse(self.athena_results[workgroup])
+        bucket = s3_arn(results.netloc)
+        objects = f"{bucket}/{results.path.strip('/')}/*"
+        needs |= {("s3:GetBucketLocation", bucket), ("s3:ListBucketMultipartUploads", bucket)}
+        needs |= {(action, objects) for action in ATHENA_RESULT_OBJECT_ACTIONS}
+        key = self.bucket_key(results.netloc)  # the results take the result bucket's default encryption
+        needs |= {("kms:GenerateDataKey", key), ("kms:Decrypt", key)} if key else set()
+        if created:
+            location = re.search(r"LOCATION '(s3://[^']+)'", sql)
+            assert location, sql
+            self.athena_tables[table] = location[1]
+        else:  # the data: the table's LOCATION (the hive/ symlinks) and the data files they list, in its bucket
+            data = urlparse(self.athena_tables[table])
+            needs |= {
+                ("s3:GetBucketLocation", s3_arn(data.netloc)),
+                ("s3:ListBucket", s3_arn(data.netloc)),
+                ("s3:GetObject", f"{s3_arn(data.netloc)}/*"),
+            }
+        return needs
 
     def s3_needed(self, operation: str, params: Mapping[str, Any]) -> set[Need]:
         if operation == "ListBuckets":  # no resource type
@@ -377,6 +436,18 @@ def covers(statement: Mapping[str, Any], need: Need) -> bool:
         and action in as_list(statement["Action"])
         and any(iam_match(pattern, arn) for pattern in as_list(statement["Resource"]))
     )
+
+
+# Calls whose action has no resource type (Service Authorization Reference): this account's Organization id, and
+# AWS Config's PutEvaluations (the evaluations of the rule whose result token the call carries).
+NO_RESOURCE_TYPE = {
+    ("organizations", "DescribeOrganization"): "organizations:DescribeOrganization",
+    ("config", "PutEvaluations"): "config:PutEvaluations",
+}
+
+
+def athena_workgroup(name: str) -> str:
+    return f"arn:aws:athena:{REGION}:{ACCOUNT_ID}:workgroup/{name}"
 
 
 def missing(needs: Iterable[Need], statements: list[dict[str, Any]]) -> set[Need]:

@@ -6,6 +6,7 @@ against what the template grants. S3 Batch Operations jobs are created on the s3
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -16,15 +17,18 @@ from urllib.parse import quote_plus
 import boto3
 import pytest
 
-from dsse_remediation import sweep
+from dsse_remediation import posture_run, sweep
 from dsse_remediation.aws import report_files
 from dsse_remediation.batch import requests
 from dsse_remediation.batch.events import CoverageRequest, JobStatusChange, parse_batch_jobs_event
 from dsse_remediation.batch.tasks import parse_batch_invocation
-from dsse_remediation.config import MIB, BatchSettings, CanarySettings, Mode, ResultSharing, Settings
+from dsse_remediation.config import MIB, BatchSettings, CanarySettings, Mode, PostureSettings, ResultSharing, Settings
+from dsse_remediation.config_rule import parse_config_event
+from dsse_remediation.deadline import Deadline
 from dsse_remediation.model import BucketRequest, KeyEvent, ObjectRequest, SweepStep
 from dsse_remediation.scope import Scope
 from dsse_remediation.wiring import App
+from tests import config_double
 from tests.cfn import Resolved
 from tests.clock import PinnedClock
 from tests.helpers import ACCOUNT_ID, PLACEHOLDER_OTHER_KEY, REGION, inject_error, load_event, put
@@ -34,8 +38,10 @@ from tests.template.iam_model import Calls
 OBJECT, BUCKET, KEY = "ObjectRemediationFunction", "BucketRemediationFunction", "KeyGuardFunction"
 TASK, JOBS = "BatchTaskFunction", "BatchJobsFunction"  # S3 Batch Operations: its tasks; starting and summarising jobs
 CANARY = "CanaryFunction"  # the canary (CanarySchedule): a remediate-mode deployment's only
-FUNCTIONS = (OBJECT, BUCKET, KEY, TASK, JOBS, CANARY)
+CONFIG = "ConfigRuleFunction"  # the AWS Config custom rule (ConfigRule)
+FUNCTIONS = (OBJECT, BUCKET, KEY, TASK, JOBS, CANARY, CONFIG)
 INVENTORY_BUCKET = "example-inventory-reports"  # InventoryBuckets: where S3 Inventory delivers the reports
+POSTURE_BUCKET = "example-measured"  # the scheduled posture's bucket with an inventory of all versions
 CATEGORY = "secrets-*"  # the BucketKeyMap pattern of the scenarios: buckets named secrets-... use the category key
 PLACEHOLDER_CATEGORY_KEY = "arn:aws:kms:us-east-1:123456789012:key/3333cccc-33cc-33cc-33cc-333333333333"
 SECURITY_BUS = "arn:aws:events:us-east-1:999988887777:event-bus/dsse-remediation-results"  # the security account's
@@ -61,6 +67,8 @@ ALL_ON = {
     "SecurityBusArn": SECURITY_BUS,
     "SecurityHubFindings": "true",
     "CanarySchedule": "rate(15 minutes)",
+    "PostureSchedule": "rate(1 day)",
+    "ConfigRule": "true",
 }
 CANARY_BUCKET = Resolved().value({"Ref": "CanaryBucket"})  # the stack's canary bucket, as tests/cfn.py names it
 
@@ -282,10 +290,109 @@ def inventory_configurations(source: str) -> Callable[[str, Mapping[str, Any]], 
     return answer
 
 
+def posture_inventory(s3: Any, world: World) -> Callable[[str, Mapping[str, Any]], dict[str, Any]]:
+    """POSTURE_BUCKET (versioned, two DSSE-KMS versions under the key) and its S3 Inventory report of all versions
+    with EncryptionStatus in INVENTORY_BUCKET; ListBucketInventoryConfigurations answers its configuration, and the
+    backstop's (inventory_configurations) for the others."""
+    s3.create_bucket(Bucket=POSTURE_BUCKET)
+    s3.put_bucket_versioning(Bucket=POSTURE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    for size in (10, 20):
+        s3.put_object(
+            Bucket=POSTURE_BUCKET,
+            Key="ledger.csv",
+            Body=b"x" * size,
+            ServerSideEncryption="aws:kms:dsse",
+            SSEKMSKeyId=world.dsse_key,
+        )
+    lines = "".join(
+        f'"{POSTURE_BUCKET}","ledger.csv","{v["VersionId"]}","{str(v["IsLatest"]).lower()}","false","{v["Size"]}",'
+        '"DSSE-KMS"\n'
+        for v in s3.list_object_versions(Bucket=POSTURE_BUCKET)["Versions"]
+    )
+    body = gzip.compress(lines.encode())
+    data_key = f"inventory/{POSTURE_BUCKET}/all-versions/data/part-0.csv.gz"
+    s3.put_object(Bucket=INVENTORY_BUCKET, Key=data_key, Body=body)
+    manifest = {
+        "sourceBucket": POSTURE_BUCKET,
+        "destinationBucket": f"arn:aws:s3:::{INVENTORY_BUCKET}",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, EncryptionStatus",
+        "files": [{"key": data_key, "size": len(body), "MD5checksum": hashlib.md5(body).hexdigest()}],
+    }
+    folder = f"inventory/{POSTURE_BUCKET}/all-versions/{datetime.now(UTC):%Y-%m-%dT%H-00Z}/"
+    s3.put_object(Bucket=INVENTORY_BUCKET, Key=f"{folder}manifest.json", Body=json.dumps(manifest).encode())
+    backstop = inventory_configurations("inventoried")
+
+    def answer(operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        if params["Bucket"] != POSTURE_BUCKET:
+            return backstop(operation, params)
+        configuration = backstop(operation, {"Bucket": "inventoried"})["InventoryConfigurationList"][0]
+        destination = configuration["Destination"]["S3BucketDestination"]
+        return {
+            "IsTruncated": False,
+            "InventoryConfigurationList": [
+                configuration
+                | {
+                    "Id": "all-versions",
+                    "IncludedObjectVersions": "All",
+                    "Destination": {"S3BucketDestination": destination},
+                }
+            ],
+        }
+
+    return answer
+
+
+def athena_answers(calls: Calls, s3: Any, env: Mapping[str, str]) -> dict[str, str]:
+    """Athena as it answers the posture's queries (moto's Athena does not serve this botocore: tests/athena_double.py):
+    each statement SUCCEEDED (or `state`), the grouped counts and the DSSE-KMS sample of POSTURE_BUCKET's report by the
+    statement last started. The workgroup enforces its result location, the report bucket's athena/ prefix."""
+    calls.athena_results[env["POSTURE_ATHENA_WORKGROUP"]] = f"s3://{env['REPORT_BUCKET']}/athena/"
+    answer = {"state": "SUCCEEDED"}
+    versions = s3.list_object_versions(Bucket=POSTURE_BUCKET)["Versions"]
+
+    def sql() -> str:
+        return str(
+            [p for service, operation, p in calls.requests if operation == "StartQueryExecution"][-1]["QueryString"]
+        )
+
+    def results(_: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        text = sql()
+        if "rand()" in text:
+            columns = ["key", "version_id", "size", "is_current"]
+            rows = [["ledger.csv", v["VersionId"], str(v["Size"]), str(v["IsLatest"]).lower()] for v in versions]
+        elif "GROUP BY" in text:
+            columns = ["bucket", "is_current", "encryption_status", "objects", "bytes"]
+            rows = [[POSTURE_BUCKET, str(v["IsLatest"]).lower(), "DSSE-KMS", "1", str(v["Size"])] for v in versions]
+        else:  # the table's DDL, the largest versions left (none)
+            columns, rows = [], []
+        header = [{"Data": [{"VarCharValue": name} for name in columns]}] if columns else []
+        return {
+            "ResultSet": {
+                "Rows": header + [{"Data": [{"VarCharValue": value} for value in row]} for row in rows],
+                "ResultSetMetadata": {"ColumnInfo": [{"Name": n, "Label": n, "Type": "varchar"} for n in columns]},
+            }
+        }
+
+    started = iter(range(1, 1000))
+    calls.fakes["athena.StartQueryExecution"] = lambda _, params: {"QueryExecutionId": f"query-{next(started)}"}
+    calls.fakes["athena.GetQueryExecution"] = lambda _, params: {
+        "QueryExecution": {
+            "QueryExecutionId": params["QueryExecutionId"],
+            "Status": {"State": answer["state"]},
+            "Statistics": {"DataScannedInBytes": 10_000_000},
+        }
+    }
+    calls.fakes["athena.GetQueryResults"] = results
+    calls.fakes["athena.StopQueryExecution"] = lambda _, params: {}
+    return answer
+
+
 def batch_jobs_scenarios(calls: Calls, world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """The backstop (dry run, a run whose manifest upload fails, a run) over a bucket with recent writes and a bucket
     with an S3 Inventory report, then the summary of a finished job, from its JobStatusChanged event, then the coverage
-    check a trail change triggers."""
+    check a trail change triggers, then the scheduled posture (an inventory of all versions read, its DSSE-KMS versions
+    read with HeadObject, the documents written into the report bucket, the summary forwarded)."""
     s3 = boto3.client("s3", region_name=REGION)
     env = Resolved(world.parameters).function_environment(JOBS)
     report_bucket = env["REPORT_BUCKET"]
@@ -351,6 +458,24 @@ def batch_jobs_scenarios(calls: Calls, world: World, settings: Settings, monkeyp
     run = app.coverage_check.run(change)
     assert run.report.uncovered
     assert run.alert_error is None
+    calls.fakes["s3.ListBucketInventoryConfigurations"] = posture_inventory(s3, world)
+    posture = app.posture.run(Deadline(capacity=900.0, left=lambda: 900.0))
+    assert [figure.bucket for figure in posture.figures] == [POSTURE_BUCKET]
+    assert posture.alert_error is None
+    # The same report, now too large for the invocation: counted by Athena (its table, its queries), then again with
+    # a query still running when the time runs out: stopped (StopQueryExecution).
+    athena = athena_answers(calls, s3, env)
+    monkeypatch.setattr(posture_run, "ROWS_PER_VCPU_SECOND", 1e-3)
+    posture = app.posture.run(Deadline(capacity=900.0, left=lambda: 900.0))
+    assert posture.athena == (POSTURE_BUCKET,), posture.document["buckets"]
+    assert [figure.bucket for figure in posture.figures] == [POSTURE_BUCKET]
+    athena["state"] = "RUNNING"
+    source, asked = app.posture.athena, []
+    assert source is not None
+    app.posture.athena = lambda deadline: (asked.append(deadline), source(deadline))[1]
+    posture = app.posture.run(Deadline(capacity=900.0, left=lambda: 1.0 if asked else 900.0))  # out once it asks
+    (stopped,) = [entry["error"] for entry in posture.document["buckets"] if entry["bucket"] == POSTURE_BUCKET]
+    assert "StopQueryExecution" in stopped, stopped
 
 
 def jobs_settings(world: World, mode: Mode) -> Settings:
@@ -364,6 +489,11 @@ def jobs_settings(world: World, mode: Mode) -> Settings:
             job_role_arn=env["BATCH_JOB_ROLE_ARN"],
             report_bucket=env["REPORT_BUCKET"],
             backstop_include_dsse_other_keys=env["BACKSTOP_INCLUDE_DSSE_OTHER_KEYS"] == "true",
+        ),
+        posture=PostureSettings(
+            sample_size=int(env["POSTURE_SAMPLE_SIZE"]),
+            athena_workgroup=env["POSTURE_ATHENA_WORKGROUP"],
+            glue_database=env["POSTURE_GLUE_DATABASE"],
         ),
         account_id=ACCOUNT_ID,
         region=REGION,
@@ -389,6 +519,38 @@ def canary_scenarios(calls: Calls, world: World, settings: Settings, _: pytest.M
     assert [p.outcome.value for p in (*passed.probes, *missed.probes)] == ["passed", "missed"]
 
 
+def config_rule_scenarios(calls: Calls, world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rule's period before any posture was written (posture/latest.json missing: 404), then, once the posture
+    is written, the change of one bucket; PutEvaluations kept by tests/config_double.py (moto answers TestMode only)."""
+    s3 = boto3.client("s3", region_name=REGION)
+    report_bucket = Resolved(world.parameters).function_environment(CONFIG)["REPORT_BUCKET"]
+    for name in (report_bucket, "example-protected-bucket", "objects"):
+        s3.create_bucket(Bucket=name)
+    dsse = {"SSEAlgorithm": "aws:kms:dsse", "KMSMasterKeyID": world.dsse_key}
+    for name in (report_bucket, "example-protected-bucket"):
+        s3.put_bucket_encryption(
+            Bucket=name,
+            ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": dsse}]},
+        )
+    settings = replace(
+        settings, scope=Scope(("*",), (report_bucket,)), batch=BatchSettings(report_bucket=report_bucket)
+    )
+    rule = calls.app(settings).bucket_rule
+    calls.lock_fields = False
+    with config_double.applied(monkeypatch) as double:
+        periodic = rule.run(parse_config_event(load_event("config-rule-periodic.json")))
+        assert {(e.bucket, e.compliance.value) for e in periodic.evaluations} == {
+            (report_bucket, "NOT_APPLICABLE"),  # the stack's own: out of scope, its default never read
+            ("example-protected-bucket", "NON_COMPLIANT"),  # no posture yet
+            ("objects", "NON_COMPLIANT"),
+        }
+        posture = {"generatedAt": datetime.now(UTC).isoformat(), "buckets": []}
+        s3.put_object(Bucket=report_bucket, Key="posture/latest.json", Body=json.dumps(posture).encode())
+        changed = rule.run(parse_config_event(load_event("config-rule-bucket-changed.json")))
+        assert changed.evaluations
+        assert double.delivered
+
+
 SCENARIOS: dict[str, Callable[[Calls, World, Settings, pytest.MonkeyPatch], None]] = {
     OBJECT: object_scenarios,
     BUCKET: bucket_scenarios,
@@ -396,6 +558,7 @@ SCENARIOS: dict[str, Callable[[Calls, World, Settings, pytest.MonkeyPatch], None
     TASK: batch_task_scenarios,
     JOBS: batch_jobs_scenarios,
     CANARY: canary_scenarios,
+    CONFIG: config_rule_scenarios,
 }
 
 

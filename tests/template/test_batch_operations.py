@@ -96,7 +96,8 @@ class TestReportBucket:
         rules = properties(Resolved({"ReportRetentionDays": days}), "ReportBucket")["LifecycleConfiguration"]["Rules"]
         expiring = {rule.get("Prefix"): rule["ExpirationInDays"] for rule in rules if "ExpirationInDays" in rule}
 
-        assert expiring == {"reports/": days, "manifests/": days}  # not backstop/last-run.json
+        # not backstop/last-run.json, nor the dated posture documents (posture/); Athena's query results do
+        assert expiring == {"reports/": days, "manifests/": days, "athena/": days}
         (versions,) = [rule for rule in rules if "NoncurrentVersionExpiration" in rule]
         assert "Prefix" not in versions
         assert versions["NoncurrentVersionExpiration"] == {"NoncurrentDays": 7}

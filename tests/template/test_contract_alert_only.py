@@ -36,6 +36,8 @@ REPORTS = {
     ("events:PutEvents", DEFAULT_BUS),
     ("securityhub:BatchImportFindings", FINDINGS_PRODUCT),
     ("securityhub:BatchUpdateFindings", HUB),  # resolving this stack's own finding
+    # The Config rule's evaluations, into the account's own AWS Config (what audit programs read): a report too.
+    ("config:PutEvaluations", "*"),
 }
 # The canary writes (its own objects, in its own bucket) to prove the remediation: an alert-only deployment has none.
 ALERT_ONLY_FUNCTIONS = [function for function in FUNCTIONS if function != CANARY]
@@ -58,11 +60,18 @@ def writes(needs: Iterable[Need], topic_key: str) -> set[Need]:
     }
 
 
+def glue_resources(template: Resolved) -> list[str]:
+    """The posture's Glue database with its tables, and the catalog they are in (CreateTable is authorized on each)."""
+    database = template.value({"Ref": "PostureDatabase"})
+    glue = f"arn:aws:glue:{REGION}:{template.pseudo['AWS::AccountId']}"
+    return [f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/*"]
+
+
 def alert_only_exception(function: str, template: Resolved) -> set[Need]:
     """The writes an alert-only deployment keeps, all in the batch jobs function: starting Batch Operations jobs
     (dry runs: the code asks for them, and the task function they invoke holds no write), and writing into the
-    stack's own report bucket (manifests, the backstop's record) under its DSSE key, through S3 only. No protected
-    bucket is written."""
+    stack's own report bucket (manifests, the backstop's record, the posture's documents) under its DSSE key, through
+    S3 only. No protected bucket is written."""
     if function != JOBS:
         return set()
     bucket = template.value({"Fn::GetAtt": ["ReportBucket", "Arn"]})
@@ -73,6 +82,12 @@ def alert_only_exception(function: str, template: Resolved) -> set[Need]:
         ("s3:PutObject", f"{bucket}/manifests/*"),
         ("s3:AbortMultipartUpload", f"{bucket}/manifests/*"),
         ("s3:PutObject", f"{bucket}/backstop/*"),
+        ("s3:PutObject", f"{bucket}/posture/*"),  # the posture's documents: a measurement, in the stack's own bucket
+        # Athena's query results (the posture's large reports), in the same bucket, and the stack's own Glue
+        # database's tables over the inventory reports: metadata of the stack's own, no customer data changed.
+        ("s3:PutObject", f"{bucket}/athena/*"),
+        ("s3:AbortMultipartUpload", f"{bucket}/athena/*"),
+        *(("glue:CreateTable", arn) for arn in glue_resources(template)),
         ("kms:GenerateDataKey", template.parameters["DsseKmsKeyArn"]),
     }
 

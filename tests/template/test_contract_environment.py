@@ -17,6 +17,7 @@ from tests.template.scenarios import (
     CANARY,
     CANARY_BUCKET,
     CATEGORY,
+    CONFIG,
     FUNCTIONS,
     JOBS,
     KEY,
@@ -41,8 +42,10 @@ DEFAULTED = {
 # them too: AWS_USE_FIPS_ENDPOINT is the SDK's FIPS switch (use_fips_endpoint,
 # https://docs.aws.amazon.com/sdkref/latest/guide/feature-endpoints.html), from UseFipsEndpoints.
 READ_BY_THE_SDK = {"AWS_USE_FIPS_ENDPOINT"}
-# The batch jobs function's variables: where jobs run, what they invoke, where they report.
-BATCH = {"BATCH_TASK_FUNCTION", "BATCH_JOB_ROLE_ARN", "REPORT_BUCKET", "BACKSTOP_INCLUDE_DSSE_OTHER_KEYS"}
+# The batch jobs function's variables: where jobs run, what they invoke, where they report; the scheduled posture's
+# sample and the Athena workgroup and Glue database it queries large reports with.
+POSTURE = {"POSTURE_SAMPLE_SIZE", "POSTURE_ATHENA_WORKGROUP", "POSTURE_GLUE_DATABASE"}
+BATCH = {"BATCH_TASK_FUNCTION", "BATCH_JOB_ROLE_ARN", "REPORT_BUCKET", "BACKSTOP_INCLUDE_DSSE_OTHER_KEYS", *POSTURE}
 # The canary's: its bucket (the object function's too: in its scope, and routine there) and its SLO.
 CANARY_VARIABLES = {"CANARY_BUCKET", "CANARY_SLO_SECONDS"}
 # Variables a function reads but does not use; the template sets them only where they matter.
@@ -91,6 +94,21 @@ UNUSED_BY = {
         "PURGE_NONCURRENT_VERSIONS",
         "MULTIPART_THRESHOLD_BYTES",
         "REMEDIATE_RESTORED_ARCHIVES",
+        *CANARY_VARIABLES,
+    },
+    # It reads bucket defaults and the latest posture, and answers AWS Config: no remediation, no alert, no job.
+    CONFIG: {
+        "ALERT_TOPIC_ARN",
+        "FORWARD_RESULTS",
+        "SECURITY_HUB_FINDINGS",
+        "PREVENTION_POLICY",
+        "KEY_GUARD_REVERT",
+        "SWEEP_AFTER_BUCKET_RESET",
+        "OBJECT_QUEUE_URL",
+        "PURGE_NONCURRENT_VERSIONS",
+        "MULTIPART_THRESHOLD_BYTES",
+        "REMEDIATE_RESTORED_ARCHIVES",
+        *(BATCH - {"REPORT_BUCKET"}),
         *CANARY_VARIABLES,
     },
     # It judges and writes its own objects: no remediation, no sweep, no job, no finding.

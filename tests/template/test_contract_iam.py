@@ -20,6 +20,7 @@ from tests.template.scenarios import (
     BUCKET,
     CANARY,
     CANARY_BUCKET,
+    CONFIG,
     DEFAULT_BUS,
     FINDINGS_PRODUCT,
     FUNCTIONS,
@@ -41,6 +42,9 @@ from tests.template.scenarios import (
 # account's jobs (how the jobs of one backfill run find each other). DescribeTrails (CloudTrail, no resource type
 # either) only names the trails that log here: the coverage check's first read.
 ON_EVERY_RESOURCE = {"s3:CreateJob", "s3:ListAllMyBuckets", "s3:ListJobs", "cloudtrail:DescribeTrails"}
+# The AWS Config rule's: its periodic evaluation names every bucket (ListAllMyBuckets), and PutEvaluations (no
+# resource type) writes only the evaluations of the rule whose result token the invocation carries.
+CONFIG_ON_EVERY_RESOURCE = {"s3:ListAllMyBuckets", "config:PutEvaluations"}
 # The reader-safety gate's reads without a resource type (Service Authorization Reference): every function that
 # writes asks the gate, so each may hold this one statement on "*".
 GATE_ON_EVERY_RESOURCE = {"s3:GetAccountPublicAccessBlock", "organizations:DescribeOrganization"}
@@ -59,7 +63,7 @@ def test_iam_grants_exactly_what_the_calls_need(
     # puts carries them, on the default bus (no EventBusName). The task function puts none: it sends no alert.
     entries = [e for service, operation, p in calls.requests if operation == "PutEvents" for e in p["Entries"]]
     assert {(e["Source"], e["DetailType"], e.get("EventBusName")) for e in entries} <= {(SOURCE, DETAIL_TYPE, None)}
-    assert bool(entries) is (function != TASK)
+    assert bool(entries) is (function not in (TASK, CONFIG))  # nor the Config rule: it answers Config
 
 
 def test_a_grant_on_the_wrong_resource_does_not_count() -> None:
@@ -101,6 +105,8 @@ def named_resources(template: Resolved) -> set[str]:
         f"arn:aws:cloudtrail:*:{ACCOUNT_ID}:trail/*",
         *report_bucket_resources(template),
         *canary_bucket_resources(template),
+        # the posture's Athena workgroup, and its Glue database with its tables (in this account's catalog)
+        *posture_athena_resources(template),
         # Organizations: the default bus (the functions' events), the account's own findings product and hub, and
         # the security account's bus (the forwarding rule's role only)
         DEFAULT_BUS,
@@ -122,9 +128,21 @@ def canary_bucket_resources(template: Resolved) -> list[str]:
     return [bucket, f"{bucket}/canary/*"]
 
 
+def posture_athena_resources(template: Resolved) -> list[str]:
+    workgroup, database = template.value({"Ref": "PostureWorkGroup"}), template.value({"Ref": "PostureDatabase"})
+    glue = f"arn:aws:glue:{REGION}:{ACCOUNT_ID}"
+    return [
+        f"arn:aws:athena:{REGION}:{ACCOUNT_ID}:workgroup/{workgroup}",
+        f"{glue}:catalog",
+        f"{glue}:database/{database}",
+        f"{glue}:table/{database}/*",
+    ]
+
+
 def report_bucket_resources(template: Resolved) -> list[str]:
     bucket = template.value({"Fn::GetAtt": ["ReportBucket", "Arn"]})
-    return [bucket, *(f"{bucket}/{prefix}/*" for prefix in ("reports", "manifests", "backstop"))]
+    prefixes = ("reports", "manifests", "backstop", "posture", "athena")
+    return [bucket, *(f"{bucket}/{prefix}/*" for prefix in prefixes), f"{bucket}/posture/latest.json"]
 
 
 @pytest.mark.parametrize("protected", ["*", "finance-*,example-protected-bucket"])
@@ -138,6 +156,9 @@ def test_no_wildcard_actions_and_resources_only_what_parameters_name(protected: 
             assert not [a for a in as_list(statement["Action"]) if "*" in a], where
             for resource in as_list(statement["Resource"]):
                 if resource == "*" and set(as_list(statement["Action"])) == GATE_ON_EVERY_RESOURCE:
+                    continue
+                if resource == "*" and function == CONFIG:
+                    assert set(as_list(statement["Action"])) < CONFIG_ON_EVERY_RESOURCE, where
                     continue
                 if resource == "*":
                     assert function == JOBS, where

@@ -31,6 +31,16 @@ def emitted(template: Resolved, *failures: Exception) -> dict[str, Any]:
     return found
 
 
+def named(metric: list[Any]) -> str | None:
+    """A metric line's name; None for a metric-math expression (a one-element list holding {"expression": ...})."""
+    return metric[1] if len(metric) > 1 and isinstance(metric[0], str) else None
+
+
+def expressions(template: Resolved) -> list[str]:
+    """The dashboard's metric-math expressions."""
+    return [m[0]["expression"] for m in charted(template) if named(m) is None and "expression" in m[0]]
+
+
 def charted(template: Resolved) -> list[list[Any]]:
     """Every metric of the dashboard's widgets."""
     dashboard = json.loads(template.value(template.resource("Dashboard")["Properties"]["DashboardBody"]))
@@ -73,7 +83,7 @@ def test_forward_and_finding_failures_are_counted_where_the_alarm_and_the_dashbo
     assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"service": metric_set["service"]}
     assert alarm["AlarmActions"] == [template.value({"Ref": "AlertTopic"})]
     assert not Resolved().exists("AlertForwardFailedAlarm")
-    assert {"AlertForwardFailed", "FindingImportFailed"} <= {m[1] for m in charted(template)}
+    assert {"AlertForwardFailed", "FindingImportFailed"} <= {named(m) for m in charted(template)}
 
 
 def latency_and_canary_metrics(template: Resolved) -> dict[str, Any]:
@@ -137,8 +147,10 @@ def test_the_dashboard_shows_remediation_latency_percentiles_beside_eventbridges
     metric_set = latency_and_canary_metrics(template)
     (directive,) = metric_set["_aws"]["CloudWatchMetrics"]
     widgets = json.loads(template.value(template.resource("Dashboard")["Properties"]["DashboardBody"]))["widgets"]
-    ours = [m for w in widgets for m in w["properties"]["metrics"] if m[1] == "RemediationLatency"]
-    theirs = [m for w in widgets for m in w["properties"]["metrics"] if m[1] == "IngestionToInvocationSuccessLatency"]
+    ours = [m for w in widgets for m in w["properties"]["metrics"] if named(m) == "RemediationLatency"]
+    theirs = [
+        m for w in widgets for m in w["properties"]["metrics"] if named(m) == "IngestionToInvocationSuccessLatency"
+    ]
 
     assert metric_set["RemediationLatency"] == [42.0]
     assert {m["Name"]: m["Unit"] for m in directive["Metrics"]}["RemediationLatency"] == "Seconds"
@@ -146,13 +158,27 @@ def test_the_dashboard_shows_remediation_latency_percentiles_beside_eventbridges
     assert [m[-1]["stat"] for m in ours] == [m[-1]["stat"] for m in theirs] == ["p50", "p90", "p99"]
     rule = template.value({"Ref": "ObjectWritesRule"})  # the rule's name, as Ref gives it
     assert theirs[0][:4] == ["AWS/Events", "IngestionToInvocationSuccessLatency", "RuleName", rule]
-    assert not [m for m in charted(template) if m[1] in ("CanaryLatency", "CanaryMissed")]  # no canary, no widget
+    assert not [m for m in charted(template) if named(m) in ("CanaryLatency", "CanaryMissed")]  # no canary, no widget
 
 
 def test_with_the_canary_the_dashboard_charts_its_latency_against_the_slo_and_its_misses() -> None:
     template = Resolved(ALL_ON | {"CanarySloSeconds": "240"})
     widgets = json.loads(template.value(template.resource("Dashboard")["Properties"]["DashboardBody"]))["widgets"]
-    (canary,) = [w for w in widgets if any(m[1] == "CanaryLatency" for m in w["properties"]["metrics"])]
+    (canary,) = [w for w in widgets if any(named(m) == "CanaryLatency" for m in w["properties"]["metrics"])]
 
     assert {m[1] for m in canary["properties"]["metrics"]} == {"CanaryLatency", "CanaryMissed"}
     assert canary["properties"]["annotations"]["horizontal"] == [{"label": "SLO", "value": 240}]
+
+
+def test_the_posture_widgets_search_the_metrics_the_posture_emits_per_bucket() -> None:
+    """PercentDsseUnderKey and BytesNotDsse, per bucket: one line per Bucket value (a SEARCH over the namespace and
+    the dimensions the handler's single_metric gives them: Bucket and service); no widget without PostureSchedule."""
+    namespace = Resolved().template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+
+    found = expressions(Resolved(ALL_ON))
+
+    assert found == [
+        f"SEARCH('{{{namespace},Bucket,service}} MetricName=\"PercentDsseUnderKey\"', 'Minimum', 86400)",
+        f"SEARCH('{{{namespace},Bucket,service}} MetricName=\"BytesNotDsse\"', 'Maximum', 86400)",
+    ]
+    assert expressions(Resolved(ALL_ON | {"PostureSchedule": ""})) == []

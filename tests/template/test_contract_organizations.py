@@ -18,6 +18,7 @@ from tests.template.iam_model import as_list, granted
 from tests.template.scenarios import (
     ALL_ON,
     BUCKET,
+    CONFIG,
     DEFAULT_BUS,
     FINDINGS_PRODUCT,
     FUNCTIONS,
@@ -40,7 +41,7 @@ def test_the_functions_put_events_on_their_own_default_bus_only_and_only_the_pro
     on, off = Resolved(ALL_ON), Resolved(ALL_ON | {"SecurityBusArn": "", "SecurityHubFindings": "false"})
     for function in FUNCTIONS:
         forwarding = [s for s in on.function_statements(function) if "events:PutEvents" in as_list(s["Action"])]
-        expected = [] if function == TASK else [DEFAULT_BUS]
+        expected = [] if function in (TASK, CONFIG) else [DEFAULT_BUS]  # the Config rule answers Config alone
         assert [s["Resource"] for s in forwarding] == expected, function
         for statement in forwarding:
             condition = {"StringEquals": {"events:source": SOURCE, "events:detail-type": DETAIL_TYPE}}
@@ -55,7 +56,7 @@ def test_the_functions_put_events_on_their_own_default_bus_only_and_only_the_pro
         actions = [a for s in off.function_statements(function) for a in as_list(s["Action"])]
         assert not [a for a in actions if a.startswith(("events:", "securityhub:"))], function
         env = on.function_environment(function)
-        assert env.get("FORWARD_RESULTS") == (None if function == TASK else "true"), function
+        assert env.get("FORWARD_RESULTS") == (None if function in (TASK, CONFIG) else "true"), function
         assert env.get("SECURITY_HUB_FINDINGS") == ("true" if function in (OBJECT, BUCKET) else None), function
 
 

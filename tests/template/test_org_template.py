@@ -188,7 +188,7 @@ class TestArtifacts:
     def test_every_code_location_is_an_artifact_in_the_regions_bucket(self, member: dict[str, Any], out: Path) -> None:
         locations = code_locations(member)
 
-        assert len(locations) == 7  # six functions (the canary's among them) and the layer
+        assert len(locations) == 8  # seven functions (the canary's and the Config rule's among them) and the layer
         for name, location in locations.items():
             assert location["S3Bucket"] == BUCKET, name
             key = re.fullmatch(r"dsse-remediation/([a-z_-]+)-([0-9a-f]{16})\.zip", location["S3Key"])
@@ -392,7 +392,7 @@ class TestBuiltInAnyFolder:
         one, two = (artifacts(checkout) for checkout in clones)
 
         assert one == two
-        assert len(one) == 8  # six functions, the layer, the template
+        assert len(one) == 9  # seven functions, the layer, the template
 
     def test_what_names_the_build_is_left_out_and_each_record_lists_what_the_zip_holds(self, tmp_path: Path) -> None:
         """RECORD is rewritten, not dropped: importlib.metadata.files() and pip show --files stay true in Lambda."""

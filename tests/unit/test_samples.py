@@ -14,6 +14,7 @@ from dsse_remediation.batch.events import (
     BackstopRequest,
     CoverageRequest,
     JobStatusChange,
+    PostureRequest,
     SummaryRequest,
     parse_batch_jobs_event,
 )
@@ -188,6 +189,7 @@ BATCH_JOBS_SAMPLES: dict[str, Any] = {
     "batch-job-status-active.json": (JobStatusChange, JOB_ID, "Active"),
     "backstop-scheduled.json": BackstopRequest(dry_run=False),
     "backstop-dry-run.json": BackstopRequest(dry_run=True),
+    "posture-scheduled.json": PostureRequest(),
     "manual-batch-job.json": SummaryRequest(job_id=JOB_ID),
     "cloudtrail-stop-logging.json": CoverageRequest(
         trigger=Trigger(

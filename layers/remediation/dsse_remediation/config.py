@@ -5,8 +5,9 @@ deployment fails on its first invocation with a message that says how to fix it.
 
 `Settings` holds what every path reads (the key, the scope, the mode, the event paths' switches) and one part per
 capability, each reading its own variables: `BatchSettings` (the batch path: backfill, backstop, job summaries),
-`ResultSharing` (forwarding results and Security Hub findings to the security account) and `CanarySettings` (the
-canary's bucket and SLO). A part reads only its part.
+`ResultSharing` (forwarding results and Security Hub findings to the security account), `CanarySettings` (the
+canary's bucket and SLO) and `PostureSettings` (the scheduled posture's sample and Athena names). A part reads only
+its part.
 """
 
 from __future__ import annotations
@@ -198,6 +199,43 @@ class CanarySettings:
         )
 
 
+# The scheduled posture (posture_run.py): how many DSSE-KMS rows of an inventory it reads with HeadObject per bucket.
+POSTURE_SAMPLE_DEFAULT = 100
+POSTURE_SAMPLE_MAX = 100_000
+
+
+@dataclass(frozen=True)
+class PostureSettings:
+    """The scheduled posture (the batch jobs function, posture_run.py): the DSSE-KMS rows of each bucket's inventory
+    read with HeadObject (`sample_size`, POSTURE_SAMPLE_SIZE; 0 reads every one), and the Athena workgroup and Glue
+    database (POSTURE_ATHENA_WORKGROUP, POSTURE_GLUE_DATABASE) a report too large for one invocation is queried with
+    (None: such a report is reported as not measured)."""
+
+    sample_size: int = POSTURE_SAMPLE_DEFAULT
+    athena_workgroup: str | None = None
+    glue_database: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.sample_size <= POSTURE_SAMPLE_MAX:
+            raise ConfigError(
+                f"POSTURE_SAMPLE_SIZE={self.sample_size} must be between 0 (every DSSE-KMS row) and "
+                f"{POSTURE_SAMPLE_MAX}"
+            )
+        if bool(self.athena_workgroup) != bool(self.glue_database):
+            raise ConfigError(
+                "POSTURE_ATHENA_WORKGROUP and POSTURE_GLUE_DATABASE go together: Athena's queries need both "
+                "(template.yaml PostureWorkGroup and PostureDatabase)"
+            )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PostureSettings:
+        return cls(
+            sample_size=_parse_int("POSTURE_SAMPLE_SIZE", env, POSTURE_SAMPLE_DEFAULT),
+            athena_workgroup=env.get("POSTURE_ATHENA_WORKGROUP", "").strip() or None,
+            glue_database=env.get("POSTURE_GLUE_DATABASE", "").strip() or None,
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     key: str  # default DSSE key: key ARN, alias, alias ARN or key id (resolved to an ARN by KeyRing)
@@ -226,6 +264,7 @@ class Settings:
     batch: BatchSettings = field(default_factory=BatchSettings)  # the batch path's part (Completions reads only it)
     sharing: ResultSharing = field(default_factory=ResultSharing)
     canary: CanarySettings = field(default_factory=CanarySettings)
+    posture: PostureSettings = field(default_factory=PostureSettings)
 
     def __post_init__(self) -> None:
         _check_key_reference("DSSE_KMS_KEY", self.key)
@@ -333,6 +372,7 @@ class Settings:
             batch=BatchSettings.from_env(env),
             sharing=ResultSharing.from_env(env),
             canary=canary,
+            posture=PostureSettings.from_env(env),
         )
 
 

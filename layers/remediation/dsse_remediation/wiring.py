@@ -46,11 +46,13 @@ if TYPE_CHECKING:
     from .canary import Canary
     from .config_rule import BucketRule
     from .coverage_check import CoverageCheck
+    from .deadline import Deadline
     from .findings import Findings
     from .gate.gate import (
         ReaderGate,  # imported when first used: the paths that never use them do not pay for them at cold start
     )
     from .keyguard import KeyGuard
+    from .posture_run import AthenaFactory, ScheduledPosture
 
 ClientFactory = Callable[[str, "str | None"], Any]
 OnAlertError = Callable[[Exception], None]
@@ -276,6 +278,55 @@ class App:
             self.report_files,
             self.alerts,
             self.clock,
+        )
+
+    @cached_property
+    def posture_athena(self) -> AthenaFactory | None:
+        """Where the scheduled posture measures a report too large for one invocation: Athena, in the workgroup and
+        Glue database the template names (POSTURE_ATHENA_WORKGROUP, POSTURE_GLUE_DATABASE); None when unset. Its
+        sample is POSTURE_SAMPLE_SIZE (0, every DSSE-KMS row, is the survey's alone: Athena samples its default)."""
+        posture = self.settings.posture
+        if not posture.athena_workgroup or not posture.glue_database:
+            return None
+        from .aws.athena import AthenaQueries
+        from .aws.s3_posture import PostureReader
+        from .posture.athena_source import DEFAULT_SAMPLE, AthenaPosture
+        from .posture_run import HEAD_CONCURRENCY, DeadlineQueries, bounded
+
+        queries = AthenaQueries(self.client("athena"), posture.athena_workgroup)
+        head = PostureReader(self.object_store, self.settings.account_id).head
+        database, sample = posture.glue_database, posture.sample_size or DEFAULT_SAMPLE
+
+        def source(deadline: Deadline) -> AthenaPosture:
+            return AthenaPosture(
+                DeadlineQueries(queries, deadline),
+                database,
+                head=head,
+                parallel=bounded(HEAD_CONCURRENCY),
+                sample=sample,
+                clock=self.clock,
+            )
+
+        return source
+
+    @cached_property
+    def posture(self) -> ScheduledPosture:
+        """The scheduled posture (posture_run.py, the batch jobs function): each in-scope bucket's inventory."""
+        from .aws.s3_posture import PostureReader
+        from .posture_run import ScheduledPosture
+
+        reader = PostureReader(self.object_store, self.settings.account_id)
+        return ScheduledPosture(
+            self.settings,
+            self.bucket_store,
+            self.inventories,
+            reader.head,
+            reader,
+            self.report_files,
+            self.alerts,
+            self.keys,
+            self.clock,
+            self.posture_athena,
         )
 
     @cached_property

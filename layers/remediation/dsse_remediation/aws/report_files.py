@@ -41,6 +41,12 @@ class ReportFiles:
         body = json.dumps(value, indent=1).encode()
         self._client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json", **self._owner)
 
+    @errors.translated
+    def write_text(self, bucket: str, key: str, text: str, content_type: str) -> None:
+        """A text file (the posture's HTML evidence), UTF-8."""
+        body = text.encode()
+        self._client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **self._owner)
+
     def rows(self, bucket: str, key: str) -> Iterator[list[str]]:
         """A CSV file's rows, streamed (a completion report's result file may hold millions)."""
         try:

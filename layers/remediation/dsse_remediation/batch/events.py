@@ -8,6 +8,7 @@ remediation functions').
 - The backstop, from its EventBridge Scheduler schedule or by hand: {"backstop": {"dryRun"?: bool}}.
 - A manual summary of one job: {"job": "<job id>", "alert"?: bool} (no alert unless asked: a person is reading).
 - The coverage check, from its EventBridge Scheduler schedule or by hand: {"coverage": {}}.
+- The scheduled posture, from its EventBridge Scheduler schedule or by hand: {"posture": {}}.
 - A CloudTrail management event that can blind the object path (source aws.cloudtrail, "AWS API Call via CloudTrail",
   eventName in TRAIL_CHANGES, no errorCode): the coverage check at once, naming the event, its actor and the trail.
 
@@ -34,7 +35,8 @@ _JOB_ID = re.compile(r"[a-zA-Z0-9_-]{5,36}", re.ASCII)  # the whole value (fullm
 TRAIL_CHANGES = ("StopLogging", "DeleteTrail", "PutEventSelectors", "UpdateTrail")
 _EXPECTED = (
     "expected a JobStatusChanged event (EventBridge, source aws.s3), a trail change (source aws.cloudtrail), "
-    '{"backstop": {"dryRun": <bool, optional>}}, {"coverage": {}} or {"job": "<job id>", "alert": <bool, optional>}'
+    '{"backstop": {"dryRun": <bool, optional>}}, {"coverage": {}}, {"posture": {}} or {"job": "<job id>", "alert": '
+    "<bool, optional>}"
 )
 
 
@@ -69,7 +71,12 @@ class CoverageRequest:
     trail: str | None = None
 
 
-BatchJobsRequest = JobStatusChange | BackstopRequest | SummaryRequest | CoverageRequest
+@dataclass(frozen=True)
+class PostureRequest:
+    """Measure the posture of the buckets in scope (posture_run.py): on schedule, or by hand."""
+
+
+BatchJobsRequest = JobStatusChange | BackstopRequest | SummaryRequest | CoverageRequest | PostureRequest
 
 
 def parse_batch_jobs_event(event: Any) -> BatchJobsRequest:
@@ -83,6 +90,10 @@ def parse_batch_jobs_event(event: Any) -> BatchJobsRequest:
         if len(event) != 1 or event["coverage"] != {}:
             raise InvalidEvent('a coverage check is {"coverage": {}}')
         return CoverageRequest()
+    if "posture" in event:
+        if len(event) != 1 or event["posture"] != {}:
+            raise InvalidEvent('a posture run is {"posture": {}}')
+        return PostureRequest()
     if "job" in event:
         return _summary(event)
     raise InvalidEvent(f"unknown payload with fields {sorted(map(str, event))}: {_EXPECTED}")
