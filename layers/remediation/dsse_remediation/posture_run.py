@@ -42,7 +42,7 @@ from .exceptions import AwsFailure, ConfigError, InvalidRequest
 from .findings import partition_of
 from .model import Clock, Failure
 from .posture.document import BucketPosture, Estate
-from .posture.inventory import Manifest, Row, rows
+from .posture.inventory import Manifest, Row, report_rows
 from .posture.states import State
 from .posture.survey import Head, Parallel, Survey
 from .posture.tally import BucketTally
@@ -427,25 +427,10 @@ class ScheduledPosture:
     def timed_rows(self, manifest: Manifest, deadline: Deadline) -> Iterator[Row]:
         """The report's rows, data file by data file; OutOfTime between rows once the time left is only what the
         run needs to finish."""
-        count = 0
-        for data in manifest.files:
-            try:
-                body = self.data_files.open(manifest.files_bucket, data.key)
-            except AwsFailure as exc:
-                if exc.failure is Failure.GONE:
-                    raise InvalidRequest(
-                        f"the data file s3://{manifest.files_bucket}/{data.key} that {manifest.uri} lists is missing: "
-                        "the report is incomplete"
-                    ) from None
-                raise
-            try:
-                for row in rows(manifest, data, body):
-                    count += 1
-                    if count % ROWS_PER_CHECK == 0 and not deadline.allows(FINISH_SECONDS):
-                        raise OutOfTime(f"the invocation's time ran out after {count:,} rows of {manifest.uri}")
-                    yield row
-            finally:
-                body.close()
+        for count, row in enumerate(report_rows(manifest, self.data_files.open), start=1):
+            if count % ROWS_PER_CHECK == 0 and not deadline.allows(FINISH_SECONDS):
+                raise OutOfTime(f"the invocation's time ran out after {count:,} rows of {manifest.uri}")
+            yield row
 
     def by_athena(self, name: str, key_arn: str, manifest: Manifest, deadline: Deadline, why: str) -> BucketPosture:
         """A report the invocation cannot read (`why`): Athena's, or not measured."""

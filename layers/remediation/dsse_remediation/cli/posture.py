@@ -27,7 +27,7 @@ from ..exceptions import AwsFailure, InvalidRequest
 from ..findings import partition_of
 from ..model import Clock, Failure, utc_now
 from ..posture.document import CSV_FIELDS, BucketPosture, Estate, csv_rows, iso, text
-from ..posture.inventory import Manifest, Row, rows
+from ..posture.inventory import Manifest, Row, report_rows
 from ..posture.survey import Survey
 from ..posture.tally import BucketTally
 from ..scope import BUCKET_NAME_RULES, is_valid_bucket_name
@@ -199,24 +199,11 @@ class Posture:
         return Manifest.parse(document, uri, bucket)
 
     def rows(self, manifest: Manifest) -> Iterator[Row]:
-        for data in manifest.files:
-            try:
-                body = self.reader.open(manifest.files_bucket, data.key)
-            except AwsFailure as exc:
-                if exc.failure is Failure.GONE:
-                    raise InvalidRequest(
-                        f"the data file s3://{manifest.files_bucket}/{data.key} that {manifest.uri} lists is missing: "
-                        "the report is incomplete; use another report or scan the bucket"
-                    ) from None
-                raise
-            try:
-                for row in rows(manifest, data, body):
-                    yield row
-                    self._rows += 1
-                    if not self._rows % PROGRESS_ROWS:
-                        self._progress()
-            finally:
-                body.close()
+        for row in report_rows(manifest, self.reader.open):
+            yield row
+            self._rows += 1
+            if not self._rows % PROGRESS_ROWS:
+                self._progress()
 
 
 def _usable(config: InventoryConfiguration) -> bool:

@@ -26,14 +26,15 @@ import re
 import shutil
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 from urllib.parse import unquote_plus
 
 from ..aws.batch_jobs import bucket_name
-from ..exceptions import InvalidRequest
+from ..exceptions import AwsFailure, InvalidRequest
+from ..model import Failure
 
 FORMATS = ("CSV", "ORC", "Parquet")
 # The columns read, by their name with case and underscores dropped (CSV's EncryptionStatus, ORC's encryption_status).
@@ -181,6 +182,26 @@ def check(reader: Md5Reader, expected: DataFile, where: str) -> None:
         )
     if expected.size is not None and reader.size != expected.size:
         raise InventoryFileError(f"{where} is corrupt: {reader.size} bytes, the manifest says {expected.size}")
+
+
+def report_rows(manifest: Manifest, open_file: Callable[[str, str], IO[bytes]]) -> Iterator[Row]:
+    """Every data file's rows in the manifest's order, each file opened with `open_file(bucket, key)` and closed
+    after its rows (also when the caller stops early); a data file the manifest lists but S3 no longer has is an
+    InvalidRequest naming it (the report is incomplete), any other AwsFailure the caller's."""
+    for data in manifest.files:
+        try:
+            body = open_file(manifest.files_bucket, data.key)
+        except AwsFailure as exc:
+            if exc.failure is Failure.GONE:
+                raise InvalidRequest(
+                    f"the data file s3://{manifest.files_bucket}/{data.key} that {manifest.uri} lists is missing: "
+                    "the report is incomplete; use another report or scan the bucket"
+                ) from None
+            raise
+        try:
+            yield from rows(manifest, data, body)
+        finally:
+            body.close()
 
 
 def rows(manifest: Manifest, data: DataFile, body: IO[bytes]) -> Iterator[Row]:
