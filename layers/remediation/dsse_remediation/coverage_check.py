@@ -35,15 +35,21 @@ HIGH = "high"
 MEDIUM = "medium"  # every uncovered bucket is unknown: a trail that applies could not be read
 
 
+def buckets_in_scope(settings: Settings, bucket_store: BucketStore) -> list[str]:
+    """The buckets the coverage check, the scheduled posture and `posture --all` look at: the account's buckets in the
+    Region, in the protected scope, the report bucket (the stack's own record store) excepted."""
+    return [
+        name
+        for name, _ in bucket_store.owned_buckets(settings.region or "")
+        if settings.scope.contains(name) and name != settings.batch.report_bucket
+    ]
+
+
 def account_coverage(settings: Settings, bucket_store: BucketStore, trails: TrailReader) -> Coverage:
     """Per in-scope bucket of the account and Region (the report bucket excepted), whether a logging trail delivers
     its object writes."""
     region = settings.region or ""
-    buckets = [
-        name
-        for name, _ in bucket_store.owned_buckets(region)
-        if settings.scope.contains(name) and name != settings.batch.report_bucket
-    ]
+    buckets = buckets_in_scope(settings, bucket_store)
     read = trails.trails()
     return coverage(buckets, read, region, partition_of(region), settings.account_id, scope_text(settings))
 

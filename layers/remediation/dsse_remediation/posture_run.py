@@ -37,6 +37,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .config_rule import POSTURE_KEY
+from .coverage_check import buckets_in_scope
 from .deadline import ASSUMED_REQUEST_SECONDS, Deadline, OutOfTime
 from .exceptions import AwsFailure, ConfigError, InvalidRequest
 from .findings import partition_of
@@ -297,12 +298,7 @@ class ScheduledPosture:
 
     def buckets(self) -> list[str]:
         """The coverage check's buckets: in this Region, in scope, the report bucket excepted."""
-        settings = self.settings
-        return [
-            name
-            for name, _ in self.bucket_store.owned_buckets(settings.region or "")
-            if settings.scope.contains(name) and name != settings.batch.report_bucket
-        ]
+        return buckets_in_scope(self.settings, self.bucket_store)
 
     def run(self, deadline: Deadline, generated_by: str | None = None, memory_mb: int = MB_PER_VCPU) -> PostureRun:
         report_bucket = self.settings.batch.report_bucket

@@ -23,6 +23,7 @@ from typing import Any
 from ..aws.s3_inventory import InventoryConfiguration, InventoryStore
 from ..aws.s3_posture import PostureReader
 from ..batch.inventory import parse_s3_uri
+from ..coverage_check import buckets_in_scope
 from ..exceptions import AwsFailure, InvalidRequest
 from ..findings import partition_of
 from ..model import Clock, Failure, utc_now
@@ -210,17 +211,6 @@ def _usable(config: InventoryConfiguration) -> bool:
     return config.enabled and not config.filtered and "EncryptionStatus" in config.fields and config.versions == "All"
 
 
-def buckets_in_scope(app: App) -> list[str]:
-    """`--all`: as `coverage` (coverage_check.account_coverage) chooses them: the account's buckets in the Region,
-    in the protected scope, the report bucket excepted."""
-    settings = app.settings
-    return [
-        name
-        for name, _ in app.bucket_store.owned_buckets(settings.region or "")
-        if settings.scope.contains(name) and name != settings.batch.report_bucket
-    ]
-
-
 def caller_arn(app: App) -> str | None:
     """Who generated the document: STS GetCallerIdentity's Arn (None when it cannot be read)."""
     try:
@@ -239,7 +229,7 @@ def run_posture(
     app = connect(args, settings, args.concurrency, clock=clock)
     posture = Posture(args, app, console, rng or default_rng)
     if args.all:
-        names = buckets_in_scope(app)
+        names = buckets_in_scope(app.settings, app.bucket_store)
     elif not names:  # --from-inventory alone: the manifest's source bucket
         names = [posture.manifest(args.from_inventory).source_bucket]
     for name in names:
