@@ -1,4 +1,4 @@
-"""AWS Config rule handler: the custom Lambda rule dsse-remediation-bucket-dsse (dsse_remediation/config_rule.py).
+"""AWS Config rule handler: the custom Lambda rule <stack name>-bucket-dsse (dsse_remediation/config_rule.py).
 
 AWS Config invokes it on a bucket's configuration change and on the rule's period; it answers Config with
 PutEvaluations (COMPLIANT when the bucket's default is DSSE-KMS under the key and its latest posture is 100 %) and the
