@@ -60,14 +60,18 @@ suite: $(STAMP)  ## the whole suite (unit + integration)
 # The suite with the clock a year ahead in a UTC+13:45 zone (tests/clock.py): a test that reads today's date or the
 # machine's zone fails here. CI runs the Lambda runtime's suite this way, so each CI run proves both at no extra cost.
 TIME_TRAVEL := DSSE_TEST_TIME_TRAVEL=365 TZ=Pacific/Chatham
+# The tests marked all_partitions (and the demos in GovCloud and China) run in the three partitions in `suite`; the
+# second run covers the `aws` partition only: a partition's ARNs and endpoints depend on neither the Python version nor
+# the date (tests/helpers.py tested_partitions). `make suite-lambda-runtime PARTITIONS=` runs them all again.
+PARTITIONS ?= aws
 
 suite-lambda-runtime:  ## the whole suite again on the Lambda runtime's Python (when installed), a year ahead
 ifeq ($(PYTHON_LAMBDA),)
 	@echo "python3.13 (the Lambda runtime) not found: the suite ran on $$($(BIN)/python --version) only"
-	$(TIME_TRAVEL) $(BIN)/python $(PYTEST) $(XDIST)
+	$(TIME_TRAVEL) DSSE_TEST_PARTITIONS=$(PARTITIONS) $(BIN)/python $(PYTEST) $(XDIST)
 else
 	@$(MAKE) --no-print-directory $(LAMBDA_STAMP)
-	$(TIME_TRAVEL) $(LAMBDA_VENV)/bin/python $(PYTEST) $(XDIST)
+	$(TIME_TRAVEL) DSSE_TEST_PARTITIONS=$(PARTITIONS) $(LAMBDA_VENV)/bin/python $(PYTEST) $(XDIST)
 endif
 
 test-time-travel: $(STAMP)  ## the whole suite a year ahead in another time zone (DAYS=, ZONE= to choose)

@@ -21,7 +21,7 @@ from dsse_remediation.keyguard import KeyGuard
 from dsse_remediation.remediation import ObjectRemediator
 from tests import aws_fidelity
 from tests.clock import PinnedClock, travelled
-from tests.helpers import AWS_UNSET, FAKE_AWS_ENV, REGION, CallLog, Inbox, Wiring, create_bucket
+from tests.helpers import AWS_UNSET, FAKE_AWS_ENV, REGION, CallLog, Inbox, Wiring, create_bucket, tested_partitions
 
 _TRAVEL = pytest.StashKey[AbstractContextManager[float]]()
 _TRAVEL_NOTE = pytest.StashKey[str]()
@@ -38,16 +38,13 @@ def _service_models_read_once() -> Iterator[None]:
         yield
 
 
-# One Region per partition: a test marked `all_partitions` runs in each (its fake AWS, its clients, the functions'
-# AWS_REGION and the ARNs moto makes all in that Region's partition).
-PARTITION_REGIONS = {"aws": "us-east-1", "aws-us-gov": "us-gov-west-1", "aws-cn": "cn-north-1"}
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """`@pytest.mark.all_partitions`: the test once per partition, through the `region` fixture it uses."""
+    """`@pytest.mark.all_partitions`: the test once per partition (tests/helpers.py tested_partitions), through the
+    `region` fixture it uses: its fake AWS, its clients, the functions' AWS_REGION and the ARNs moto makes, all in
+    that Region's partition."""
     if metafunc.definition.get_closest_marker("all_partitions") and "region" in metafunc.fixturenames:
-        regions = list(PARTITION_REGIONS.values())
-        metafunc.parametrize("region", regions, indirect=True, ids=list(PARTITION_REGIONS))
+        partitions = tested_partitions()
+        metafunc.parametrize("region", list(partitions.values()), indirect=True, ids=list(partitions))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
@@ -404,3 +405,18 @@ class Wiring:
 
     def app(self, **overrides: Any) -> App:
         return App(self.settings(**overrides), self.client)
+
+
+# One Region per partition: a test marked `all_partitions` runs in each (conftest.pytest_generate_tests).
+PARTITION_REGIONS = {"aws": "us-east-1", "aws-us-gov": "us-gov-west-1", "aws-cn": "cn-north-1"}
+
+
+def tested_partitions() -> dict[str, str]:
+    """The partitions the run covers: all three, or those DSSE_TEST_PARTITIONS names (comma-separated). The Makefile's
+    second suite (the Lambda runtime's Python, a year ahead) names `aws` alone: a partition's ARNs and endpoints depend
+    on neither the Python version nor the date, and the first suite has run every partition."""
+    wanted = [name.strip() for name in os.environ.get("DSSE_TEST_PARTITIONS", "").split(",") if name.strip()]
+    unknown = sorted(set(wanted) - set(PARTITION_REGIONS))
+    if unknown:
+        raise ValueError(f"DSSE_TEST_PARTITIONS: unknown partition(s) {unknown}; known: {list(PARTITION_REGIONS)}")
+    return {name: region for name, region in PARTITION_REGIONS.items() if not wanted or name in wanted}

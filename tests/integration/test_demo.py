@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import tested_partitions
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -76,7 +78,10 @@ def test_the_organization_demo_reaches_the_security_account_from_both_members() 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("region", "partition"), [("us-gov-west-1", "aws-us-gov"), ("cn-north-1", "aws-cn")])
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [(region, partition) for partition, region in tested_partitions().items() if partition != "aws"],
+)
 def test_the_demos_pass_in_govcloud_and_china_with_that_partitions_arns(region: str, partition: str) -> None:
     """`make demo REGION=us-gov-west-1` (or cn-north-1): the same product, every ARN in the Region's partition."""
     done = run_script("demo.py", "--region", region)
