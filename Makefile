@@ -21,7 +21,7 @@ TOOLS_VENV := .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed-$(shell cat requirements-tools.txt | cksum | cut -d' ' -f1)
 SAM := SAM_CLI_TELEMETRY=0 $(TOOLS_VENV)/bin/sam
 
-.PHONY: demo test lint fmt typecheck unit integration suite suite-lambda-runtime test-time-travel template-checks org-template bench load clean
+.PHONY: venvs demo test lint fmt typecheck unit integration suite suite-lambda-runtime test-time-travel template-checks org-template bench load clean
 
 $(STAMP):
 	rm -rf $(VENV)
@@ -31,6 +31,10 @@ $(STAMP):
 	touch $@
 
 demo: REGION ?= us-east-1
+# Every virtual environment `make test` uses, made at once (`make -j3 venvs`, as .ci/run does): their installs wait on
+# the package index and the disk more than on the CPU.
+venvs: $(STAMP) $(TOOLS_STAMP) $(if $(PYTHON_LAMBDA),$(LAMBDA_STAMP))
+
 demo: $(STAMP)  ## the product on a local fake AWS (moto's server on 127.0.0.1), then across an Organization; REGION=us-gov-west-1 or cn-north-1 for another partition
 	$(BIN)/python scripts/demo.py --region $(REGION)
 	$(BIN)/python scripts/demo_org.py --region $(REGION)
@@ -77,7 +81,8 @@ endif
 test-time-travel: $(STAMP)  ## the whole suite a year ahead in another time zone (DAYS=, ZONE= to choose)
 	DSSE_TEST_TIME_TRAVEL=$(or $(DAYS),365) TZ=$(or $(ZONE),Pacific/Chatham) $(BIN)/python $(PYTEST) $(XDIST)
 
-$(LAMBDA_STAMP):
+# After .venv (order only): never two editable installs of this tree at once (setuptools writes its egg-info here).
+$(LAMBDA_STAMP): | $(STAMP)
 	rm -rf $(LAMBDA_VENV)
 	$(PYTHON_LAMBDA) -m venv $(LAMBDA_VENV)
 	$(LAMBDA_VENV)/bin/python -m pip install --quiet --upgrade pip
