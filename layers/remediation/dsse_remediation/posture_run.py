@@ -45,7 +45,7 @@ from .model import Clock, Failure
 from .posture.document import BucketPosture, Estate
 from .posture.inventory import Manifest, Row, report_rows
 from .posture.states import State
-from .posture.survey import Head, Parallel, Survey
+from .posture.survey import Head, Parallel, Survey, posture_of
 from .posture.tally import BucketTally
 from .posture_summary import posture_summary
 
@@ -402,23 +402,7 @@ class ScheduledPosture:
                 f"not measured: {exc}; read it with `dsse-remediate posture s3://{name} --from-inventory "
                 f"{manifest.uri}`"
             ) from None
-        error = None
-        if survey.failures.count:
-            error = (
-                f"{survey.failures.count} version(s) could not be read, so the figures leave them out; the first: "
-                f"{survey.failures.first}"
-            )
-        return BucketPosture(
-            name,
-            key_arn,
-            "inventory",
-            survey.tally,
-            inventory_date=manifest.date,
-            manifest=manifest.uri,
-            estimate=survey.estimate,
-            error=error,
-            noncurrent_listed=manifest.versions,
-        )
+        return posture_of(survey, "inventory", manifest)
 
     def timed_rows(self, manifest: Manifest, deadline: Deadline) -> Iterator[Row]:
         """The report's rows, data file by data file; OutOfTime between rows once the time left is only what the

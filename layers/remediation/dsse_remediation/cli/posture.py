@@ -29,7 +29,7 @@ from ..findings import partition_of
 from ..model import Clock, Failure, utc_now
 from ..posture.document import CSV_FIELDS, BucketPosture, Estate, csv_rows, iso, text
 from ..posture.inventory import Manifest, Row, report_rows
-from ..posture.survey import Survey
+from ..posture.survey import Survey, posture_of
 from ..posture.tally import BucketTally
 from ..scope import BUCKET_NAME_RULES, is_valid_bucket_name
 from ..wiring import App
@@ -131,35 +131,16 @@ class Posture:
                 manifest_uri = self.newest_report(name)
             if manifest_uri is None:
                 survey.scan(self.reader.versions(name))
-                return self.finished(survey, "scan")
+                return posture_of(survey, "scan")
             manifest = self.manifest(manifest_uri)
             if manifest.source_bucket != name:
                 raise InvalidRequest(f"{manifest_uri} is the inventory of s3://{manifest.source_bucket}, not of {name}")
             survey.inventory(manifest, self.rows(manifest), self.args.sample, self.rng(name))
-            return self.finished(survey, "inventory", manifest)
+            return posture_of(survey, "inventory", manifest)
         except (AwsFailure, InvalidRequest, ValueError) as exc:
             kind = "inventory" if manifest_uri else "scan"
             empty = BucketTally(self.app.clock())  # figures read before the error are dropped, never half-reported
             return BucketPosture(name, key_arn, kind, empty, manifest=manifest_uri, error=str(exc))
-
-    def finished(self, survey: Survey, kind: str, manifest: Manifest | None = None) -> BucketPosture:
-        error = None
-        if survey.failures.count:
-            error = (
-                f"{survey.failures.count} version(s) could not be read, so the figures leave them out; the first: "
-                f"{survey.failures.first}"
-            )
-        return BucketPosture(
-            survey.bucket,
-            survey.key_arn,
-            kind,
-            survey.tally,
-            inventory_date=manifest.date if manifest else None,
-            manifest=manifest.uri if manifest else None,
-            estimate=survey.estimate,
-            error=error,
-            noncurrent_listed=manifest.versions if manifest else True,
-        )
 
     def newest_report(self, bucket: str, required: bool = False) -> str | None:
         """The manifest of the newest report of a usable inventory configuration of the bucket; None: scan it (or,

@@ -60,7 +60,7 @@ from .document import BucketPosture
 from .inventory import Manifest, normal
 from .sampling import Reservoir
 from .states import State, of_inventory
-from .survey import Head, Parallel, Survey
+from .survey import Head, Parallel, Survey, posture_of
 from .tally import LARGEST, Version
 
 DEFAULT_SAMPLE = 1000  # DSSE-KMS versions read with HeadObject per report at most
@@ -189,23 +189,7 @@ class AthenaPosture:
             self._locked(survey, reader)
         for version, state in reader.versions(self._run(reader.largest_sql()), with_state=True):
             survey.tally.rank(version, state)
-        error = None
-        if survey.failures.count:
-            error = (
-                f"{survey.failures.count} DSSE-KMS version(s) could not be read with HeadObject, so the figures leave "
-                f"them out; the first: {survey.failures.first}"
-            )
-        return BucketPosture(
-            report.bucket,
-            key_arn,
-            "inventory",
-            survey.tally,
-            inventory_date=manifest.date,
-            manifest=manifest.uri,
-            estimate=survey.estimate,
-            error=error,
-            noncurrent_listed=manifest.versions,  # an inventory of current versions only lists no noncurrent ones
-        )
+        return posture_of(survey, "inventory", manifest, unread="DSSE-KMS version(s)")  # with HeadObject
 
     def _grouped(self, survey: Survey, reader: _Reader) -> tuple[dict[bool, tuple[int, int]], int]:
         """Query 2: the counts. Non-DSSE states are added to the tally (noncurrent ones as debt too); DSSE-KMS is

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from ..model import Encryption
+from .document import BucketPosture
 from .inventory import Manifest, Row
 from .sampling import Estimate, Reservoir
 from .states import State, of_encryption, of_inventory
@@ -146,3 +147,28 @@ class Survey:
             counts.add(State.DSSE_OTHER_KEY, size - key_bytes, objects - key_objects)
             if not current and objects - key_objects:
                 self.tally.add_debt(size - key_bytes, None, objects - key_objects)
+
+
+def posture_of(
+    survey: Survey, kind: str, manifest: Manifest | None = None, unread: str = "version(s)"
+) -> BucketPosture:
+    """The bucket's figures once its survey is done (kind "scan" or "inventory", from `manifest`); versions that
+    could not be read are left out of the figures and said so in the bucket's error (`unread` names them)."""
+    error = None
+    if survey.failures.count:
+        error = (
+            f"{survey.failures.count} {unread} could not be read, so the figures leave them out; the first: "
+            f"{survey.failures.first}"
+        )
+    return BucketPosture(
+        survey.bucket,
+        survey.key_arn,
+        kind,
+        survey.tally,
+        inventory_date=manifest.date if manifest else None,
+        manifest=manifest.uri if manifest else None,
+        estimate=survey.estimate,
+        error=error,
+        # an inventory of current versions only lists no noncurrent ones; a scan lists them all
+        noncurrent_listed=manifest.versions if manifest else True,
+    )
